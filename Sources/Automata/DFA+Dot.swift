@@ -60,13 +60,15 @@ extension DFA {
         }.joined()
     }
 
-    /// A symbol as regex text: printable ASCII as itself (metacharacters escaped), others as escapes.
+    /// A symbol as regex text: printable ASCII as itself (metacharacters escaped), space as ␠
+    /// so a drawing shows it, others as escapes.
     static func symbolText(_ value: UInt32) -> String {
         switch value {
         case 0x0A: return "\\n"
         case 0x0D: return "\\r"
         case 0x09: return "\\t"
-        case 0x20...0x7E:
+        case 0x20: return "\u{2420}"
+        case 0x21...0x7E:
             let character = String(UnicodeScalar(UInt8(value)))
             return "\\.[]{}()*+?|^$-".contains(character) ? "\\" + character : character
         case 0...0xFF: return "\\x" + hex(value, digits: 2)

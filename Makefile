@@ -1,0 +1,49 @@
+# fieldgw: `make demo` and `make test` each install what they need on a fresh
+# Debian machine (apt packages, then Python peers in .build/venv), then run.
+
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+VENV := .build/venv
+PYTHON := $(abspath $(VENV))/bin/python
+APT_PACKAGES := python3 python3-venv graphviz
+PY_PACKAGES := greenery==4.2.3
+DEMO_DIR := .build/demo
+
+.PHONY: demo test bench apt-deps py-deps
+
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+py-deps: apt-deps $(VENV)/.installed
+
+$(VENV)/.installed: Makefile
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	touch $@
+
+test: py-deps
+	$(SWIFT) build --build-tests
+	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test
+
+demo: apt-deps
+	$(SWIFT) build -c release --product fieldgw
+	@mkdir -p $(DEMO_DIR)
+	@echo "== cpppo README, section 4: 'abbb,ab' through ab+ (greedy, then first accept)"
+	.build/release/fieldgw regex 'ab+' 'abbb,ab'
+	@echo "== cpppo README, section 4.3: the CSV-like machine"
+	.build/release/fieldgw regex '(ab+)((, *)(ab+))*' 'abbb,ab' 'ab, abbb,  ab' 'ab,' 'x ab,ab'
+	@echo "== a Modbus/RTU reply (unit 1, read holding registers, 2 registers) in noise, as bytes"
+	.build/release/fieldgw regex --bytes '\x01\x03\x04.{4}..' '\xff\x00\x01\x03\x04\x00\x2a\x00\x07\x9b\x1d\x55'
+	.build/release/fieldgw regex --dot '(ab+)((, *)(ab+))*' > $(DEMO_DIR)/csv.dot
+	dot -Tsvg $(DEMO_DIR)/csv.dot -o $(DEMO_DIR)/csv.svg
+	dot -Tpng $(DEMO_DIR)/csv.dot -o $(DEMO_DIR)/csv.png
+	@echo "== the machine above, drawn: $(DEMO_DIR)/csv.svg and $(DEMO_DIR)/csv.png"
+
+bench: py-deps
+	$(SWIFT) build -c release --product automata-bench
+	$(PYTHON) Benchmarks/automata_bench.py .build/release/automata-bench
