@@ -78,7 +78,7 @@ public struct RegexParser {
         case "*": position += 1; return (0, nil)
         case "+": position += 1; return (1, nil)
         case "?": position += 1; return (0, 1)
-        case "{": return try parseCount()
+        case "{" where isCountStart(): return try parseCount()
         default: return nil
         }
     }
@@ -87,7 +87,7 @@ public struct RegexParser {
     private mutating func parseCount() throws(RegexError) -> (Int, Int?) {
         let start = position
         position += 1
-        guard let min = parseNumber() else { throw error("counted repetition needs a number after '{'") }
+        guard let min = parseNumber() else { throw error("counted repetition needs a number after '{'", at: start) }
         var max: Int? = min
         if current == "," {
             position += 1
