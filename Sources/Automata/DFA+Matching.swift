@@ -3,22 +3,70 @@ extension DFA {
     /// the longest accepted prefix when `greedy`, else the first accept.
     @inline(__always)
     func matchEnd<Input: SymbolInput>(_ input: Input, from: Int, greedy: Bool) -> Int? {
+        if start >= firstAccepting && !greedy { return from }
+        return greedy ? longestEnd(input, from: from) : firstEnd(input, from: from)
+    }
+
+    /// The longest accepted prefix. The hot loop keeps the last accepting
+    /// position without a branch, since acceptance flips unpredictably.
+    @inline(__always)
+    func longestEnd<Input: SymbolInput>(_ input: Input, from: Int) -> Int? {
+        var (state, index, last) = (start, from, start >= firstAccepting ? from : -1)
+        if let pairs { (state, index, last) = pairSteps(pairs, input, state: state, from: from, last: last, stopAtAccept: false) }
         table.withUnsafeBufferPointer { table in
-            var state = start
-            if state >= firstAccepting && !greedy { return from }
-            var last = state >= firstAccepting ? from : -1
-            var index = from
             let count = input.count
             while index < count {
                 state = table[Int(state &+ input.symbolClass(at: index))]
                 index &+= 1
                 if state == dead { break }
-                if state >= firstAccepting {
-                    last = index
-                    if !greedy { break }
-                }
+                last = state >= firstAccepting ? index : last
             }
-            return last < 0 ? nil : last
+        }
+        return last < 0 ? nil : last
+    }
+
+    /// Runs two symbols a step while it can; stops before a pair that kills the
+    /// machine (or, with `stopAtAccept`, once it accepts) so that single steps
+    /// can finish exactly. Returns the state, the position and the last accept.
+    @inline(__always)
+    func pairSteps<Input: SymbolInput>(
+        _ pairs: PairTable, _ input: Input, state: Int32, from: Int, last: Int, stopAtAccept: Bool
+    ) -> (Int32, Int, Int) {
+        pairs.next.withUnsafeBufferPointer { next in
+            pairs.middleAccepts.withUnsafeBufferPointer { middle in
+                let stride = pairs.stride
+                let acceptAt = firstAccepting &* stride
+                var current = state &* stride
+                var index = from
+                var last = last
+                let end = input.count &- 1
+                while index < end {
+                    let slot = Int(current &+ input.symbolClass(at: index) &* stride &+ input.symbolClass(at: index &+ 1))
+                    let after = next[slot]
+                    if after == dead || (stopAtAccept && (middle[slot] || after >= acceptAt)) { break }
+                    last = middle[slot] ? index &+ 1 : last
+                    index &+= 2
+                    current = after
+                    last = current >= acceptAt ? index : last
+                }
+                return (current / stride, index, last)
+            }
+        }
+    }
+
+    @inline(__always)
+    func firstEnd<Input: SymbolInput>(_ input: Input, from: Int) -> Int? {
+        table.withUnsafeBufferPointer { table in
+            var state = start
+            var index = from
+            let count = input.count
+            while index < count {
+                state = table[Int(state &+ input.symbolClass(at: index))]
+                index &+= 1
+                if state == dead { return nil }
+                if state >= firstAccepting { return index }
+            }
+            return nil
         }
     }
 
@@ -28,9 +76,9 @@ extension DFA {
     func earliestEnd<Input: SymbolInput>(_ input: Input, from: Int) -> Int? {
         if dead == start { return nil }
         if start >= firstAccepting { return from }
+        var (state, index) = (start, from)
+        if let pairs { (state, index, _) = pairSteps(pairs, input, state: state, from: from, last: -1, stopAtAccept: true) }
         return table.withUnsafeBufferPointer { table in
-            var state = start
-            var index = from
             let count = input.count
             while index < count {
                 state = table[Int(state &+ input.symbolClass(at: index))]

@@ -18,6 +18,8 @@ public struct DFA: Sendable {
     let dead: Int32
     /// Per state: accepting, and every symbol leads to the dead state.
     let finalStates: [Bool]
+    /// Two-symbol steps for the hot loops, when the table is small enough.
+    let pairs: PairTable?
 
     var classCount: Int { classes.count }
 
@@ -67,6 +69,8 @@ public struct DFA: Sendable {
         self.start = number[Int(blockOf[0])] * Int32(width)
         self.firstAccepting = Int32(blockCount - acceptingCount) * Int32(width)
         self.dead = hasDead ? 0 : -1
+        self.pairs = PairTable(table: table, classCount: width, stateCount: blockCount,
+                               firstAccepting: Int32(blockCount - acceptingCount) * Int32(width), dead: hasDead ? 0 : -1)
         self.finalStates = (0..<blockCount).map { index in
             index >= blockCount - acceptingCount && hasDead
                 && (0..<width).allSatisfy { table[index * width + $0] == 0 }
