@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension DFA {
     /// Runs the machine anchored at `from`; returns where the match ends:
     /// the longest accepted prefix when `greedy`, else the first accept.
@@ -87,6 +93,33 @@ extension DFA {
             }
             return nil
         }
+    }
+
+    /// `earliestEnd` for a machine whose start state leaves only on `first`:
+    /// memchr skips to each candidate, as a C regex library's literal prefilter does.
+    func earliestEnd(_ input: ByteInput, from: Int, skippingTo first: UInt8) -> Int? {
+        if start >= firstAccepting { return from }
+        guard let base = input.bytes.baseAddress else { return nil }
+        var state = start
+        var index = from
+        let count = input.count
+        while index < count {
+            if state == start {
+                guard let hit = memchr(base + index, Int32(first), count - index) else { return nil }
+                index = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(hit))
+            }
+            state = step(state, input.symbolClass(at: index))
+            index += 1
+            if state >= firstAccepting { return index }
+        }
+        return nil
+    }
+
+    /// The single byte that leads out of the start state, if there is exactly one.
+    func onlyExitByte() -> UInt8? {
+        let exits = (0..<classCount).filter { table[Int(start) + $0] != start }
+        guard exits.count == 1, classes.ranges[exits[0]].count == 1, classes.ranges[exits[0]][0].count == 1 else { return nil }
+        return UInt8(exactly: classes.ranges[exits[0]][0].lowerBound)
     }
 
     /// Every count of symbols (from 0) after which the machine accepts, reading

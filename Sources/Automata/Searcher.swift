@@ -9,11 +9,15 @@ public struct Searcher: Sendable {
     public let dfa: DFA
     let anywhere: DFA
     let prefixesBackward: DFA
+    /// Bytes only: the one byte every match starts with, when `anywhere`
+    /// waits in its start state for it, so memchr can find the candidates.
+    let firstByte: UInt8?
 
     public init(_ dfa: DFA, options: CompileOptions = .init()) throws(StateLimitError) {
         self.dfa = dfa
         anywhere = try dfa.derived(reversed: false, options: options)
         prefixesBackward = try dfa.derived(reversed: true, options: options)
+        firstByte = dfa.alphabet == .bytes ? anywhere.onlyExitByte() : nil
     }
 
     /// The first match at or after byte `offset`: leftmost start, and from it
@@ -54,7 +58,13 @@ public struct Searcher: Sendable {
 
     @inline(__always)
     func search<Input: SymbolInput>(_ input: Input, from: Int, greedy: Bool) -> Range<Int>? {
-        guard let end = anywhere.earliestEnd(input, from: from) else { return nil }
+        let earliest: Int?
+        if let firstByte, let bytes = input as? ByteInput {
+            earliest = anywhere.earliestEnd(bytes, from: from, skippingTo: firstByte)
+        } else {
+            earliest = anywhere.earliestEnd(input, from: from)
+        }
+        guard let end = earliest else { return nil }
         let backward = ReversedInput(base: input, count: end)
         for length in prefixesBackward.acceptedLengths(backward, limit: end - from).reversed() {
             let start = end - length

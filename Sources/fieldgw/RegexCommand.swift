@@ -30,12 +30,8 @@ struct RegexCommand: ParsableCommand {
 
     func run() throws {
         let alphabet: Alphabet = bytes ? .bytes : .unicode
-        let dfa: DFA
-        do {
-            dfa = try DFA(regex: pattern, alphabet: alphabet, options: CompileOptions(maxStates: maxStates))
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        // RegexError and StateLimitError describe themselves; ArgumentParser prints them as they are.
+        let dfa = try DFA(regex: pattern, alphabet: alphabet, options: CompileOptions(maxStates: maxStates))
         if dot {
             print(dfa.dot(), terminator: "")
             return

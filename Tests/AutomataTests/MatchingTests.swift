@@ -111,6 +111,23 @@ import Testing
         #expect(searcher.search(Array("xxxx".utf8)) == nil)
     }
 
+    /// Byte patterns that start with one byte take the memchr path; it agrees with brute force.
+    @Test func byteSearchWithAFirstByteAgreesWithBruteForce() throws {
+        var random = SplitMix64(seed: 99)
+        for pattern in ["\\x01[\\x01\\x02]+\\x03", "\\x01\\x03\\x04.{4}..", "\\x02(\\x02|\\x03\\x01)*", "\\x01|\\x02\\x03"] {
+            let dfa = try DFA(regex: pattern, alphabet: .bytes)
+            let searcher = try dfa.searcher()
+            #expect(searcher.firstByte != nil || pattern.contains("|\\x02"), "\(pattern) should have a first byte")
+            for _ in 0..<200 {
+                let bytes = (0..<Int.random(in: 0...40, using: &random)).map { _ in UInt8.random(in: 0...4, using: &random) }
+                for greedy in [true, false] {
+                    let expected = (0...bytes.count).lazy.compactMap { start in dfa.match(bytes, at: start, greedy: greedy).map { start..<$0 } }.first
+                    #expect(searcher.search(bytes, greedy: greedy) == expected, "\(pattern) in \(bytes)")
+                }
+            }
+        }
+    }
+
     /// Search agrees with trying an anchored match at every offset, leftmost first.
     @Test func searchAgreesWithBruteForce() throws {
         var random = SplitMix64(seed: 42)
