@@ -48,7 +48,7 @@ public struct DFA: Sendable {
         for state in 0..<raw.stateCount where representative[Int(blockOf[state])] < 0 {
             representative[Int(blockOf[state])] = state
         }
-        let order = Self.stateOrder(raw: raw, blockOf: blockOf, representative: representative)
+        let (order, hasDead) = Self.stateOrder(raw: raw, blockOf: blockOf, representative: representative)
         var number = [Int32](repeating: 0, count: blockCount)
         for (index, block) in order.enumerated() { number[block] = Int32(index) }
         let width = raw.classCount
@@ -60,7 +60,6 @@ public struct DFA: Sendable {
             }
         }
         let acceptingCount = order.filter { raw.accepting[representative[$0]] }.count
-        let hasDead = order.first.map { Self.isDead(block: $0, raw: raw, blockOf: blockOf, representative: representative) } ?? false
         self.alphabet = classes.alphabet
         self.name = name
         self.classes = classes
@@ -78,12 +77,12 @@ public struct DFA: Sendable {
     }
 
     /// Blocks in their new order: the dead block (if any), other rejecting blocks, accepting blocks.
-    private static func stateOrder(raw: RawDFA, blockOf: [Int32], representative: [Int]) -> [Int] {
+    private static func stateOrder(raw: RawDFA, blockOf: [Int32], representative: [Int]) -> (order: [Int], hasDead: Bool) {
         let blocks = Array(representative.indices)
         let dead = blocks.filter { isDead(block: $0, raw: raw, blockOf: blockOf, representative: representative) }
         let rejecting = blocks.filter { !raw.accepting[representative[$0]] && !dead.contains($0) }
         let accepting = blocks.filter { raw.accepting[representative[$0]] }
-        return dead + rejecting + accepting
+        return (dead + rejecting + accepting, !dead.isEmpty)
     }
 
     private static func isDead(block: Int, raw: RawDFA, blockOf: [Int32], representative: [Int]) -> Bool {

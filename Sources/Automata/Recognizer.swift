@@ -67,9 +67,7 @@ public struct Recognizer: Sendable {
     /// The input has ended: a greedy machine accepts its longest sentence so far.
     @discardableResult
     public mutating func finish() -> Status {
-        if status == .needsMore {
-            status = lastAccept >= 0 ? .accepted(length: lastAccept) : .rejected(at: consumed)
-        }
+        if status == .needsMore { stop(unreadAt: consumed) }
         return status
     }
 
@@ -78,7 +76,7 @@ public struct Recognizer: Sendable {
         state = dfa.step(state, symbolClass)
         consumed += width
         if state == dfa.dead {
-            status = lastAccept >= 0 ? .accepted(length: lastAccept) : .rejected(at: position)
+            stop(unreadAt: position)
         } else if dfa.accepts(state: state) {
             lastAccept = consumed
             if !greedy || dfa.isFinal(state: state) { status = .accepted(length: consumed) }
@@ -88,7 +86,7 @@ public struct Recognizer: Sendable {
     /// Decodes one scalar (completing one cut by the last chunk); returns the bytes used.
     private mutating func readScalar(_ chunk: UnsafeBufferPointer<UInt8>, at index: Int) -> Int {
         guard let width = UTF8Scalar.width(lead: pending.first ?? chunk[index]) else {
-            status = lastAccept >= 0 ? .accepted(length: lastAccept) : .rejected(at: consumed)
+            stop(unreadAt: consumed)
             return 1
         }
         let taken = min(width - pending.count, chunk.count - index)
@@ -99,8 +97,13 @@ public struct Recognizer: Sendable {
         if let (value, _) = decoded {
             advance(dfa.classes.classOf(scalar: value), width: width)
         } else {
-            status = lastAccept >= 0 ? .accepted(length: lastAccept) : .rejected(at: consumed)
+            stop(unreadAt: consumed)
         }
         return taken
+    }
+
+    /// The machine can read no further than `position`: the longest sentence so far, or none.
+    private mutating func stop(unreadAt position: Int) {
+        status = lastAccept >= 0 ? .accepted(length: lastAccept) : .rejected(at: position)
     }
 }

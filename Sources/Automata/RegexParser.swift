@@ -132,12 +132,12 @@ public struct RegexParser {
             return try parseEscapeAtom()
         default:
             position += 1
-            return try literal(scalar, at: position - 1)
+            return literal(scalar)
         }
     }
 
     /// A literal scalar: itself, or in the byte alphabet its UTF-8 bytes in sequence.
-    private func literal(_ scalar: Unicode.Scalar, at offset: Int) throws(RegexError) -> RegexNode {
+    private func literal(_ scalar: Unicode.Scalar) -> RegexNode {
         if alphabet == .unicode || scalar.isASCII { return .symbols(SymbolSet(scalar.value)) }
         return .literal(Array(String(scalar).utf8).map(UInt32.init))
     }
