@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Automata", targets: ["Automata"]),
+        .library(name: "Serial", targets: ["Serial"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
     ],
@@ -14,6 +15,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "Automata"),
+        .target(name: "CSerialShim"),
+        .target(name: "Serial", dependencies: ["CSerialShim"]),
         .executableTarget(
             name: "fieldgw",
             dependencies: [
@@ -26,6 +29,7 @@ let package = Package(
             dependencies: ["Automata"],
             path: "Benchmarks/AutomataBench"
         ),
+        .testTarget(name: "SerialTests", dependencies: ["Serial"]),
         .testTarget(
             name: "AutomataTests",
             dependencies: ["Automata"],

@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The termios flags of a raw serial line, in one place.
+///
+/// Every flag that cooked mode sets is cleared (the union of pyserial's and
+/// libserialport's lists): no input translation, no output processing, no
+/// echo, no signals, no canonical lines. CLOCAL and CREAD are set, HUPCL is
+/// cleared so that closing the port does not drop the modem lines.
+enum RawMode {
+    static let clearedInput = flags(IGNBRK, BRKINT, PARMRK, ISTRIP, INLCR, IGNCR, ICRNL, IXON, IXOFF, IXANY, INPCK, IGNPAR, IUCLC, IMAXBEL)
+    static let clearedOutput = flags(OPOST, ONLCR, OCRNL, ONOCR, ONLRET, OLCUC, OFILL)
+    static let clearedLocal = flags(ECHO, ECHOE, ECHOK, ECHONL, ICANON, ISIG, IEXTEN, ECHOCTL, ECHOKE, ECHOPRT, TOSTOP)
+    static let clearedControl = flags(CSIZE, PARENB, PARODD, CMSPAR, CSTOPB, CRTSCTS, HUPCL)
+
+    static func flags(_ values: any BinaryInteger...) -> tcflag_t {
+        values.reduce(0) { $0 | tcflag_t($1) }
+    }
+
+    static func apply(_ settings: SerialSettings, to attributes: inout termios, path: String) throws(SerialError) {
+        attributes.c_iflag &= ~clearedInput
+        attributes.c_oflag &= ~clearedOutput
+        attributes.c_lflag &= ~clearedLocal
+        attributes.c_cflag &= ~clearedControl
+        attributes.c_cflag |= tcflag_t(CLOCAL | CREAD) | (try characterSize(settings.dataBits, path: path))
+        switch settings.parity {
+        case .none: break
+        case .even: attributes.c_cflag |= tcflag_t(PARENB)
+        case .odd: attributes.c_cflag |= tcflag_t(PARENB | PARODD)
+        case .mark: attributes.c_cflag |= tcflag_t(PARENB | CMSPAR | PARODD)
+        case .space: attributes.c_cflag |= tcflag_t(PARENB | CMSPAR)
+        }
+        if settings.parity != .none { attributes.c_iflag |= tcflag_t(INPCK) }
+        switch settings.stopBits {
+        case 1: break
+        case 2: attributes.c_cflag |= tcflag_t(CSTOPB)
+        default: throw SerialError(.configure, path: path, "stop bits must be 1 or 2, not \(settings.stopBits)")
+        }
+        switch settings.flowControl {
+        case .none: break
+        case .rtsCts: attributes.c_cflag |= tcflag_t(CRTSCTS)
+        case .xonXoff: attributes.c_iflag |= tcflag_t(IXON | IXOFF)
+        }
+        withUnsafeMutableBytes(of: &attributes.c_cc) { controls in
+            controls[Int(VMIN)] = 0
+            controls[Int(VTIME)] = 0
+        }
+    }
+
+    private static func characterSize(_ bits: Int, path: String) throws(SerialError) -> tcflag_t {
+        switch bits {
+        case 5: return tcflag_t(CS5)
+        case 6: return tcflag_t(CS6)
+        case 7: return tcflag_t(CS7)
+        case 8: return tcflag_t(CS8)
+        default: throw SerialError(.configure, path: path, "data bits must be 5 to 8, not \(bits)")
+        }
+    }
+}

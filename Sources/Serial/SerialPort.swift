@@ -1,0 +1,130 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSerialShim
+
+/// A serial device opened for the gateway: raw, non-blocking, exclusive.
+///
+/// The descriptor is opened `O_NOCTTY | O_NONBLOCK | O_CLOEXEC` with VMIN=0,
+/// VTIME=0; reads wait with `ppoll` against a deadline, to the microsecond.
+/// One owner uses a port at a time (a `Bus` on its own thread).
+public final class SerialPort {
+    public let path: String
+    public private(set) var settings: SerialSettings
+    public let descriptor: Int32
+
+    /// Opens and configures `path`; another opener gets `.busy`.
+    public init(path: String, settings: SerialSettings = SerialSettings()) throws(SerialError) {
+        self.path = path
+        self.settings = settings
+        descriptor = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .system(.open, path: path, "open") }
+        // Every stored property is set, so a throw from here runs deinit, which
+        // closes the descriptor (closing it here too would close a number that
+        // another thread may already have reused).
+        try lockExclusively()
+        try configure(settings)
+    }
+
+    deinit { Glibc.close(descriptor) }
+
+    /// flock for cooperating processes, TIOCEXCL against every other opener.
+    private func lockExclusively() throws(SerialError) {
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            throw SerialError(.busy, path: path, "in use: another process holds its lock (see `fuser \(path)`)")
+        }
+        if ioctl(descriptor, UInt(TIOCEXCL)) != 0 { throw .system(.configure, path: path, "TIOCEXCL") }
+    }
+
+    /// Applies `settings`: raw mode, framing, flow control, then the speed,
+    /// which is read back; a mismatch is an error.
+    public func configure(_ settings: SerialSettings) throws(SerialError) {
+        var attributes = termios()
+        guard tcgetattr(descriptor, &attributes) == 0 else { throw .system(.configure, path: path, "tcgetattr") }
+        try RawMode.apply(settings, to: &attributes, path: path)
+        // TCSETS itself, not glibc's tcsetattr: that one reads the settings back and
+        // fails with EINVAL when a driver adjusts the framing (a pty forces CS8 and
+        // no parity), after having applied everything else.
+        guard ioctl(descriptor, UInt(TCSETS), &attributes) == 0 else { throw .system(.configure, path: path, "TCSETS") }
+        guard fgw_set_speed(descriptor, UInt32(settings.baud)) == 0 else { throw .system(.configure, path: path, "set speed \(settings.baud)") }
+        var input: UInt32 = 0
+        var output: UInt32 = 0
+        guard fgw_get_speed(descriptor, &input, &output) == 0 else { throw .system(.configure, path: path, "read speed") }
+        guard input == settings.baud, output == settings.baud else {
+            throw SerialError(.configure, path: path, "speed \(settings.baud) baud read back as \(input)/\(output)")
+        }
+        self.settings = settings
+    }
+
+    /// Reads what arrives before `deadline` into `buffer`; returns the count
+    /// (0 when the deadline passed in silence). An unplugged device is
+    /// `.disconnected` at once, never a timeout.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: ContinuousClock.Instant) throws(SerialError) -> Int {
+        // With VMIN=0/VTIME=0 a tty's read answers 0 when nothing is queued, so
+        // readiness comes from ppoll first; a 0 after it said readable is a hang-up.
+        while try wait(for: Int16(POLLIN), until: deadline) {
+            let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            if count > 0 { return count }
+            if count == 0 { throw SerialError(.disconnected, path: path, "read found the line hung up") }
+            if errno == EIO || errno == ENXIO || errno == ENODEV { throw .system(.disconnected, path: path, "read") }
+            guard errno == EAGAIN || errno == EINTR else { throw .system(.io, path: path, "read") }
+        }
+        return 0
+    }
+
+    /// Reads into a new array (at most `limit` bytes) before `deadline`.
+    public func read(limit: Int = 512, deadline: ContinuousClock.Instant) throws(SerialError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: limit)
+        // withUnsafeMutableBytes rethrows untyped errors; a Result keeps the type.
+        let count = try bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(SerialError) -> Int in try read(into: buffer, deadline: deadline) }
+        }.get()
+        return Array(bytes[0..<count])
+    }
+
+    /// Writes every byte (looping over partial writes), then waits until they are on the wire.
+    public func write(_ bytes: [UInt8]) throws(SerialError) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, bytes.count - written) }
+            if count > 0 {
+                written += count
+            } else if errno == EAGAIN || errno == EINTR {
+                _ = try wait(for: Int16(POLLOUT), until: .now + .seconds(5))
+            } else if errno == EIO || errno == ENXIO || errno == ENODEV {
+                throw .system(.disconnected, path: path, "write")
+            } else {
+                throw .system(.io, path: path, "write")
+            }
+        }
+        guard tcdrain(descriptor) == 0 else { throw .system(.io, path: path, "tcdrain") }
+    }
+
+    public enum Queue: Sendable { case input, output, both }
+
+    /// Discards what is queued and unread, or written and unsent.
+    public func flush(_ queue: Queue = .both) throws(SerialError) {
+        let which: Int32 = switch queue {
+        case .input: TCIFLUSH
+        case .output: TCOFLUSH
+        case .both: TCIOFLUSH
+        }
+        guard tcflush(descriptor, which) == 0 else { throw .system(.io, path: path, "tcflush") }
+    }
+
+    /// Waits for `events` until `deadline`; false on timeout. A hang-up is `.disconnected`.
+    private func wait(for events: Int16, until deadline: ContinuousClock.Instant) throws(SerialError) -> Bool {
+        let remaining = max(.zero, ContinuousClock.now.duration(to: deadline))
+        let (seconds, attoseconds) = remaining.components
+        var revents: Int16 = 0
+        let ready = fgw_wait(descriptor, events, seconds * 1_000_000_000 + attoseconds / 1_000_000_000, &revents)
+        if ready < 0 {
+            if errno == EINTR { return true }
+            throw .system(.io, path: path, "ppoll")
+        }
+        if revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 && revents & events == 0 {
+            throw SerialError(.disconnected, path: path, "the device hung up")
+        }
+        return ready > 0
+    }
+}
