@@ -90,7 +90,9 @@ public final class SerialPort {
             if count > 0 {
                 written += count
             } else if errno == EAGAIN || errno == EINTR {
-                _ = try wait(for: Int16(POLLOUT), until: .now + .seconds(5))
+                guard try wait(for: Int16(POLLOUT), until: .now + .seconds(5)) else {
+                    throw SerialError(.io, path: path, "write: the line took no data for 5 s (held by flow control?)")
+                }
             } else if errno == EIO || errno == ENXIO || errno == ENODEV {
                 throw .system(.disconnected, path: path, "write")
             } else {
