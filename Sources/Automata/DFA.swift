@@ -65,11 +65,12 @@ public struct DFA: Sendable {
         self.classes = classes
         self.table = table
         self.stateCount = blockCount
+        let firstAccepting = Int32(blockCount - acceptingCount) * Int32(width)
+        let dead: Int32 = hasDead ? 0 : -1
         self.start = number[Int(blockOf[0])] * Int32(width)
-        self.firstAccepting = Int32(blockCount - acceptingCount) * Int32(width)
-        self.dead = hasDead ? 0 : -1
-        self.pairs = PairTable(table: table, classCount: width, stateCount: blockCount,
-                               firstAccepting: Int32(blockCount - acceptingCount) * Int32(width), dead: hasDead ? 0 : -1)
+        self.firstAccepting = firstAccepting
+        self.dead = dead
+        self.pairs = PairTable(table: table, classCount: width, stateCount: blockCount, firstAccepting: firstAccepting, dead: dead)
         self.finalStates = (0..<blockCount).map { index in
             index >= blockCount - acceptingCount && hasDead
                 && (0..<width).allSatisfy { table[index * width + $0] == 0 }

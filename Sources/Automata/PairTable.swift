@@ -25,12 +25,12 @@ struct PairTable: Sendable {
                 for second in 0..<classCount {
                     let slot = state * width + first * classCount + second
                     let after = between == dead ? dead : table[Int(between) + second]
+                    // States are rescaled from classes to classes²; the dead state (0, or -1 for none) keeps its value.
                     next[slot] = after == dead ? dead : after * Int32(classCount)
                     middle[slot] = between != dead && between >= firstAccepting
                 }
             }
         }
-        // dead is 0 or -1; 0 stays 0 when multiplied.
         self.next = next
         middleAccepts = middle
         stride = Int32(classCount)
