@@ -2,6 +2,7 @@
 #include "serial_shim.h"
 
 #include <asm/termbits.h>
+#include <linux/serial.h>
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <time.h>
@@ -30,4 +31,41 @@ int fgw_wait(int fd, short events, long long nanoseconds, short *revents) {
     int ready = ppoll(&request, 1, &timeout, NULL);
     *revents = request.revents;
     return ready;
+}
+
+int fgw_get_rs485(int fd, fgw_rs485 *settings) {
+    struct serial_rs485 kernel = { 0 };
+    if (ioctl(fd, TIOCGRS485, &kernel) < 0) return -1;
+    settings->enabled = (kernel.flags & SER_RS485_ENABLED) != 0;
+    settings->rts_on_send = (kernel.flags & SER_RS485_RTS_ON_SEND) != 0;
+    settings->rts_after_send = (kernel.flags & SER_RS485_RTS_AFTER_SEND) != 0;
+    settings->receive_during_transmit = (kernel.flags & SER_RS485_RX_DURING_TX) != 0;
+    settings->delay_before_send_ms = kernel.delay_rts_before_send;
+    settings->delay_after_send_ms = kernel.delay_rts_after_send;
+    return 0;
+}
+
+int fgw_set_rs485(int fd, const fgw_rs485 *settings) {
+    struct serial_rs485 kernel = { 0 };
+    if (settings->enabled) kernel.flags |= SER_RS485_ENABLED;
+    if (settings->rts_on_send) kernel.flags |= SER_RS485_RTS_ON_SEND;
+    if (settings->rts_after_send) kernel.flags |= SER_RS485_RTS_AFTER_SEND;
+    if (settings->receive_during_transmit) kernel.flags |= SER_RS485_RX_DURING_TX;
+    kernel.delay_rts_before_send = settings->delay_before_send_ms;
+    kernel.delay_rts_after_send = settings->delay_after_send_ms;
+    return ioctl(fd, TIOCSRS485, &kernel) < 0 ? -1 : 0;
+}
+
+int fgw_get_low_latency(int fd) {
+    struct serial_struct serial;
+    if (ioctl(fd, TIOCGSERIAL, &serial) < 0) return -1;
+    return (serial.flags & ASYNC_LOW_LATENCY) != 0;
+}
+
+int fgw_set_low_latency(int fd, int enabled) {
+    struct serial_struct serial;
+    if (ioctl(fd, TIOCGSERIAL, &serial) < 0) return -1;
+    if (enabled) serial.flags |= ASYNC_LOW_LATENCY;
+    else serial.flags &= ~ASYNC_LOW_LATENCY;
+    return ioctl(fd, TIOCSSERIAL, &serial) < 0 ? -1 : 0;
 }

@@ -18,7 +18,7 @@ enum RawMode {
         values.reduce(0) { $0 | tcflag_t($1) }
     }
 
-    static func apply(_ settings: SerialSettings, to attributes: inout termios, path: String) throws(SerialError) {
+    static func apply(_ settings: SerialSettings, readMode: ReadMode = .deadline, to attributes: inout termios, path: String) throws(SerialError) {
         attributes.c_iflag &= ~clearedInput
         attributes.c_oflag &= ~clearedOutput
         attributes.c_lflag &= ~clearedLocal
@@ -42,9 +42,10 @@ enum RawMode {
         case .rtsCts: attributes.c_cflag |= tcflag_t(CRTSCTS)
         case .xonXoff: attributes.c_iflag |= tcflag_t(IXON | IXOFF)
         }
+        let (minimum, tenths) = readMode.controlCharacters
         withUnsafeMutableBytes(of: &attributes.c_cc) { controls in
-            controls[Int(VMIN)] = 0
-            controls[Int(VTIME)] = 0
+            controls[Int(VMIN)] = minimum
+            controls[Int(VTIME)] = tenths
         }
     }
 

@@ -11,6 +11,7 @@ import CSerialShim
 public final class SerialPort {
     public let path: String
     public private(set) var settings: SerialSettings
+    public internal(set) var readMode: ReadMode = .deadline
     public let descriptor: Int32
 
     /// Opens and configures `path`; another opener gets `.busy`.
@@ -18,7 +19,11 @@ public final class SerialPort {
         self.path = path
         self.settings = settings
         descriptor = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .system(.open, path: path, "open") }
+        guard descriptor >= 0 else {
+            // TIOCEXCL held by another process refuses the open itself with EBUSY.
+            if errno == EBUSY { throw SerialError(.busy, path: path, Self.inUse(path, descriptor: nil)) }
+            throw .system(.open, path: path, "open")
+        }
         // Every stored property is set, so a throw from here runs deinit, which
         // closes the descriptor (closing it here too would close a number that
         // another thread may already have reused).
@@ -31,9 +36,14 @@ public final class SerialPort {
     /// flock for cooperating processes, TIOCEXCL against every other opener.
     private func lockExclusively() throws(SerialError) {
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            throw SerialError(.busy, path: path, "in use: another process holds its lock (see `fuser \(path)`)")
+            throw SerialError(.busy, path: path, Self.inUse(path, descriptor: descriptor))
         }
         if ioctl(descriptor, UInt(TIOCEXCL)) != 0 { throw .system(.configure, path: path, "TIOCEXCL") }
+    }
+
+    private static func inUse(_ path: String, descriptor: Int32?) -> String {
+        if let holders = DeviceHolders.describe(path, excluding: descriptor) { return "in use by \(holders)" }
+        return "in use by another process (not visible to this user; try `fuser \(path)` as root)"
     }
 
     /// Applies `settings`: raw mode, framing, flow control, then the speed,
@@ -41,7 +51,7 @@ public final class SerialPort {
     public func configure(_ settings: SerialSettings) throws(SerialError) {
         var attributes = termios()
         guard tcgetattr(descriptor, &attributes) == 0 else { throw .system(.configure, path: path, "tcgetattr") }
-        try RawMode.apply(settings, to: &attributes, path: path)
+        try RawMode.apply(settings, readMode: readMode, to: &attributes, path: path)
         // TCSETS itself, not glibc's tcsetattr: that one reads the settings back and
         // fails with EINVAL when a driver adjusts the framing (a pty forces CS8 and
         // no parity), after having applied everything else.
@@ -60,6 +70,9 @@ public final class SerialPort {
     /// (0 when the deadline passed in silence). An unplugged device is
     /// `.disconnected` at once, never a timeout.
     public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: ContinuousClock.Instant) throws(SerialError) -> Int {
+        guard readMode == .deadline else {
+            throw SerialError(.configure, path: path, "a deadline read needs ReadMode.deadline, not \(readMode)")
+        }
         // With VMIN=0/VTIME=0 a tty's read answers 0 when nothing is queued, so
         // readiness comes from ppoll first; a 0 after it said readable is a hang-up.
         while try wait(for: Int16(POLLIN), until: deadline) {

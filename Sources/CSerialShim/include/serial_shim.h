@@ -13,4 +13,26 @@ int fgw_get_speed(int fd, unsigned int *input_baud, unsigned int *output_baud);
 /// Waits for `events` on `fd` for at most `nanoseconds` (ppoll, which Swift's
 /// Glibc does not export). Returns ppoll's result; `revents` gets what happened.
 int fgw_wait(int fd, short events, long long nanoseconds, short *revents);
+
+/// RS485 settings as the kernel's struct serial_rs485 holds them (delays in ms).
+typedef struct {
+    unsigned int enabled;
+    unsigned int rts_on_send;
+    unsigned int rts_after_send;
+    unsigned int receive_during_transmit;
+    unsigned int delay_before_send_ms;
+    unsigned int delay_after_send_ms;
+} fgw_rs485;
+
+/// TIOCGRS485 into `settings`. Returns 0, or -1 with errno set (ENOTTY: not a serial_core UART).
+int fgw_get_rs485(int fd, fgw_rs485 *settings);
+
+/// TIOCSRS485 from `settings`; the kernel may adjust them, so read them back.
+int fgw_set_rs485(int fd, const fgw_rs485 *settings);
+
+/// Reads (TIOCGSERIAL) whether ASYNC_LOW_LATENCY is set: 1 or 0, or -1 with errno set.
+int fgw_get_low_latency(int fd);
+
+/// Sets or clears ASYNC_LOW_LATENCY (TIOCGSERIAL then TIOCSSERIAL). Returns 0, or -1 with errno set.
+int fgw_set_low_latency(int fd, int enabled);
 #endif
