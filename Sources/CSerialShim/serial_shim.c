@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <poll.h>
 #include <time.h>
+#include <sys/eventfd.h>
 
 int fgw_set_speed(int fd, unsigned int baud) {
     struct termios2 settings;
@@ -68,4 +69,13 @@ int fgw_set_low_latency(int fd, int enabled) {
     if (enabled) serial.flags |= ASYNC_LOW_LATENCY;
     else serial.flags &= ~ASYNC_LOW_LATENCY;
     return ioctl(fd, TIOCSSERIAL, &serial) < 0 ? -1 : 0;
+}
+
+int fgw_wait_many(struct pollfd *requests, unsigned long count, long long nanoseconds) {
+    struct timespec timeout = { .tv_sec = nanoseconds / 1000000000LL, .tv_nsec = nanoseconds % 1000000000LL };
+    return ppoll(requests, count, &timeout, NULL);
+}
+
+int fgw_event_descriptor(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }

@@ -1,6 +1,8 @@
 #ifndef FIELDGW_SERIAL_SHIM_H
 #define FIELDGW_SERIAL_SHIM_H
 
+#include <poll.h>
+
 /// termios2 (BOTHER) speed control, which Swift cannot reach: <asm/termbits.h>
 /// clashes with glibc's <termios.h>, so it lives alone in serial_shim.c.
 
@@ -13,6 +15,12 @@ int fgw_get_speed(int fd, unsigned int *input_baud, unsigned int *output_baud);
 /// Waits for `events` on `fd` for at most `nanoseconds` (ppoll, which Swift's
 /// Glibc does not export). Returns ppoll's result; `revents` gets what happened.
 int fgw_wait(int fd, short events, long long nanoseconds, short *revents);
+
+/// ppoll on `count` descriptors for at most `nanoseconds`. Returns ppoll's result.
+int fgw_wait_many(struct pollfd *requests, unsigned long count, long long nanoseconds);
+
+/// A non-blocking, close-on-exec eventfd, for waking a thread blocked in poll.
+int fgw_event_descriptor(void);
 
 /// RS485 settings as the kernel's struct serial_rs485 holds them (delays in ms).
 typedef struct {

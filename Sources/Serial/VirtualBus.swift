@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSerialShim
+import Synchronization
+
+/// A multi-drop RS485 bus made of pty ends, for tests and the demo.
+///
+/// Every byte written at one end reaches every other end, and its writer only
+/// when `localEcho` is on (an adapter that hears itself). With `paced`, bytes
+/// come out one character time apart at the settings' baud and framing, so a
+/// reader sees the timing of a real line; the wire is shared, so two writers
+/// queue behind each other instead of colliding. `noise` adds garbage, bit
+/// flips, dropped bytes and gaps; `stuck` makes the line send one byte for ever.
+///
+/// One thread carries the bytes; it stops at `stop()` or when the bus is released.
+public final class VirtualBus: Sendable {
+    /// What the wire has done, for tests to check against.
+    public struct Statistics: Sendable, Hashable {
+        /// Bytes delivered from one end to the others (garbage included).
+        public var carried = 0
+        public var garbage = 0
+        public var flipped = 0
+        public var dropped = 0
+        public var gaps = 0
+        /// Bytes an end did not read in time and lost (its pty buffer was full).
+        public var overflowed = 0
+    }
+
+    /// The device paths of the ends, to open as serial ports.
+    public let paths: [String]
+    public let settings: SerialSettings
+    public let paced: Bool
+    private let wire: Wire
+    private let thread = Mutex<pthread_t?>(nil)
+
+    public init(ends count: Int, settings: SerialSettings = SerialSettings(), paced: Bool = true,
+                noise: LineNoise = .none, localEcho: Bool = false) throws(SerialError) {
+        precondition(count >= 1, "a bus needs at least one end")
+        var terminals: [PseudoTerminal?] = []
+        for _ in 0..<count {
+            let terminal = try PseudoTerminal()
+            // The carrier must never block on an end that nobody reads.
+            _ = fcntl(terminal.controller, F_SETFL, fcntl(terminal.controller, F_GETFL) | O_NONBLOCK)
+            terminals.append(terminal)
+        }
+        paths = terminals.map { $0!.path }
+        self.settings = settings
+        self.paced = paced
+        wire = Wire(ends: terminals, options: Wire.Options(noise: noise, localEcho: localEcho, stuck: nil))
+        start()
+    }
+
+    deinit { stop() }
+
+    public var statistics: Statistics { wire.counters.withLock { $0 } }
+
+    public var localEcho: Bool {
+        get { wire.options.withLock { $0.localEcho } }
+        set { wire.options.withLock { $0.localEcho = newValue } }
+    }
+
+    public var noise: LineNoise {
+        get { wire.options.withLock { $0.noise } }
+        set { wire.options.withLock { $0.noise = newValue }; wire.poke() }
+    }
+
+    /// A line held by a failed transceiver: `byte` (0x00 for a line held low,
+    /// 0xFF for one floating high) sent back to back to every end; nil frees it.
+    public var stuck: UInt8? {
+        get { wire.options.withLock { $0.stuck } }
+        set { wire.options.withLock { $0.stuck = newValue }; wire.poke() }
+    }
+
+    /// Puts `bytes` on the wire as if from nowhere: every end receives them.
+    public func inject(_ bytes: [UInt8]) {
+        wire.injected.withLock { $0.append(contentsOf: bytes) }
+        wire.poke()
+    }
+
+    /// Takes end `index` off the bus as an unplug would: a port on it sees a
+    /// hang-up. The carrier closes it, between two passes, so that no
+    /// descriptor is closed under its feet; this returns once it is closed.
+    public func disconnect(_ index: Int) {
+        _ = wire.closing.withLock { $0.insert(index) }
+        wire.poke()
+        while wire.closing.withLock({ $0.contains(index) }) && thread.withLock({ $0 != nil }) { usleep(200) }
+    }
+
+    /// Stops carrying bytes and closes every end.
+    public func stop() {
+        let running = thread.withLock { handle -> pthread_t? in defer { handle = nil }; return handle }
+        guard let running else { return }
+        wire.stopping.withLock { $0 = true }
+        wire.poke()
+        pthread_join(running, nil)
+        wire.closeAll()
+    }
+
+    private func start() {
+        let carrier = Carrier(wire: wire, settings: settings, paced: paced)
+        let box = Unmanaged.passRetained(CarrierBox(carrier))
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { raw in
+            var carrier = Unmanaged<CarrierBox>.fromOpaque(raw!).takeRetainedValue().carrier
+            carrier.run()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+        thread.withLock { $0 = handle }
+    }
+}
+
+/// Moves the carrier onto its thread.
+private final class CarrierBox: @unchecked Sendable {
+    let carrier: Carrier
+    init(_ carrier: Carrier) { self.carrier = carrier }
+}
+
+/// What the bus and its carrier thread share, each part behind its lock.
+final class Wire: Sendable {
+    struct Options: Sendable {
+        var noise: LineNoise
+        var localEcho: Bool
+        var stuck: UInt8?
+    }
+
+    let options: Mutex<Options>
+    let counters = Mutex(VirtualBus.Statistics())
+    let injected = Mutex<[UInt8]>([])
+    let closing = Mutex<Set<Int>>([])
+    let stopping = Mutex(false)
+    let wake: Int32
+    /// The controller descriptor of each end, -1 once closed (poll skips it).
+    let controllers: Mutex<[Int32]>
+    private let ends: Mutex<[PseudoTerminal?]>
+
+    init(ends: sending [PseudoTerminal?], options: Options) {
+        controllers = Mutex(ends.map { $0?.controller ?? -1 })
+        self.ends = Mutex(ends)
+        self.options = Mutex(options)
+        wake = fgw_event_descriptor()
+    }
+
+    deinit { Glibc.close(wake) }
+
+    func poke() {
+        var one: UInt64 = 1
+        _ = Glibc.write(wake, &one, 8)
+    }
+
+    /// Called by the carrier only, or after it has stopped.
+    func close(_ index: Int) {
+        controllers.withLock { $0[index] = -1 }
+        ends.withLock { $0[index]?.close(); $0[index] = nil }
+    }
+
+    func closeAll() {
+        let count = controllers.withLock { $0.count }
+        for index in 0..<count { close(index) }
+        closing.withLock { $0.removeAll() }
+    }
+}
