@@ -5,7 +5,9 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 VENV := .build/venv
 PYTHON := $(abspath $(VENV))/bin/python
-APT_PACKAGES := python3 python3-venv graphviz
+# libudev-dev and pkg-config build Discovery; umockdev, python3-gi, gir1.2-umockdev-1.0
+# and udev (udevadm) fake and test USB adapters that are not there.
+APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev
 PY_PACKAGES := greenery==4.2.3
 DEMO_DIR := .build/demo
 

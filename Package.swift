@@ -7,20 +7,29 @@ let package = Package(
     products: [
         .library(name: "Automata", targets: ["Automata"]),
         .library(name: "Serial", targets: ["Serial"]),
+        .library(name: "Discovery", targets: ["Discovery"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "Automata"),
         .target(name: "CSerialShim"),
         .target(name: "Serial", dependencies: ["CSerialShim"]),
+        .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .target(
+            name: "Discovery",
+            dependencies: ["CUdev", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "fieldgw",
             dependencies: [
                 "Automata",
+                "Discovery",
+                "Serial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -29,10 +38,13 @@ let package = Package(
             dependencies: ["Automata"],
             path: "Benchmarks/AutomataBench"
         ),
+        // Helpers the test targets share: finding and running real peers.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
+        .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "AutomataTests",
-            dependencies: ["Automata"],
+            dependencies: ["Automata", "TestSupport"],
             exclude: ["Oracle"]
         ),
     ],

@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct FieldGW: ParsableCommand {
+struct FieldGW: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fieldgw",
         abstract: "A serial-line field gateway: Modbus/RTU lines on Modbus/TCP and EtherNet/IP, and the tools around them.",
-        subcommands: [RegexCommand.self]
+        subcommands: [RegexCommand.self, DiscoverCommand.self]
     )
 }

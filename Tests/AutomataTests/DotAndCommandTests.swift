@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Automata
 
@@ -35,12 +36,7 @@ import Testing
 
 @Suite struct RegexCommandTests {
     private func fieldgw(_ arguments: [String]) throws -> Peers.Output {
-        let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let binary = directory.appendingPathComponent("fieldgw").path
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw Peers.Missing(description: "\(binary) is not built: `make test` builds it first")
-        }
-        return try Peers.run(binary, arguments)
+        try Peers.run(Peers.fieldgw(), arguments)
     }
 
     @Test func reportsMatchSearchAndWhole() throws {

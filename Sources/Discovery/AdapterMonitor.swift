@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CUdev
+import Logging
+import Synchronization
+
+/// An adapter plugged in or unplugged.
+public enum AdapterEvent: Sendable, Hashable {
+    case added(SerialAdapter)
+    case removed(SerialAdapter)
+
+    public var adapter: SerialAdapter {
+        switch self {
+        case .added(let adapter), .removed(let adapter): adapter
+        }
+    }
+}
+
+/// Watches for serial adapters coming and going, on a thread of its own (a
+/// libudev context must stay on one thread), delivering `events` as an
+/// AsyncSequence. Where no udevd runs (a container), udev sends no events:
+/// the monitor then rescans sysfs on an interval instead, and logs that it does.
+public final class AdapterMonitor: Sendable {
+    public enum Mode: String, Sendable, CaseIterable {
+        /// udev events where udevd runs, else rescanning.
+        case automatic
+        /// udev events only.
+        case udev
+        /// Rescanning sysfs every `rescanInterval`.
+        case rescan
+    }
+
+    public let events: AsyncStream<AdapterEvent>
+    /// The mode in use: never `.automatic`.
+    public let mode: Mode
+    private let control: MonitorControl
+    private let thread = Mutex<pthread_t?>(nil)
+
+    /// Starts watching. With `reportPresent`, adapters already plugged in come
+    /// first, as `.added`.
+    public init(mode requested: Mode = .automatic, rescanInterval: Duration = .seconds(1),
+                reportPresent: Bool = false, logger: Logger = Logger(label: "fieldgw.discovery")) {
+        mode = Self.effectiveMode(requested, logger: logger, interval: rescanInterval)
+        let (stream, continuation) = AsyncStream.makeStream(of: AdapterEvent.self, bufferingPolicy: .unbounded)
+        events = stream
+        control = MonitorControl()
+        let watcher = Watcher(mode: mode, interval: rescanInterval, reportPresent: reportPresent,
+                              continuation: continuation, control: control, logger: logger)
+        continuation.onTermination = { [control] _ in control.stop() }
+        let box = Unmanaged.passRetained(WatcherBox(watcher))
+        var handle = pthread_t()
+        let result = pthread_create(&handle, nil, { raw in
+            let watcher = Unmanaged<WatcherBox>.fromOpaque(raw!).takeRetainedValue().watcher
+            watcher.run()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+        thread.withLock { $0 = handle }
+    }
+
+    deinit { stop() }
+
+    /// Stops watching and ends `events`.
+    public func stop() {
+        control.stop()
+        let running = thread.withLock { handle -> pthread_t? in defer { handle = nil }; return handle }
+        if let running { pthread_join(running, nil) }
+    }
+
+    /// Whether a udev daemon runs here: without one, udev monitors hear nothing.
+    public static var udevDaemonRuns: Bool { access("/run/udev/control", F_OK) == 0 }
+
+    private static func effectiveMode(_ requested: Mode, logger: Logger, interval: Duration) -> Mode {
+        guard requested == .automatic else { return requested }
+        if udevDaemonRuns { return .udev }
+        logger.notice("no udev daemon runs here (no /run/udev/control): watching for adapters by rescanning sysfs every \(interval)")
+        return .rescan
+    }
+}
+
+private final class WatcherBox: @unchecked Sendable {
+    let watcher: Watcher
+    init(_ watcher: Watcher) { self.watcher = watcher }
+}
+
+/// Stops a watcher thread blocked in poll: a flag and an eventfd to wake it.
+final class MonitorControl: Sendable {
+    let wake: Int32
+    private let stopped = Mutex(false)
+
+    init() { wake = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK)) }
+
+    deinit { close(wake) }
+
+    var isStopped: Bool { stopped.withLock { $0 } }
+
+    func stop() {
+        stopped.withLock { $0 = true }
+        var one: UInt64 = 1
+        _ = write(wake, &one, 8)
+    }
+}

@@ -1,0 +1,32 @@
+/// USB serial chips worth naming, by USB vendor and product id.
+public struct SerialChip: Sendable, Hashable {
+    public let vendorID: UInt16
+    public let productID: UInt16
+    public let name: String
+    /// The kernel driver that serves it.
+    public let driver: String
+    /// Whether the chip carries a serial number (a CH340 has none: name it by path).
+    public let hasSerialNumber: Bool
+
+    public static let known: [SerialChip] = [
+        SerialChip(vendorID: 0x0403, productID: 0x6001, name: "FTDI FT232R", driver: "ftdi_sio", hasSerialNumber: true),
+        SerialChip(vendorID: 0x0403, productID: 0x6010, name: "FTDI FT2232", driver: "ftdi_sio", hasSerialNumber: true),
+        SerialChip(vendorID: 0x0403, productID: 0x6011, name: "FTDI FT4232H", driver: "ftdi_sio", hasSerialNumber: true),
+        SerialChip(vendorID: 0x0403, productID: 0x6014, name: "FTDI FT232H", driver: "ftdi_sio", hasSerialNumber: true),
+        SerialChip(vendorID: 0x0403, productID: 0x6015, name: "FTDI FT-X", driver: "ftdi_sio", hasSerialNumber: true),
+        SerialChip(vendorID: 0x1A86, productID: 0x7523, name: "WCH CH340", driver: "ch341", hasSerialNumber: false),
+        SerialChip(vendorID: 0x10C4, productID: 0xEA60, name: "Silicon Labs CP210x", driver: "cp210x", hasSerialNumber: true),
+        SerialChip(vendorID: 0x067B, productID: 0x2303, name: "Prolific PL2303", driver: "pl2303", hasSerialNumber: false),
+    ]
+
+    /// Any CDC-ACM device (a USB modem class device: many PLCs and Arduinos).
+    public static let cdcACMName = "CDC-ACM"
+
+    public static func named(vendorID: UInt16?, productID: UInt16?, driver: String?) -> String? {
+        if let vendorID, let productID,
+           let chip = known.first(where: { $0.vendorID == vendorID && $0.productID == productID }) {
+            return chip.name
+        }
+        return driver == "cdc_acm" ? cdcACMName : nil
+    }
+}

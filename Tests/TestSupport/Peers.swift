@@ -1,0 +1,73 @@
+import Foundation
+
+/// Real peers installed by `make test`. A missing peer fails the test that needs it.
+public enum Peers {
+    public struct Missing: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The Python of the project's virtual environment (FIELDGW_PYTHON, or .build/venv).
+    public static func python() throws -> String {
+        let path = ProcessInfo.processInfo.environment["FIELDGW_PYTHON"]
+            ?? packageRoot.appendingPathComponent(".build/venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "no Python peer environment at \(path): run `make test`, which installs it")
+        }
+        return path
+    }
+
+    /// Finds a program on PATH.
+    public static func program(_ name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw Missing(description: "\(name) is not installed: run `make test`, which installs it")
+    }
+
+    public struct Output: Sendable {
+        public let status: Int32
+        public let stdout: Data
+        public let stderr: String
+
+        public var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// Runs a program to completion with `input` on its standard input.
+    public static func run(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> Output {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inputFile = directory.appendingPathComponent("stdin")
+        let errorFile = directory.appendingPathComponent("stderr")
+        try input.write(to: inputFile)
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = try FileHandle(forReadingFrom: inputFile)
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = try FileHandle(forWritingTo: errorFile)
+        try process.run()
+        let data = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errors = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
+        return Output(status: process.terminationStatus, stdout: data, stderr: errors)
+    }
+
+    /// The fieldgw binary built beside the test bundle (`make test` builds it first).
+    public static func fieldgw() throws -> String {
+        let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let binary = directory.appendingPathComponent("fieldgw").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw Missing(description: "\(binary) is not built: `make test` builds it first")
+        }
+        return binary
+    }
+}
