@@ -44,9 +44,9 @@ final class UdevContext {
         // A serial_core port whose UART type is PORT_UNKNOWN is a phantom: the
         // 8250 driver makes ttyS0–ttyS31 whether or not the hardware is there.
         if attribute(device, "type") == "0" { return nil }
-        let parentDriver = driver(above: device)
+        let (parentDriver, parentBus) = driver(above: parent)
         var adapter = SerialAdapter(node: node, sysPath: sysPath)
-        adapter.bus = property(device, "ID_BUS") ?? string(udev_device_get_subsystem(parent))
+        adapter.bus = property(device, "ID_BUS") ?? parentBus
         readUSB(device, into: &adapter)
         adapter.driver = property(device, "ID_USB_DRIVER") ?? parentDriver
         adapter.chip = SerialChip.named(vendorID: adapter.vendorID, productID: adapter.productID, driver: adapter.driver)
@@ -117,15 +117,18 @@ final class UdevContext {
         return path
     }
 
-    /// The first driver among the parents, skipping serial-base's generic "port".
-    private static func driver(above device: OpaquePointer) -> String? {
-        var parent = udev_device_get_parent(device)
+    /// The first driver from `parent` up, and its bus, skipping serial-base's
+    /// generic "port" and "ctrl" devices (kernel 6.5 and later).
+    private static func driver(above parent: OpaquePointer) -> (driver: String?, bus: String?) {
+        var next: OpaquePointer? = parent
         for _ in 0..<4 {
-            guard let current = parent else { return nil }
-            if let name = string(udev_device_get_driver(current)), name != "port" { return name }
-            parent = udev_device_get_parent(current)
+            guard let current = next else { break }
+            if let name = string(udev_device_get_driver(current)), name != "port", name != "ctrl" {
+                return (name, string(udev_device_get_subsystem(current)))
+            }
+            next = udev_device_get_parent(current)
         }
-        return nil
+        return (nil, string(udev_device_get_subsystem(parent)))
     }
 
     static func property(_ device: OpaquePointer, _ name: String) -> String? {
