@@ -45,6 +45,10 @@ demo: apt-deps
 	dot -Tsvg $(DEMO_DIR)/csv.dot -o $(DEMO_DIR)/csv.svg
 	dot -Tpng $(DEMO_DIR)/csv.dot -o $(DEMO_DIR)/csv.png
 	@echo "== the machine above, drawn: $(DEMO_DIR)/csv.svg and $(DEMO_DIR)/csv.png"
+	@echo "== serial adapters on this machine"
+	.build/release/fieldgw discover
+	@echo "== serial adapters as umockdev fakes them (the discovery tests' devices)"
+	umockdev-run -d Tests/DiscoveryTests/Fixtures/adapters.umockdev -- .build/release/fieldgw discover
 
 bench: py-deps
 	$(SWIFT) build -c release --product automata-bench

@@ -52,11 +52,17 @@ public final class SerialPort {
         var attributes = termios()
         guard tcgetattr(descriptor, &attributes) == 0 else { throw .system(.configure, path: path, "tcgetattr") }
         try RawMode.apply(settings, readMode: readMode, to: &attributes, path: path)
+        // A standard rate goes in with the rest, as every driver knows it; any
+        // other rate through termios2/BOTHER, after.
+        let standard = RawMode.standardSpeed(settings.baud)
+        if let standard { cfsetspeed(&attributes, standard) }
         // TCSETS itself, not glibc's tcsetattr: that one reads the settings back and
         // fails with EINVAL when a driver adjusts the framing (a pty forces CS8 and
         // no parity), after having applied everything else.
         guard ioctl(descriptor, UInt(TCSETS), &attributes) == 0 else { throw .system(.configure, path: path, "TCSETS") }
-        guard fgw_set_speed(descriptor, UInt32(settings.baud)) == 0 else { throw .system(.configure, path: path, "set speed \(settings.baud)") }
+        if standard == nil {
+            guard fgw_set_speed(descriptor, UInt32(settings.baud)) == 0 else { throw .system(.configure, path: path, "set speed \(settings.baud)") }
+        }
         var input: UInt32 = 0
         var output: UInt32 = 0
         guard fgw_get_speed(descriptor, &input, &output) == 0 else { throw .system(.configure, path: path, "read speed") }

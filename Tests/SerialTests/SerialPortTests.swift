@@ -85,6 +85,18 @@ import Testing
         #expect(port.settings.baud == baud)
     }
 
+    @Test func standardRatesUseTheirConstantAndOthersBOTHER() throws {
+        let pty = try PseudoTerminal()
+        defer { withExtendedLifetime(pty) {} }  // ARC may end it at its last use; the line must outlive the port
+        let port = try SerialPort(path: pty.path, settings: SerialSettings(baud: 9600))
+        var flags = attributes(of: port)
+        #expect(cfgetospeed(&flags) == speed_t(B9600))
+        try port.configure(SerialSettings(baud: 250_000))
+        let bother: tcflag_t = 0o010000  // BOTHER in <asm/termbits.h>: the rate is in c_ospeed
+        #expect(attributes(of: port).c_cflag & tcflag_t(CBAUD) == bother)
+        #expect(RawMode.standardSpeed(31_250) == nil && RawMode.standardSpeed(115_200) == speed_t(B115200))
+    }
+
     @Test func badSettingsAreRefusedWithAReason() throws {
         let pty = try PseudoTerminal()
         defer { withExtendedLifetime(pty) {} }  // ARC may end it at its last use; the line must outlive the port
