@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Automata", targets: ["Automata"]),
         .library(name: "Serial", targets: ["Serial"]),
         .library(name: "Discovery", targets: ["Discovery"]),
+        .library(name: "Modbus", targets: ["Modbus"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
     ],
@@ -24,11 +25,13 @@ let package = Package(
             name: "Discovery",
             dependencies: ["CUdev", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "Modbus", dependencies: ["Automata", "Serial"]),
         .executableTarget(
             name: "fieldgw",
             dependencies: [
                 "Automata",
                 "Discovery",
+                "Modbus",
                 "Serial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -41,6 +44,7 @@ let package = Package(
         // Helpers the test targets share: finding and running real peers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
+        .testTarget(name: "ModbusTests", dependencies: ["Modbus", "Serial", "TestSupport"], exclude: ["Peers"]),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "AutomataTests",

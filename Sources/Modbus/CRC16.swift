@@ -1,0 +1,47 @@
+/// Modbus/RTU's CRC-16 (polynomial 0xA001 reflected, initial 0xFFFF), by table.
+/// It goes on the wire low byte first.
+public enum CRC16 {
+    static let table: [UInt16] = (0..<256).map { index in
+        var crc = UInt16(index)
+        for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xA001 : crc >> 1 }
+        return crc
+    }
+
+    public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt16 {
+        var crc: UInt16 = 0xFFFF
+        for byte in bytes { crc = (crc >> 8) ^ table[Int((crc ^ UInt16(byte)) & 0xFF)] }
+        return crc
+    }
+
+    public static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt16 {
+        var crc: UInt16 = 0xFFFF
+        table.withUnsafeBufferPointer { table in
+            for byte in bytes { crc = (crc >> 8) ^ table[Int((crc ^ UInt16(byte)) & 0xFF)] }
+        }
+        return crc
+    }
+
+    /// `bytes` followed by their CRC, low byte first.
+    public static func appending(to bytes: [UInt8]) -> [UInt8] {
+        let crc = checksum(bytes)
+        return bytes + [UInt8(crc & 0xFF), UInt8(crc >> 8)]
+    }
+
+    /// Whether the last two bytes are the CRC of the others.
+    public static func isValid(_ frame: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard frame.count >= 3 else { return false }
+        let crc = checksum(UnsafeBufferPointer(rebasing: frame[..<(frame.count - 2)]))
+        return frame[frame.count - 2] == UInt8(crc & 0xFF) && frame[frame.count - 1] == UInt8(crc >> 8)
+    }
+
+    public static func isValid(_ frame: [UInt8]) -> Bool {
+        frame.withUnsafeBufferPointer { isValid($0) }
+    }
+}
+
+/// An RTU frame: unit address, PDU, CRC.
+public enum RTUFrame {
+    public static func encode(unit: UInt8, pdu: [UInt8]) -> [UInt8] {
+        CRC16.appending(to: [unit] + pdu)
+    }
+}

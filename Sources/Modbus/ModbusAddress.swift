@@ -1,0 +1,46 @@
+/// The four Modbus data tables.
+public enum Table: String, Sendable, Hashable, CaseIterable {
+    case coils, discreteInputs, inputRegisters, holdingRegisters
+
+    public var isBits: Bool { self == .coils || self == .discreteInputs }
+}
+
+/// A data address as plant documentation and cpppo write it: the table is in
+/// the leading digit, the register number counts from 1.
+///
+/// | written | table | protocol address |
+/// |---|---|---|
+/// | 1–9999 | coils | 0–9998 |
+/// | 10001–19999, 100001–165536 | discrete inputs | 0–65535 |
+/// | 30001–39999, 300001–365536 | input registers | 0–65535 |
+/// | 40001–99999, 400001–465536 | holding registers | 0–59998, 0–65535 |
+public struct ModbusAddress: Hashable, Sendable, CustomStringConvertible {
+    public let table: Table
+    /// The 0-based address in the PDU.
+    public let offset: UInt16
+
+    public init(table: Table, offset: UInt16) {
+        self.table = table
+        self.offset = offset
+    }
+
+    public init?(_ number: Int) {
+        let ranges: [(ClosedRange<Int>, Table, Int)] = [
+            (1...9999, .coils, 1), (10001...19999, .discreteInputs, 10001), (30001...39999, .inputRegisters, 30001),
+            (40001...99999, .holdingRegisters, 40001), (100_001...165_536, .discreteInputs, 100_001),
+            (300_001...365_536, .inputRegisters, 300_001), (400_001...465_536, .holdingRegisters, 400_001),
+        ]
+        guard let (_, table, base) = ranges.first(where: { $0.0.contains(number) }) else { return nil }
+        self.init(table: table, offset: UInt16(number - base))
+    }
+
+    public var description: String {
+        let base = switch table {
+        case .coils: 1
+        case .discreteInputs: 100_001
+        case .inputRegisters: 300_001
+        case .holdingRegisters: 400_001
+        }
+        return "\(base + Int(offset))"
+    }
+}
