@@ -1,0 +1,82 @@
+import Automata
+
+/// The RTU frames that may come next, as an Automata machine: the replies to
+/// one request (for a master), or the requests for a set of units (for a
+/// slave). Every frame ends with its two CRC bytes, which the framer checks.
+struct FrameGrammar: Sendable {
+    let machine: Composite
+    /// The bytes a frame may start with (unit addresses).
+    let firstBytes: [Bool]
+    /// The one first byte, when there is one (memchr finds it).
+    let onlyFirstByte: UInt8?
+
+    private init(_ machine: Machine, units: Set<UInt8>) {
+        // These machines are a handful of states: compiling cannot hit the limits.
+        self.machine = try! machine.compile(alphabet: .bytes)
+        var table = [Bool](repeating: false, count: 256)
+        units.forEach { table[Int($0)] = true }
+        firstBytes = table
+        onlyFirstByte = units.count == 1 ? units.first : nil
+    }
+
+    /// The replies to `request` from `unit`: the normal reply or an exception,
+    /// and the request itself as `sent` (its local echo, which the framer sets aside).
+    static func replies(to request: Request, unit: UInt8, sent: [UInt8]) -> FrameGrammar {
+        let function = request.function.rawValue
+        let exception = Machine.pattern(.sequence([byte(function | 0x80), .symbols(SymbolSet(ranges: [1...255]))]))
+        let normal = Machine.sequence([.pattern(byte(function)), replyBody(request)])
+        let reply = Machine.sequence([.pattern(byte(unit)), .alternation([exception, normal]), crc])
+        let echo = Machine.pattern(.literal(sent.map(UInt32.init)))
+        return FrameGrammar(.alternation([echo, reply]), units: [unit, sent.first ?? unit])
+    }
+
+    /// Every request a slave serving `units` may receive, broadcasts (unit 0) included.
+    static func requests(units: Set<UInt8>) -> FrameGrammar {
+        let addresses = units.union([0])
+        let unit = RegexNode.symbols(SymbolSet(ranges: addresses.map { UInt32($0)...UInt32($0) }))
+        let fixed: [(UInt8, Int)] = [(1, 4), (2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 0), (8, 4), (11, 0), (17, 0), (22, 6)]
+        var choices: [Machine] = fixed.map { .pattern(.sequence([byte($0.0), any($0.1)])) }
+        choices.append(.pattern(.sequence([byte(0x2B), byte(0x0E), any(2)])))
+        choices.append(counted(header: .sequence([.symbols(SymbolSet(ranges: [0x0F...0x10])), any(4)])))
+        choices.append(counted(header: .sequence([byte(0x17), any(8)])))
+        return FrameGrammar(.sequence([.pattern(unit), .alternation(choices), crc]), units: addresses)
+    }
+
+    /// What follows the function code of a normal reply to `request`.
+    private static func replyBody(_ request: Request) -> Machine {
+        switch request {
+        case .readCoils(_, let count), .readDiscreteInputs(_, let count):
+            return .pattern(lengthThenData((Int(count) + 7) / 8))
+        case .readHoldingRegisters(_, let count), .readInputRegisters(_, let count), .readWriteMultipleRegisters(_, let count, _, _):
+            return .pattern(lengthThenData(Int(count) * 2))
+        case .writeSingleCoil, .writeSingleRegister, .writeMultipleCoils, .writeMultipleRegisters, .getCommEventCounter:
+            return .pattern(any(4))
+        case .maskWriteRegister: return .pattern(any(6))
+        case .readExceptionStatus: return .pattern(any(1))
+        case .diagnostics(_, let data): return .pattern(any(2 + data.count))
+        case .reportServerID: return counted(header: .empty)
+        case .readDeviceIdentification: return deviceIdentification
+        }
+    }
+
+    /// FC43/14's reply: MEI type, code, conformity, more, next, then N objects of id, length, value.
+    private static var deviceIdentification: Machine {
+        let object = Machine.sequence([.pattern(any(1)), .capture("length", .pattern(any(1))), .counted(.pattern(any(1)), .byte("length"))])
+        return .sequence([.pattern(.sequence([byte(0x0E), any(4)])), .capture("objects", .pattern(any(1))), .counted(object, .byte("objects"))])
+    }
+
+    /// A header, a byte count, then that many bytes.
+    private static func counted(header: RegexNode) -> Machine {
+        .sequence([.pattern(header), .capture("count", .pattern(any(1))), .counted(.pattern(any(1)), .byte("count"))])
+    }
+
+    private static func lengthThenData(_ length: Int) -> RegexNode { .sequence([byte(UInt8(length)), any(length)]) }
+
+    private static let crc = Machine.pattern(any(2))
+
+    private static func byte(_ value: UInt8) -> RegexNode { .symbols(SymbolSet(UInt32(value))) }
+
+    private static func any(_ count: Int) -> RegexNode {
+        count == 0 ? .empty : .repetition(.any(.bytes), min: count, max: count)
+    }
+}

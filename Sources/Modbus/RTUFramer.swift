@@ -1,0 +1,155 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Finds RTU frames in the bytes a serial line delivers, noise and all.
+///
+/// The bytes that may come next are described by a `FrameGrammar` (the reply
+/// to the request just sent, or the requests for the units served), compiled
+/// by Automata. At each byte that may start a frame the framer runs the
+/// machine; a recognised frame counts only if its CRC is right. Bytes before a
+/// confirmed frame are noise (or our own request's local echo) and are counted
+/// and dropped; a bit-flipped frame fails its CRC and is never delivered; a
+/// frame cut short waits for more bytes until the caller's deadline calls
+/// `timeout()`. Frames split across reads, or several in one read, come out
+/// the same.
+public struct RTUFramer: Sendable {
+    public struct Counters: Sendable, Hashable {
+        public var frames = 0
+        /// Bytes skipped that belonged to no valid frame.
+        public var noiseBytes = 0
+        /// Candidates that had a frame's shape but not its CRC.
+        public var crcErrors = 0
+        /// Our own requests heard back (an adapter with local echo).
+        public var echoes = 0
+        /// Deadlines that passed with a frame begun but not finished.
+        public var timeouts = 0
+    }
+
+    public private(set) var counters = Counters()
+    private var grammar: FrameGrammar
+    private var buffer: [UInt8] = []
+    /// The first byte not yet delivered or dropped.
+    private var head = 0
+    /// The request just sent, whose echo is not a reply.
+    private var sent: [UInt8]?
+    /// Learnt: this line echoes what we send (then a write's identical reply comes second).
+    public private(set) var lineEchoes = false
+    private var echoPending = false
+
+    /// A slave's framer: the requests for `units` (and broadcasts).
+    public init(servingUnits units: Set<UInt8>) {
+        grammar = FrameGrammar.requests(units: units)
+    }
+
+    /// A master's framer; call `expectReply` before each transaction.
+    public init() {
+        grammar = FrameGrammar.requests(units: [])
+    }
+
+    /// Sets up for the reply to `request` sent to `unit` as `frame`, dropping
+    /// whatever is buffered (it cannot be the reply to a request not yet sent).
+    public mutating func expectReply(to request: Request, unit: UInt8, sent frame: [UInt8]) {
+        counters.noiseBytes += buffer.count - head
+        buffer.removeAll(keepingCapacity: true)
+        head = 0
+        grammar = FrameGrammar.replies(to: request, unit: unit, sent: frame)
+        sent = frame
+        echoPending = lineEchoes
+    }
+
+    /// Bytes buffered and not yet decided.
+    public var pendingCount: Int { buffer.count - head }
+
+    /// Adds what the line delivered; returns the valid frames it completes (unit, PDU and CRC).
+    public mutating func receive(_ bytes: some Collection<UInt8>) -> [[UInt8]] {
+        if head > 4096 && head * 2 > buffer.count {
+            buffer.removeFirst(head)
+            head = 0
+        }
+        buffer.append(contentsOf: bytes)
+        return scan()
+    }
+
+    /// The deadline passed: whatever is buffered will not become a frame.
+    public mutating func timeout() {
+        if pendingCount > 0 { counters.timeouts += 1 }
+        drop(upTo: buffer.count)
+    }
+
+    private mutating func scan() -> [[UInt8]] {
+        var frames: [[UInt8]] = []
+        var position = head
+        var pending: Int?
+        while let start = nextCandidate(from: position) {
+            switch grammar.machine.match(buffer, at: start, complete: false) {
+            case .failed:
+                position = start + 1
+            case .needsMore:
+                if pending == nil { pending = start }
+                position = start + 1
+            case .matched(let match):
+                guard isValidCRC(start..<match.end) else {
+                    counters.crcErrors += 1
+                    position = start + 1
+                    continue
+                }
+                drop(upTo: start)
+                let frame = Array(buffer[start..<match.end])
+                head = match.end
+                position = match.end
+                pending = nil
+                if isEcho(frame) { counters.echoes += 1 } else {
+                    counters.frames += 1
+                    frames.append(frame)
+                }
+            }
+        }
+        drop(upTo: pending ?? buffer.count)
+        return frames
+    }
+
+    /// Our request heard back: always for a request whose reply differs from
+    /// it; for one whose reply is its echo (FC5, FC6, FC8), only first and
+    /// only on a line known to echo.
+    private mutating func isEcho(_ frame: [UInt8]) -> Bool {
+        guard let sent, frame == sent else { return false }
+        let selfEchoing = [5, 6, 8].contains(frame.count > 1 ? frame[1] : 0)
+        if !selfEchoing {
+            lineEchoes = true
+            return true
+        }
+        if echoPending {
+            echoPending = false
+            return true
+        }
+        return false
+    }
+
+    private func nextCandidate(from position: Int) -> Int? {
+        guard position < buffer.count else { return nil }
+        return buffer.withUnsafeBufferPointer { bytes -> Int? in
+            if let only = grammar.onlyFirstByte {
+                guard let found = memchr(bytes.baseAddress! + position, Int32(only), bytes.count - position) else { return nil }
+                return bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            }
+            var index = position
+            while index < bytes.count {
+                if grammar.firstBytes[Int(bytes[index])] { return index }
+                index += 1
+            }
+            return nil
+        }
+    }
+
+    private func isValidCRC(_ range: Range<Int>) -> Bool {
+        buffer.withUnsafeBufferPointer { CRC16.isValid(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Counts bytes from the head to `end` as noise and moves past them.
+    private mutating func drop(upTo end: Int) {
+        guard end > head else { return }
+        counters.noiseBytes += end - head
+        head = end
+    }
+}
