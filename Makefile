@@ -8,7 +8,7 @@ PYTHON := $(abspath $(VENV))/bin/python
 # libudev-dev and pkg-config build Discovery; umockdev, python3-gi, gir1.2-umockdev-1.0
 # and udev (udevadm) fake and test USB adapters that are not there.
 APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev
-PY_PACKAGES := greenery==4.2.3
+PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5
 DEMO_DIR := .build/demo
 
 .PHONY: demo test bench apt-deps py-deps

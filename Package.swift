@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .target(name: "Automata"),
@@ -25,7 +26,15 @@ let package = Package(
             name: "Discovery",
             dependencies: ["CUdev", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "Modbus", dependencies: ["Automata", "Serial"]),
+        .target(
+            name: "Modbus",
+            dependencies: [
+                "Automata", "Serial",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "fieldgw",
             dependencies: [

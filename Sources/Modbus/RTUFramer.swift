@@ -36,15 +36,20 @@ public struct RTUFramer: Sendable {
     /// Learnt: this line echoes what we send (then a write's identical reply comes second).
     public private(set) var lineEchoes = false
     private var echoPending = false
+    /// The bytes since the last confirmed frame (at most one frame's worth), for `silence()`.
+    private var sinceFrame: [UInt8] = []
+    private let silenceUnits: Set<UInt8>
 
     /// A slave's framer: the requests for `units` (and broadcasts).
     public init(servingUnits units: Set<UInt8>) {
         grammar = FrameGrammar.requests(units: units)
+        silenceUnits = units.union([0])
     }
 
     /// A master's framer; call `expectReply` before each transaction.
     public init() {
         grammar = FrameGrammar.requests(units: [])
+        silenceUnits = []
     }
 
     /// Sets up for the reply to `request` sent to `unit` as `frame`, dropping
@@ -68,7 +73,23 @@ public struct RTUFramer: Sendable {
             head = 0
         }
         buffer.append(contentsOf: bytes)
+        sinceFrame.append(contentsOf: bytes)
+        if sinceFrame.count > 256 { sinceFrame.removeFirst(sinceFrame.count - 256) }
         return scan()
+    }
+
+    /// The line has been silent for t3.5. If everything since the last frame
+    /// is one frame for a served unit with a good CRC, but of a function the
+    /// grammar does not know, it is a frame after all: ended by the silence,
+    /// as the spec ends frames. Returns it, or nil.
+    public mutating func silence() -> [UInt8]? {
+        defer { sinceFrame.removeAll(keepingCapacity: true) }
+        guard sinceFrame.count >= 4, silenceUnits.contains(sinceFrame[0]), CRC16.isValid(sinceFrame) else { return nil }
+        // Those bytes are pending, or were counted as noise when the grammar turned them down.
+        counters.noiseBytes -= sinceFrame.count - pendingCount
+        head = buffer.count
+        counters.frames += 1
+        return sinceFrame
     }
 
     /// The deadline passed: whatever is buffered will not become a frame.
@@ -95,6 +116,7 @@ public struct RTUFramer: Sendable {
                     continue
                 }
                 drop(upTo: start)
+                sinceFrame = Array(buffer[match.end...])
                 let frame = Array(buffer[start..<match.end])
                 head = match.end
                 position = match.end

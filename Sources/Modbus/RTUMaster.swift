@@ -1,0 +1,111 @@
+import Serial
+
+/// A Modbus/RTU master on a serial port: one transaction at a time, as a
+/// half-duplex line allows. Owned by one thread (a gateway's Bus).
+///
+/// Each transaction waits for t3.5 of idle line, flushes, writes and drains
+/// the request, then reads until the framer confirms the reply or the
+/// deadline passes: transmit time + `slaveTimeout` + the reply's own time on
+/// the wire. A broadcast (unit 0) waits for no reply, only `turnaround`.
+public final class RTUMaster {
+    public let port: SerialPort
+    public var slaveTimeout: Duration
+    /// Extra attempts after a timeout or a malformed reply.
+    public var retries: Int
+    /// The pause after a broadcast, for every slave to act on it.
+    public var turnaround: Duration
+    private var framer = RTUFramer()
+    /// When the line last carried a byte we know of.
+    private var lastActivity = ContinuousClock.now
+
+    public init(port: SerialPort, slaveTimeout: Duration = .seconds(1), retries: Int = 0, turnaround: Duration = .milliseconds(100)) {
+        self.port = port
+        self.slaveTimeout = slaveTimeout
+        self.retries = retries
+        self.turnaround = turnaround
+    }
+
+    public var counters: RTUFramer.Counters { framer.counters }
+
+    /// Sends `request` to `unit`; the reply (maybe an `.exception`), or nil for a broadcast.
+    public func send(_ request: Request, unit: UInt8) throws(ModbusError) -> Response? {
+        let frame = RTUFrame.encode(unit: unit, pdu: request.pdu)
+        var lastError = ModbusError(.timeout, "no reply")
+        for _ in 0...max(0, retries) {
+            do {
+                return try transact(request, unit: unit, frame: frame)
+            } catch where error.code == .timeout || error.code == .malformedReply {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// Like `send`, but a Modbus exception is thrown too.
+    public func call(_ request: Request, unit: UInt8) throws(ModbusError) -> Response? {
+        let response = try send(request, unit: unit)
+        if case .exception(let exception)? = response { throw ModbusError.from(exception) }
+        return response
+    }
+
+    private func transact(_ request: Request, unit: UInt8, frame: [UInt8]) throws(ModbusError) -> Response? {
+        let settings = port.settings
+        do {
+            try waitForIdleLine(settings.t35)
+            try port.flush(.input)
+            framer.expectReply(to: request, unit: unit, sent: frame)
+            try port.write(frame)
+            lastActivity = .now
+            if unit == 0 {
+                try sleep(turnaround)
+                return nil
+            }
+            let deadline = ContinuousClock.now + slaveTimeout + settings.characterTime * request.replyFrameLength
+            let reply = try awaitReply(until: deadline)
+            return try Response(pdu: reply.dropFirst().dropLast(2), for: request)
+        } catch let error as SerialError {
+            throw ModbusError(.connection, "\(error)")
+        } catch let error as ModbusError {
+            throw error
+        } catch {
+            throw ModbusError(.connection, "\(error)")
+        }
+    }
+
+    private func awaitReply(until deadline: ContinuousClock.Instant) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try port.read(into: $0, deadline: deadline) }
+            guard count > 0 else {
+                framer.timeout()
+                throw ModbusError(.timeout, "no valid reply within \(slaveTimeout)")
+            }
+            lastActivity = .now
+            if let reply = framer.receive(buffer[0..<count]).first { return reply }
+        }
+    }
+
+    /// Waits until the line has been silent for t3.5, reading and dropping
+    /// whatever is still on it (a late reply, another master's traffic); a line
+    /// that never falls silent within 250 ms is stuck, and the request goes anyway.
+    private func waitForIdleLine(_ t35: Duration) throws {
+        let giveUp = ContinuousClock.now + .milliseconds(250)
+        var quietSince = lastActivity
+        var scratch = [UInt8](repeating: 0, count: 256)
+        while ContinuousClock.now < giveUp {
+            let idleAt = quietSince + t35
+            let wait = max(idleAt, .now)
+            let count = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: wait) }
+            if count == 0 && ContinuousClock.now >= idleAt { return }
+            if count > 0 { quietSince = .now }
+        }
+    }
+
+    private func sleep(_ duration: Duration) throws {
+        var scratch = [UInt8](repeating: 0, count: 256)
+        let until = ContinuousClock.now + duration
+        while ContinuousClock.now < until {
+            _ = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: until) }
+        }
+    }
+}

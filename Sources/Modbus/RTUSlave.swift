@@ -1,0 +1,53 @@
+import Serial
+
+/// A Modbus/RTU slave on a serial port: answers requests for its units,
+/// ignores every other frame on the bus, and never answers a broadcast
+/// (unit 0), though it carries it out. Runs on the thread that calls `serve`.
+public final class RTUSlave {
+    public let port: SerialPort
+    public let units: UnitMap
+    private var framer: RTUFramer
+    private let serving: DeviceServing
+
+    public init(port: SerialPort, units: UnitMap) {
+        self.port = port
+        self.units = units
+        serving = DeviceServing(units: units)
+        framer = RTUFramer(servingUnits: units.units)
+    }
+
+    public var counters: RTUFramer.Counters { framer.counters }
+
+    /// Serves until `shouldStop` says so (checked at least every 100 ms) or the line fails.
+    public func serve(while shouldContinue: () -> Bool) throws(SerialError) {
+        let t35 = port.settings.t35
+        var heardAt: ContinuousClock.Instant?
+        while shouldContinue() {
+            // After a byte, wait t3.5 for the next; a silence that long ends a frame.
+            let deadline = heardAt.map { $0 + t35 } ?? .now + .milliseconds(100)
+            let bytes = try port.read(limit: 512, deadline: deadline)
+            if bytes.isEmpty {
+                if heardAt != nil, let frame = framer.silence() { try answer(frame) }
+                heardAt = nil
+                continue
+            }
+            heardAt = .now
+            for frame in framer.receive(bytes) { try answer(frame) }
+        }
+    }
+
+    /// Serves one frame (unit, PDU, CRC): replies, or for a broadcast, carries
+    /// it out on every device served and stays silent.
+    private func answer(_ frame: [UInt8]) throws(SerialError) {
+        let unit = frame[0]
+        let pdu = Array(frame.dropFirst().dropLast(2))
+        guard unit != 0 else {
+            var seen = Set<ObjectIdentifier>()
+            for device in units.devices.values where seen.insert(ObjectIdentifier(device)).inserted {
+                _ = DeviceServing(units: UnitMap(fallback: device)).reply(unit: 0, pdu: pdu)
+            }
+            return
+        }
+        try port.write(RTUFrame.encode(unit: unit, pdu: serving.reply(unit: unit, pdu: pdu)))
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import Serial
+import Synchronization
+@testable import Modbus
+
+/// An RTU slave serving on its own thread, as a device on the bus would.
+final class SlaveThread: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = DispatchSemaphore(value: 0)
+
+    init(path: String, settings: SerialSettings, units: UnitMap) {
+        Thread.detachNewThread { [self] in
+            defer { finished.signal() }
+            do {
+                let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units)
+                started.signal()
+                try slave.serve { running.load(ordering: .relaxed) }
+            } catch {
+                started.signal()
+            }
+        }
+        _ = started.wait(timeout: .now() + 5)
+    }
+
+    func stop() {
+        running.store(false, ordering: .relaxed)
+        _ = finished.wait(timeout: .now() + 5)
+    }
+}
+
+func holdingDevice(_ values: [UInt16], at offset: UInt16 = 0) -> ModbusDevice {
+    let store = DataStore()
+    store.define(.holdingRegisters, at: offset, values: values)
+    store.define(.coils, at: 0, values: [0, 0, 0, 0, 0, 0, 0, 0])
+    return ModbusDevice(store: store)
+}
