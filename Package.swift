@@ -53,7 +53,15 @@ let package = Package(
         // Helpers the test targets share: finding and running real peers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
-        .testTarget(name: "ModbusTests", dependencies: ["Modbus", "Serial", "TestSupport"], exclude: ["Peers"]),
+        .testTarget(
+            name: "ModbusTests",
+            dependencies: [
+                "Modbus", "Serial", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Peers"]
+        ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "AutomataTests",

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A long-running peer (a server, a capture) started for one test: its
+/// output is read line by line, and `stop()` closes its standard input, then
+/// terminates it if it has not ended, and always reaps it.
+public final class PeerProcess: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    private let errors = Pipe()
+    private let lock = NSLock()
+    private var lines: [String] = []
+    private var errorText = ""
+    private let arrived = DispatchSemaphore(value: 0)
+
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.take(handle.availableData, error: false) }
+        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.take(handle.availableData, error: true) }
+        try process.run()
+    }
+
+    private var partial = ""
+
+    private func take(_ data: Data, error: Bool) {
+        guard !data.isEmpty else { return }
+        let text = String(decoding: data, as: UTF8.self)
+        lock.lock()
+        if error {
+            errorText += text
+        } else {
+            partial += text
+            while let newline = partial.firstIndex(of: "\n") {
+                lines.append(String(partial[..<newline]))
+                partial = String(partial[partial.index(after: newline)...])
+            }
+        }
+        lock.unlock()
+        arrived.signal()
+    }
+
+    /// Waits for a line of standard output that starts with `prefix`; returns the rest of it.
+    public func waitForLine(startingWith prefix: String, timeout: TimeInterval = 20) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            lock.lock()
+            let found = lines.first { $0.hasPrefix(prefix) }
+            lock.unlock()
+            if let found { return String(found.dropFirst(prefix.count)) }
+            guard process.isRunning else {
+                throw Peers.Missing(description: "\(process.executableURL!.lastPathComponent) ended: \(standardError)")
+            }
+            guard Date() < deadline else {
+                throw Peers.Missing(description: "no line starting \"\(prefix)\" within \(timeout) s: \(standardError)")
+            }
+            _ = arrived.wait(timeout: .now() + 0.1)
+        }
+    }
+
+    /// Waits for `text` to appear on standard error (tshark reports there).
+    public func waitForError(containing text: String, timeout: TimeInterval = 20) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !standardError.contains(text) {
+            guard Date() < deadline, process.isRunning else {
+                throw Peers.Missing(description: "\"\(text)\" not reported: \(standardError)")
+            }
+            _ = arrived.wait(timeout: .now() + 0.1)
+        }
+    }
+
+    public var standardError: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return errorText
+    }
+
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Ends the peer: stdin closed, then SIGINT and SIGTERM if it lingers.
+    public func stop(signal: Int32? = nil) {
+        if let signal, process.isRunning { kill(process.processIdentifier, signal) }
+        try? input.fileHandleForWriting.close()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
+        errors.fileHandleForReading.readabilityHandler = nil
+    }
+
+    deinit { if process.isRunning { stop() } }
+}
