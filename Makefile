@@ -7,7 +7,7 @@ VENV := .build/venv
 PYTHON := $(abspath $(VENV))/bin/python
 # libudev-dev and pkg-config build Discovery; umockdev, python3-gi, gir1.2-umockdev-1.0
 # and udev (udevadm) fake and test USB adapters that are not there.
-APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev
+APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark
 PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5
 DEMO_DIR := .build/demo
 

@@ -81,13 +81,16 @@ public final class PeerProcess: @unchecked Sendable {
 
     public var processIdentifier: Int32 { process.processIdentifier }
 
-    /// Ends the peer: stdin closed, then SIGINT and SIGTERM if it lingers.
+    /// Ends the peer: `signal` if given, stdin closed, then SIGKILL if it
+    /// lingers. A child started from a test thread inherits that thread's
+    /// signal mask, in which dispatch blocks SIGTERM, so SIGTERM alone may
+    /// never arrive (socat ignored it that way).
     public func stop(signal: Int32? = nil) {
         if let signal, process.isRunning { kill(process.processIdentifier, signal) }
         try? input.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(5)
+        let deadline = Date().addingTimeInterval(signal == nil ? 5 : 1)
         while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         output.fileHandleForReading.readabilityHandler = nil
         errors.fileHandleForReading.readabilityHandler = nil

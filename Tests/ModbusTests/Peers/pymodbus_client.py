@@ -1,7 +1,7 @@
 """pymodbus's clients against a server of ours; prints one JSON object of what they saw.
 
 usage: pymodbus_client.py tcp HOST PORT
-       pymodbus_client.py rtu PATH BAUD        (unit 1, 8E1)
+       pymodbus_client.py rtu PATH BAUD        (unit 1, 8N1, as a pty allows)
 The server must hold registers 0-9 = 0-9 and coils 0-7 on unit 1, nothing at 9000.
 """
 import json
@@ -28,7 +28,7 @@ def run(client):
 if sys.argv[1] == "tcp":
     client = ModbusTcpClient(sys.argv[2], port=int(sys.argv[3]), timeout=3, retries=0)
 else:
-    client = ModbusSerialClient(sys.argv[2], baudrate=int(sys.argv[3]), bytesize=8, parity="E", stopbits=1, timeout=2, retries=1)
+    client = ModbusSerialClient(sys.argv[2], baudrate=int(sys.argv[3]), bytesize=8, parity="N", stopbits=1, timeout=2, retries=1)
 if not client.connect():
     sys.exit("could not connect")
 print(json.dumps(run(client)))

@@ -2,7 +2,8 @@
 (FC3/FC6/FC16), coils 0-15 and input registers 0-9 (= 1000 + address).
 
 usage: pymodbus_server.py tcp            listens on 127.0.0.1, a port of its own
-       pymodbus_server.py rtu PATH BAUD  serves unit 1 on a serial device (8E1)
+       pymodbus_server.py rtu PATH BAUD  serves unit 1 on a serial device (8N1: a pty refuses
+                                         parity through glibc's tcsetattr, so pyserial cannot set it)
 Prints "ready PORT" (or "ready PATH") once serving; stops when stdin closes.
 """
 import asyncio
@@ -39,7 +40,7 @@ async def main():
     else:
         path, baud = sys.argv[2], int(sys.argv[3])
         server = ModbusSerialServer(context(), framer=FramerType.RTU, port=path, baudrate=baud,
-                                    bytesize=8, parity="E", stopbits=1)
+                                    bytesize=8, parity="N", stopbits=1)
         await server.listen()
         print(f"ready {path}", flush=True)
     await wait_for_stdin_to_close()
