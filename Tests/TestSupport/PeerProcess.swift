@@ -88,7 +88,7 @@ public final class PeerProcess: @unchecked Sendable {
     public func stop(signal: Int32? = nil) {
         if let signal, process.isRunning { kill(process.processIdentifier, signal) }
         try? input.fileHandleForWriting.close()
-        let deadline = Date().addingTimeInterval(signal == nil ? 5 : 1)
+        let deadline = Date().addingTimeInterval(signal == nil ? 5 : 3)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
