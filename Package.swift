@@ -43,6 +43,7 @@ let package = Package(
                 "Modbus",
                 "Serial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(

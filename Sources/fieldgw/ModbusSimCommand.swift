@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import Modbus
+import NIOPosix
+import Serial
+
+extension SerialSettings.Parity: ExpressibleByArgument {}
+
+struct ModbusSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modbus-sim",
+        abstract: "Simulate Modbus devices on Modbus/TCP or on a serial line (RTU), with cpppo's register syntax.",
+        discussion: """
+            Each REGISTERS argument is BEGIN[-END][=VALUE[,VALUE...]] with cpppo's addresses \
+            (1-9999 coils, 10001- discrete inputs, 30001- input registers, 40001- holding \
+            registers; six digits for the whole 65536). Values repeat to fill the range and \
+            may be hex (0x1F). Example: fieldgw modbus-sim -a :1502 40001-40100=99 1-16=1,0
+            Every unit id shares the registers unless --unit names the ones to answer.
+            """
+    )
+
+    @Option(name: [.short, .long], help: "HOST:PORT to serve Modbus/TCP on (\":1502\" is every interface), or a serial device path for RTU.")
+    var address = ":502"
+
+    @Option(name: .long, help: "Serve Modbus/RTU on this serial device instead of TCP.")
+    var rtu: String?
+
+    @Option(name: .long, help: "Unit ids to answer, e.g. 1,3 (default: every unit).")
+    var unit: String?
+
+    @Option(name: .long, help: "Serial baud rate.")
+    var baud = 19200
+
+    @Option(name: .long, help: "Serial parity: none, even, odd, mark or space.")
+    var parity: SerialSettings.Parity = .even
+
+    @Option(name: .long, help: "Serial stop bits, 1 or 2.")
+    var stopBits = 1
+
+    @Argument(help: "Registers, e.g. 40001-40100=99.")
+    var registers: [String] = []
+
+    func run() async throws {
+        let store = DataStore()
+        for text in registers {
+            do { try RegisterSpec(parsing: text).apply(to: store) } catch { throw ValidationError(error.description) }
+        }
+        let units = try unitMap(ModbusDevice(store: store))
+        if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
+            try serveRTU(path: path, units: units)
+        } else {
+            try await serveTCP(units: units)
+        }
+    }
+
+    private func unitMap(_ device: ModbusDevice) throws -> UnitMap {
+        guard let unit else { return UnitMap(fallback: device) }
+        var devices: [UInt8: ModbusDevice] = [:]
+        for item in unit.split(separator: ",") {
+            guard let id = UInt8(item), (1...247).contains(id) else { throw ValidationError("--unit: \"\(item)\" is not a unit id 1-247") }
+            devices[id] = device
+        }
+        return UnitMap(devices: devices)
+    }
+
+    private func serveTCP(units: UnitMap) async throws {
+        let (host, port) = try Self.endpoint(address)
+        let server = try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
+                                                     group: MultiThreadedEventLoopGroup.singleton)
+        Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+
+    private func serveRTU(path: String, units: UnitMap) throws {
+        let settings = SerialSettings(baud: baud, parity: parity, stopBits: stopBits)
+        let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units)
+        Self.say("modbus-sim: Modbus/RTU on \(path), \(baud) baud")
+        try slave.serve { true }
+    }
+
+    /// A line on stdout at once, unbuffered: scripts wait for it to know the port.
+    static func say(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    /// "HOST:PORT", ":PORT" (every interface) or "HOST" (port 502).
+    static func endpoint(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":") else { return (text, 502) }
+        let host = text[..<colon].isEmpty ? "0.0.0.0" : String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--address: \"\(text)\" has no port number after the colon")
+        }
+        return (host, port)
+    }
+}
