@@ -38,6 +38,9 @@ public struct RTUFramer: Sendable {
     private var echoPending = false
     /// The bytes since the last confirmed frame (at most one frame's worth), for `silence()`.
     private var sinceFrame: [UInt8] = []
+    /// Offsets in `sinceFrame` that followed a silence: where a frame ended by
+    /// silence may begin.
+    private var silenceMarks: [Int] = [0]
     private let silenceUnits: Set<UInt8>
 
     /// A slave's framer: the requests for `units` (and broadcasts).
@@ -74,22 +77,34 @@ public struct RTUFramer: Sendable {
         }
         buffer.append(contentsOf: bytes)
         sinceFrame.append(contentsOf: bytes)
-        if sinceFrame.count > 256 { sinceFrame.removeFirst(sinceFrame.count - 256) }
+        if sinceFrame.count > 256 {
+            let excess = sinceFrame.count - 256
+            sinceFrame.removeFirst(excess)
+            silenceMarks = silenceMarks.map { $0 - excess }.filter { $0 >= 0 }
+        }
         return scan()
     }
 
-    /// The line has been silent for t3.5. If everything since the last frame
+    /// The line has been silent for t3.5. If what followed an earlier silence
     /// is one frame for a served unit with a good CRC, but of a function the
     /// grammar does not know, it is a frame after all: ended by the silence,
-    /// as the spec ends frames. Returns it, or nil.
+    /// as the spec ends frames. Returns it, or nil. A frame that a scheduling
+    /// hiccup split with a gap is not lost: its start is kept, and completed
+    /// by the bytes after the gap.
     public mutating func silence() -> [UInt8]? {
-        defer { sinceFrame.removeAll(keepingCapacity: true) }
-        guard sinceFrame.count >= 4, silenceUnits.contains(sinceFrame[0]), CRC16.isValid(sinceFrame) else { return nil }
-        // Those bytes are pending, or were counted as noise when the grammar turned them down.
-        counters.noiseBytes -= sinceFrame.count - pendingCount
-        head = buffer.count
-        counters.frames += 1
-        return sinceFrame
+        for start in silenceMarks where sinceFrame.count - start >= 4 {
+            let frame = Array(sinceFrame[start...])
+            guard silenceUnits.contains(frame[0]), CRC16.isValid(frame) else { continue }
+            // Those bytes are pending, or were counted as noise when the grammar turned them down.
+            counters.noiseBytes -= max(0, frame.count - pendingCount)
+            head = buffer.count
+            counters.frames += 1
+            sinceFrame.removeAll(keepingCapacity: true)
+            silenceMarks = [0]
+            return frame
+        }
+        if silenceMarks.last != sinceFrame.count { silenceMarks.append(sinceFrame.count) }
+        return nil
     }
 
     /// The deadline passed: whatever is buffered will not become a frame.
@@ -117,6 +132,7 @@ public struct RTUFramer: Sendable {
                 }
                 drop(upTo: start)
                 sinceFrame = Array(buffer[match.end...])
+                silenceMarks = [0]
                 let frame = Array(buffer[start..<match.end])
                 head = match.end
                 position = match.end

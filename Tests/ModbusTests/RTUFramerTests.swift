@@ -166,6 +166,38 @@ import Testing
             #expect(received.count - expected.count <= 0, "round \(round): \(received.count) frames for \(expected.count)")
         }
     }
+
+    static let unknownFunction = RTUFrame.encode(unit: 1, pdu: [0x44, 0x00, 0x01])
+
+    @Test func aFrameOfAnUnknownFunctionEndsAtSilence() {
+        var framer = RTUFramer(servingUnits: [1])
+        #expect(framer.receive(Self.unknownFunction).isEmpty)
+        #expect(framer.silence() == Self.unknownFunction)
+        #expect(framer.silence() == nil)
+    }
+
+    @Test func anUnknownFunctionSplitByAGapIsNotLost() {
+        var framer = RTUFramer(servingUnits: [1])
+        #expect(framer.receive(Self.unknownFunction.prefix(2)).isEmpty)
+        #expect(framer.silence() == nil)
+        #expect(framer.receive(Self.unknownFunction.dropFirst(2)).isEmpty)
+        #expect(framer.silence() == Self.unknownFunction)
+    }
+
+    @Test func anUnknownFunctionAfterNoiseAndSilenceIsFound() {
+        var framer = RTUFramer(servingUnits: [1])
+        #expect(framer.receive([0xFF, 0x13, 0x37]).isEmpty)
+        #expect(framer.silence() == nil)
+        #expect(framer.receive(Self.unknownFunction).isEmpty)
+        #expect(framer.silence() == Self.unknownFunction)
+        #expect(framer.counters.noiseBytes == 3 && framer.counters.frames == 1)
+    }
+
+    @Test func anUnknownFunctionForAnotherUnitIsNotTaken() {
+        var framer = RTUFramer(servingUnits: [2])
+        #expect(framer.receive(Self.unknownFunction).isEmpty)
+        #expect(framer.silence() == nil)
+    }
 }
 
 struct NoiseSource {
