@@ -48,4 +48,41 @@ import Testing
         #expect(output.status != 0)
         #expect(output.stderr.contains("register definition \"40001-30001\""), "\(output.stderr)")
     }
+
+    @Test func theClientReadsAndWritesTheSimulatorOverTCP() throws {
+        let (sim, port) = try simulator(["-a", "127.0.0.1:0", "40001-40003=7,0x10", "1-4=1,0"],
+                                        announcing: "modbus-sim: Modbus/TCP on 127.0.0.1:")
+        defer { sim.stop(signal: SIGKILL) }
+        let client = try Peers.run(Peers.fieldgw(), ["modbus-client", "-a", "127.0.0.1:\(port)", "40001-40002", "2-3", "40002=99,98", "40001-40003"])
+        #expect(client.status == 0, "\(client.stderr)")
+        #expect(client.text == """
+            400001 = 7
+            400002 = 16
+            2 = 0
+            3 = 1
+            40002=99,98: written
+            400001 = 7
+            400002 = 99
+            400003 = 98
+
+            """)
+        let missing = try Peers.run(Peers.fieldgw(), ["modbus-client", "-a", "127.0.0.1:\(port)", "40009"])
+        #expect(missing.status == 1 && missing.text == "40009: exception illegal data address (2)\n", "\(missing.text)")
+    }
+
+    @Test func theClientOverRTU() throws {
+        let settings = SerialSettings(baud: 19200, parity: .even)
+        let bus = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [4: holdingDevice([5, 6])]))
+        defer { slave.stop() }
+        let client = try Peers.run(Peers.fieldgw(), ["modbus-client", "--rtu", bus.paths[0], "--unit", "4", "40001=3", "40001-40002", "1"])
+        #expect(client.status == 0 && client.text == "40001=3: written\n400001 = 3\n400002 = 6\n1 = 0\n", "\(client.text) \(client.stderr)")
+        let silent = try Peers.run(Peers.fieldgw(), ["modbus-client", "--rtu", bus.paths[0], "--unit", "9", "--timeout", "0.2", "40001"])
+        #expect(silent.status == 1 && silent.text == "40001: timeout: no valid reply within 0.2 seconds\n", "\(silent.text)")
+    }
+
+    @Test func aWriteToAReadOnlyTableIsRefused() throws {
+        let output = try Peers.run(Peers.fieldgw(), ["modbus-client", "30001=5"])
+        #expect(output.status != 0 && output.stderr.contains("only coils and holding registers can be written"), "\(output.stderr)")
+    }
 }
