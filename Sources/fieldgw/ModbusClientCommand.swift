@@ -29,14 +29,8 @@ struct ModbusClientCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for each reply.")
     var timeout = 1.0
 
-    @Option(name: .long, help: "Serial baud rate.")
-    var baud = 19200
-
-    @Option(name: .long, help: "Serial parity: none, even, odd, mark or space.")
-    var parity: SerialSettings.Parity = .even
-
-    @Option(name: .long, help: "Serial stop bits, 1 or 2.")
-    var stopBits = 1
+    @OptionGroup(title: "Serial line (RTU)")
+    var serial: SerialOptions
 
     @Argument(help: "Operations, e.g. 40001-40010 or 40001=5,6.")
     var operations: [String]
@@ -68,7 +62,7 @@ struct ModbusClientCommand: AsyncParsableCommand {
     private func transport() async throws -> (Request) async throws -> Response {
         let unit = unit
         if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
-            let settings = SerialSettings(baud: baud, parity: parity, stopBits: stopBits)
+            let settings = serial.settings
             let master = RTUMaster(port: try SerialPort(path: path, settings: settings), slaveTimeout: .milliseconds(Int(timeout * 1000)))
             return { request in
                 guard let response = try master.send(request, unit: unit) else { throw ModbusError(.timeout, "sent as a broadcast (unit 0), which no slave answers") }

@@ -6,6 +6,20 @@ import Serial
 
 extension SerialSettings.Parity: ExpressibleByArgument {}
 
+/// The serial settings of the Modbus commands that may talk RTU.
+struct SerialOptions: ParsableArguments {
+    @Option(name: .long, help: "Serial baud rate.")
+    var baud = 19200
+
+    @Option(name: .long, help: "Serial parity: none, even, odd, mark or space.")
+    var parity: SerialSettings.Parity = .even
+
+    @Option(name: .long, help: "Serial stop bits, 1 or 2.")
+    var stopBits = 1
+
+    var settings: SerialSettings { SerialSettings(baud: baud, parity: parity, stopBits: stopBits) }
+}
+
 struct ModbusSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modbus-sim",
@@ -28,14 +42,8 @@ struct ModbusSimCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Unit ids to answer, e.g. 1,3 (default: every unit).")
     var unit: String?
 
-    @Option(name: .long, help: "Serial baud rate.")
-    var baud = 19200
-
-    @Option(name: .long, help: "Serial parity: none, even, odd, mark or space.")
-    var parity: SerialSettings.Parity = .even
-
-    @Option(name: .long, help: "Serial stop bits, 1 or 2.")
-    var stopBits = 1
+    @OptionGroup(title: "Serial line (RTU)")
+    var serial: SerialOptions
 
     @Argument(help: "Registers, e.g. 40001-40100=99.")
     var registers: [String] = []
@@ -72,9 +80,9 @@ struct ModbusSimCommand: AsyncParsableCommand {
     }
 
     private func serveRTU(path: String, units: UnitMap) throws {
-        let settings = SerialSettings(baud: baud, parity: parity, stopBits: stopBits)
+        let settings = serial.settings
         let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units)
-        Self.say("modbus-sim: Modbus/RTU on \(path), \(baud) baud")
+        Self.say("modbus-sim: Modbus/RTU on \(path), \(serial.baud) baud")
         try slave.serve { true }
     }
 
