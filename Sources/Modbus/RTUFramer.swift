@@ -92,9 +92,9 @@ public struct RTUFramer: Sendable {
     /// hiccup split with a gap is not lost: its start is kept, and completed
     /// by the bytes after the gap.
     public mutating func silence() -> [UInt8]? {
-        for start in silenceMarks where sinceFrame.count - start >= 4 {
+        for start in silenceMarks where sinceFrame.count - start >= 4 && silenceUnits.contains(sinceFrame[start]) {
             let frame = Array(sinceFrame[start...])
-            guard silenceUnits.contains(frame[0]), CRC16.isValid(frame) else { continue }
+            guard CRC16.isValid(frame) else { continue }
             // Those bytes are pending, or were counted as noise when the grammar turned them down.
             counters.noiseBytes -= max(0, frame.count - pendingCount)
             head = buffer.count

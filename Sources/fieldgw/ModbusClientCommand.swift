@@ -69,7 +69,7 @@ struct ModbusClientCommand: AsyncParsableCommand {
                 return response
             }
         }
-        let (host, port) = address.contains(":") ? try ModbusSimCommand.endpoint(address) : (address, 502)
+        let (host, port) = try ModbusSimCommand.endpoint(address)
         let client = try await ModbusTCPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton,
                                                        timeout: .milliseconds(Int64(timeout * 1000)))
         return { request in try await client.send(request, unit: unit) }
@@ -108,12 +108,12 @@ struct Operation {
 
     /// "ADDRESS = VALUE" per value read, or what was written.
     func describe(_ response: Response) -> String {
+        guard !isWrite else { return "\(text): written" }
         let values: [UInt16] = switch response {
         case .bits(let bits): bits.map { $0 ? 1 : 0 }
         case .registers(let registers): registers
         default: []
         }
-        guard !isWrite else { return "\(text): written" }
         return values.enumerated().map { index, value in
             "\(ModbusAddress(table: spec.start.table, offset: spec.start.offset &+ UInt16(index))) = \(value)"
         }.joined(separator: "\n")
