@@ -6,8 +6,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 VENV := .build/venv
 PYTHON := $(abspath $(VENV))/bin/python
 # libudev-dev and pkg-config build Discovery; umockdev, python3-gi, gir1.2-umockdev-1.0
-# and udev (udevadm) fake and test USB adapters that are not there.
-APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark
+# and udev (udevadm) fake and test USB adapters that are not there; libmodbus-dev
+# builds the benchmark's libmodbus server.
+APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev
 PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5
 DEMO_DIR := .build/demo
 

@@ -13,9 +13,12 @@ public final class ModbusTCPServer: Sendable {
 
     private init(channel: any Channel) { self.channel = channel }
 
-    /// Binds `host:port` and starts serving.
+    /// Binds `host:port` and starts serving. `faults` make every reply
+    /// misbehave (the simulator's `--evil`); a real server has none.
     public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
-                             connectionLimit: Int = 1024, logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
+                             connectionLimit: Int = 1024, faults: [ModbusFault] = [],
+                             logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
+        let serving: any ModbusServing = faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults)
         let connections = ConnectionCounter(limit: connectionLimit)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -25,8 +28,10 @@ public final class ModbusTCPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     guard connections.open() else { throw ConnectionCounter.Full() }
                     channel.closeFuture.whenComplete { _ in connections.close() }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(MBAPDecoder()),
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(ByteToMessageHandler(MBAPDecoder()))
+                    if !faults.isEmpty { try pipeline.addHandler(ReplyDamager(faults: faults)) }
+                    try pipeline.addHandlers([
                         MessageToByteHandler(MBAPEncoder()),
                         ModbusServerHandler(serving: serving, logger: logger),
                     ])

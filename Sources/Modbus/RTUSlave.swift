@@ -8,10 +8,13 @@ public final class RTUSlave {
     public let units: UnitMap
     private var framer: RTUFramer
     private let serving: DeviceServing
+    private let faults: [ModbusFault]
 
-    public init(port: SerialPort, units: UnitMap) {
+    /// `faults` make every reply misbehave (the simulator's `--evil`).
+    public init(port: SerialPort, units: UnitMap, faults: [ModbusFault] = []) {
         self.port = port
         self.units = units
+        self.faults = faults
         serving = DeviceServing(units: units)
         framer = RTUFramer(servingUnits: units.units)
     }
@@ -48,6 +51,10 @@ public final class RTUSlave {
             }
             return
         }
-        try port.write(RTUFrame.encode(unit: unit, pdu: serving.reply(unit: unit, pdu: pdu)))
+        let reply = RTUFrame.encode(unit: unit, pdu: serving.reply(unit: unit, pdu: pdu))
+        guard !faults.isEmpty else { return try port.write(reply) }
+        let delay = faults.nextDelay()
+        if delay > .zero { sleepThread(for: delay) }
+        try port.write(faults.damageRTU(reply))
     }
 }

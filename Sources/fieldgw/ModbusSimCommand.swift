@@ -30,6 +30,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
             registers; six digits for the whole 65536). Values repeat to fill the range and \
             may be hex (0x1F). Example: fieldgw modbus-sim -a :1502 40001-40100=99 1-16=1,0
             Every unit id shares the registers unless --unit names the ones to answer.
+            --evil delay:0.1-0.5 --evil corrupt:unit makes a device that answers late and wrongly.
             """
     )
 
@@ -41,6 +42,9 @@ struct ModbusSimCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Unit ids to answer, e.g. 1,3 (default: every unit).")
     var unit: String?
+
+    @Option(name: .long, help: ArgumentHelp("Misbehave on every reply, after cpppo: truncate, delay[:SECONDS[-SECONDS]] (default 5), corrupt[:FIELD] with FIELD transaction (the default on TCP), protocol, unit, function, registers or crc (the default on RTU). May be repeated.", valueName: "FAULT"))
+    var evil: [String] = []
 
     @OptionGroup(title: "Serial line (RTU)")
     var serial: SerialOptions
@@ -55,9 +59,24 @@ struct ModbusSimCommand: AsyncParsableCommand {
         }
         let units = try unitMap(ModbusDevice(store: store))
         if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
-            try serveRTU(path: path, units: units)
+            try serveRTU(path: path, units: units, faults: faults(tcp: false))
         } else {
-            try await serveTCP(units: units)
+            try await serveTCP(units: units, faults: faults(tcp: true))
+        }
+    }
+
+    /// The --evil faults; a bare `corrupt` damages the transaction id on TCP
+    /// (as cpppo does) and the CRC on RTU, which has no transaction id.
+    private func faults(tcp: Bool) throws -> [ModbusFault] {
+        try evil.map { text in
+            let fault: ModbusFault
+            do { fault = try ModbusFault(parsing: text == "corrupt" && !tcp ? "corrupt:crc" : text) } catch {
+                throw ValidationError("--evil \(error)")
+            }
+            guard fault.applies(toTCP: tcp) else {
+                throw ValidationError("--evil \"\(text)\": Modbus/\(tcp ? "TCP" : "RTU") replies have no such field")
+            }
+            return fault
         }
     }
 
@@ -71,17 +90,17 @@ struct ModbusSimCommand: AsyncParsableCommand {
         return UnitMap(devices: devices)
     }
 
-    private func serveTCP(units: UnitMap) async throws {
+    private func serveTCP(units: UnitMap, faults: [ModbusFault]) async throws {
         let (host, port) = try Self.endpoint(address)
         let server = try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
-                                                     group: MultiThreadedEventLoopGroup.singleton)
+                                                     group: MultiThreadedEventLoopGroup.singleton, faults: faults)
         Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
         while true { try await Task.sleep(for: .seconds(3600)) }
     }
 
-    private func serveRTU(path: String, units: UnitMap) throws {
+    private func serveRTU(path: String, units: UnitMap, faults: [ModbusFault]) throws {
         let settings = serial.settings
-        let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units)
+        let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units, faults: faults)
         Self.say("modbus-sim: Modbus/RTU on \(path), \(serial.baud) baud")
         try slave.serve { true }
     }

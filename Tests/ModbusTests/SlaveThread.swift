@@ -9,11 +9,11 @@ final class SlaveThread: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
 
-    init(path: String, settings: SerialSettings, units: UnitMap) {
+    init(path: String, settings: SerialSettings, units: UnitMap, faults: [ModbusFault] = []) {
         Thread.detachNewThread { [self] in
             defer { finished.signal() }
             do {
-                let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units)
+                let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units, faults: faults)
                 started.signal()
                 try slave.serve { running.load(ordering: .relaxed) }
             } catch {
