@@ -23,7 +23,8 @@ public final class ModbusDevice: Sendable {
     public func respond(to request: Request) -> Response {
         do {
             let response = try serve(request)
-            if request != .getCommEventCounter { events.add(1, ordering: .relaxed) }
+            // The counter wraps at 65536, as a 16-bit counter on a device does.
+            if request != .getCommEventCounter { events.wrappingAdd(1, ordering: .relaxed) }
             return response
         } catch {
             return .exception(ModbusException(function: request.function.rawValue, code: error.code))

@@ -49,6 +49,13 @@ import Testing
         #expect(unit.respond(to: .reportServerID) == .serverID(id: Array("fieldgw".utf8), running: true))
     }
 
+    /// The benchmark found this: the 65,536th request trapped on overflow and took the server down.
+    @Test func theEventCounterWrapsAt65536() {
+        let unit = device()
+        for _ in 0..<65_537 { _ = unit.respond(to: .readExceptionStatus) }
+        #expect(unit.respond(to: .getCommEventCounter) == .commEventCounter(status: 0, count: 1))
+    }
+
     @Test func deviceIdentificationByCategoryAndObject() {
         let unit = device()
         let basic = unit.respond(to: .readDeviceIdentification(category: 1, objectID: 0))
