@@ -51,6 +51,15 @@ demo: apt-deps
 	@echo "== serial adapters as umockdev fakes them (the discovery tests' devices)"
 	umockdev-run -d Tests/DiscoveryTests/Fixtures/adapters.umockdev -- .build/release/fieldgw discover
 
+BENCH_DIR := .build/bench
+
 bench: py-deps
 	$(SWIFT) build -c release --product automata-bench
+	$(SWIFT) build -c release --product modbus-bench
+	$(SWIFT) build -c release --product fieldgw
+	@mkdir -p $(BENCH_DIR)
+	cc -O2 -Wall -o $(BENCH_DIR)/modbus_load Benchmarks/ModbusPeers/modbus_load.c
+	cc -O2 -Wall $$(pkg-config --cflags libmodbus) -o $(BENCH_DIR)/libmodbus_server \
+		Benchmarks/ModbusPeers/libmodbus_server.c $$(pkg-config --libs libmodbus)
 	$(PYTHON) Benchmarks/automata_bench.py .build/release/automata-bench
+	$(PYTHON) Benchmarks/modbus_bench.py .build/release $(BENCH_DIR)

@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Modbus", targets: ["Modbus"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
+        .executable(name: "modbus-bench", targets: ["ModbusBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +51,11 @@ let package = Package(
             name: "AutomataBench",
             dependencies: ["Automata"],
             path: "Benchmarks/AutomataBench"
+        ),
+        .executableTarget(
+            name: "ModbusBench",
+            dependencies: ["Modbus"],
+            path: "Benchmarks/ModbusBench"
         ),
         // Helpers the test targets share: finding and running real peers.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

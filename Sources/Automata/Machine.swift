@@ -44,7 +44,7 @@ public indirect enum Machine: Sendable {
     }
 
     private func step(alphabet: Alphabet, options: CompileOptions) throws(StateLimitError) -> Composite.Step {
-        if let node = regularNode { return .dfa(try DFA(node: node, alphabet: alphabet, options: options)) }
+        if let node = regularNode { return .dfa(Composite.Part(try DFA(node: node, alphabet: alphabet, options: options))) }
         switch self {
         case .pattern: preconditionFailure("a pattern is always regular")
         case .sequence(let parts):
@@ -68,7 +68,7 @@ public indirect enum Machine: Sendable {
         var run: [RegexNode] = []
         func flush() throws(StateLimitError) {
             guard !run.isEmpty else { return }
-            steps.append(.dfa(try DFA(node: run.count == 1 ? run[0] : .sequence(run), alphabet: alphabet, options: options)))
+            steps.append(.dfa(Composite.Part(try DFA(node: run.count == 1 ? run[0] : .sequence(run), alphabet: alphabet, options: options))))
             run = []
         }
         for part in parts {
@@ -89,14 +89,22 @@ public struct Count: Sendable {
     public let capture: String
     public let decode: @Sendable ([UInt8]) -> Int?
 
+    /// `.byte`: the matcher reads the byte itself, with no array to build.
+    let isOneByte: Bool
+
     public init(capture: String, decode: @escaping @Sendable ([UInt8]) -> Int?) {
+        self.init(capture: capture, isOneByte: false, decode: decode)
+    }
+
+    private init(capture: String, isOneByte: Bool, decode: @escaping @Sendable ([UInt8]) -> Int?) {
         self.capture = capture
+        self.isOneByte = isOneByte
         self.decode = decode
     }
 
     /// The captured byte's value.
     public static func byte(_ capture: String) -> Count {
-        Count(capture: capture) { $0.count == 1 ? Int($0[0]) : nil }
+        Count(capture: capture, isOneByte: true) { $0.count == 1 ? Int($0[0]) : nil }
     }
 
     /// The captured bytes as an unsigned big-endian number (network order, as Modbus).

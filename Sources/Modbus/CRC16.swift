@@ -13,10 +13,26 @@ public enum CRC16 {
         return crc
     }
 
+    /// Two bytes a step: the CRC is linear, so after both bytes are XORed in,
+    /// the low byte's effect (`pairTable`) and the high byte's (`table`) are
+    /// looked up independently, which halves the chain of dependent loads.
+    static let pairTable: [UInt16] = (0..<256).map { index in
+        let once = table[index]
+        return (once >> 8) ^ table[Int(once & 0xFF)]
+    }
+
     public static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt16 {
         var crc: UInt16 = 0xFFFF
         table.withUnsafeBufferPointer { table in
-            for byte in bytes { crc = (crc >> 8) ^ table[Int((crc ^ UInt16(byte)) & 0xFF)] }
+            pairTable.withUnsafeBufferPointer { pairTable in
+                var index = 0
+                while index + 1 < bytes.count {
+                    let mixed = crc ^ (UInt16(bytes[index]) | UInt16(bytes[index + 1]) << 8)
+                    crc = pairTable[Int(mixed & 0xFF)] ^ table[Int(mixed >> 8)]
+                    index += 2
+                }
+                if index < bytes.count { crc = (crc >> 8) ^ table[Int((crc ^ UInt16(bytes[index])) & 0xFF)] }
+            }
         }
         return crc
     }

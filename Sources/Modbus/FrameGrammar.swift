@@ -4,18 +4,29 @@ import Automata
 /// one request (for a master), or the requests for a set of units (for a
 /// slave). Every frame ends with its two CRC bytes, which the framer checks.
 struct FrameGrammar: Sendable {
-    let machine: Composite
+    /// Tried in order at each candidate start; the first that does not fail
+    /// decides (as an alternation would, with no composite around the DFAs).
+    let machines: [Composite]
     /// The bytes a frame may start with (unit addresses).
     let firstBytes: [Bool]
     /// The one first byte, when there is one (memchr finds it).
     let onlyFirstByte: UInt8?
+    /// The (unit, function) pairs a frame may start with, indexed unit << 8 | function:
+    /// noise that happens to hold a unit address is turned down at once.
+    let firstPairs: [Bool]
 
-    private init(_ machine: Machine, units: Set<UInt8>) {
+    private init(_ machines: [Machine], starts: [(unit: UInt8, function: UInt8)]) {
         // These machines are a handful of states: compiling cannot hit the limits.
-        self.machine = try! machine.compile(alphabet: .bytes)
+        self.machines = machines.map { try! $0.compile(alphabet: .bytes) }
         var table = [Bool](repeating: false, count: 256)
-        units.forEach { table[Int($0)] = true }
+        var pairs = [Bool](repeating: false, count: 65536)
+        for start in starts {
+            table[Int(start.unit)] = true
+            pairs[Int(start.unit) << 8 | Int(start.function)] = true
+        }
         firstBytes = table
+        firstPairs = pairs
+        let units = Set(starts.map(\.unit))
         onlyFirstByte = units.count == 1 ? units.first : nil
     }
 
@@ -27,7 +38,9 @@ struct FrameGrammar: Sendable {
         let normal = Machine.sequence([.pattern(byte(function)), replyBody(request)])
         let reply = Machine.sequence([.pattern(byte(unit)), .alternation([exception, normal]), crc])
         let echo = Machine.pattern(.literal(sent.map(UInt32.init)))
-        return FrameGrammar(.alternation([echo, reply]), units: [unit, sent.first ?? unit])
+        var starts = [(unit, function), (unit, function | 0x80)]
+        if sent.count > 1 { starts.append((sent[0], sent[1])) }
+        return FrameGrammar([echo, reply], starts: starts)
     }
 
     /// Every request a slave serving `units` may receive, broadcasts (unit 0) included.
@@ -35,11 +48,18 @@ struct FrameGrammar: Sendable {
         let addresses = units.union([0])
         let unit = RegexNode.symbols(SymbolSet(ranges: addresses.map { UInt32($0)...UInt32($0) }))
         let fixed: [(UInt8, Int)] = [(1, 4), (2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 0), (8, 4), (11, 0), (17, 0), (22, 6)]
-        var choices: [Machine] = fixed.map { .pattern(.sequence([byte($0.0), any($0.1)])) }
-        choices.append(.pattern(.sequence([byte(0x2B), byte(0x0E), any(2)])))
-        choices.append(counted(header: .sequence([.symbols(SymbolSet(ranges: [0x0F...0x10])), any(4)])))
-        choices.append(counted(header: .sequence([byte(0x17), any(8)])))
-        return FrameGrammar(.sequence([.pattern(unit), .alternation(choices), crc]), units: addresses)
+        // The requests of fixed length are one DFA (unit, function, body and
+        // CRC together): one run of the table decides them all.
+        var fixedRequests = fixed.map { RegexNode.sequence([byte($0.0), any($0.1)]) }
+        fixedRequests.append(.sequence([byte(0x2B), byte(0x0E), any(2)]))
+        let oneDFA = Machine.pattern(.sequence([unit, .choice(fixedRequests), any(2)]))
+        // The others end with a byte count and that many bytes: unit and
+        // header are one DFA too, then the count, the data and the CRC.
+        let headers = RegexNode.choice([.sequence([.symbols(SymbolSet(ranges: [0x0F...0x10])), any(4)]), .sequence([byte(0x17), any(8)])])
+        let countedRequests = Machine.sequence([counted(header: .sequence([unit, headers])), crc])
+        let functions: [UInt8] = fixed.map(\.0) + [0x2B, 0x0F, 0x10, 0x17]
+        let starts = addresses.flatMap { unit in functions.map { (unit, $0) } }
+        return FrameGrammar([oneDFA, countedRequests], starts: starts)
     }
 
     /// What follows the function code of a normal reply to `request`.

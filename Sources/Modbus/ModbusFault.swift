@@ -152,12 +152,15 @@ struct DelayedServing: ModbusServing {
     let base: any ModbusServing
     let faults: [ModbusFault]
 
-    func serve(unit: UInt8, pdu: [UInt8], on eventLoop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+    func serve(unit: UInt8, pdu: [UInt8], on eventLoop: any EventLoop) -> Served {
         let delay = faults.nextDelay()
         guard delay > .zero else { return base.serve(unit: unit, pdu: pdu, on: eventLoop) }
-        return eventLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) {}.futureResult.flatMap {
-            base.serve(unit: unit, pdu: pdu, on: eventLoop)
-        }
+        return .later(eventLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) {}.futureResult.flatMap {
+            switch base.serve(unit: unit, pdu: pdu, on: eventLoop) {
+            case .now(let reply): eventLoop.makeSucceededFuture(reply)
+            case .later(let future): future
+            }
+        })
     }
 }
 

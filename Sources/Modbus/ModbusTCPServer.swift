@@ -29,12 +29,8 @@ public final class ModbusTCPServer: Sendable {
                     guard connections.open() else { throw ConnectionCounter.Full() }
                     channel.closeFuture.whenComplete { _ in connections.close() }
                     let pipeline = channel.pipeline.syncOperations
-                    try pipeline.addHandler(ByteToMessageHandler(MBAPDecoder()))
                     if !faults.isEmpty { try pipeline.addHandler(ReplyDamager(faults: faults)) }
-                    try pipeline.addHandlers([
-                        MessageToByteHandler(MBAPEncoder()),
-                        ModbusServerHandler(serving: serving, logger: logger),
-                    ])
+                    try pipeline.addHandler(ModbusServerHandler(serving: serving, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -47,10 +43,17 @@ public final class ModbusTCPServer: Sendable {
 }
 
 /// Answers one connection's frames in the order they came, however long each
-/// takes: replies wait in a queue until those before them are written.
+/// takes: a reply that must wait (for a serial line) holds back those after
+/// it in a queue until it is written. Replies known at once go straight out
+/// while nothing waits.
+///
+/// It takes bytes and splits them with `MBAPDecoder.frame(from:)` itself
+/// rather than behind a `ByteToMessageHandler`: the extra pipeline stage and
+/// its boxing of each frame cost a fifth of the server's requests per second
+/// with 16 connections (measured in Benchmarks/modbus_bench.py).
 final class ModbusServerHandler: ChannelInboundHandler {
-    typealias InboundIn = MBAPFrame
-    typealias OutboundOut = MBAPFrame
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private struct Slot {
         let transaction: UInt16
@@ -67,24 +70,54 @@ final class ModbusServerHandler: ChannelInboundHandler {
     private var next = 0
     /// Inside a burst of reads: channelReadComplete flushes once for all of them.
     private var reading = false
+    private var peer = "?"
+    /// The start of a frame whose end has not come yet.
+    private var unread: ByteBuffer?
 
     init(serving: any ModbusServing, logger: Logger) {
         self.serving = serving
         self.logger = logger
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        peer = context.remoteAddress?.description ?? "?"
+        context.fireChannelActive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
-        let frame = unwrapInboundIn(data)
-        let sequence = next
-        next += 1
-        queue.append(Slot(transaction: frame.transaction, unit: frame.unit))
-        serving.serve(unit: frame.unit, pdu: frame.pdu, on: context.eventLoop)
-            .hop(to: context.eventLoop)
-            .assumeIsolated()
-            .whenComplete { result in
+        var bytes = unwrapInboundIn(data)
+        if var partial = unread.take() {
+            partial.writeBuffer(&bytes)
+            bytes = partial
+        }
+        do {
+            while let frame = try MBAPDecoder.frame(from: &bytes) { serve(frame, context: context) }
+        } catch {
+            return errorCaught(context: context, error: error)
+        }
+        if bytes.readableBytes > 0 { unread = bytes }
+    }
+
+    private func serve(_ frame: MBAPFrame, context: ChannelHandlerContext) {
+        switch serving.serve(unit: frame.unit, pdu: frame.pdu, on: context.eventLoop) {
+        case .now(let reply) where queue.isEmpty:
+            if let reply { write(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), context: context) }
+        case .now(let reply):
+            enqueue(frame, context: context).map { complete($0, reply: reply, context: context) }
+        case .later(let future):
+            guard let sequence = enqueue(frame, context: context) else { return }
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.complete(sequence, reply: (try? result.get()) ?? nil, context: context)
             }
+        }
+    }
+
+    /// A slot for `frame`'s reply; its sequence number.
+    private func enqueue(_ frame: MBAPFrame, context: ChannelHandlerContext) -> Int? {
+        queue.append(Slot(transaction: frame.transaction, unit: frame.unit))
+        next += 1
+        return next - 1
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -100,14 +133,22 @@ final class ModbusServerHandler: ChannelInboundHandler {
             queue.removeFirst()
             first += 1
             guard let pdu = head.reply else { continue }
-            context.write(wrapOutboundOut(MBAPFrame(transaction: head.transaction, unit: head.unit, pdu: pdu)), promise: nil)
+            write(MBAPFrame(transaction: head.transaction, unit: head.unit, pdu: pdu), context: context)
             wrote = true
         }
         if wrote && !reading { context.flush() }
     }
 
+    private func write(_ frame: MBAPFrame, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: MBAPFrame.headerLength + frame.pdu.count)
+        MBAPEncoder.write(frame, to: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        logger.notice("closing Modbus/TCP connection from \(context.remoteAddress?.description ?? "?"): \(error)")
+        // A client that resets its connection has only gone; a bad header is worth a notice.
+        let level: Logger.Level = (error as? IOError)?.errnoCode == ECONNRESET ? .debug : .notice
+        logger.log(level: level, "closing Modbus/TCP connection from \(peer): \(error)")
         context.close(promise: nil)
     }
 }

@@ -1,3 +1,4 @@
+import Automata
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,11 +37,15 @@ public struct RTUFramer: Sendable {
     /// Learnt: this line echoes what we send (then a write's identical reply comes second).
     public private(set) var lineEchoes = false
     private var echoPending = false
-    /// The bytes since the last confirmed frame (at most one frame's worth), for `silence()`.
-    private var sinceFrame: [UInt8] = []
-    /// Offsets in `sinceFrame` that followed a silence: where a frame ended by
+    /// Where in `buffer` the last confirmed frame ended: `silence()` looks at
+    /// the bytes since (at most one frame's worth), which stay in the buffer
+    /// though they were dropped as noise.
+    private var frameEnd = 0
+    /// Offsets in `buffer` that followed a silence: where a frame ended by
     /// silence may begin.
     private var silenceMarks: [Int] = [0]
+    /// The longest frame: how far back a frame ended by silence may begin.
+    private static let longestFrame = 256
     private let silenceUnits: Set<UInt8>
 
     /// A slave's framer: the requests for `units` (and broadcasts).
@@ -61,6 +66,8 @@ public struct RTUFramer: Sendable {
         counters.noiseBytes += buffer.count - head
         buffer.removeAll(keepingCapacity: true)
         head = 0
+        frameEnd = 0
+        silenceMarks = [0]
         grammar = FrameGrammar.replies(to: request, unit: unit, sent: frame)
         sent = frame
         echoPending = lineEchoes
@@ -71,18 +78,20 @@ public struct RTUFramer: Sendable {
 
     /// Adds what the line delivered; returns the valid frames it completes (unit, PDU and CRC).
     public mutating func receive(_ bytes: some Collection<UInt8>) -> [[UInt8]] {
-        if head > 4096 && head * 2 > buffer.count {
-            buffer.removeFirst(head)
-            head = 0
-        }
+        compact()
         buffer.append(contentsOf: bytes)
-        sinceFrame.append(contentsOf: bytes)
-        if sinceFrame.count > 256 {
-            let excess = sinceFrame.count - 256
-            sinceFrame.removeFirst(excess)
-            silenceMarks = silenceMarks.map { $0 - excess }.filter { $0 >= 0 }
-        }
         return scan()
+    }
+
+    /// Drops decided bytes from the buffer's front once they are many, but
+    /// keeps the last frame's worth for `silence()`.
+    private mutating func compact() {
+        let removable = min(head, buffer.count - Self.longestFrame)
+        guard removable > 4096 && removable * 2 > buffer.count else { return }
+        buffer.removeFirst(removable)
+        head -= removable
+        frameEnd = max(0, frameEnd - removable)
+        silenceMarks = silenceMarks.map { $0 - removable }.filter { $0 >= 0 }
     }
 
     /// The line has been silent for t3.5. If what followed an earlier silence
@@ -92,18 +101,20 @@ public struct RTUFramer: Sendable {
     /// hiccup split with a gap is not lost: its start is kept, and completed
     /// by the bytes after the gap.
     public mutating func silence() -> [UInt8]? {
-        for start in silenceMarks where sinceFrame.count - start >= 4 && silenceUnits.contains(sinceFrame[start]) {
-            let frame = Array(sinceFrame[start...])
+        let earliest = max(frameEnd, buffer.count - Self.longestFrame)
+        silenceMarks.removeAll { $0 < earliest }
+        for start in silenceMarks where buffer.count - start >= 4 && silenceUnits.contains(buffer[start]) {
+            let frame = Array(buffer[start...])
             guard CRC16.isValid(frame) else { continue }
             // Those bytes are pending, or were counted as noise when the grammar turned them down.
             counters.noiseBytes -= max(0, frame.count - pendingCount)
             head = buffer.count
             counters.frames += 1
-            sinceFrame.removeAll(keepingCapacity: true)
-            silenceMarks = [0]
+            frameEnd = buffer.count
+            silenceMarks = [buffer.count]
             return frame
         }
-        if silenceMarks.last != sinceFrame.count { silenceMarks.append(sinceFrame.count) }
+        if silenceMarks.last != buffer.count { silenceMarks.append(buffer.count) }
         return nil
     }
 
@@ -118,7 +129,7 @@ public struct RTUFramer: Sendable {
         var position = head
         var pending: Int?
         while let start = nextCandidate(from: position) {
-            switch grammar.machine.match(buffer, at: start, complete: false) {
+            switch match(at: start) {
             case .failed:
                 position = start + 1
             case .needsMore:
@@ -131,8 +142,10 @@ public struct RTUFramer: Sendable {
                     continue
                 }
                 drop(upTo: start)
-                sinceFrame = Array(buffer[match.end...])
-                silenceMarks = [0]
+                frameEnd = match.end
+                // Reusing the array's storage: a new one per frame cost 3% of the framer's time.
+                silenceMarks.removeAll(keepingCapacity: true)
+                silenceMarks.append(match.end)
                 let frame = Array(buffer[start..<match.end])
                 head = match.end
                 position = match.end
@@ -145,6 +158,15 @@ public struct RTUFramer: Sendable {
         }
         drop(upTo: pending ?? buffer.count)
         return frames
+    }
+
+    private func match(at start: Int) -> Composite.Outcome {
+        for machine in grammar.machines {
+            let outcome = machine.match(buffer, at: start, complete: false)
+            if case .failed = outcome { continue }
+            return outcome
+        }
+        return .failed
     }
 
     /// Our request heard back: always for a request whose reply differs from
@@ -164,20 +186,34 @@ public struct RTUFramer: Sendable {
         return false
     }
 
+    /// The next offset where a frame may start: a unit the grammar allows,
+    /// followed by a function it allows (or by the end of the buffer).
     private func nextCandidate(from position: Int) -> Int? {
         guard position < buffer.count else { return nil }
         return buffer.withUnsafeBufferPointer { bytes -> Int? in
-            if let only = grammar.onlyFirstByte {
-                guard let found = memchr(bytes.baseAddress! + position, Int32(only), bytes.count - position) else { return nil }
-                return bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            grammar.firstPairs.withUnsafeBufferPointer { pairs -> Int? in
+                var index = position
+                while let start = firstByte(in: bytes, from: index) {
+                    if start + 1 == bytes.count || pairs[Int(bytes[start]) << 8 | Int(bytes[start + 1])] { return start }
+                    index = start + 1
+                }
+                return nil
             }
-            var index = position
-            while index < bytes.count {
-                if grammar.firstBytes[Int(bytes[index])] { return index }
-                index += 1
-            }
-            return nil
         }
+    }
+
+    private func firstByte(in bytes: UnsafeBufferPointer<UInt8>, from position: Int) -> Int? {
+        guard position < bytes.count else { return nil }
+        if let only = grammar.onlyFirstByte {
+            guard let found = memchr(bytes.baseAddress! + position, Int32(only), bytes.count - position) else { return nil }
+            return bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
+        }
+        var index = position
+        while index < bytes.count {
+            if grammar.firstBytes[Int(bytes[index])] { return index }
+            index += 1
+        }
+        return nil
     }
 
     private func isValidCRC(_ range: Range<Int>) -> Bool {

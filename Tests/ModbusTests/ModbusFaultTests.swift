@@ -58,13 +58,14 @@ import Testing
     @Test func aDelayedServerAnswersWithinItsRange() async throws {
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([7]))),
                                                      group: MultiThreadedEventLoopGroup.singleton, faults: [.delay(0.2...0.3)])
-        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton,
-                                                       timeout: .seconds(2))
+        // Timed on a blocking socket: an await would time the test's own wait
+        // for a thread too, which other tests may hold.
+        let connection = try RawConnection(port: server.port)
         let start = ContinuousClock.now
-        #expect(try await client.send(.readHoldingRegisters(address: 0, count: 1)) == .registers([7]))
+        connection.send([0, 9, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1])
+        #expect(connection.receive(count: 11) == [0, 9, 0, 0, 0, 5, 1, 3, 2, 0, 7])
         let elapsed = ContinuousClock.now - start
         #expect(elapsed >= .milliseconds(200) && elapsed < .milliseconds(1500), "\(elapsed)")
-        await client.close()
         try await server.close()
     }
 
