@@ -125,7 +125,10 @@ private struct Run {
         case .repetition(let part, let min, let max):
             return repeatPart(part, at: offset, min: min, max: max, captures: &captures)
         case .capture(let name, let part):
-            let result = match(part, at: offset, captures: &captures)
+            // A byte count: the byte itself, with no table to run.
+            let result = if case .dfa(let dfa) = part, let length = dfa.anyLength { skip(length, from: offset) } else {
+                match(part, at: offset, captures: &captures)
+            }
             if case .matched(let end) = result { captures.append(Composite.Capture(name: name, range: offset..<end)) }
             return result
         case .counted(let part, let count):

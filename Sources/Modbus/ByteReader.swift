@@ -49,7 +49,11 @@ struct ByteReader {
 struct ByteWriter {
     private(set) var bytes: [UInt8] = []
 
-    init(function: UInt8) { bytes = [function] }
+    init(function: UInt8) {
+        // Room for the largest PDU at once: growing by appends reallocated several times a reply.
+        bytes.reserveCapacity(Limits.pduBytes)
+        bytes.append(function)
+    }
 
     mutating func byte(_ value: UInt8) { bytes.append(value) }
 

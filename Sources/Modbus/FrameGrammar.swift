@@ -4,29 +4,34 @@ import Automata
 /// one request (for a master), or the requests for a set of units (for a
 /// slave). Every frame ends with its two CRC bytes, which the framer checks.
 struct FrameGrammar: Sendable {
-    /// Tried in order at each candidate start; the first that does not fail
-    /// decides (as an alternation would, with no composite around the DFAs).
+    /// Tried in order at each candidate start (those its first two bytes
+    /// allow); the first that does not fail decides, as an alternation would.
     let machines: [Composite]
     /// The bytes a frame may start with (unit addresses).
     let firstBytes: [Bool]
     /// The one first byte, when there is one (memchr finds it).
     let onlyFirstByte: UInt8?
-    /// The (unit, function) pairs a frame may start with, indexed unit << 8 | function:
-    /// noise that happens to hold a unit address is turned down at once.
-    let firstPairs: [Bool]
+    /// Per (unit, function) pair, indexed unit << 8 | function, the machines
+    /// that may start with it, as bits: noise that happens to hold a unit
+    /// address is turned down at once, and a frame is tried only by the
+    /// machines that can match it.
+    let firstPairs: [UInt8]
 
-    private init(_ machines: [Machine], starts: [(unit: UInt8, function: UInt8)]) {
+    /// Each machine with the (unit, function) pairs it may start with.
+    private init(_ machines: [(Machine, starts: [(unit: UInt8, function: UInt8)])]) {
         // These machines are a handful of states: compiling cannot hit the limits.
-        self.machines = machines.map { try! $0.compile(alphabet: .bytes) }
+        self.machines = machines.map { try! $0.0.compile(alphabet: .bytes) }
         var table = [Bool](repeating: false, count: 256)
-        var pairs = [Bool](repeating: false, count: 65536)
-        for start in starts {
-            table[Int(start.unit)] = true
-            pairs[Int(start.unit) << 8 | Int(start.function)] = true
+        var pairs = [UInt8](repeating: 0, count: 65536)
+        for (index, machine) in machines.enumerated() {
+            for start in machine.starts {
+                table[Int(start.unit)] = true
+                pairs[Int(start.unit) << 8 | Int(start.function)] |= 1 << UInt8(index)
+            }
         }
         firstBytes = table
         firstPairs = pairs
-        let units = Set(starts.map(\.unit))
+        let units = Set(machines.flatMap { $0.starts.map(\.unit) })
         onlyFirstByte = units.count == 1 ? units.first : nil
     }
 
@@ -38,9 +43,8 @@ struct FrameGrammar: Sendable {
         let normal = Machine.sequence([.pattern(byte(function)), replyBody(request)])
         let reply = Machine.sequence([.pattern(byte(unit)), .alternation([exception, normal]), crc])
         let echo = Machine.pattern(.literal(sent.map(UInt32.init)))
-        var starts = [(unit, function), (unit, function | 0x80)]
-        if sent.count > 1 { starts.append((sent[0], sent[1])) }
-        return FrameGrammar([echo, reply], starts: starts)
+        let echoStart: [(unit: UInt8, function: UInt8)] = sent.count > 1 ? [(sent[0], sent[1])] : []
+        return FrameGrammar([(echo, echoStart), (reply, [(unit, function), (unit, function | 0x80)])])
     }
 
     /// Every request a slave serving `units` may receive, broadcasts (unit 0) included.
@@ -57,9 +61,13 @@ struct FrameGrammar: Sendable {
         // header are one DFA too, then the count, the data and the CRC.
         let headers = RegexNode.choice([.sequence([.symbols(SymbolSet(ranges: [0x0F...0x10])), any(4)]), .sequence([byte(0x17), any(8)])])
         let countedRequests = Machine.sequence([counted(header: .sequence([unit, headers])), crc])
-        let functions: [UInt8] = fixed.map(\.0) + [0x2B, 0x0F, 0x10, 0x17]
-        let starts = addresses.flatMap { unit in functions.map { (unit, $0) } }
-        return FrameGrammar([oneDFA, countedRequests], starts: starts)
+        let fixedFunctions: [UInt8] = fixed.map(\.0) + [0x2B]
+        let countedFunctions: [UInt8] = [0x0F, 0x10, 0x17]
+        return FrameGrammar([(oneDFA, pairs(addresses, fixedFunctions)), (countedRequests, pairs(addresses, countedFunctions))])
+    }
+
+    private static func pairs(_ units: Set<UInt8>, _ functions: [UInt8]) -> [(unit: UInt8, function: UInt8)] {
+        units.flatMap { unit in functions.map { (unit: unit, function: $0) } }
     }
 
     /// What follows the function code of a normal reply to `request`.

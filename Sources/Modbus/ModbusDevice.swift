@@ -24,7 +24,7 @@ public final class ModbusDevice: Sendable {
         do {
             let response = try serve(request)
             // The counter wraps at 65536, as a 16-bit counter on a device does.
-            if request != .getCommEventCounter { events.wrappingAdd(1, ordering: .relaxed) }
+            if case .getCommEventCounter = request {} else { events.wrappingAdd(1, ordering: .relaxed) }
             return response
         } catch {
             return .exception(ModbusException(function: request.function.rawValue, code: error.code))

@@ -164,23 +164,6 @@ struct DelayedServing: ModbusServing {
     }
 }
 
-/// Damages each encoded reply on its way out (it sits before the MBAP
-/// encoder in the pipeline, so it sees bytes).
-final class ReplyDamager: ChannelOutboundHandler {
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private let faults: [ModbusFault]
-
-    init(faults: [ModbusFault]) { self.faults = faults }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        var buffer = unwrapOutboundIn(data)
-        let damaged = faults.damageTCP(buffer.readBytes(length: buffer.readableBytes) ?? [])
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: damaged)), promise: promise)
-    }
-}
-
 extension Duration {
     var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
 }

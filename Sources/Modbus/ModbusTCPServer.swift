@@ -28,9 +28,7 @@ public final class ModbusTCPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     guard connections.open() else { throw ConnectionCounter.Full() }
                     channel.closeFuture.whenComplete { _ in connections.close() }
-                    let pipeline = channel.pipeline.syncOperations
-                    if !faults.isEmpty { try pipeline.addHandler(ReplyDamager(faults: faults)) }
-                    try pipeline.addHandler(ModbusServerHandler(serving: serving, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(ModbusServerHandler(serving: serving, faults: faults, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -63,6 +61,8 @@ final class ModbusServerHandler: ChannelInboundHandler {
     }
 
     private let serving: any ModbusServing
+    /// The simulator's `--evil`: each reply is damaged as it is encoded.
+    private let faults: [ModbusFault]
     private let logger: Logger
     private var queue = CircularBuffer<Slot>()
     /// The sequence number of the queue's first slot.
@@ -73,9 +73,13 @@ final class ModbusServerHandler: ChannelInboundHandler {
     private var peer = "?"
     /// The start of a frame whose end has not come yet.
     private var unread: ByteBuffer?
+    /// Replies encoded and not yet written: a burst of pipelined requests is
+    /// answered by one write down the pipeline.
+    private var outgoing: ByteBuffer?
 
-    init(serving: any ModbusServing, logger: Logger) {
+    init(serving: any ModbusServing, faults: [ModbusFault], logger: Logger) {
         self.serving = serving
+        self.faults = faults
         self.logger = logger
     }
 
@@ -97,16 +101,17 @@ final class ModbusServerHandler: ChannelInboundHandler {
             return errorCaught(context: context, error: error)
         }
         if bytes.readableBytes > 0 { unread = bytes }
+        writeOutgoing(context: context)
     }
 
     private func serve(_ frame: MBAPFrame, context: ChannelHandlerContext) {
         switch serving.serve(unit: frame.unit, pdu: frame.pdu, on: context.eventLoop) {
         case .now(let reply) where queue.isEmpty:
-            if let reply { write(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), context: context) }
+            if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), context: context) }
         case .now(let reply):
-            enqueue(frame, context: context).map { complete($0, reply: reply, context: context) }
+            complete(enqueue(frame), reply: reply, context: context)
         case .later(let future):
-            guard let sequence = enqueue(frame, context: context) else { return }
+            let sequence = enqueue(frame)
             future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 self.complete(sequence, reply: (try? result.get()) ?? nil, context: context)
             }
@@ -114,7 +119,7 @@ final class ModbusServerHandler: ChannelInboundHandler {
     }
 
     /// A slot for `frame`'s reply; its sequence number.
-    private func enqueue(_ frame: MBAPFrame, context: ChannelHandlerContext) -> Int? {
+    private func enqueue(_ frame: MBAPFrame) -> Int {
         queue.append(Slot(transaction: frame.transaction, unit: frame.unit))
         next += 1
         return next - 1
@@ -122,26 +127,36 @@ final class ModbusServerHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
+        writeOutgoing(context: context)
         context.flush()
     }
 
     private func complete(_ sequence: Int, reply: [UInt8]?, context: ChannelHandlerContext) {
         queue[offset: sequence - first].done = true
         queue[offset: sequence - first].reply = reply
-        var wrote = false
         while let head = queue.first, head.done {
             queue.removeFirst()
             first += 1
             guard let pdu = head.reply else { continue }
-            write(MBAPFrame(transaction: head.transaction, unit: head.unit, pdu: pdu), context: context)
-            wrote = true
+            encode(MBAPFrame(transaction: head.transaction, unit: head.unit, pdu: pdu), context: context)
         }
-        if wrote && !reading { context.flush() }
+        // Inside channelRead the burst is written at its end; a later reply goes now.
+        if !reading && outgoing != nil {
+            writeOutgoing(context: context)
+            context.flush()
+        }
     }
 
-    private func write(_ frame: MBAPFrame, context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: MBAPFrame.headerLength + frame.pdu.count)
-        MBAPEncoder.write(frame, to: &buffer)
+    private func encode(_ frame: MBAPFrame, context: ChannelHandlerContext) {
+        if outgoing == nil { outgoing = context.channel.allocator.buffer(capacity: 256) }
+        guard !faults.isEmpty else { return MBAPEncoder.write(frame, to: &outgoing!) }
+        var one = ByteBuffer()
+        MBAPEncoder.write(frame, to: &one)
+        outgoing!.writeBytes(faults.damageTCP(one.readBytes(length: one.readableBytes) ?? []))
+    }
+
+    private func writeOutgoing(context: ChannelHandlerContext) {
+        guard let buffer = outgoing.take() else { return }
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
 

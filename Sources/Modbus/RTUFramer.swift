@@ -160,8 +160,11 @@ public struct RTUFramer: Sendable {
         return frames
     }
 
+    /// The first outcome that is not a failure, of the machines the frame's
+    /// first two bytes allow (all of them when only one byte is here).
     private func match(at start: Int) -> Composite.Outcome {
-        for machine in grammar.machines {
+        let allowed = start + 1 < buffer.count ? grammar.firstPairs[Int(buffer[start]) << 8 | Int(buffer[start + 1])] : 0xFF
+        for (index, machine) in grammar.machines.enumerated() where allowed & (1 << UInt8(index)) != 0 {
             let outcome = machine.match(buffer, at: start, complete: false)
             if case .failed = outcome { continue }
             return outcome
@@ -194,7 +197,7 @@ public struct RTUFramer: Sendable {
             grammar.firstPairs.withUnsafeBufferPointer { pairs -> Int? in
                 var index = position
                 while let start = firstByte(in: bytes, from: index) {
-                    if start + 1 == bytes.count || pairs[Int(bytes[start]) << 8 | Int(bytes[start + 1])] { return start }
+                    if start + 1 == bytes.count || pairs[Int(bytes[start]) << 8 | Int(bytes[start + 1])] != 0 { return start }
                     index = start + 1
                 }
                 return nil

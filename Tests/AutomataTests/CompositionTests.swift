@@ -24,6 +24,25 @@ import Testing
         #expect(try frame().match([0x7E, 0x00, 0x7F]) != .failed)
     }
 
+    /// Runs of any byte are skipped rather than run through a table: the same
+    /// answers, byte by byte and whole, as when every byte is read.
+    @Test func anyByteRunsAreSkippedWithTheSameAnswers() throws {
+        #expect(try DFA(regex: "...", alphabet: .bytes).anyLength == 3)
+        #expect(try DFA(regex: ".", alphabet: .bytes).anyLength == 1)
+        #expect(try DFA(regex: "", alphabet: .bytes).anyLength == 0, "the empty string is every string of no bytes")
+        for pattern in ["a.", ".a", ".*", ".{1,2}", "[^a]"] {
+            #expect(try DFA(regex: pattern, alphabet: .bytes).anyLength == nil, "\(pattern)")
+        }
+        #expect(try DFA(regex: "..", alphabet: .unicode).anyLength == nil, "Unicode symbols are not bytes")
+        let frame = try frame()
+        let whole: [UInt8] = [0x7E, 0x03, 0xAA, 0xBB, 0xCC, 0x7F]
+        for cut in 0..<whole.count {
+            #expect(frame.match(Array(whole[..<cut]), complete: false) == .needsMore, "cut at \(cut)")
+            #expect(frame.match(Array(whole[..<cut]), complete: true) == .failed, "cut at \(cut)")
+        }
+        #expect(frame.match(whole, complete: false) == .matched(.init(end: 6, captures: ["length": 1..<2, "payload": 2..<5])))
+    }
+
     @Test func streamingDecidesAsSoonAsItCan() throws {
         var recognizer = CompositeRecognizer(try frame())
         #expect(recognizer.feed([0x7E, 0x02]) == .needsMore)

@@ -20,6 +20,21 @@ import Testing
         #expect(unit.store.value(at: ModbusAddress(12)!) == 1)
     }
 
+    /// The store keeps pages of 256 addresses: reads and writes across a
+    /// page's edge, and at the top of the address space, are no different.
+    @Test func theStoreAcrossPagesAndAtTheTop() throws {
+        let store = DataStore()
+        store.define(.inputRegisters, at: 0x00FE, values: [1, 2, 3, 4])
+        store.define(.inputRegisters, at: 0xFFFE, values: [7, 8, 9])
+        #expect(try store.read(.inputRegisters, address: 0x00FE, count: 4) == [1, 2, 3, 4])
+        #expect(try store.read(.inputRegisters, address: 0xFFFE, count: 2) == [7, 8])
+        #expect(store.count(.inputRegisters) == 6, "the value past 0xFFFF is not defined")
+        #expect(throws: ModbusException.self) { try store.read(.inputRegisters, address: 0x00FD, count: 2) }
+        try store.write(.inputRegisters, address: 0x00FF, values: [20, 21])
+        #expect(try store.read(.inputRegisters, address: 0x00FE, count: 4) == [1, 20, 21, 4])
+        #expect(store.count(.inputRegisters) == 6 && store.count(.holdingRegisters) == 0)
+    }
+
     @Test func undefinedAddressesAreExceptionTwoAndWriteNothing() {
         let unit = device()
         #expect(unit.respond(to: .readHoldingRegisters(address: 99, count: 2)) == .exception(.init(function: 3, code: .illegalDataAddress)))

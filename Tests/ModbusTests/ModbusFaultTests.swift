@@ -55,6 +55,15 @@ import Testing
         try await server.close()
     }
 
+    @Test func pipelinedRepliesAreDamagedOneByOne() async throws {
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([7]))),
+                                                     group: MultiThreadedEventLoopGroup.singleton, faults: [.corrupt(.transaction)])
+        let connection = try RawConnection(port: server.port)
+        connection.send([0, 2, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1] + [0, 4, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1])
+        #expect(connection.receive(count: 22) == [0, 3, 0, 0, 0, 5, 1, 3, 2, 0, 7] + [0, 5, 0, 0, 0, 5, 1, 3, 2, 0, 7])
+        try await server.close()
+    }
+
     @Test func aDelayedServerAnswersWithinItsRange() async throws {
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([7]))),
                                                      group: MultiThreadedEventLoopGroup.singleton, faults: [.delay(0.2...0.3)])
