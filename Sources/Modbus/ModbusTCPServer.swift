@@ -101,7 +101,6 @@ final class ModbusServerHandler: ChannelInboundHandler {
             return errorCaught(context: context, error: error)
         }
         if bytes.readableBytes > 0 { unread = bytes }
-        writeOutgoing(context: context)
     }
 
     private func serve(_ frame: MBAPFrame, context: ChannelHandlerContext) {
@@ -125,10 +124,14 @@ final class ModbusServerHandler: ChannelInboundHandler {
         return next - 1
     }
 
+    /// The replies to everything read go out in one write and flush.
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
-        writeOutgoing(context: context)
-        context.flush()
+        if let buffer = outgoing.take() {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            context.flush()
+        }
     }
 
     private func complete(_ sequence: Int, reply: [UInt8]?, context: ChannelHandlerContext) {
@@ -140,10 +143,9 @@ final class ModbusServerHandler: ChannelInboundHandler {
             guard let pdu = head.reply else { continue }
             encode(MBAPFrame(transaction: head.transaction, unit: head.unit, pdu: pdu), context: context)
         }
-        // Inside channelRead the burst is written at its end; a later reply goes now.
-        if !reading && outgoing != nil {
-            writeOutgoing(context: context)
-            context.flush()
+        // Inside a burst of reads the replies go at its end; a later reply goes now.
+        if !reading, let buffer = outgoing.take() {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         }
     }
 
@@ -155,10 +157,6 @@ final class ModbusServerHandler: ChannelInboundHandler {
         outgoing!.writeBytes(faults.damageTCP(one.readBytes(length: one.readableBytes) ?? []))
     }
 
-    private func writeOutgoing(context: ChannelHandlerContext) {
-        guard let buffer = outgoing.take() else { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
-    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A client that resets its connection has only gone; a bad header is worth a notice.
