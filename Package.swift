@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Serial", targets: ["Serial"]),
         .library(name: "Discovery", targets: ["Discovery"]),
         .library(name: "Modbus", targets: ["Modbus"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
@@ -36,6 +37,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Modbus", "Serial",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "fieldgw",
             dependencies: [
@@ -58,7 +67,7 @@ let package = Package(
             path: "Benchmarks/ModbusBench"
         ),
         // Helpers the test targets share: finding and running real peers.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Modbus", "Serial"], path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
         .testTarget(
             name: "ModbusTests",
@@ -68,6 +77,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Peers"]
+        ),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "Modbus", "Serial", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(

@@ -152,11 +152,11 @@ struct DelayedServing: ModbusServing {
     let base: any ModbusServing
     let faults: [ModbusFault]
 
-    func serve(unit: UInt8, pdu: [UInt8], on eventLoop: any EventLoop) -> Served {
+    func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
         let delay = faults.nextDelay()
-        guard delay > .zero else { return base.serve(unit: unit, pdu: pdu, on: eventLoop) }
+        guard delay > .zero else { return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop) }
         return .later(eventLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) {}.futureResult.flatMap {
-            switch base.serve(unit: unit, pdu: pdu, on: eventLoop) {
+            switch base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop) {
             case .now(let reply): eventLoop.makeSucceededFuture(reply)
             case .later(let future): future
             }

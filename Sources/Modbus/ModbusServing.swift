@@ -1,9 +1,27 @@
 import NIOCore
+import Synchronization
 
 /// What answers Modbus requests behind a server: the simulator's devices, or
 /// (in the gateway) the serial lines. Called on the connection's event loop.
 public protocol ModbusServing: Sendable {
-    func serve(unit: UInt8, pdu: [UInt8], on eventLoop: any EventLoop) -> Served
+    func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served
+}
+
+/// The connection a request came on: an id, and whether it is still open (a
+/// gateway drops the queued requests of a client that has gone rather than
+/// spend the line on them).
+public final class ModbusConnection: Sendable {
+    public let id: Int
+    private let open = Atomic<Bool>(true)
+    private static let nextID = Atomic<Int>(1)
+
+    public init() {
+        id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+
+    public var isOpen: Bool { open.load(ordering: .relaxed) }
+
+    public func close() { open.store(false, ordering: .relaxed) }
 }
 
 /// A reply PDU known at once (a device in memory, a cache), or one that work
@@ -22,7 +40,7 @@ public struct DeviceServing: ModbusServing {
 
     public init(units: UnitMap) { self.units = units }
 
-    public func serve(unit: UInt8, pdu: [UInt8], on eventLoop: any EventLoop) -> Served {
+    public func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
         .now(reply(unit: unit, pdu: pdu))
     }
 

@@ -71,6 +71,7 @@ final class ModbusServerHandler: ChannelInboundHandler {
     /// Inside a burst of reads: channelReadComplete flushes once for all of them.
     private var reading = false
     private var peer = "?"
+    private let connection = ModbusConnection()
     /// The start of a frame whose end has not come yet.
     private var unread: ByteBuffer?
     /// Replies encoded and not yet written: a burst of pipelined requests is
@@ -86,6 +87,11 @@ final class ModbusServerHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         peer = context.remoteAddress?.description ?? "?"
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.close()
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -104,7 +110,7 @@ final class ModbusServerHandler: ChannelInboundHandler {
     }
 
     private func serve(_ frame: MBAPFrame, context: ChannelHandlerContext) {
-        switch serving.serve(unit: frame.unit, pdu: frame.pdu, on: context.eventLoop) {
+        switch serving.serve(unit: frame.unit, pdu: frame.pdu, from: connection, on: context.eventLoop) {
         case .now(let reply) where queue.isEmpty:
             if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), context: context) }
         case .now(let reply):

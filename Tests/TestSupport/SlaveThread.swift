@@ -1,15 +1,15 @@
 import Foundation
 import Serial
 import Synchronization
-@testable import Modbus
+import Modbus
 
 /// An RTU slave serving on its own thread, as a device on the bus would.
-final class SlaveThread: Sendable {
+public final class SlaveThread: Sendable {
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
 
-    init(path: String, settings: SerialSettings, units: UnitMap, faults: [ModbusFault] = []) {
+    public init(path: String, settings: SerialSettings, units: UnitMap, faults: [ModbusFault] = []) {
         Thread.detachNewThread { [self] in
             defer { finished.signal() }
             do {
@@ -23,13 +23,14 @@ final class SlaveThread: Sendable {
         _ = started.wait(timeout: .now() + 5)
     }
 
-    func stop() {
+    public func stop() {
         running.store(false, ordering: .relaxed)
         _ = finished.wait(timeout: .now() + 5)
     }
 }
 
-func holdingDevice(_ values: [UInt16], at offset: UInt16 = 0) -> ModbusDevice {
+/// A device with `values` in its holding registers from `offset`, and eight coils.
+public func holdingDevice(_ values: [UInt16], at offset: UInt16 = 0) -> ModbusDevice {
     let store = DataStore()
     store.define(.holdingRegisters, at: offset, values: values)
     store.define(.coils, at: 0, values: [0, 0, 0, 0, 0, 0, 0, 0])

@@ -1,0 +1,213 @@
+import Foundation
+import Logging
+import Modbus
+import NIOCore
+import Serial
+import Synchronization
+
+/// One serial line of the gateway: it owns the port and runs one transaction
+/// at a time on a thread of its own, taking requests from a `BusQueue` in
+/// priority order. Each slave has its own `SlaveHealth`, so that a dead slave
+/// costs the line a few timeouts and is then answered at once with 0x0B while
+/// the others go on. Results come back as futures on the caller's event loop.
+///
+/// Failures become the exceptions a gateway answers: 0x06 when the queue is
+/// full, 0x0B when the slave does not answer (or its breaker is open), 0x0A
+/// when the line is down.
+public final class Bus: Sendable {
+    public struct Options: Sendable {
+        public var health: SlaveHealth.Policy
+        /// Requests waiting, beyond which the line answers 0x06.
+        public var queueCapacity: Int
+        public var retries: Int
+        /// The pause after a broadcast, for every slave to act on it.
+        public var turnaround: Duration
+
+        public init(health: SlaveHealth.Policy = .init(), queueCapacity: Int = 64, retries: Int = 0, turnaround: Duration = .milliseconds(100)) {
+            self.health = health
+            self.queueCapacity = queueCapacity
+            self.retries = retries
+            self.turnaround = turnaround
+        }
+    }
+
+    /// A line's figures, for status and metrics.
+    public struct Counters: Sendable, Hashable {
+        public var transactions = 0
+        public var timeouts = 0
+        public var failedFast = 0
+        public var refusedFull = 0
+        public var droppedGone = 0
+        public var exceptions = 0
+    }
+
+    public let name: String
+    private let state: Mutex<State>
+    private let work = DispatchSemaphore(value: 0)
+    private let stopped = DispatchSemaphore(value: 0)
+    private let options: Options
+    private let logger: Logger
+
+    private struct State {
+        var queue: BusQueue<Pending>
+        var health: [UInt8: SlaveHealth] = [:]
+        var counters = Counters()
+        var running = true
+        var up = true
+    }
+
+    struct Pending {
+        let pdu: [UInt8]
+        let slave: UInt8
+        let connection: ModbusConnection?
+        let promise: EventLoopPromise<[UInt8]?>
+    }
+
+    /// Starts the line's thread on `port`.
+    public init(name: String, port: SerialPort, options: Options = .init(), logger: Logger) {
+        self.name = name
+        self.options = options
+        self.logger = logger
+        state = Mutex(State(queue: BusQueue(capacity: options.queueCapacity)))
+        let handOver = PortHandOver(port: port)
+        let thread = Thread { [self] in
+            run(RTUMaster(port: handOver.port, slaveTimeout: options.health.maximumTimeout, retries: options.retries,
+                          turnaround: options.turnaround))
+        }
+        thread.name = "bus \(name)"
+        thread.start()
+    }
+
+    public var counters: Counters { state.withLock { $0.counters } }
+    public var isUp: Bool { state.withLock { $0.up } }
+
+    /// What the line knows of `slave`.
+    public func health(of slave: UInt8) -> SlaveHealth? { state.withLock { $0.health[slave] } }
+
+    /// Queues a request PDU for `slave`; the future holds the reply PDU (a
+    /// slave's exception, or the gateway's own 0x06/0x0A/0x0B), or nil for a broadcast.
+    public func submit(_ pdu: [UInt8], to slave: UInt8, priority: BusPriority, from connection: ModbusConnection? = nil,
+                       on eventLoop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+        let promise = eventLoop.makePromise(of: [UInt8]?.self)
+        let pending = Pending(pdu: pdu, slave: slave, connection: connection, promise: promise)
+        let refusal: ExceptionCode? = state.withLock { state in
+            guard state.running && state.up else { return .gatewayPathUnavailable }
+            guard state.queue.push(pending, priority: priority, client: connection?.id ?? 0) else {
+                state.counters.refusedFull += 1
+                return .serverBusy
+            }
+            return nil
+        }
+        if let refusal {
+            promise.succeed(Self.exception(refusal, to: pdu))
+        } else {
+            work.signal()
+        }
+        return promise.futureResult
+    }
+
+    /// Stops after the transaction in flight; whatever waits is answered 0x0A.
+    public func close() {
+        let waiting = state.withLock { state in
+            state.running = false
+            return state.queue.drain()
+        }
+        for pending in waiting { pending.promise.succeed(Self.exception(.gatewayPathUnavailable, to: pending.pdu)) }
+        work.signal()
+        _ = stopped.wait(timeout: .now() + 10)
+    }
+
+    private func run(_ master: RTUMaster) {
+        defer { stopped.signal() }
+        while true {
+            work.wait()
+            guard let pending = state.withLock({ $0.running ? $0.queue.pop() : nil }) else {
+                if !state.withLock({ $0.running }) { return }
+                continue
+            }
+            if let connection = pending.connection, !connection.isOpen {
+                state.withLock { $0.counters.droppedGone += 1 }
+                pending.promise.succeed(nil)
+                continue
+            }
+            pending.promise.succeed(transact(pending, on: master))
+        }
+    }
+
+    /// One transaction, as the slave's health allows; the reply PDU to give the client.
+    private func transact(_ pending: Pending, on master: RTUMaster) -> [UInt8]? {
+        let request: Request
+        do {
+            request = try Request(pdu: pending.pdu[...])
+        } catch {
+            return [error.function | 0x80, error.code.rawValue]
+        }
+        guard pending.slave != 0 else { return broadcast(request, on: master) }
+        let decision = state.withLock { $0.health[pending.slave, default: SlaveHealth(policy: options.health)].decide(at: .now) }
+        guard case .send(let timeout) = decision else {
+            state.withLock { $0.counters.failedFast += 1 }
+            return Self.exception(.gatewayTargetFailed, to: pending.pdu)
+        }
+        master.slaveTimeout = timeout
+        let start = ContinuousClock.now
+        do {
+            let response = try master.send(request, unit: pending.slave)
+            record(pending.slave, latency: ContinuousClock.now - start - wireTime(request, master.port.settings), response: response)
+            return response?.pdu(for: request)
+        } catch {
+            return failed(pending, error: error)
+        }
+    }
+
+    private func broadcast(_ request: Request, on master: RTUMaster) -> [UInt8]? {
+        do {
+            _ = try master.send(request, unit: 0)
+        } catch {
+            logger.notice("broadcast on \(name) failed: \(error)")
+        }
+        return nil
+    }
+
+    private func record(_ slave: UInt8, latency: Duration, response: Response?) {
+        state.withLock { state in
+            state.counters.transactions += 1
+            if case .exception? = response { state.counters.exceptions += 1 }
+            state.health[slave, default: SlaveHealth(policy: options.health)].answered(after: max(.zero, latency))
+        }
+    }
+
+    private func failed(_ pending: Pending, error: ModbusError) -> [UInt8] {
+        switch error.code {
+        case .connection:
+            logger.error("line \(name) failed: \(error.detail)")
+            let waiting = state.withLock { state in
+                state.up = false
+                return state.queue.drain()
+            }
+            for other in waiting { other.promise.succeed(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
+            return Self.exception(.gatewayPathUnavailable, to: pending.pdu)
+        default:
+            state.withLock { state in
+                state.counters.transactions += 1
+                state.counters.timeouts += 1
+                state.health[pending.slave, default: SlaveHealth(policy: options.health)].timedOut(at: .now)
+            }
+            return Self.exception(.gatewayTargetFailed, to: pending.pdu)
+        }
+    }
+
+    /// The request's and the reply's time on the wire, which the latency leaves out.
+    private func wireTime(_ request: Request, _ settings: SerialSettings) -> Duration {
+        settings.characterTime * (request.pdu.count + 3 + request.replyFrameLength)
+    }
+
+    static func exception(_ code: ExceptionCode, to pdu: [UInt8]) -> [UInt8] {
+        [(pdu.first ?? 0) | 0x80, code.rawValue]
+    }
+}
+
+/// Carries the port from the caller to the line's thread, its only user from
+/// then on: the caller gives it up when it makes the Bus.
+private struct PortHandOver: @unchecked Sendable {
+    let port: SerialPort
+}

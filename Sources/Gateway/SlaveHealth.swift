@@ -1,0 +1,104 @@
+/// What a line's `Bus` knows of one slave: how fast it answers, the timeout
+/// learned from that, and a circuit breaker, so that one dead slave costs the
+/// line a few timeouts and then almost nothing.
+///
+/// The timeout is TCP's retransmission estimator (RFC 6298): the smoothed
+/// latency plus four deviations, within the policy's bounds; until a first
+/// answer it is the upper bound. After `failuresToOpen` timeouts in a row the
+/// breaker opens: requests fail at once (the gateway answers 0x0B) for a
+/// back-off period, then one request goes through as a probe. An answer closes
+/// the breaker; another timeout opens it again for twice as long.
+public struct SlaveHealth: Sendable {
+    public struct Policy: Sendable, Hashable {
+        public var minimumTimeout: Duration
+        public var maximumTimeout: Duration
+        public var failuresToOpen: Int
+        public var backoff: Duration
+        public var maximumBackoff: Duration
+
+        public init(minimumTimeout: Duration = .milliseconds(50), maximumTimeout: Duration = .seconds(1),
+                    failuresToOpen: Int = 3, backoff: Duration = .seconds(5), maximumBackoff: Duration = .seconds(60)) {
+            self.minimumTimeout = minimumTimeout
+            self.maximumTimeout = maximumTimeout
+            self.failuresToOpen = failuresToOpen
+            self.backoff = backoff
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+    public enum Decision: Sendable, Hashable {
+        /// Send, waiting this long for the slave (beyond the frames' own time on the wire).
+        case send(timeout: Duration)
+        /// The breaker is open: answer at once that the slave does not respond.
+        case failFast
+    }
+
+    public enum Breaker: Sendable, Hashable {
+        case closed
+        case open(until: ContinuousClock.Instant)
+        /// One probe is out; everything else fails fast until it is answered.
+        case probing
+    }
+
+    public let policy: Policy
+    public private(set) var breaker = Breaker.closed
+    public private(set) var consecutiveTimeouts = 0
+    /// Smoothed latency and its mean deviation, in seconds; nil before a first answer.
+    public private(set) var smoothedLatency: Double?
+    private var latencyDeviation = 0.0
+    private var nextBackoff: Duration
+
+    public init(policy: Policy = Policy()) {
+        self.policy = policy
+        nextBackoff = policy.backoff
+    }
+
+    /// The timeout a request to this slave gets now.
+    public var timeout: Duration {
+        guard let smoothedLatency else { return policy.maximumTimeout }
+        let learned = Duration.seconds(smoothedLatency + 4 * latencyDeviation)
+        return min(policy.maximumTimeout, max(policy.minimumTimeout, learned))
+    }
+
+    public mutating func decide(at now: ContinuousClock.Instant) -> Decision {
+        switch breaker {
+        case .closed:
+            return .send(timeout: timeout)
+        case .open(let until) where now >= until:
+            breaker = .probing
+            return .send(timeout: policy.maximumTimeout)
+        case .open, .probing:
+            return .failFast
+        }
+    }
+
+    /// The slave answered (data or a Modbus exception) after `latency`.
+    public mutating func answered(after latency: Duration) {
+        let sample = Double(latency.components.seconds) + Double(latency.components.attoseconds) * 1e-18
+        if let smoothed = smoothedLatency {
+            latencyDeviation = 0.75 * latencyDeviation + 0.25 * abs(smoothed - sample)
+            smoothedLatency = 0.875 * smoothed + 0.125 * sample
+        } else {
+            smoothedLatency = sample
+            latencyDeviation = sample / 2
+        }
+        consecutiveTimeouts = 0
+        breaker = .closed
+        nextBackoff = policy.backoff
+    }
+
+    /// The slave did not answer in time.
+    public mutating func timedOut(at now: ContinuousClock.Instant) {
+        consecutiveTimeouts += 1
+        if case .probing = breaker {
+            open(at: now)
+        } else if consecutiveTimeouts >= policy.failuresToOpen {
+            open(at: now)
+        }
+    }
+
+    private mutating func open(at now: ContinuousClock.Instant) {
+        breaker = .open(until: now + nextBackoff)
+        nextBackoff = min(policy.maximumBackoff, nextBackoff * 2)
+    }
+}

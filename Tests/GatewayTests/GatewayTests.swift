@@ -1,0 +1,121 @@
+import Foundation
+import Gateway
+import Logging
+import Modbus
+import NIOCore
+import NIOPosix
+import Serial
+import TestSupport
+import Testing
+
+/// The gateway's data path, real from end to end: Modbus/TCP clients → our
+/// TCP server → Router → Bus → a VirtualBus paced at 19200 baud → RTU slaves.
+@Suite struct GatewayTests {
+    private let settings = SerialSettings(baud: 19200)
+    private let group = MultiThreadedEventLoopGroup.singleton
+
+    /// A line with slaves 1 and 2 (holding registers 10, 11, 12 and 20, 21, 22),
+    /// TCP units 1-3 routed to slaves 1-3 (nobody answers as 3), and a server.
+    private struct Rig {
+        /// Held for the test's length: the line's ptys close with it.
+        let line: VirtualBus
+        let bus: Bus
+        let slaves: [SlaveThread]
+        let server: ModbusTCPServer
+
+        func stop() async throws {
+            try await server.close()
+            bus.close()
+            slaves.forEach { $0.stop() }
+        }
+    }
+
+    private func rig(policy: SlaveHealth.Policy = .init(maximumTimeout: .milliseconds(300))) async throws -> Rig {
+        let line = try VirtualBus(ends: 3, settings: settings)
+        let slaves = [
+            SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([10, 11, 12])])),
+            SlaveThread(path: line.paths[2], settings: settings, units: UnitMap(devices: [2: holdingDevice([20, 21, 22])])),
+        ]
+        let bus = Bus(name: "test", port: try SerialPort(path: line.paths[0], settings: settings),
+                      options: Bus.Options(health: policy), logger: Logger(label: "test.bus"))
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: Router(routes: Router.range(1...3, to: bus)),
+                                                     group: group)
+        return Rig(line: line, bus: bus, slaves: slaves, server: server)
+    }
+
+    @Test func pymodbusAndMbpollReadAndWriteThroughTheGateway() async throws {
+        let rig = try await rig()
+        let port = rig.server.port
+        let script = """
+            import sys
+            from pymodbus.client import ModbusTcpClient
+            client = ModbusTcpClient("127.0.0.1", port=int(sys.argv[1]), timeout=3)
+            client.connect()
+            print(client.read_holding_registers(0, count=3, device_id=2).registers)
+            client.write_register(1, 99, device_id=1)
+            print(client.read_holding_registers(0, count=3, device_id=1).registers)
+            reply = client.read_holding_registers(0, count=1, device_id=9)
+            print("unit 9:", reply.exception_code)
+            client.close()
+            """
+        let pymodbus = try Peers.run(Peers.python(), ["-c", script, "\(port)"])
+        #expect(pymodbus.text == "[20, 21, 22]\n[10, 99, 12]\nunit 9: 10\n", "\(pymodbus.text) \(pymodbus.stderr)")
+        let mbpoll = try Peers.run(Peers.program("mbpoll"), ["-a", "2", "-r", "2", "-c", "2", "-1", "-p", "\(port)", "127.0.0.1"])
+        #expect(mbpoll.text.contains("[2]: \t21") && mbpoll.text.contains("[3]: \t22"), "\(mbpoll.text) \(mbpoll.stderr)")
+        try await rig.stop()
+    }
+
+    @Test func aDeadSlaveDoesNotSlowTheOthers() async throws {
+        let rig = try await rig(policy: .init(maximumTimeout: .milliseconds(300), failuresToOpen: 2, backoff: .seconds(30)))
+        let live = try await ModbusTCPClient.connect(host: "127.0.0.1", port: rig.server.port, group: group, timeout: .seconds(5))
+        let dead = try await ModbusTCPClient.connect(host: "127.0.0.1", port: rig.server.port, group: group, depth: 4, timeout: .seconds(5))
+        // The dead slave's client keeps four requests waiting on the line throughout.
+        let flood = Task {
+            var answers: [Response] = []
+            while !Task.isCancelled {
+                if let answer = try? await dead.send(.readHoldingRegisters(address: 0, count: 1), unit: 3) { answers.append(answer) }
+            }
+            return answers
+        }
+        var latencies: [Duration] = []
+        for _ in 0..<20 {
+            let start = ContinuousClock.now
+            #expect(try await live.send(.readHoldingRegisters(address: 0, count: 3), unit: 1) == .registers([10, 11, 12]))
+            latencies.append(ContinuousClock.now - start)
+        }
+        flood.cancel()
+        let deadAnswers = await flood.value
+        #expect(deadAnswers.allSatisfy { $0 == .exception(ModbusException(function: 3, code: .gatewayTargetFailed)) })
+        #expect(rig.bus.counters.timeouts == 2 && rig.bus.counters.failedFast > 0, "\(rig.bus.counters)")
+        // Once the breaker is open a read of 3 registers at 19200 baud takes
+        // about 10 ms on the wire; the bound leaves room for a loaded machine.
+        let settled = latencies.dropFirst(5)
+        #expect(settled.allSatisfy { $0 < .milliseconds(150) }, "\(latencies)")
+        await live.close()
+        await dead.close()
+        try await rig.stop()
+    }
+
+    @Test func aFullLineAnswersBusyAndAGoneClientsRequestsAreDropped() async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let bus = Bus(name: "small", port: try SerialPort(path: line.paths[0], settings: settings),
+                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(200), failuresToOpen: 100), queueCapacity: 2),
+                      logger: Logger(label: "test.bus"))
+        let loop = group.next()
+        let gone = ModbusConnection()
+        let read: [UInt8] = [3, 0, 0, 0, 1]
+        // Nobody answers as slave 5: the first request holds the line for 200 ms.
+        let first = bus.submit(read, to: 5, priority: .forwarded, on: loop)
+        try await Task.sleep(for: .milliseconds(50))
+        let queued = [bus.submit(read, to: 5, priority: .forwarded, from: gone, on: loop), bus.submit(read, to: 5, priority: .poll, on: loop)]
+        let refused = try await bus.submit(read, to: 5, priority: .forwarded, on: loop).get()
+        #expect(refused == [0x83, 0x06], "a full queue answers server busy")
+        gone.close()
+        #expect(try await first.get() == [0x83, 0x0B])
+        #expect(try await queued[0].get() == nil, "its client left: dropped, never sent")
+        #expect(try await queued[1].get() == [0x83, 0x0B])
+        #expect(bus.counters.droppedGone == 1 && bus.counters.refusedFull == 1 && bus.counters.timeouts == 2)
+        bus.close()
+        #expect(try await bus.submit(read, to: 5, priority: .write, on: loop).get() == [0x83, 0x0A], "a closed line is no path")
+    }
+}
