@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .target(name: "Automata"),
@@ -40,7 +41,9 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "Serial",
+                "Modbus", "Serial", "Discovery",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -50,6 +53,7 @@ let package = Package(
             dependencies: [
                 "Automata",
                 "Discovery",
+                "Gateway",
                 "Modbus",
                 "Serial",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -17,6 +17,7 @@ public final class ModbusTCPServer: Sendable {
     /// misbehave (the simulator's `--evil`); a real server has none.
     public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
                              connectionLimit: Int = 1024, faults: [ModbusFault] = [],
+                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
                              logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
         let serving: any ModbusServing = faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults)
         let connections = ConnectionCounter(limit: connectionLimit)
@@ -26,6 +27,10 @@ public final class ModbusTCPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let accepts, !accepts(channel.remoteAddress) {
+                        logger.notice("refused Modbus/TCP connection from \(channel.remoteAddress?.description ?? "?"): not in the allow list")
+                        throw ConnectionCounter.NotAllowed()
+                    }
                     guard connections.open() else { throw ConnectionCounter.Full() }
                     channel.closeFuture.whenComplete { _ in connections.close() }
                     try channel.pipeline.syncOperations.addHandler(ModbusServerHandler(serving: serving, faults: faults, logger: logger))
@@ -176,6 +181,10 @@ final class ModbusServerHandler: ChannelInboundHandler {
 final class ConnectionCounter: Sendable {
     struct Full: Error, CustomStringConvertible {
         var description: String { "connection limit reached" }
+    }
+
+    struct NotAllowed: Error, CustomStringConvertible {
+        var description: String { "client not in the allow list" }
     }
 
     private let count = Mutex(0)

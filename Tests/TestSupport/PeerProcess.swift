@@ -44,12 +44,13 @@ public final class PeerProcess: @unchecked Sendable {
         arrived.signal()
     }
 
-    /// Waits for a line of standard output that starts with `prefix`; returns the rest of it.
+    /// Waits for a line of standard output that starts with `prefix`; returns
+    /// the rest of it. The line is taken: the next wait finds the next such line.
     public func waitForLine(startingWith prefix: String, timeout: TimeInterval = 20) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             lock.lock()
-            let found = lines.first { $0.hasPrefix(prefix) }
+            let found = lines.firstIndex { $0.hasPrefix(prefix) }.map { lines.remove(at: $0) }
             lock.unlock()
             if let found { return String(found.dropFirst(prefix.count)) }
             guard process.isRunning else {
@@ -95,6 +96,9 @@ public final class PeerProcess: @unchecked Sendable {
         output.fileHandleForReading.readabilityHandler = nil
         errors.fileHandleForReading.readabilityHandler = nil
     }
+
+    /// After `stop()`: whether the peer exited by itself (not killed by a signal), and its status.
+    public var exitStatus: Int32? { process.terminationReason == .exit ? process.terminationStatus : nil }
 
     deinit { if process.isRunning { stop() } }
 }

@@ -1,0 +1,214 @@
+import Discovery
+import Foundation
+import Logging
+import Serial
+import TOMLKit
+
+/// The gateway's configuration (`etc/fieldgw.toml` documents every key):
+/// serial lines, the routes from Modbus/TCP unit ids to them, the listeners
+/// and logging. Reading it checks everything it can without hardware; an
+/// error names the file, the key and the reason.
+public struct Configuration: Sendable {
+    public struct Line: Sendable {
+        public var name: String
+        public var adapter: AdapterMatcher
+        public var settings: SerialSettings
+        public var rs485: RS485Settings?
+        public var options: Bus.Options
+    }
+
+    public struct Route: Sendable, Hashable {
+        public var units: ClosedRange<UInt8>
+        public var line: String
+        /// Slave address = unit id − offset.
+        public var offset: Int
+    }
+
+    public struct Listener: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public var connectionLimit: Int
+        /// Client addresses allowed (IPv4 CIDR or exact addresses); empty allows all.
+        public var allow: [AddressRange]
+        /// Writes are refused with exception 1.
+        public var readOnly: Bool
+    }
+
+    public var logLevel: Logger.Level = .info
+    public var lines: [Line] = []
+    public var routes: [Route] = []
+    public var listeners: [Listener] = []
+
+    /// Reads and checks the file at `path`.
+    public init(file path: String) throws(ConfigurationError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(file: path, key: "", reason: "cannot be read: \(error.localizedDescription)")
+        }
+        try self.init(toml: text, file: path)
+    }
+
+    public init(toml text: String, file: String) throws(ConfigurationError) {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: file, key: "", reason: "line \(error.source.begin.line): \(error.description)")
+        } catch {
+            throw ConfigurationError(file: file, key: "", reason: "\(error)")
+        }
+        var root = TOMLReader(file: file, path: "", table: table)
+        if var logging = try root.subtable("logging") {
+            logLevel = try Self.level(&logging)
+            try logging.finish()
+        }
+        lines = try root.tables("line").map { reader throws(ConfigurationError) in try Self.line(reader) }
+        routes = try root.tables("route").map { reader throws(ConfigurationError) in try Self.route(reader) }
+        listeners = try root.tables("listener").map { reader throws(ConfigurationError) in try Self.listener(reader) }
+        try root.finish()
+        try check(root)
+    }
+
+    private static func level(_ reader: inout TOMLReader) throws(ConfigurationError) -> Logger.Level {
+        guard let text = try reader.string("level") else { return .info }
+        guard let level = Logger.Level(rawValue: text) else {
+            throw reader.error("level", "\"\(text)\" is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        return level
+    }
+
+    private static func line(_ source: TOMLReader) throws(ConfigurationError) -> Line {
+        var reader = source
+        let name = try reader.required("name") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        let adapterText = try reader.required("adapter") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        let adapter: AdapterMatcher
+        do { adapter = try AdapterMatcher(parsing: adapterText) } catch { throw reader.error("adapter", error.reason) }
+        var settings = SerialSettings()
+        settings.baud = try reader.int("baud", in: 50...4_000_000) ?? 19200
+        if let parity = try reader.string("parity") {
+            guard let value = SerialSettings.Parity(rawValue: parity) else {
+                throw reader.error("parity", "\"\(parity)\" is not one of none, even, odd, mark, space")
+            }
+            settings.parity = value
+        }
+        settings.stopBits = try reader.int("stop_bits", in: 1...2) ?? 1
+        let rs485 = try Self.rs485(&reader)
+        let options = try Self.busOptions(&reader)
+        try reader.finish()
+        return Line(name: name, adapter: adapter, settings: settings, rs485: rs485, options: options)
+    }
+
+    private static func rs485(_ reader: inout TOMLReader) throws(ConfigurationError) -> RS485Settings? {
+        guard var table = try reader.subtable("rs485") else { return nil }
+        var settings = RS485Settings()
+        settings.enabled = try table.bool("enabled") ?? true
+        settings.rtsOnSend = try table.bool("rts_on_send") ?? true
+        settings.rtsAfterSend = try table.bool("rts_after_send") ?? false
+        settings.receiveDuringTransmit = try table.bool("receive_during_transmit") ?? false
+        settings.delayBeforeSend = try table.int("delay_before_send_ms", in: 0...100) ?? 0
+        settings.delayAfterSend = try table.int("delay_after_send_ms", in: 0...100) ?? 0
+        try table.finish()
+        return settings
+    }
+
+    private static func busOptions(_ reader: inout TOMLReader) throws(ConfigurationError) -> Bus.Options {
+        var options = Bus.Options()
+        let minimum = try reader.int("timeout_min_ms", in: 1...60_000) ?? 50
+        let maximum = try reader.int("timeout_max_ms", in: 1...60_000) ?? 1000
+        guard minimum <= maximum else { throw reader.error("timeout_min_ms", "\(minimum) is above timeout_max_ms (\(maximum))") }
+        options.health.minimumTimeout = .milliseconds(minimum)
+        options.health.maximumTimeout = .milliseconds(maximum)
+        options.health.failuresToOpen = try reader.int("failures_to_open", in: 1...1000) ?? 3
+        options.health.backoff = .milliseconds(Int((try reader.double("backoff_s", in: 0.01...3600) ?? 5) * 1000))
+        options.retries = try reader.int("retries", in: 0...10) ?? 0
+        options.queueCapacity = try reader.int("queue", in: 1...100_000) ?? 64
+        options.turnaround = .milliseconds(try reader.int("turnaround_ms", in: 0...10_000) ?? 100)
+        return options
+    }
+
+    private static func route(_ source: TOMLReader) throws(ConfigurationError) -> Route {
+        var reader = source
+        let text = try reader.required("units") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt8($0) }
+        guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!, low >= 1, low <= high else {
+            throw reader.error("units", "\"\(text)\" is not a unit id or a range LOW-HIGH of unit ids 1-255")
+        }
+        let line = try reader.required("line") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        let offset = try reader.int("offset", in: -246...254) ?? 0
+        guard Int(low) - offset >= 1, Int(high) - offset <= 247 else {
+            throw reader.error("offset", "units \(text) less \(offset) are slaves \(Int(low) - offset)–\(Int(high) - offset), outside 1–247")
+        }
+        try reader.finish()
+        return Route(units: low...high, line: line, offset: offset)
+    }
+
+    private static func listener(_ source: TOMLReader) throws(ConfigurationError) -> Listener {
+        var reader = source
+        let bind = try reader.string("bind") ?? "0.0.0.0:502"
+        guard let colon = bind.lastIndex(of: ":"), let port = Int(bind[bind.index(after: colon)...]), (0...65535).contains(port) else {
+            throw reader.error("bind", "\"\(bind)\" is not HOST:PORT")
+        }
+        let host = bind[..<colon].isEmpty ? "0.0.0.0" : String(bind[..<colon])
+        let limit = try reader.int("connection_limit", in: 1...100_000) ?? 256
+        var allow: [AddressRange] = []
+        for (index, text) in (try reader.strings("allow") ?? []).enumerated() {
+            guard let range = AddressRange(text) else { throw reader.error("allow[\(index)]", "\"\(text)\" is not an address or IPv4 CIDR (10.0.0.0/8)") }
+            allow.append(range)
+        }
+        let readOnly = try reader.bool("read_only") ?? false
+        try reader.finish()
+        return Listener(host: host, port: port, connectionLimit: limit, allow: allow, readOnly: readOnly)
+    }
+
+    /// What needs the whole file: unique line names, routes to lines that exist, no unit routed twice.
+    private func check(_ root: TOMLReader) throws(ConfigurationError) {
+        var names: Set<String> = []
+        for (index, line) in lines.enumerated() where !names.insert(line.name).inserted {
+            throw root.error("line[\(index)].name", "\"\(line.name)\" names two lines")
+        }
+        var routed: [UInt8: Int] = [:]
+        for (index, route) in routes.enumerated() {
+            guard names.contains(route.line) else { throw root.error("route[\(index)].line", "no [[line]] is named \"\(route.line)\"") }
+            for unit in route.units {
+                if let other = routed.updateValue(index, forKey: unit) {
+                    throw root.error("route[\(index)].units", "unit \(unit) is already routed by route[\(other)]")
+                }
+            }
+        }
+        if listeners.isEmpty { throw root.error("listener", "at least one [[listener]] is needed") }
+    }
+}
+
+/// An IPv4 network (`10.0.0.0/8`, `192.168.1.7`) or any other address written exactly.
+public struct AddressRange: Sendable, Hashable {
+    let network: UInt32?
+    let prefix: Int
+    let exact: String
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        exact = String(parts[0])
+        if let address = Self.ipv4(parts[0]) {
+            guard parts.count == 1 || (parts.count == 2 && Int(parts[1]).map { (0...32).contains($0) } == true) else { return nil }
+            prefix = parts.count == 2 ? Int(parts[1])! : 32
+            network = prefix == 0 ? 0 : address & ~UInt32(0) << (32 - prefix)
+        } else {
+            guard parts.count == 1, text.contains(":") else { return nil }
+            network = nil
+            prefix = 128
+        }
+    }
+
+    public func contains(_ address: String) -> Bool {
+        guard let network, let value = Self.ipv4(Substring(address)) else { return address == exact }
+        return prefix == 0 || value & ~UInt32(0) << (32 - prefix) == network
+    }
+
+    static func ipv4(_ text: Substring) -> UInt32? {
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
+        guard octets.count == 4, text.split(separator: ".", omittingEmptySubsequences: false).count == 4 else { return nil }
+        return octets.reduce(0) { $0 << 8 | UInt32($1) }
+    }
+}

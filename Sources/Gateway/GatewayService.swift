@@ -1,0 +1,89 @@
+import Discovery
+import Logging
+import Modbus
+import NIOCore
+import Serial
+
+/// The running gateway: a Bus per configured line, the router, and the
+/// Modbus/TCP listeners. `stop()` closes the listeners, then lets each line
+/// finish the transaction in flight.
+public final class GatewayService: Sendable {
+    public let buses: [String: Bus]
+    public let servers: [ModbusTCPServer]
+    /// Where each line was opened.
+    public let paths: [String: String]
+
+    private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String]) {
+        self.buses = buses
+        self.servers = servers
+        self.paths = paths
+    }
+
+    public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
+        var buses: [String: Bus] = [:]
+        var paths: [String: String] = [:]
+        for line in configuration.lines {
+            let path = try resolve(line)
+            let port = try SerialPort(path: path, settings: line.settings)
+            if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
+            buses[line.name] = Bus(name: line.name, port: port, options: line.options, logger: logger)
+            paths[line.name] = path
+        }
+        var routes: [UInt8: Router.Route] = [:]
+        for route in configuration.routes {
+            routes.merge(Router.range(route.units, offset: route.offset, to: buses[route.line]!)) { first, _ in first }
+        }
+        let router = Router(routes: routes)
+        var servers: [ModbusTCPServer] = []
+        for listener in configuration.listeners {
+            let serving: any ModbusServing = listener.readOnly ? ReadOnlyServing(base: router) : router
+            let server = try await ModbusTCPServer.start(host: listener.host, port: listener.port, serving: serving, group: group,
+                                                         connectionLimit: listener.connectionLimit, accepts: allowing(listener.allow),
+                                                         logger: logger)
+            servers.append(server)
+        }
+        return GatewayService(buses: buses, servers: servers, paths: paths)
+    }
+
+    /// The listener's allow list as the server's test of a client; nil lets everyone in.
+    private static func allowing(_ allow: [AddressRange]) -> (@Sendable (SocketAddress?) -> Bool)? {
+        guard !allow.isEmpty else { return nil }
+        return { (address: SocketAddress?) -> Bool in
+            guard let ip = address?.ipAddress else { return false }
+            return allow.contains { $0.contains(ip) }
+        }
+    }
+
+    /// A device node written out is used as it is (a pty, a built-in UART);
+    /// any other matcher is looked up among the adapters udev knows.
+    private static func resolve(_ line: Configuration.Line) throws -> String {
+        if case .node(let pattern) = line.adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
+        do {
+            return try Discovery.resolve(line.adapter).node
+        } catch {
+            throw GatewayError(reason: "line \(line.name): \(error)")
+        }
+    }
+
+    public func stop() async {
+        for server in servers { try? await server.close() }
+        for bus in buses.values { bus.close() }
+    }
+}
+
+public struct GatewayError: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
+/// A listener that only reads: writes are refused with exception 1 (illegal function).
+struct ReadOnlyServing: ModbusServing {
+    let base: any ModbusServing
+
+    func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        if let function = pdu.first, [5, 6, 15, 16, 22, 23].contains(function) {
+            return .now([function | 0x80, ExceptionCode.illegalFunction.rawValue])
+        }
+        return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop)
+    }
+}

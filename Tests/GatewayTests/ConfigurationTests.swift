@@ -1,0 +1,87 @@
+import Foundation
+import Serial
+import TestSupport
+import Testing
+@testable import Gateway
+
+/// The configuration file: the shipped example reads as documented, and each
+/// kind of mistake names the file, the key and the reason.
+@Suite struct ConfigurationTests {
+    private let minimal = """
+        [[line]]
+        name = "a"
+        adapter = "/dev/ttyS1"
+        [[route]]
+        units = "1-10"
+        line = "a"
+        [[listener]]
+        bind = "127.0.0.1:0"
+        """
+
+    @Test func theShippedExampleReadsAsDocumented() throws {
+        let path = Peers.packageRoot.appendingPathComponent("etc/fieldgw.toml").path
+        let configuration = try Configuration(file: path)
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.lines.map(\.name) == ["boiler-house", "pump-station"])
+        let boiler = configuration.lines[0]
+        #expect(boiler.adapter.description.contains("A10KZ3L7"))
+        #expect(boiler.settings.baud == 19200 && boiler.settings.parity == .even && boiler.settings.stopBits == 1)
+        #expect(boiler.rs485 == RS485Settings())
+        #expect(boiler.options.health.maximumTimeout == .seconds(1) && boiler.options.queueCapacity == 64)
+        let pumps = configuration.lines[1]
+        #expect(pumps.settings.parity == .none && pumps.settings.stopBits == 2 && pumps.rs485 == nil)
+        #expect(configuration.routes == [Configuration.Route(units: 1...31, line: "boiler-house", offset: 0),
+                                         Configuration.Route(units: 101...131, line: "pump-station", offset: 100)])
+        #expect(configuration.listeners.map(\.port) == [502, 1502] && configuration.listeners[1].readOnly)
+    }
+
+    @Test func aMinimalFileTakesTheDefaults() throws {
+        let configuration = try Configuration(toml: minimal, file: "min.toml")
+        let line = try #require(configuration.lines.first)
+        #expect(line.settings == SerialSettings() && line.options.retries == 0 && line.options.health.failuresToOpen == 3)
+        #expect(configuration.listeners == [Configuration.Listener(host: "127.0.0.1", port: 0, connectionLimit: 256, allow: [], readOnly: false)])
+    }
+
+    @Test(arguments: [
+        ("baud = 19200", "buad = 19200", "line[0].buad: unknown key"),
+        ("baud = 19200", "baud = \"fast\"", "line[0].baud: expected a whole number, found string"),
+        ("baud = 19200", "baud = 12", "line[0].baud: 12 is outside 50–4000000"),
+        ("baud = 19200", "parity = \"evn\"", "line[0].parity: \"evn\" is not one of none, even, odd, mark, space"),
+        ("baud = 19200", "timeout_min_ms = 900\ntimeout_max_ms = 100", "line[0].timeout_min_ms: 900 is above timeout_max_ms (100)"),
+        ("adapter = \"/dev/ttyS1\"", "adapter = \"0403\"", "line[0].adapter: expected serial:"),
+        ("line = \"a\"", "line = \"b\"", "route[0].line: no [[line]] is named \"b\""),
+        ("units = \"1-10\"", "units = \"10-1\"", "route[0].units: \"10-1\" is not a unit id or a range"),
+        ("units = \"1-10\"", "units = \"1-10\"\noffset = 5", "route[0].offset: units 1-10 less 5 are slaves -4–5, outside 1–247"),
+        ("bind = \"127.0.0.1:0\"", "bind = \"localhost\"", "listener[0].bind: \"localhost\" is not HOST:PORT"),
+        ("bind = \"127.0.0.1:0\"", "allow = [\"10.0.0.0/33\"]", "listener[0].allow[0]: \"10.0.0.0/33\" is not an address or IPv4 CIDR"),
+        ("name = \"a\"", "", "line[0].name: is required"),
+        ("[[listener]]", "[logging]\nlevel = \"loud\"\n[[listener]]", "logging.level: \"loud\" is not one of trace"),
+        ("[[listener]]", "[[listener]]\nbind = ", "bad.toml: line 8: Error while parsing key-value pair"),
+    ] as [(String, String, String)])
+    func aMistakeIsNamedWithItsKeyAndReason(original: String, replacement: String, message: String) {
+        let text = minimal.replacingOccurrences(of: original, with: replacement).replacingOccurrences(of: "baud = 19200", with: "")
+        let toml = original == "baud = 19200" ? minimal.replacingOccurrences(of: "adapter = \"/dev/ttyS1\"", with: "adapter = \"/dev/ttyS1\"\n\(replacement)") : text
+        let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: toml, file: "bad.toml") }
+        #expect(error?.description.hasPrefix("bad.toml: ") == true && error?.description.contains(message) == true, "\(error?.description ?? "no error")")
+    }
+
+    @Test func twoRoutesForOneUnitAndNoListenerAreRefused() {
+        let overlap = minimal + "\n[[route]]\nunits = \"5\"\nline = \"a\"\n"
+        let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: overlap, file: "f") }
+        #expect(error?.description == "f: route[1].units: unit 5 is already routed by route[0]")
+        let silent = minimal.replacingOccurrences(of: "[[listener]]\nbind = \"127.0.0.1:0\"", with: "")
+        let none = #expect(throws: ConfigurationError.self) { try Configuration(toml: silent, file: "f") }
+        #expect(none?.description == "f: listener: at least one [[listener]] is needed")
+        let missing = #expect(throws: ConfigurationError.self) { try Configuration(file: "/nonexistent/fieldgw.toml") }
+        #expect(missing?.description.hasPrefix("/nonexistent/fieldgw.toml: cannot be read") == true)
+    }
+
+    @Test func allowListsMatchNetworksAndAddresses() throws {
+        let network = try #require(AddressRange("10.1.0.0/16"))
+        #expect(network.contains("10.1.200.3") && !network.contains("10.2.0.1") && !network.contains("::1"))
+        #expect(try #require(AddressRange("0.0.0.0/0")).contains("192.168.7.7"))
+        #expect(try #require(AddressRange("127.0.0.1")).contains("127.0.0.1") && !(try #require(AddressRange("127.0.0.1")).contains("127.0.0.2")))
+        #expect(try #require(AddressRange("::1")).contains("::1"))
+        for bad in ["10.0.0/8", "10.0.0.0/40", "fred", "1.2.3.4/x"] { #expect(AddressRange(bad) == nil, "\(bad)") }
+    }
+}
