@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Modbus
 import NIOCore
+import NIOPosix
 import Serial
 import Synchronization
 
@@ -104,6 +105,13 @@ public final class Bus: Sendable {
             work.signal()
         }
         return promise.futureResult
+    }
+
+    /// `submit`, awaited: for callers outside an event loop (the poller).
+    public func request(_ pdu: [UInt8], to slave: UInt8, priority: BusPriority) async -> [UInt8]? {
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        // submit never fails its future: every failure is an exception PDU.
+        return try? await submit(pdu, to: slave, priority: priority, on: loop).get()
     }
 
     /// Stops after the transaction in flight; whatever waits is answered 0x0A.

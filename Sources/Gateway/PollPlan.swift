@@ -1,0 +1,73 @@
+import Modbus
+
+/// Which reads one poll cycle makes: the polled addresses of each table,
+/// merged into one read while the next address is within `reach` of the
+/// read's start, and split where a read would pass the spec's limit (123
+/// registers, 1968 bits). Tables are never merged.
+public struct PollPlan: Sendable, Hashable {
+    public struct Read: Sendable, Hashable {
+        public let table: Table
+        public let offset: UInt16
+        public let count: Int
+
+        public var request: Request {
+            switch table {
+            case .coils: .readCoils(address: offset, count: UInt16(count))
+            case .discreteInputs: .readDiscreteInputs(address: offset, count: UInt16(count))
+            case .inputRegisters: .readInputRegisters(address: offset, count: UInt16(count))
+            case .holdingRegisters: .readHoldingRegisters(address: offset, count: UInt16(count))
+            }
+        }
+    }
+
+    public let reads: [Read]
+    /// Reads stay within what every device takes (cpppo's limits; the spec's
+    /// write limits, a little under its read limits of 125 and 2000).
+    public static let registerLimit = 123
+    public static let bitLimit = 1968
+
+    public init(addresses: Set<ModbusAddress>, reach: Int = 100) {
+        var reads: [Read] = []
+        for table in Table.allCases {
+            let offsets = addresses.filter { $0.table == table }.map { Int($0.offset) }.sorted()
+            let limit = table.isBits ? Self.bitLimit : Self.registerLimit
+            var start: Int?
+            var last = 0
+            for offset in offsets {
+                if let first = start, offset - first < reach, offset - first < limit {
+                    last = offset
+                    continue
+                }
+                if let first = start { reads.append(Read(table: table, offset: UInt16(first), count: last - first + 1)) }
+                start = offset
+                last = offset
+            }
+            if let first = start { reads.append(Read(table: table, offset: UInt16(first), count: last - first + 1)) }
+        }
+        self.reads = reads
+    }
+}
+
+/// cpppo's load averages: the fraction of the poll period spent reading,
+/// averaged over about 1, 5 and 15 minutes of polls, each updated after a
+/// cycle as L ← L + (1 / (m·60 / rate)) · (load − L).
+public struct LoadAverage: Sendable, Hashable {
+    public private(set) var one = 0.0
+    public private(set) var five = 0.0
+    public private(set) var fifteen = 0.0
+
+    public init() {}
+
+    /// One cycle that spent `busy` reading, of a `period` between polls.
+    public mutating func record(busy: Duration, period: Duration) {
+        let rate = period.seconds
+        let load = busy.seconds / rate
+        one += (1 / (1 * 60 / rate)) * (load - one)
+        five += (1 / (5 * 60 / rate)) * (load - five)
+        fifteen += (1 / (15 * 60 / rate)) * (load - fifteen)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,136 @@
+import Modbus
+import NIOPosix
+import Synchronization
+
+/// Polls addresses of one slave on a line in the background, as cpppo's
+/// `poller` does: `poll` starts polling an address, `read` gives its last
+/// value (nil while the device is offline or before its first poll), `write`
+/// goes through the line at once (ahead of polls) and returns when the slave
+/// has answered, `forget` stops polling. Reads are merged by `PollPlan`; each
+/// cycle's time spent reading feeds the load averages. A cycle that takes
+/// longer than the period is a slip.
+public final class Poller: Sendable {
+    public let bus: Bus
+    public let slave: UInt8
+    public let reach: Int
+    private let state: Mutex<State>
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    private struct State {
+        var period: Duration
+        var addresses: Set<ModbusAddress> = []
+        var values: [ModbusAddress: UInt16] = [:]
+        var online = false
+        var load = LoadAverage()
+        var slips = 0
+        var cycles = 0
+    }
+
+    public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100) {
+        self.bus = bus
+        self.slave = slave
+        self.reach = reach
+        state = Mutex(State(period: period))
+    }
+
+    /// Polls `address` from now on; a `period` shorter than the current one
+    /// makes every poll of this device that much faster (never slower).
+    public func poll(_ address: ModbusAddress, period: Duration? = nil) {
+        state.withLock { state in
+            state.addresses.insert(address)
+            if let period, period < state.period { state.period = period }
+        }
+        task.withLock { task in
+            if task == nil { task = Task { await self.run() } }
+        }
+    }
+
+    public func forget(_ address: ModbusAddress) {
+        state.withLock { state in
+            state.addresses.remove(address)
+            state.values[address] = nil
+        }
+    }
+
+    /// The last polled value; nil while offline or not yet polled.
+    public func read(_ address: ModbusAddress) -> UInt16? {
+        state.withLock { $0.online ? $0.values[address] : nil }
+    }
+
+    /// Writes one register or coil now; throws the slave's exception, or 0x0A/0x0B from the gateway.
+    public func write(_ address: ModbusAddress, value: UInt16) async throws(ModbusError) {
+        let request: Request = switch address.table {
+        case .coils: .writeSingleCoil(address: address.offset, value: value != 0)
+        case .holdingRegisters: .writeSingleRegister(address: address.offset, value: value)
+        case .discreteInputs, .inputRegisters: throw ModbusError(.invalidRequest, "\(address) is read-only")
+        }
+        let reply = await bus.request(request.pdu, to: slave, priority: .write)
+        let response = try Response(pdu: (reply ?? [])[...], for: request)
+        if case .exception(let exception) = response { throw ModbusError.from(exception) }
+        state.withLock { $0.values[address] = value }
+    }
+
+    public var online: Bool { state.withLock { $0.online } }
+    public var load: LoadAverage { state.withLock { $0.load } }
+    public var slips: Int { state.withLock { $0.slips } }
+    public var cycles: Int { state.withLock { $0.cycles } }
+    public var period: Duration { state.withLock { $0.period } }
+
+    public func stop() {
+        task.withLock { $0?.cancel() }
+    }
+
+    private func run() async {
+        var next = ContinuousClock.now
+        while !Task.isCancelled {
+            let (addresses, period) = state.withLock { ($0.addresses, $0.period) }
+            let started = ContinuousClock.now
+            let busy = await cycle(PollPlan(addresses: addresses, reach: reach))
+            let ended = ContinuousClock.now
+            next += period
+            state.withLock { state in
+                state.load.record(busy: busy, period: period)
+                state.cycles += 1
+                if ended > started + period { state.slips += 1 }
+            }
+            if next < ended { next = ended }
+            try? await Task.sleep(until: next, clock: .continuous)
+        }
+    }
+
+    /// One poll of every read in the plan; the time spent reading.
+    private func cycle(_ plan: PollPlan) async -> Duration {
+        var busy = Duration.zero
+        var answered = true
+        for read in plan.reads {
+            let start = ContinuousClock.now
+            let reply = await bus.request(read.request.pdu, to: slave, priority: .poll)
+            busy += ContinuousClock.now - start
+            guard let values = Self.values(reply, for: read) else {
+                answered = false
+                continue
+            }
+            state.withLock { state in
+                for (index, value) in values.enumerated() {
+                    let address = ModbusAddress(table: read.table, offset: read.offset &+ UInt16(index))
+                    if state.addresses.contains(address) { state.values[address] = value }
+                }
+            }
+        }
+        state.withLock { state in
+            state.online = answered && !plan.reads.isEmpty
+            if !state.online { state.values.removeAll() }
+        }
+        return busy
+    }
+
+    /// The values a reply carries, or nil for an exception or no answer.
+    private static func values(_ reply: [UInt8]?, for read: PollPlan.Read) -> [UInt16]? {
+        guard let reply, let response = try? Response(pdu: reply[...], for: read.request) else { return nil }
+        switch response {
+        case .registers(let values): return values
+        case .bits(let bits): return bits.prefix(read.count).map { $0 ? 1 : 0 }
+        default: return nil
+        }
+    }
+}
