@@ -50,6 +50,8 @@ demo: apt-deps
 	.build/release/fieldgw discover
 	@echo "== serial adapters as umockdev fakes them (the discovery tests' devices)"
 	umockdev-run -d Tests/DiscoveryTests/Fixtures/adapters.umockdev -- .build/release/fieldgw discover
+	@echo "== the gateway on a simulated RS485 line with three slaves (Ctrl-C stops it)"
+	.build/release/fieldgw demo
 
 BENCH_DIR := .build/bench
 

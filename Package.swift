@@ -71,12 +71,12 @@ let package = Package(
             path: "Benchmarks/ModbusBench"
         ),
         // Helpers the test targets share: finding and running real peers.
-        .target(name: "TestSupport", dependencies: ["Modbus", "Serial"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Modbus", "Serial", "Gateway"], path: "Tests/TestSupport"),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
         .testTarget(
             name: "ModbusTests",
             dependencies: [
-                "Modbus", "Serial", "TestSupport",
+                "Modbus", "Serial", "TestSupport", "Gateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -6,7 +6,9 @@ import NIOCore
 /// A way for a simulated device to misbehave, after cpppo's `modbus_sim --evil`,
 /// so that masters and gateways can be tested against the devices plant
 /// engineers actually meet. Written `truncate`, `delay[:SECONDS[-SECONDS]]`
-/// (default 5 s; a range draws a delay for each reply) or `corrupt[:FIELD]`.
+/// (default 5 s; a range draws a delay for each reply), `corrupt[:FIELD]`, or
+/// `silent[:FRACTION]` (ours: no reply at all to that fraction of requests,
+/// default all of them, as a slave with a loose wire).
 public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
     /// Only the first half of each reply is sent.
     case truncate
@@ -14,6 +16,8 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
     case delay(ClosedRange<Double>)
     /// One field of each reply is wrong.
     case corrupt(Field)
+    /// This fraction of requests (0–1) gets no reply at all.
+    case silent(Double)
 
     /// What `corrupt` damages. On RTU, `crc` flips a bit of the data and
     /// leaves the CRC as it was (the master sees a CRC error); the other
@@ -29,6 +33,7 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
         case .delay(let range) where range.lowerBound == range.upperBound: "delay:\(range.lowerBound)"
         case .delay(let range): "delay:\(range.lowerBound)-\(range.upperBound)"
         case .corrupt(let field): "corrupt:\(field.rawValue)"
+        case .silent(let fraction): "silent:\(fraction)"
         }
     }
 
@@ -46,8 +51,13 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
                 throw ModbusFaultError(text: text, reason: "corrupt takes one of \(names)")
             }
             self = .corrupt(field)
+        case "silent":
+            guard let fraction = Double(argument ?? "1"), (0...1).contains(fraction) else {
+                throw ModbusFaultError(text: text, reason: "silent takes the fraction of requests left unanswered, 0 to 1")
+            }
+            self = .silent(fraction)
         default:
-            throw ModbusFaultError(text: text, reason: "expected truncate, delay[:SECONDS[-SECONDS]] or corrupt[:FIELD]")
+            throw ModbusFaultError(text: text, reason: "expected truncate, delay[:SECONDS[-SECONDS]], corrupt[:FIELD] or silent[:FRACTION]")
         }
     }
 
@@ -86,6 +96,14 @@ extension [ModbusFault] {
         return .seconds(seconds)
     }
 
+    /// Whether this reply is not to be sent at all (a `silent` fault's draw).
+    public func staysSilent() -> Bool {
+        contains { fault in
+            if case .silent(let fraction) = fault { return Double.random(in: 0..<1) < fraction }
+            return false
+        }
+    }
+
     /// A Modbus/TCP reply (MBAP header, unit, PDU) as the faults make it.
     public func damageTCP(_ adu: [UInt8]) -> [UInt8] {
         var bytes = adu
@@ -109,7 +127,7 @@ extension ModbusFault {
         let unitAt = tcp ? 6 : 0
         guard adu.count > unitAt + 1, applies(toTCP: tcp) else { return }
         switch self {
-        case .delay:
+        case .delay, .silent:
             return
         case .truncate:
             adu.removeLast(adu.count - adu.count / 2)
@@ -153,6 +171,7 @@ struct DelayedServing: ModbusServing {
     let faults: [ModbusFault]
 
     func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        if faults.staysSilent() { return .now(nil) }
         let delay = faults.nextDelay()
         guard delay > .zero else { return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop) }
         return .later(eventLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) {}.futureResult.flatMap {

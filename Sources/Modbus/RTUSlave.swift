@@ -53,6 +53,7 @@ public final class RTUSlave {
         }
         let reply = RTUFrame.encode(unit: unit, pdu: serving.reply(unit: unit, pdu: pdu))
         guard !faults.isEmpty else { return try port.write(reply) }
+        if faults.staysSilent() { return }
         let delay = faults.nextDelay()
         if delay > .zero { sleepThread(for: delay) }
         try port.write(faults.damageRTU(reply))

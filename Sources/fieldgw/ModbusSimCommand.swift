@@ -46,7 +46,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Event-loop threads serving Modbus/TCP. One serves about 100,000 requests a second; more help only with many busy connections and cores to spare.")
     var threads = 1
 
-    @Option(name: .long, help: ArgumentHelp("Misbehave on every reply, after cpppo: truncate, delay[:SECONDS[-SECONDS]] (default 5), corrupt[:FIELD] with FIELD transaction (the default on TCP), protocol, unit, function, registers or crc (the default on RTU). May be repeated.", valueName: "FAULT"))
+    @Option(name: .long, help: ArgumentHelp("Misbehave on every reply, after cpppo: truncate, delay[:SECONDS[-SECONDS]] (default 5), corrupt[:FIELD] with FIELD transaction (the default on TCP), protocol, unit, function, registers or crc (the default on RTU), silent[:FRACTION] (no reply to that fraction of requests). May be repeated.", valueName: "FAULT"))
     var evil: [String] = []
 
     @OptionGroup(title: "Serial line (RTU)")

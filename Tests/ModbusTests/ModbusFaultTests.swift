@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import NIOPosix
 import Serial
 import TestSupport
@@ -15,12 +16,13 @@ import Testing
     @Test(arguments: [
         ("truncate", ModbusFault.truncate), ("delay", .delay(5...5)), ("delay:0.25", .delay(0.25...0.25)),
         ("delay:0.1-0.5", .delay(0.1...0.5)), ("corrupt", .corrupt(.transaction)), ("corrupt:registers", .corrupt(.registers)),
+        ("silent", .silent(1)), ("silent:0.25", .silent(0.25)),
     ])
     func faultsAreWrittenAsCpppoWritesThem(text: String, fault: ModbusFault) throws {
         #expect(try ModbusFault(parsing: text) == fault)
     }
 
-    @Test(arguments: ["explode", "truncate:3", "delay:x", "delay:0.5-0.1", "delay:-1", "delay:1-2-3", "corrupt:crcx", ""])
+    @Test(arguments: ["explode", "truncate:3", "delay:x", "delay:0.5-0.1", "delay:-1", "delay:1-2-3", "corrupt:crcx", "silent:2", ""])
     func aBadFaultIsNamedWithItsReason(text: String) {
         let error = #expect(throws: ModbusFaultError.self) { try ModbusFault(parsing: text) }
         #expect(error?.text == text && error?.reason.isEmpty == false)
@@ -88,6 +90,17 @@ import Testing
         let error = #expect(throws: ModbusError.self) { try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 1) }
         #expect(error?.code == .timeout)
         #expect(master.counters.crcErrors >= 1 && master.counters.frames == 0, "\(master.counters)")
+    }
+
+    @Test func aSilentSlaveSendsNothingAtAll() throws {
+        #expect([ModbusFault.silent(1)].staysSilent() && ![ModbusFault.silent(0), .truncate].staysSilent())
+        let settings = SerialSettings(baud: 19200)
+        let bus = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([7])]), faults: [.silent(1)])
+        defer { slave.stop() }
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(200))
+        let error = #expect(throws: ModbusError.self) { try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 1) }
+        #expect(error?.code == .timeout && master.counters.noiseBytes == 0 && master.counters.crcErrors == 0, "\(master.counters)")
     }
 
     @Test func theSimulatorTakesEvilOptionsAndRefusesBadOnes() throws {

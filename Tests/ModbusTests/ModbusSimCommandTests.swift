@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import Serial
 import TestSupport
 import Testing

@@ -1,3 +1,4 @@
+import Gateway
 import Serial
 import TestSupport
 import Testing

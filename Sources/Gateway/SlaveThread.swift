@@ -3,7 +3,8 @@ import Serial
 import Synchronization
 import Modbus
 
-/// An RTU slave serving on its own thread, as a device on the bus would.
+/// An RTU slave serving on a thread of its own, as a device on the bus
+/// would: the demo's simulated devices, and the tests'.
 public final class SlaveThread: Sendable {
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
@@ -27,12 +28,4 @@ public final class SlaveThread: Sendable {
         running.store(false, ordering: .relaxed)
         _ = finished.wait(timeout: .now() + 5)
     }
-}
-
-/// A device with `values` in its holding registers from `offset`, and eight coils.
-public func holdingDevice(_ values: [UInt16], at offset: UInt16 = 0) -> ModbusDevice {
-    let store = DataStore()
-    store.define(.holdingRegisters, at: offset, values: values)
-    store.define(.coils, at: 0, values: [0, 0, 0, 0, 0, 0, 0, 0])
-    return ModbusDevice(store: store)
 }

@@ -1,0 +1,21 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `fieldgw demo` as `make demo` runs it: three simulated slaves behind the
+/// gateway, read with mbpoll, with the load line, stopped by SIGTERM.
+@Suite struct DemoCommandTests {
+    @Test func theDemoServesItsSlavesAndReportsLoad() throws {
+        let demo = try PeerProcess(Peers.fieldgw(), ["demo", "--port", "0"])
+        let port = try demo.waitForLine(startingWith: "demo: Modbus/TCP on 127.0.0.1:")
+        #expect(try demo.waitForLine(startingWith: "demo: try  mbpoll -a 1 -r 1 -c 10 -p ") == "\(port) 127.0.0.1")
+        let fast = try Peers.run(Peers.program("mbpoll"), ["-a", "1", "-r", "1", "-c", "10", "-1", "-p", port, "127.0.0.1"])
+        #expect((2...10).allSatisfy { fast.text.contains("[\($0)]: \t\($0)") }, "\(fast.text) \(fast.stderr)")
+        let slow = try Peers.run(Peers.program("mbpoll"), ["-a", "2", "-r", "2", "-c", "2", "-1", "-p", port, "127.0.0.1"])
+        #expect(slow.text.contains("[2]: \t2") && slow.text.contains("[3]: \t3"), "\(slow.text) \(slow.stderr)")
+        let load = try demo.waitForLine(startingWith: "load 1/5/15 min: line ", timeout: 15)
+        #expect(load.contains("unit 1 online") && load.contains("transactions"), "\(load)")
+        demo.stop(signal: SIGTERM)
+        #expect(demo.exitStatus == 0, "\(demo.standardError)")
+    }
+}
