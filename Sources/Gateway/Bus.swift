@@ -23,12 +23,16 @@ public final class Bus: Sendable {
         public var retries: Int
         /// The pause after a broadcast, for every slave to act on it.
         public var turnaround: Duration
+        /// How often a line that is down tries to open its adapter again.
+        public var reopenInterval: Duration
 
-        public init(health: SlaveHealth.Policy = .init(), queueCapacity: Int = 64, retries: Int = 0, turnaround: Duration = .milliseconds(100)) {
+        public init(health: SlaveHealth.Policy = .init(), queueCapacity: Int = 64, retries: Int = 0, turnaround: Duration = .milliseconds(100),
+                    reopenInterval: Duration = .milliseconds(500)) {
             self.health = health
             self.queueCapacity = queueCapacity
             self.retries = retries
             self.turnaround = turnaround
+            self.reopenInterval = reopenInterval
         }
     }
 
@@ -45,7 +49,8 @@ public final class Bus: Sendable {
     public let name: String
     private let state: Mutex<State>
     private let work = DispatchSemaphore(value: 0)
-    private let stopped = DispatchSemaphore(value: 0)
+    /// Set when the line's thread has ended; those waiting in `close()` resume then.
+    private let ended = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let options: Options
     private let logger: Logger
 
@@ -54,7 +59,7 @@ public final class Bus: Sendable {
         var health: [UInt8: SlaveHealth] = [:]
         var counters = Counters()
         var running = true
-        var up = true
+        var up: Bool
     }
 
     struct Pending {
@@ -64,23 +69,35 @@ public final class Bus: Sendable {
         let promise: EventLoopPromise<[UInt8]?>
     }
 
-    /// Starts the line's thread on `port`.
-    public init(name: String, port: SerialPort, options: Options = .init(), logger: Logger) {
+    /// Starts the line's thread on `port`; if the line fails (an adapter
+    /// unplugged), it is opened again at the same path and settings.
+    public convenience init(name: String, port: SerialPort, options: Options = .init(), logger: Logger) {
+        let (path, settings) = (port.path, port.settings)
+        self.init(name: name, first: PortHandOver(port: port), open: { try SerialPort(path: path, settings: settings) },
+                  options: options, logger: logger)
+    }
+
+    /// Starts the line's thread, which opens the port with `open`. While it
+    /// cannot (no adapter), the line is down: requests are answered 0x0A, and
+    /// `open` is tried again every `reopenInterval` until an adapter is back.
+    public convenience init(name: String, open: @escaping @Sendable () throws -> SerialPort, options: Options = .init(), logger: Logger) {
+        self.init(name: name, first: nil, open: open, options: options, logger: logger)
+    }
+
+    private init(name: String, first: PortHandOver?, open: @escaping @Sendable () throws -> SerialPort, options: Options, logger: Logger) {
         self.name = name
         self.options = options
         self.logger = logger
-        state = Mutex(State(queue: BusQueue(capacity: options.queueCapacity)))
-        let handOver = PortHandOver(port: port)
-        let thread = Thread { [self] in
-            run(RTUMaster(port: handOver.port, slaveTimeout: options.health.maximumTimeout, retries: options.retries,
-                          turnaround: options.turnaround))
-        }
+        state = Mutex(State(queue: BusQueue(capacity: options.queueCapacity), up: first != nil))
+        let thread = Thread { [self] in run(first: first?.port, open: open) }
         thread.name = "bus \(name)"
         thread.start()
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
     public var isUp: Bool { state.withLock { $0.up } }
+    /// Requests waiting for the line.
+    public var queueDepth: Int { state.withLock { $0.queue.count } }
 
     /// What the line knows of `slave`.
     public func health(of slave: UInt8) -> SlaveHealth? { state.withLock { $0.health[slave] } }
@@ -114,32 +131,67 @@ public final class Bus: Sendable {
         return try? await submit(pdu, to: slave, priority: priority, on: loop).get()
     }
 
-    /// Stops after the transaction in flight; whatever waits is answered 0x0A.
-    public func close() {
+    /// Stops after the transaction in flight, which it waits for (without
+    /// holding a thread); whatever waits in the queue is answered 0x0A.
+    public func close() async {
         let waiting = state.withLock { state in
             state.running = false
             return state.queue.drain()
         }
         for pending in waiting { pending.promise.succeed(Self.exception(.gatewayPathUnavailable, to: pending.pdu)) }
         work.signal()
-        _ = stopped.wait(timeout: .now() + 10)
+        await withCheckedContinuation { continuation in
+            let done = ended.withLock { ended in
+                if !ended.done { ended.waiters.append(continuation) }
+                return ended.done
+            }
+            if done { continuation.resume() }
+        }
     }
 
-    private func run(_ master: RTUMaster) {
-        defer { stopped.signal() }
-        while true {
-            work.wait()
-            guard let pending = state.withLock({ $0.running ? $0.queue.pop() : nil }) else {
-                if !state.withLock({ $0.running }) { return }
+    private func finish() {
+        let waiters = ended.withLock { ended in
+            ended.done = true
+            defer { ended.waiters = [] }
+            return ended.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    private func run(first: SerialPort?, open: @Sendable () throws -> SerialPort) {
+        defer { finish() }
+        var master = first.map(makeMaster)
+        while state.withLock({ $0.running }) {
+            guard let current = master ?? reopen(open) else {
+                _ = work.wait(timeout: .now() + .milliseconds(Int(options.reopenInterval.seconds * 1000)))
                 continue
             }
+            master = current
+            work.wait()
+            guard let pending = state.withLock({ $0.running ? $0.queue.pop() : nil }) else { continue }
             if let connection = pending.connection, !connection.isOpen {
                 state.withLock { $0.counters.droppedGone += 1 }
                 pending.promise.succeed(nil)
                 continue
             }
-            pending.promise.succeed(transact(pending, on: master))
+            pending.promise.succeed(transact(pending, on: current))
+            if !isUp { master = nil }
         }
+    }
+
+    private func makeMaster(_ port: SerialPort) -> RTUMaster {
+        RTUMaster(port: port, slaveTimeout: options.health.maximumTimeout, retries: options.retries, turnaround: options.turnaround)
+    }
+
+    /// The line's port opened again (or for the first time): the line is up.
+    private func reopen(_ open: @Sendable () throws -> SerialPort) -> RTUMaster? {
+        guard let port = try? open() else { return nil }
+        logger.notice("line \(name) is up on \(port.path)")
+        state.withLock { state in
+            state.up = true
+            state.health.removeAll()
+        }
+        return makeMaster(port)
     }
 
     /// One transaction, as the slave's health allows; the reply PDU to give the client.
@@ -187,7 +239,7 @@ public final class Bus: Sendable {
     private func failed(_ pending: Pending, error: ModbusError) -> [UInt8] {
         switch error.code {
         case .connection:
-            logger.error("line \(name) failed: \(error.detail)")
+            logger.error("line \(name) is down: \(error.detail)")
             let waiting = state.withLock { state in
                 state.up = false
                 return state.queue.drain()

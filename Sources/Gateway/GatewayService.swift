@@ -10,7 +10,7 @@ import Serial
 public final class GatewayService: Sendable {
     public let buses: [String: Bus]
     public let servers: [ModbusTCPServer]
-    /// Where each line was opened.
+    /// Where each line's adapter was found at start-up (or that it is awaited).
     public let paths: [String: String]
 
     private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String]) {
@@ -23,11 +23,9 @@ public final class GatewayService: Sendable {
         var buses: [String: Bus] = [:]
         var paths: [String: String] = [:]
         for line in configuration.lines {
-            let path = try resolve(line)
-            let port = try SerialPort(path: path, settings: line.settings)
-            if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
-            buses[line.name] = Bus(name: line.name, port: port, options: line.options, logger: logger)
-            paths[line.name] = path
+            // Looked up at every opening: a re-plugged USB adapter may come back as another node.
+            buses[line.name] = Bus(name: line.name, open: { try open(line) }, options: line.options, logger: logger)
+            paths[line.name] = (try? resolve(line)) ?? "(waiting for \(line.adapter))"
         }
         var routes: [UInt8: Router.Route] = [:]
         for route in configuration.routes {
@@ -54,6 +52,12 @@ public final class GatewayService: Sendable {
         }
     }
 
+    private static func open(_ line: Configuration.Line) throws -> SerialPort {
+        let port = try SerialPort(path: try resolve(line), settings: line.settings)
+        if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
+        return port
+    }
+
     /// A device node written out is used as it is (a pty, a built-in UART);
     /// any other matcher is looked up among the adapters udev knows.
     private static func resolve(_ line: Configuration.Line) throws -> String {
@@ -67,7 +71,7 @@ public final class GatewayService: Sendable {
 
     public func stop() async {
         for server in servers { try? await server.close() }
-        for bus in buses.values { bus.close() }
+        for bus in buses.values { await bus.close() }
     }
 }
 

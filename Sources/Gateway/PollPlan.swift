@@ -1,4 +1,5 @@
 import Modbus
+import NIOCore
 
 /// Which reads one poll cycle makes: the polled addresses of each table,
 /// merged into one read while the next address is within `reach` of the
@@ -70,4 +71,6 @@ public struct LoadAverage: Sendable, Hashable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+    /// The same span for NIO's timers.
+    var timeAmount: TimeAmount { .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000) }
 }

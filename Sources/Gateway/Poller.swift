@@ -1,4 +1,5 @@
 import Modbus
+import NIOCore
 import NIOPosix
 import Synchronization
 
@@ -9,12 +10,16 @@ import Synchronization
 /// has answered, `forget` stops polling. Reads are merged by `PollPlan`; each
 /// cycle's time spent reading feeds the load averages. A cycle that takes
 /// longer than the period is a slip.
+///
+/// The cycles run on an event loop, with timers and futures: no thread of the
+/// concurrency pool is held, so polling keeps its rate whatever else the
+/// process awaits.
 public final class Poller: Sendable {
     public let bus: Bus
     public let slave: UInt8
     public let reach: Int
     private let state: Mutex<State>
-    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let loop: any EventLoop
 
     private struct State {
         var period: Duration
@@ -24,12 +29,17 @@ public final class Poller: Sendable {
         var load = LoadAverage()
         var slips = 0
         var cycles = 0
+        var started = false
+        var stopped = false
+        var next: Scheduled<Void>?
     }
 
-    public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100) {
+    public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100,
+                on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
         self.bus = bus
         self.slave = slave
         self.reach = reach
+        self.loop = loop
         state = Mutex(State(period: period))
     }
 
@@ -40,9 +50,11 @@ public final class Poller: Sendable {
             state.addresses.insert(address)
             if let period, period < state.period { state.period = period }
         }
-        task.withLock { task in
-            if task == nil { task = Task { await self.run() } }
+        let first = state.withLock { state in
+            defer { state.started = true }
+            return !state.started && !state.stopped
         }
+        if first { loop.execute { self.cycle(due: .now) } }
     }
 
     public func forget(_ address: ModbusAddress) {
@@ -77,51 +89,56 @@ public final class Poller: Sendable {
     public var period: Duration { state.withLock { $0.period } }
 
     public func stop() {
-        task.withLock { $0?.cancel() }
+        state.withLock { state in
+            state.stopped = true
+            state.next?.cancel()
+        }
     }
 
-    private func run() async {
-        var next = ContinuousClock.now
-        while !Task.isCancelled {
-            let (addresses, period) = state.withLock { ($0.addresses, $0.period) }
-            let started = ContinuousClock.now
-            let busy = await cycle(PollPlan(addresses: addresses, reach: reach))
+    /// One cycle, due at `due`; then the next is scheduled a period after it
+    /// (or at once, when this one overran: a slip).
+    private func cycle(due: ContinuousClock.Instant) {
+        let (addresses, period) = state.withLock { ($0.addresses, $0.period) }
+        let started = ContinuousClock.now
+        let reads = PollPlan(addresses: addresses, reach: reach).reads
+        poll(reads[...], busy: .zero, answered: true).whenSuccess { busy in
             let ended = ContinuousClock.now
-            next += period
-            state.withLock { state in
+            let next = max(due + period, ended)
+            self.state.withLock { state in
                 state.load.record(busy: busy, period: period)
                 state.cycles += 1
                 if ended > started + period { state.slips += 1 }
+                state.online = !reads.isEmpty && state.online
+                guard !state.stopped else { return }
+                state.next = self.loop.scheduleTask(in: (next - ended).timeAmount) { self.cycle(due: next) }
             }
-            if next < ended { next = ended }
-            try? await Task.sleep(until: next, clock: .continuous)
         }
     }
 
-    /// One poll of every read in the plan; the time spent reading.
-    private func cycle(_ plan: PollPlan) async -> Duration {
-        var busy = Duration.zero
-        var answered = true
-        for read in plan.reads {
-            let start = ContinuousClock.now
-            let reply = await bus.request(read.request.pdu, to: slave, priority: .poll)
-            busy += ContinuousClock.now - start
-            guard let values = Self.values(reply, for: read) else {
-                answered = false
-                continue
-            }
+    /// The reads one after another; the time they took.
+    private func poll(_ reads: ArraySlice<PollPlan.Read>, busy: Duration, answered: Bool) -> EventLoopFuture<Duration> {
+        guard let read = reads.first else {
             state.withLock { state in
-                for (index, value) in values.enumerated() {
-                    let address = ModbusAddress(table: read.table, offset: read.offset &+ UInt16(index))
-                    if state.addresses.contains(address) { state.values[address] = value }
-                }
+                state.online = answered
+                if !answered { state.values.removeAll() }
+            }
+            return loop.makeSucceededFuture(busy)
+        }
+        let start = ContinuousClock.now
+        return bus.submit(read.request.pdu, to: slave, priority: .poll, on: loop).flatMap { reply in
+            let values = Self.values(reply, for: read)
+            if let values { self.store(values, of: read) }
+            return self.poll(reads.dropFirst(), busy: busy + (ContinuousClock.now - start), answered: answered && values != nil)
+        }
+    }
+
+    private func store(_ values: [UInt16], of read: PollPlan.Read) {
+        state.withLock { state in
+            for (index, value) in values.enumerated() {
+                let address = ModbusAddress(table: read.table, offset: read.offset &+ UInt16(index))
+                if state.addresses.contains(address) { state.values[address] = value }
             }
         }
-        state.withLock { state in
-            state.online = answered && !plan.reads.isEmpty
-            if !state.online { state.values.removeAll() }
-        }
-        return busy
     }
 
     /// The values a reply carries, or nil for an exception or no answer.

@@ -52,7 +52,7 @@ struct DemoCommand: AsyncParsableCommand {
         ticker.cancel()
         pollers.forEach { $0.stop() }
         try await server.close()
-        bus.close()
+        await bus.close()
         slaves.forEach { $0.stop() }
         ModbusSimCommand.say("\ndemo: stopped")
     }

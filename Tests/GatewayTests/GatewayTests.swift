@@ -25,7 +25,7 @@ import Testing
 
         func stop() async throws {
             try await server.close()
-            bus.close()
+            await bus.close()
             slaves.forEach { $0.stop() }
         }
     }
@@ -99,14 +99,15 @@ import Testing
     @Test func aFullLineAnswersBusyAndAGoneClientsRequestsAreDropped() async throws {
         let line = try VirtualBus(ends: 2, settings: settings)
         let bus = Bus(name: "small", port: try SerialPort(path: line.paths[0], settings: settings),
-                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(200), failuresToOpen: 100), queueCapacity: 2),
+                      options: Bus.Options(health: .init(maximumTimeout: .seconds(1), failuresToOpen: 100), queueCapacity: 2),
                       logger: Logger(label: "test.bus"))
         let loop = group.next()
         let gone = ModbusConnection()
         let read: [UInt8] = [3, 0, 0, 0, 1]
-        // Nobody answers as slave 5: the first request holds the line for 200 ms.
+        // Nobody answers as slave 5: the first request holds the line for a second.
         let first = bus.submit(read, to: 5, priority: .forwarded, on: loop)
-        try await Task.sleep(for: .milliseconds(50))
+        let taken = ContinuousClock.now + .seconds(10)
+        while bus.queueDepth > 0 && ContinuousClock.now < taken { try await Task.sleep(for: .milliseconds(5)) }
         let queued = [bus.submit(read, to: 5, priority: .forwarded, from: gone, on: loop), bus.submit(read, to: 5, priority: .poll, on: loop)]
         let refused = try await bus.submit(read, to: 5, priority: .forwarded, on: loop).get()
         #expect(refused == [0x83, 0x06], "a full queue answers server busy")
@@ -114,8 +115,54 @@ import Testing
         #expect(try await first.get() == [0x83, 0x0B])
         #expect(try await queued[0].get() == nil, "its client left: dropped, never sent")
         #expect(try await queued[1].get() == [0x83, 0x0B])
-        #expect(bus.counters.droppedGone == 1 && bus.counters.refusedFull == 1 && bus.counters.timeouts == 2)
-        bus.close()
+        #expect(bus.counters.droppedGone == 1 && bus.counters.refusedFull == 1 && bus.counters.timeouts == 2, "\(bus.counters)")
+        await bus.close()
         #expect(try await bus.submit(read, to: 5, priority: .write, on: loop).get() == [0x83, 0x0A], "a closed line is no path")
+    }
+
+    /// An adapter unplugged and plugged back (a socat pair killed, its links
+    /// gone, then started again): the line goes down, answers 0x0A, and comes
+    /// back by itself.
+    @Test func anUnpluggedLineComesBackByItself() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-plug-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (gateway, device) = (directory.appendingPathComponent("gateway").path, directory.appendingPathComponent("device").path)
+        let plain = SerialSettings(baud: 19200, parity: .none)
+        func plugIn() throws -> (PeerProcess, SlaveThread) {
+            let socat = try PeerProcess(Peers.program("socat"), ["-d", "-d", "pty,raw,echo=0,link=\(gateway)", "pty,raw,echo=0,link=\(device)"])
+            try socat.waitForError(containing: "starting data transfer loop")
+            return (socat, SlaveThread(path: device, settings: plain, units: UnitMap(devices: [1: holdingDevice([5, 6])])))
+        }
+        func unplug(_ socat: PeerProcess, _ slave: SlaveThread) {
+            socat.stop(signal: SIGKILL)
+            slave.stop()
+            // A killed socat leaves its links behind; an unplugged adapter's node is gone.
+            try? FileManager.default.removeItem(atPath: gateway)
+            try? FileManager.default.removeItem(atPath: device)
+        }
+        var (socat, slave) = try plugIn()
+        let bus = Bus(name: "usb", open: { try SerialPort(path: gateway, settings: plain) },
+                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(300)), reopenInterval: .milliseconds(50)),
+                      logger: Logger(label: "test.bus"))
+        let read: [UInt8] = [3, 0, 0, 0, 2]
+        try await waitUntil { bus.isUp }
+        #expect(await bus.request(read, to: 1, priority: .forwarded) == [3, 4, 0, 5, 0, 6])
+
+        unplug(socat, slave)
+        #expect(await bus.request(read, to: 1, priority: .forwarded) == [0x83, 0x0A], "the line found itself unplugged")
+        #expect(!bus.isUp)
+        #expect(await bus.request(read, to: 1, priority: .forwarded) == [0x83, 0x0A], "down: no path")
+
+        (socat, slave) = try plugIn()
+        try await waitUntil { bus.isUp }
+        #expect(await bus.request(read, to: 1, priority: .forwarded) == [3, 4, 0, 5, 0, 6], "back, with no restart")
+        unplug(socat, slave)
+        await bus.close()
+    }
+
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
     }
 }

@@ -75,6 +75,6 @@ import Testing
         try await waitUntil { !poller.online }
         #expect(!poller.online && poller.read(first) == nil, "offline: no stale values")
         poller.stop()
-        bus.close()
+        await bus.close()
     }
 }
