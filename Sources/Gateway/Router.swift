@@ -5,6 +5,7 @@ import NIOCore
 /// (with an offset, so that several lines may each have a slave 1). A unit
 /// with no route is answered 0x0A, as is a line that is down; the line
 /// answers 0x0B for a slave that does not respond and 0x06 when it is full.
+/// Unit 0 is broadcast on every line, with no reply.
 public struct Router: ModbusServing {
     public struct Route: Sendable {
         public let bus: Bus
@@ -31,9 +32,20 @@ public struct Router: ModbusServing {
     }
 
     public func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        if unit == 0 { return broadcast(pdu, on: eventLoop) }
         guard let route = routes[unit] else { return .now(Bus.exception(.gatewayPathUnavailable, to: pdu)) }
         // A write goes ahead of reads waiting on the line.
         let priority: BusPriority = [5, 6, 15, 16, 22, 23].contains(pdu.first ?? 0) ? .write : .forwarded
         return .later(route.bus.submit(pdu, to: route.slave, priority: priority, from: connection, on: eventLoop))
+    }
+
+    /// Unit 0 is a broadcast on every routed line, as a write, and gets no
+    /// reply (as on the serial side, and as mbusd does).
+    private func broadcast(_ pdu: [UInt8], on eventLoop: any EventLoop) -> Served {
+        var seen = Set<ObjectIdentifier>()
+        for route in routes.values where seen.insert(ObjectIdentifier(route.bus)).inserted {
+            _ = route.bus.submit(pdu, to: 0, priority: .write, on: eventLoop)
+        }
+        return .now(nil)
     }
 }
