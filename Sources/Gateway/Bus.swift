@@ -81,7 +81,10 @@ public final class Bus: Sendable {
     /// cannot (no adapter), the line is down: requests are answered 0x0A, and
     /// `open` is tried again every `reopenInterval` until an adapter is back.
     public convenience init(name: String, open: @escaping @Sendable () throws -> SerialPort, options: Options = .init(), logger: Logger) {
-        self.init(name: name, first: nil, open: open, options: options, logger: logger)
+        // Opened here first, so that a line whose adapter is there is up from the start.
+        let first = (try? open()).map(PortHandOver.init)
+        if first == nil { logger.warning("line \(name) is down: its adapter is not there; waiting for it") }
+        self.init(name: name, first: first, open: open, options: options, logger: logger)
     }
 
     private init(name: String, first: PortHandOver?, open: @escaping @Sendable () throws -> SerialPort, options: Options, logger: Logger) {

@@ -1,6 +1,7 @@
 import Discovery
 import Foundation
 import Logging
+import Modbus
 import Serial
 import TOMLKit
 
@@ -24,6 +25,18 @@ public struct Configuration: Sendable {
         public var offset: Int
     }
 
+    /// Addresses of one slave polled in the background (cpppo's poller).
+    public struct Poll: Sendable, Hashable {
+        public var line: String
+        public var slave: UInt8
+        public var addresses: [ModbusAddress]
+        public var period: Duration
+        public var reach: Int
+        /// Agent mode: TCP reads of these values are answered from the poll
+        /// cache while the values are younger than this.
+        public var agentAge: Duration?
+    }
+
     public struct Listener: Sendable, Hashable {
         public var host: String
         public var port: Int
@@ -37,6 +50,7 @@ public struct Configuration: Sendable {
     public var logLevel: Logger.Level = .info
     public var lines: [Line] = []
     public var routes: [Route] = []
+    public var polls: [Poll] = []
     public var listeners: [Listener] = []
 
     /// Reads and checks the file at `path`.
@@ -66,6 +80,7 @@ public struct Configuration: Sendable {
         }
         lines = try root.tables("line").map { reader throws(ConfigurationError) in try Self.line(reader) }
         routes = try root.tables("route").map { reader throws(ConfigurationError) in try Self.route(reader) }
+        polls = try root.tables("poll").map { reader throws(ConfigurationError) in try Self.poll(reader) }
         listeners = try root.tables("listener").map { reader throws(ConfigurationError) in try Self.listener(reader) }
         try root.finish()
         try check(root)
@@ -144,6 +159,29 @@ public struct Configuration: Sendable {
         return Route(units: low...high, line: line, offset: offset)
     }
 
+    private static func poll(_ source: TOMLReader) throws(ConfigurationError) -> Poll {
+        var reader = source
+        let line = try reader.required("line") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        let slave = try reader.required("slave") { reader, key throws(ConfigurationError) in try reader.int(key, in: 1...247) }
+        let texts = try reader.required("addresses") { reader, key throws(ConfigurationError) in try reader.strings(key) }
+        var addresses: [ModbusAddress] = []
+        for (index, text) in texts.enumerated() {
+            guard !text.contains("=") else { throw reader.error("addresses[\(index)]", "\"\(text)\": a poll takes addresses, not values") }
+            do {
+                let spec = try RegisterSpec(parsing: text)
+                addresses += (0..<spec.values.count).map { ModbusAddress(table: spec.start.table, offset: spec.start.offset + UInt16($0)) }
+            } catch {
+                throw reader.error("addresses[\(index)]", error.reason)
+            }
+        }
+        let period = try reader.double("period_s", in: 0.01...86_400) ?? 1
+        let reach = try reader.int("reach", in: 1...65_536) ?? 100
+        let agent = try reader.double("agent_age_s", in: 0...86_400) ?? 0
+        try reader.finish()
+        return Poll(line: line, slave: UInt8(slave), addresses: addresses, period: .milliseconds(Int(period * 1000)), reach: reach,
+                    agentAge: agent > 0 ? .milliseconds(Int(agent * 1000)) : nil)
+    }
+
     private static func listener(_ source: TOMLReader) throws(ConfigurationError) -> Listener {
         var reader = source
         let bind = try reader.string("bind") ?? "0.0.0.0:502"
@@ -176,6 +214,9 @@ public struct Configuration: Sendable {
                     throw root.error("route[\(index)].units", "unit \(unit) is already routed by route[\(other)]")
                 }
             }
+        }
+        for (index, poll) in polls.enumerated() where !names.contains(poll.line) {
+            throw root.error("poll[\(index)].line", "no [[line]] is named \"\(poll.line)\"")
         }
         if listeners.isEmpty { throw root.error("listener", "at least one [[listener]] is needed") }
     }

@@ -10,13 +10,15 @@ import Serial
 public final class GatewayService: Sendable {
     public let buses: [String: Bus]
     public let servers: [ModbusTCPServer]
+    public let pollers: [Poller]
     /// Where each line's adapter was found at start-up (or that it is awaited).
     public let paths: [String: String]
 
-    private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String]) {
+    private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String], pollers: [Poller]) {
         self.buses = buses
         self.servers = servers
         self.paths = paths
+        self.pollers = pollers
     }
 
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
@@ -27,9 +29,13 @@ public final class GatewayService: Sendable {
             buses[line.name] = Bus(name: line.name, open: { try open(line) }, options: line.options, logger: logger)
             paths[line.name] = (try? resolve(line)) ?? "(waiting for \(line.adapter))"
         }
+        let pollers = startPolls(configuration.polls, on: buses)
         var routes: [UInt8: Router.Route] = [:]
         for route in configuration.routes {
-            routes.merge(Router.range(route.units, offset: route.offset, to: buses[route.line]!)) { first, _ in first }
+            for (unit, plain) in Router.range(route.units, offset: route.offset, to: buses[route.line]!) {
+                let polled = pollers[DeviceKey(line: route.line, slave: plain.slave)]
+                routes[unit] = Router.Route(bus: plain.bus, slave: plain.slave, poller: polled?.poller, agentAge: polled?.agentAge)
+            }
         }
         let router = Router(routes: routes)
         var servers: [ModbusTCPServer] = []
@@ -40,7 +46,24 @@ public final class GatewayService: Sendable {
                                                          logger: logger)
             servers.append(server)
         }
-        return GatewayService(buses: buses, servers: servers, paths: paths)
+        return GatewayService(buses: buses, servers: servers, paths: paths, pollers: pollers.values.map(\.poller))
+    }
+
+    private struct DeviceKey: Hashable {
+        let line: String
+        let slave: UInt8
+    }
+
+    /// One poller per slave, polling what every [[poll]] for it names, at the fastest period asked.
+    private static func startPolls(_ polls: [Configuration.Poll], on buses: [String: Bus]) -> [DeviceKey: (poller: Poller, agentAge: Duration?)] {
+        var pollers: [DeviceKey: (poller: Poller, agentAge: Duration?)] = [:]
+        for poll in polls {
+            let key = DeviceKey(line: poll.line, slave: poll.slave)
+            let entry = pollers[key] ?? (Poller(bus: buses[poll.line]!, slave: poll.slave, period: poll.period, reach: poll.reach), nil)
+            for address in poll.addresses { entry.poller.poll(address, period: poll.period) }
+            pollers[key] = (entry.poller, [entry.agentAge, poll.agentAge].compactMap { $0 }.max())
+        }
+        return pollers
     }
 
     /// The listener's allow list as the server's test of a client; nil lets everyone in.
@@ -70,6 +93,7 @@ public final class GatewayService: Sendable {
     }
 
     public func stop() async {
+        for poller in pollers { poller.stop() }
         for server in servers { try? await server.close() }
         for bus in buses.values { await bus.close() }
     }

@@ -24,7 +24,8 @@ public final class Poller: Sendable {
     private struct State {
         var period: Duration
         var addresses: Set<ModbusAddress> = []
-        var values: [ModbusAddress: UInt16] = [:]
+        /// Each polled value, and when it was read.
+        var values: [ModbusAddress: (value: UInt16, at: ContinuousClock.Instant)] = [:]
         var online = false
         var load = LoadAverage()
         var slips = 0
@@ -66,7 +67,22 @@ public final class Poller: Sendable {
 
     /// The last polled value; nil while offline or not yet polled.
     public func read(_ address: ModbusAddress) -> UInt16? {
-        state.withLock { $0.online ? $0.values[address] : nil }
+        state.withLock { $0.online ? $0.values[address]?.value : nil }
+    }
+
+    /// `count` values from `offset` of `table`, if every one was polled less
+    /// than `maxAge` ago (the gateway's agent mode answers a read from them).
+    public func cached(_ table: Table, offset: UInt16, count: Int, maxAge: Duration) -> [UInt16]? {
+        let oldest = ContinuousClock.now - maxAge
+        return state.withLock { state -> [UInt16]? in
+            guard state.online else { return nil }
+            var values: [UInt16] = []
+            for index in 0..<count {
+                guard let entry = state.values[ModbusAddress(table: table, offset: offset &+ UInt16(index))], entry.at >= oldest else { return nil }
+                values.append(entry.value)
+            }
+            return values
+        }
     }
 
     /// Writes one register or coil now; throws the slave's exception, or 0x0A/0x0B from the gateway.
@@ -79,7 +95,7 @@ public final class Poller: Sendable {
         let reply = await bus.request(request.pdu, to: slave, priority: .write)
         let response = try Response(pdu: (reply ?? [])[...], for: request)
         if case .exception(let exception) = response { throw ModbusError.from(exception) }
-        state.withLock { $0.values[address] = value }
+        state.withLock { $0.values[address] = (value, .now) }
     }
 
     public var online: Bool { state.withLock { $0.online } }
@@ -133,10 +149,11 @@ public final class Poller: Sendable {
     }
 
     private func store(_ values: [UInt16], of read: PollPlan.Read) {
+        let now = ContinuousClock.now
         state.withLock { state in
             for (index, value) in values.enumerated() {
                 let address = ModbusAddress(table: read.table, offset: read.offset &+ UInt16(index))
-                if state.addresses.contains(address) { state.values[address] = value }
+                if state.addresses.contains(address) { state.values[address] = (value, now) }
             }
         }
     }

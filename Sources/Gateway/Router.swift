@@ -10,10 +10,16 @@ public struct Router: ModbusServing {
     public struct Route: Sendable {
         public let bus: Bus
         public let slave: UInt8
+        /// Agent mode: reads of values this poller read less than `agentAge`
+        /// ago are answered from its cache, without using the line.
+        public let poller: Poller?
+        public let agentAge: Duration?
 
-        public init(bus: Bus, slave: UInt8) {
+        public init(bus: Bus, slave: UInt8, poller: Poller? = nil, agentAge: Duration? = nil) {
             self.bus = bus
             self.slave = slave
+            self.poller = poller
+            self.agentAge = agentAge
         }
     }
 
@@ -34,9 +40,27 @@ public struct Router: ModbusServing {
     public func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
         if unit == 0 { return broadcast(pdu, on: eventLoop) }
         guard let route = routes[unit] else { return .now(Bus.exception(.gatewayPathUnavailable, to: pdu)) }
+        if let cached = Self.fromCache(pdu, route) { return .now(cached) }
         // A write goes ahead of reads waiting on the line.
         let priority: BusPriority = [5, 6, 15, 16, 22, 23].contains(pdu.first ?? 0) ? .write : .forwarded
         return .later(route.bus.submit(pdu, to: route.slave, priority: priority, from: connection, on: eventLoop))
+    }
+
+    /// The reply to a read from the route's poll cache, when agent mode is on
+    /// and every value asked for is fresh enough.
+    private static func fromCache(_ pdu: [UInt8], _ route: Route) -> [UInt8]? {
+        guard let poller = route.poller, let age = route.agentAge, let request = try? Request(pdu: pdu[...]) else { return nil }
+        let read: (Table, UInt16, UInt16)
+        switch request {
+        case .readCoils(let address, let count): read = (.coils, address, count)
+        case .readDiscreteInputs(let address, let count): read = (.discreteInputs, address, count)
+        case .readHoldingRegisters(let address, let count): read = (.holdingRegisters, address, count)
+        case .readInputRegisters(let address, let count): read = (.inputRegisters, address, count)
+        default: return nil
+        }
+        guard let values = poller.cached(read.0, offset: read.1, count: Int(read.2), maxAge: age) else { return nil }
+        let response: Response = read.0.isBits ? .bits(values.map { $0 != 0 }) : .registers(values)
+        return response.pdu(for: request)
     }
 
     /// Unit 0 is a broadcast on every routed line, as a write, and gets no

@@ -1,4 +1,5 @@
 import Foundation
+import Modbus
 import Serial
 import TestSupport
 import Testing
@@ -33,6 +34,23 @@ import Testing
         #expect(configuration.routes == [Configuration.Route(units: 1...31, line: "boiler-house", offset: 0),
                                          Configuration.Route(units: 101...131, line: "pump-station", offset: 100)])
         #expect(configuration.listeners.map(\.port) == [502, 1502] && configuration.listeners[1].readOnly)
+        let poll = try #require(configuration.polls.first)
+        #expect(poll.line == "boiler-house" && poll.slave == 1 && poll.period == .seconds(1) && poll.reach == 100 && poll.agentAge == nil)
+        #expect(poll.addresses.count == 30 && poll.addresses.first == ModbusAddress(40001) && poll.addresses.last == ModbusAddress(16))
+    }
+
+    @Test func pollsNameALineAndAddressesWithoutValues() throws {
+        let agent = try Configuration(toml: minimal + "\n[[poll]]\nline = \"a\"\nslave = 3\naddresses = [\"40001\"]\nagent_age_s = 0.5\n", file: "p")
+        #expect(agent.polls.first?.agentAge == .milliseconds(500))
+        for (table, message) in [
+            ("[[poll]]\nline = \"b\"\nslave = 1\naddresses = [\"40001\"]", "p: poll[0].line: no [[line]] is named \"b\""),
+            ("[[poll]]\nline = \"a\"\nslave = 1\naddresses = [\"40001=5\"]", "p: poll[0].addresses[0]: \"40001=5\": a poll takes addresses, not values"),
+            ("[[poll]]\nline = \"a\"\nslave = 1\naddresses = [\"20001\"]", "p: poll[0].addresses[0]: \"20001\" is not an address"),
+            ("[[poll]]\nline = \"a\"\nslave = 300\naddresses = []", "p: poll[0].slave: 300 is outside 1–247"),
+        ] {
+            let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n" + table + "\n", file: "p") }
+            #expect(error?.description.hasPrefix(message) == true, "\(error?.description ?? "")")
+        }
     }
 
     @Test func aMinimalFileTakesTheDefaults() throws {

@@ -181,6 +181,75 @@ import Testing
         slaves.forEach { $0.stop() }
     }
 
+    /// Agent mode: a read of values the poller read recently is answered from
+    /// its cache; anything else, or anything older, goes to the line.
+    @Test func agentModeAnswersFreshReadsFromThePollCache() async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let device = holdingDevice([1, 2, 3, 4])
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: device]))
+        // One poll in a minute: a generous timeout, so that a machine loaded by
+        // the other tests cannot make that one poll fail.
+        let bus = Bus(name: "agent", port: try SerialPort(path: line.paths[0], settings: settings),
+                      options: Bus.Options(health: .init(maximumTimeout: .seconds(10))), logger: Logger(label: "test.bus"))
+        let poller = Poller(bus: bus, slave: 1, period: .seconds(60))
+        (40001...40003).forEach { poller.poll(ModbusAddress($0)!) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while poller.read(ModbusAddress(40003)!) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        // Unit 1 takes anything polled in the last two minutes; unit 2, the
+        // same slave, only what is a millisecond old: in effect, nothing.
+        let routes = [UInt8(1): Router.Route(bus: bus, slave: 1, poller: poller, agentAge: .seconds(120)),
+                      UInt8(2): Router.Route(bus: bus, slave: 1, poller: poller, agentAge: .milliseconds(1))]
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: Router(routes: routes), group: group)
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: group, timeout: .seconds(5))
+        device.store.define(.holdingRegisters, at: 0, values: [10, 20, 30, 40])
+        let before = bus.counters.transactions
+        #expect(try await client.send(.readHoldingRegisters(address: 0, count: 3)) == .registers([1, 2, 3]), "from the cache")
+        #expect(bus.counters.transactions == before, "the line was not used")
+        #expect(try await client.send(.readHoldingRegisters(address: 0, count: 4)) == .registers([10, 20, 30, 40]), "40004 is not polled: forwarded")
+        #expect(try await client.send(.readHoldingRegisters(address: 0, count: 3), unit: 2) == .registers([10, 20, 30]), "too old: forwarded")
+        await client.close()
+        poller.stop()
+        try await server.close()
+        await bus.close()
+        slave.stop()
+    }
+
+    /// The service built from a configuration file polls what [[poll]] names
+    /// and answers from the cache when the poll asks for agent mode.
+    @Test func theServiceWiresPollsAndAgentModeFromTheConfiguration() async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let device = holdingDevice([7, 8])
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [9: device]))
+        let configuration = try Configuration(toml: """
+            [[line]]
+            name = "l"
+            adapter = "\(line.paths[0])"
+            timeout_max_ms = 10000
+            [[route]]
+            units = "9"
+            line = "l"
+            [[poll]]
+            line = "l"
+            slave = 9
+            addresses = ["40001-40002"]
+            period_s = 60
+            agent_age_s = 120
+            [[listener]]
+            bind = "127.0.0.1:0"
+            """, file: "wired.toml")
+        let service = try await GatewayService.start(configuration, group: group, logger: Logger(label: "test.gateway"))
+        let poller = try #require(service.pollers.first)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while poller.read(ModbusAddress(40002)!) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        device.store.define(.holdingRegisters, at: 0, values: [70, 80])
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: service.servers[0].port, group: group, timeout: .seconds(5))
+        #expect(try await client.send(.readHoldingRegisters(address: 0, count: 2), unit: 9) == .registers([7, 8]), "answered from the poll cache")
+        #expect(try await client.send(.readHoldingRegisters(address: 1, count: 1), unit: 9) == .registers([8]))
+        await client.close()
+        await service.stop()
+        slave.stop()
+    }
+
     /// An adapter unplugged and plugged back (a socat pair killed, its links
     /// gone, then started again): the line goes down, answers 0x0A, and comes
     /// back by itself.
