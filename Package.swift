@@ -44,6 +44,7 @@ let package = Package(
                 "Modbus", "Serial", "Discovery",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -58,6 +58,7 @@ public final class Bus: Sendable {
         var queue: BusQueue<Pending>
         var health: [UInt8: SlaveHealth] = [:]
         var counters = Counters()
+        var framer = RTUFramer.Counters()
         var running = true
         var up: Bool
     }
@@ -98,6 +99,10 @@ public final class Bus: Sendable {
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
+    /// What the line's RTU framer has seen: frames, noise bytes, CRC errors, echoes, timeouts.
+    public var framerCounters: RTUFramer.Counters { state.withLock { $0.framer } }
+    /// Every slave the line has talked to, and what it knows of each.
+    public var slaves: [UInt8: SlaveHealth] { state.withLock { $0.health } }
     public var isUp: Bool { state.withLock { $0.up } }
     /// Requests waiting for the line.
     public var queueDepth: Int { state.withLock { $0.queue.count } }
@@ -178,6 +183,8 @@ public final class Bus: Sendable {
                 continue
             }
             pending.promise.succeed(transact(pending, on: current))
+            let framer = current.counters
+            state.withLock { $0.framer = framer }
             if !isUp { master = nil }
         }
     }

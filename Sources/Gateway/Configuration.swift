@@ -48,6 +48,8 @@ public struct Configuration: Sendable {
     }
 
     public var logLevel: Logger.Level = .info
+    /// Where the status endpoint (`fieldgw status`) listens; nil turns it off.
+    public var statusBind: (host: String, port: Int)? = ("127.0.0.1", 8502)
     public var lines: [Line] = []
     public var routes: [Route] = []
     public var polls: [Poll] = []
@@ -78,6 +80,10 @@ public struct Configuration: Sendable {
             logLevel = try Self.level(&logging)
             try logging.finish()
         }
+        if var status = try root.subtable("status") {
+            statusBind = try Self.statusBind(&status)
+            try status.finish()
+        }
         lines = try root.tables("line").map { reader throws(ConfigurationError) in try Self.line(reader) }
         routes = try root.tables("route").map { reader throws(ConfigurationError) in try Self.route(reader) }
         polls = try root.tables("poll").map { reader throws(ConfigurationError) in try Self.poll(reader) }
@@ -92,6 +98,19 @@ public struct Configuration: Sendable {
             throw reader.error("level", "\"\(text)\" is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
+    }
+
+    private static func statusBind(_ reader: inout TOMLReader) throws(ConfigurationError) -> (host: String, port: Int)? {
+        let enabled = try reader.bool("enabled") ?? true
+        let bind = try reader.string("bind") ?? "127.0.0.1:8502"
+        guard enabled else { return nil }
+        guard let endpoint = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
+        return endpoint
+    }
+
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (text[..<colon].isEmpty ? "0.0.0.0" : String(text[..<colon]), port)
     }
 
     private static func line(_ source: TOMLReader) throws(ConfigurationError) -> Line {
@@ -185,10 +204,7 @@ public struct Configuration: Sendable {
     private static func listener(_ source: TOMLReader) throws(ConfigurationError) -> Listener {
         var reader = source
         let bind = try reader.string("bind") ?? "0.0.0.0:502"
-        guard let colon = bind.lastIndex(of: ":"), let port = Int(bind[bind.index(after: colon)...]), (0...65535).contains(port) else {
-            throw reader.error("bind", "\"\(bind)\" is not HOST:PORT")
-        }
-        let host = bind[..<colon].isEmpty ? "0.0.0.0" : String(bind[..<colon])
+        guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let limit = try reader.int("connection_limit", in: 1...100_000) ?? 256
         var allow: [AddressRange] = []
         for (index, text) in (try reader.strings("allow") ?? []).enumerated() {

@@ -3,6 +3,7 @@ import Logging
 import Modbus
 import NIOCore
 import Serial
+import Synchronization
 
 /// The running gateway: a Bus per configured line, the router, and the
 /// Modbus/TCP listeners. `stop()` closes the listeners, then lets each line
@@ -11,14 +12,17 @@ public final class GatewayService: Sendable {
     public let buses: [String: Bus]
     public let servers: [ModbusTCPServer]
     public let pollers: [Poller]
+    /// The status endpoint, unless turned off or its port was taken.
+    public let statusServer: StatusServer?
     /// Where each line's adapter was found at start-up (or that it is awaited).
     public let paths: [String: String]
 
-    private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String], pollers: [Poller]) {
+    private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String], pollers: [Poller], statusServer: StatusServer?) {
         self.buses = buses
         self.servers = servers
         self.paths = paths
         self.pollers = pollers
+        self.statusServer = statusServer
     }
 
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
@@ -46,7 +50,23 @@ public final class GatewayService: Sendable {
                                                          logger: logger)
             servers.append(server)
         }
-        return GatewayService(buses: buses, servers: servers, paths: paths, pollers: pollers.values.map(\.poller))
+        let service = Box()
+        let statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }
+        service.value = GatewayService(buses: buses, servers: servers, paths: paths, pollers: pollers.values.map(\.poller),
+                                       statusServer: statusServer)
+        return service.value!
+    }
+
+    /// The status endpoint; a port already taken costs the status, not the gateway.
+    private static func startStatus(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
+                                    status: @escaping @Sendable () -> GatewayStatus) async -> StatusServer? {
+        guard let (host, port) = configuration.statusBind else { return nil }
+        do {
+            return try await StatusServer.start(host: host, port: port, group: group, status: status)
+        } catch {
+            logger.warning("no status endpoint on \(host):\(port): \(error)")
+            return nil
+        }
     }
 
     private struct DeviceKey: Hashable {
@@ -93,6 +113,7 @@ public final class GatewayService: Sendable {
     }
 
     public func stop() async {
+        await statusServer?.close()
         for poller in pollers { poller.stop() }
         for server in servers { try? await server.close() }
         for bus in buses.values { await bus.close() }
@@ -113,5 +134,15 @@ struct ReadOnlyServing: ModbusServing {
             return .now([function | 0x80, ExceptionCode.illegalFunction.rawValue])
         }
         return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop)
+    }
+}
+
+/// The service, for the status endpoint, which starts before the service is made.
+private final class Box: Sendable {
+    private let service = Mutex<GatewayService?>(nil)
+
+    var value: GatewayService? {
+        get { service.withLock { $0 } }
+        set { service.withLock { $0 = newValue } }
     }
 }

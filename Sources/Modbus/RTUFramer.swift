@@ -25,6 +25,14 @@ public struct RTUFramer: Sendable {
         public var echoes = 0
         /// Deadlines that passed with a frame begun but not finished.
         public var timeouts = 0
+
+        public init(frames: Int = 0, noiseBytes: Int = 0, crcErrors: Int = 0, echoes: Int = 0, timeouts: Int = 0) {
+            self.frames = frames
+            self.noiseBytes = noiseBytes
+            self.crcErrors = crcErrors
+            self.echoes = echoes
+            self.timeouts = timeouts
+        }
     }
 
     public private(set) var counters = Counters()

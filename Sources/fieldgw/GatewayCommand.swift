@@ -44,6 +44,9 @@ struct GatewayCommand: AsyncParsableCommand {
         for server in service.servers {
             ModbusSimCommand.say("gateway: Modbus/TCP on \(server.channel.localAddress?.ipAddress ?? "?"):\(server.port)")
         }
+        if let status = service.statusServer {
+            ModbusSimCommand.say("gateway: status on http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)/status")
+        }
         let signal = await stop.wait()
         logger.notice("\(signal), stopping")
         await service.stop()

@@ -39,6 +39,14 @@ import Testing
         #expect(poll.addresses.count == 30 && poll.addresses.first == ModbusAddress(40001) && poll.addresses.last == ModbusAddress(16))
     }
 
+    @Test func theStatusEndpointIsOnByDefaultAndCanBeMovedOrTurnedOff() throws {
+        #expect(try Configuration(toml: minimal, file: "s").statusBind! == ("127.0.0.1", 8502))
+        #expect(try Configuration(toml: minimal + "\n[status]\nbind = \":9000\"\n", file: "s").statusBind! == ("0.0.0.0", 9000))
+        #expect(try Configuration(toml: minimal + "\n[status]\nenabled = false\n", file: "s").statusBind == nil)
+        let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[status]\nbind = \"x\"\n", file: "s") }
+        #expect(error?.description == "s: status.bind: \"x\" is not HOST:PORT")
+    }
+
     @Test func pollsNameALineAndAddressesWithoutValues() throws {
         let agent = try Configuration(toml: minimal + "\n[[poll]]\nline = \"a\"\nslave = 3\naddresses = [\"40001\"]\nagent_age_s = 0.5\n", file: "p")
         #expect(agent.polls.first?.agentAge == .milliseconds(500))

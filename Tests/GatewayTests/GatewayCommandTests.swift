@@ -41,6 +41,8 @@ import Testing
             [[listener]]
             bind = "127.0.0.1:0"
             read_only = true
+            [status]
+            bind = "127.0.0.1:0"
             """)
         defer { try? FileManager.default.removeItem(atPath: config) }
         let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
@@ -58,6 +60,18 @@ import Testing
         #expect(refused.status != 0 && refused.stderr.contains("Illegal function"), "\(refused.text) \(refused.stderr)")
         let unrouted = try mbpoll(["-a", "5", "-r", "1"], port: port)
         #expect(unrouted.stderr.contains("Gateway path unavailable"), "\(unrouted.stderr)")
+
+        // Three reads and writes reached the line: the refused write and the unrouted read did not.
+        let statusURL = try gateway.waitForLine(startingWith: "gateway: status on ")
+        let status = try Peers.run(Peers.fieldgw(), ["status", "--url", statusURL])
+        #expect(status.status == 0 && status.text.hasPrefix("line bench  up  \(line.paths[0])  queue 0\n"), "\(status.text) \(status.stderr)")
+        #expect(status.text.contains("3 transactions, 0 timeouts") && status.text.contains("slave 4: breaker closed"), "\(status.text)")
+        let json = try Peers.run(Peers.fieldgw(), ["status", "--url", statusURL, "--json"])
+        let decoded = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
+        let lines = try #require(decoded?["lines"] as? [[String: Any]])
+        #expect(lines.first?["name"] as? String == "bench" && lines.first?["transactions"] as? Int == 3, "\(json.text)")
+        let nowhere = try Peers.run(Peers.fieldgw(), ["status", "--url", "http://127.0.0.1:1/status"])
+        #expect(nowhere.status != 0 && nowhere.stderr.contains("is the gateway running"), "\(nowhere.stderr)")
 
         gateway.stop(signal: SIGTERM)
         #expect(gateway.exitStatus == 0, "stopped by SIGTERM, cleanly: \(gateway.standardError)")

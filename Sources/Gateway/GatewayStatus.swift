@@ -1,0 +1,90 @@
+import Modbus
+
+/// The running gateway's state, as `fieldgw status` shows it and the status
+/// endpoint serves it (JSON).
+public struct GatewayStatus: Codable, Sendable, Hashable {
+    public struct Load: Codable, Sendable, Hashable {
+        public var one: Double
+        public var five: Double
+        public var fifteen: Double
+    }
+
+    public struct Slave: Codable, Sendable, Hashable {
+        public var address: Int
+        /// closed, open or probing.
+        public var breaker: String
+        public var timeoutMilliseconds: Double
+        public var latencyMilliseconds: Double?
+        public var consecutiveTimeouts: Int
+        /// When polled: whether it answered its last poll, its load, its slips.
+        public var online: Bool?
+        public var load: Load?
+        public var slips: Int?
+    }
+
+    public struct Line: Codable, Sendable, Hashable {
+        public var name: String
+        public var up: Bool
+        public var adapter: String
+        public var queueDepth: Int
+        public var transactions: Int
+        public var timeouts: Int
+        public var failedFast: Int
+        public var refusedBusy: Int
+        public var droppedGone: Int
+        public var exceptions: Int
+        public var noiseBytes: Int
+        public var crcErrors: Int
+        public var echoes: Int
+        /// The sum of its pollers' loads.
+        public var load: Load
+        public var slaves: [Slave]
+    }
+
+    public var lines: [Line]
+}
+
+extension GatewayService {
+    /// The state of every line and every slave it knows.
+    public var status: GatewayStatus {
+        GatewayStatus(lines: buses.keys.sorted().map { name in line(name, buses[name]!) })
+    }
+
+    private func line(_ name: String, _ bus: Bus) -> GatewayStatus.Line {
+        let counters = bus.counters
+        let framer = bus.framerCounters
+        let polled = pollers.filter { $0.bus === bus }
+        let load = polled.reduce(into: GatewayStatus.Load(one: 0, five: 0, fifteen: 0)) { sum, poller in
+            let each = poller.load
+            sum.one += each.one
+            sum.five += each.five
+            sum.fifteen += each.fifteen
+        }
+        let health = bus.slaves
+        let addresses = Set(health.keys).union(polled.map(\.slave)).sorted()
+        let slaves = addresses.map { address in
+            Self.slave(address, health[address] ?? SlaveHealth(), polled.first { $0.slave == address })
+        }
+        return GatewayStatus.Line(
+            name: name, up: bus.isUp, adapter: paths[name] ?? "", queueDepth: bus.queueDepth,
+            transactions: counters.transactions, timeouts: counters.timeouts, failedFast: counters.failedFast,
+            refusedBusy: counters.refusedFull, droppedGone: counters.droppedGone, exceptions: counters.exceptions,
+            noiseBytes: framer.noiseBytes, crcErrors: framer.crcErrors, echoes: framer.echoes, load: load, slaves: slaves
+        )
+    }
+
+    private static func slave(_ address: UInt8, _ health: SlaveHealth, _ poller: Poller?) -> GatewayStatus.Slave {
+        let breaker = switch health.breaker {
+        case .closed: "closed"
+        case .open: "open"
+        case .probing: "probing"
+        }
+        let load = poller.map { poller in
+            let each = poller.load
+            return GatewayStatus.Load(one: each.one, five: each.five, fifteen: each.fifteen)
+        }
+        return GatewayStatus.Slave(address: Int(address), breaker: breaker, timeoutMilliseconds: health.timeout.seconds * 1000,
+                                   latencyMilliseconds: health.smoothedLatency.map { $0 * 1000 }, consecutiveTimeouts: health.consecutiveTimeouts,
+                                   online: poller?.online, load: load, slips: poller?.slips)
+    }
+}
