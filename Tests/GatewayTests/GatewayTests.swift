@@ -66,6 +66,37 @@ import Testing
         try await rig.stop()
     }
 
+    /// pymodbus at both ends: its TCP client through the gateway to its own
+    /// RTU slave on a paced pty bus (8N1: pyserial cannot set parity on a pty).
+    @Test func pymodbusClientThroughTheGatewayToAPymodbusSlave() async throws {
+        let plain = SerialSettings(baud: 19200, parity: .none)
+        let line = try VirtualBus(ends: 2, settings: plain)
+        let script = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
+        let slave = try PeerProcess(Peers.python(), [script, "rtu", line.paths[1], "19200"])
+        _ = try slave.waitForLine(startingWith: "ready ")
+        let bus = Bus(name: "pymodbus", port: try SerialPort(path: line.paths[0], settings: plain), logger: Logger(label: "test.bus"))
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: Router(routes: Router.range(11...11, offset: 10, to: bus)),
+                                                     group: group)
+        let client = """
+            import sys
+            from pymodbus.client import ModbusTcpClient
+            client = ModbusTcpClient("127.0.0.1", port=int(sys.argv[1]), timeout=5)
+            client.connect()
+            client.write_registers(3, [33, 44], device_id=11)
+            print(client.read_holding_registers(2, count=3, device_id=11).registers)
+            client.write_coil(1, True, device_id=11)
+            print(client.read_coils(0, count=3, device_id=11).bits[:3])
+            print(client.read_input_registers(0, count=2, device_id=11).registers)
+            print(client.read_holding_registers(500, count=1, device_id=11).exception_code)
+            client.close()
+            """
+        let output = try Peers.run(Peers.python(), ["-c", client, "\(server.port)"])
+        #expect(output.text == "[2, 33, 44]\n[False, True, False]\n[1000, 1001]\n2\n", "\(output.text) \(output.stderr)")
+        try await server.close()
+        await bus.close()
+        slave.stop()
+    }
+
     @Test func aDeadSlaveDoesNotSlowTheOthers() async throws {
         let rig = try await rig(policy: .init(maximumTimeout: .milliseconds(300), failuresToOpen: 2, backoff: .seconds(30)))
         // Another client keeps four requests for the dead unit 3 waiting on
