@@ -68,7 +68,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "ModbusBench",
-            dependencies: ["Modbus"],
+            dependencies: [
+                "Modbus", "Gateway", "Serial",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             path: "Benchmarks/ModbusBench"
         ),
         // Helpers the test targets share: finding and running real peers.

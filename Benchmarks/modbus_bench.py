@@ -15,6 +15,11 @@ Usage: modbus_bench.py RELEASE_DIR PEER_DIR   (`make bench` builds them all)
   the noise (back to back the cost is per frame, and is reported). Beside
   it, pymodbus's RTU framer on the first MiB of each, and how many of the
   frames each side recovered.
+- line: the gateway's line efficiency (transactions/s over the line's limit)
+  at 9600, 19200 and 115200 baud against a line-paced slave, beside
+  pymodbus's serial client on the same line. Floor: 90%.
+- latency: a 10-register read's round trip on an unpaced pty, straight from
+  our RTU master and through the gateway (p50, p99, microseconds).
 """
 import json
 import os
@@ -186,9 +191,72 @@ def framer_bench(release_dir):
     return missed
 
 
+def line_limit(baud, request_bytes, reply_bytes):
+    """Transactions/s a line can carry at most: both frames' characters (8N1:
+    10 bits each) and two t3.5 silences (1.75 ms each above 19200 baud)."""
+    character = 10 / baud
+    t35 = 0.00175 if baud > 19200 else 3.5 * character
+    return 1 / ((request_bytes + reply_bytes) * character + 2 * t35)
+
+
+PYMODBUS_LINE = """
+import sys, time
+from pymodbus.client import ModbusSerialClient
+path, baud, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+client = ModbusSerialClient(port=path, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=1)
+client.connect()
+count = wrong = 0
+start = time.monotonic()
+while time.monotonic() - start < seconds:
+    reply = client.read_holding_registers(0, count=10, device_id=1)
+    if not reply.isError() and reply.registers == list(range(10)):
+        count += 1
+    else:
+        wrong += 1
+print(count, wrong, time.monotonic() - start)
+"""
+
+
+def line_bench(release_dir):
+    """Line efficiency: transactions/s achieved over the line's limit, ours (the
+    gateway's Bus) and pymodbus's serial client, each against our slave on a
+    line paced at the baud rate. Floor: 90%."""
+    print("Line efficiency, read 10 registers (8 + 25 bytes), 8N1, slave answering after t3.5, 3 s each")
+    missed = []
+    for baud in (9600, 19200, 115200):
+        ours = json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "line", str(baud), "3"],
+                                         check=True, capture_output=True, text=True).stdout)
+        limit = line_limit(baud, ours["request_bytes"], ours["reply_bytes"])
+        ours_rate = ours["transactions"] / ours["seconds"]
+        served = subprocess.Popen([os.path.join(release_dir, "modbus-bench"), "serve", str(baud)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        path = served.stdout.readline().split()[1]
+        theirs = subprocess.run([sys.executable, "-c", PYMODBUS_LINE, path, str(baud), "3"], capture_output=True, text=True)
+        served.stdin.close()
+        served.wait()
+        count, wrong, seconds = theirs.stdout.split()
+        theirs_rate = int(count) / float(seconds)
+        print(f"  {baud:>6} baud: limit {limit:6.1f}/s   fieldgw {ours_rate:6.1f}/s ({ours_rate / limit:5.1%}, {ours['wrong']} wrong)"
+              f"   pymodbus {theirs_rate:6.1f}/s ({theirs_rate / limit:5.1%}, {wrong} wrong)")
+        if ours_rate / limit < 0.9 or ours["wrong"]:
+            missed.append(f"line efficiency at {baud} baud: below 90%")
+    return missed
+
+
+def latency_bench(release_dir):
+    """Round trips of a 10-register read on an unpaced pty: straight from our RTU master, and through the gateway."""
+    result = json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "latency", "3000"],
+                                       check=True, capture_output=True, text=True).stdout)
+    print("Latency, read 10 registers, unpaced pty at 115200 (t3.5 = 1750 us), 3000 round trips, microseconds")
+    print(f"  RTU master straight to the slave  p50 {result['direct_p50']:7.0f}   p99 {result['direct_p99']:7.0f}")
+    print(f"  TCP client through the gateway    p50 {result['gateway_p50']:7.0f}   p99 {result['gateway_p99']:7.0f}"
+          f"   (added: p50 {result['gateway_p50'] - result['direct_p50']:+.0f}, p99 {result['gateway_p99'] - result['direct_p99']:+.0f})")
+    return []
+
+
 def main():
     release_dir, peer_dir = sys.argv[1:3]
-    missed = framer_bench(release_dir) + server_bench(release_dir, peer_dir)
+    missed = framer_bench(release_dir) + server_bench(release_dir, peer_dir) + line_bench(release_dir) + latency_bench(release_dir)
     for floor in missed:
         print("FLOOR MISSED:", floor)
     sys.exit(1 if missed else 0)

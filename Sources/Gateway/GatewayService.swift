@@ -80,7 +80,7 @@ public final class GatewayService: Sendable {
         for poll in polls {
             let key = DeviceKey(line: poll.line, slave: poll.slave)
             let entry = pollers[key] ?? (Poller(bus: buses[poll.line]!, slave: poll.slave, period: poll.period, reach: poll.reach), nil)
-            for address in poll.addresses { entry.poller.poll(address, period: poll.period) }
+            entry.poller.poll(poll.addresses, period: poll.period)
             pollers[key] = (entry.poller, [entry.agentAge, poll.agentAge].compactMap { $0 }.max())
         }
         return pollers

@@ -47,8 +47,14 @@ public final class Poller: Sendable {
     /// Polls `address` from now on; a `period` shorter than the current one
     /// makes every poll of this device that much faster (never slower).
     public func poll(_ address: ModbusAddress, period: Duration? = nil) {
+        poll([address], period: period)
+    }
+
+    /// Polls all of `addresses` from now on: the first cycle reads them all.
+    /// (Added one by one, an address may miss a cycle that is already on its way.)
+    public func poll(_ addresses: some Sequence<ModbusAddress>, period: Duration? = nil) {
         state.withLock { state in
-            state.addresses.insert(address)
+            state.addresses.formUnion(addresses)
             if let period, period < state.period { state.period = period }
         }
         let first = state.withLock { state in

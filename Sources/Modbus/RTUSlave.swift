@@ -35,7 +35,12 @@ public final class RTUSlave {
                 continue
             }
             heardAt = .now
-            for frame in framer.receive(bytes) { try answer(frame) }
+            for frame in framer.receive(bytes) {
+                // The spec keeps frames t3.5 apart: a reply, however quick, waits that long.
+                let silent = ContinuousClock.now.duration(to: heardAt! + t35)
+                if silent > .zero { sleepThread(for: silent) }
+                try answer(frame)
+            }
         }
     }
 

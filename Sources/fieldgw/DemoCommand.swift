@@ -44,7 +44,7 @@ struct DemoCommand: AsyncParsableCommand {
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: port, serving: Router(routes: Router.range(1...3, to: bus)),
                                                      group: MultiThreadedEventLoopGroup.singleton)
         let pollers = (1...3).map { unit in Poller(bus: bus, slave: UInt8(unit), period: .seconds(1)) }
-        for poller in pollers { (1...10).forEach { poller.poll(ModbusAddress(40000 + $0)!) } }
+        for poller in pollers { poller.poll((40001...40010).map { ModbusAddress($0)! }) }
         introduce(port: server.port)
         let stop = StopSignal()
         let ticker = Task { await tick(devices: devices, pollers: pollers, bus: bus) }

@@ -223,7 +223,7 @@ import Testing
         let bus = Bus(name: "agent", port: try SerialPort(path: line.paths[0], settings: settings),
                       options: Bus.Options(health: .init(maximumTimeout: .seconds(10))), logger: Logger(label: "test.bus"))
         let poller = Poller(bus: bus, slave: 1, period: .seconds(60))
-        (40001...40003).forEach { poller.poll(ModbusAddress($0)!) }
+        poller.poll((40001...40003).map { ModbusAddress($0)! })
         let deadline = ContinuousClock.now + .seconds(30)
         while poller.read(ModbusAddress(40003)!) == nil && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         // Unit 1 takes anything polled in the last two minutes; unit 2, the
