@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Modbus
@@ -53,6 +54,7 @@ public final class Bus: Sendable {
     private let ended = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let options: Options
     private let logger: Logger
+    private let metrics: LineMetrics
 
     private struct State {
         var queue: BusQueue<Pending>
@@ -72,26 +74,30 @@ public final class Bus: Sendable {
 
     /// Starts the line's thread on `port`; if the line fails (an adapter
     /// unplugged), it is opened again at the same path and settings.
-    public convenience init(name: String, port: SerialPort, options: Options = .init(), logger: Logger) {
+    public convenience init(name: String, port: SerialPort, options: Options = .init(), logger: Logger,
+                            metrics: any MetricsFactory = MetricsSystem.factory) {
         let (path, settings) = (port.path, port.settings)
         self.init(name: name, first: PortHandOver(port: port), open: { try SerialPort(path: path, settings: settings) },
-                  options: options, logger: logger)
+                  options: options, logger: logger, metrics: metrics)
     }
 
     /// Starts the line's thread, which opens the port with `open`. While it
     /// cannot (no adapter), the line is down: requests are answered 0x0A, and
     /// `open` is tried again every `reopenInterval` until an adapter is back.
-    public convenience init(name: String, open: @escaping @Sendable () throws -> SerialPort, options: Options = .init(), logger: Logger) {
+    public convenience init(name: String, open: @escaping @Sendable () throws -> SerialPort, options: Options = .init(), logger: Logger,
+                            metrics: any MetricsFactory = MetricsSystem.factory) {
         // Opened here first, so that a line whose adapter is there is up from the start.
         let first = (try? open()).map(PortHandOver.init)
         if first == nil { logger.warning("line \(name) is down: its adapter is not there; waiting for it") }
-        self.init(name: name, first: first, open: open, options: options, logger: logger)
+        self.init(name: name, first: first, open: open, options: options, logger: logger, metrics: metrics)
     }
 
-    private init(name: String, first: PortHandOver?, open: @escaping @Sendable () throws -> SerialPort, options: Options, logger: Logger) {
+    private init(name: String, first: PortHandOver?, open: @escaping @Sendable () throws -> SerialPort, options: Options, logger: Logger,
+                 metrics: any MetricsFactory) {
         self.name = name
         self.options = options
         self.logger = logger
+        self.metrics = LineMetrics(line: name, factory: metrics)
         state = Mutex(State(queue: BusQueue(capacity: options.queueCapacity), up: first != nil))
         let thread = Thread { [self] in run(first: first?.port, open: open) }
         thread.name = "bus \(name)"
@@ -122,8 +128,10 @@ public final class Bus: Sendable {
                 state.counters.refusedFull += 1
                 return .serverBusy
             }
+            metrics.queueDepth.record(state.queue.count)
             return nil
         }
+        if refusal == .serverBusy { metrics.refusedBusy.increment() }
         if let refusal {
             promise.succeed(Self.exception(refusal, to: pdu))
         } else {
@@ -184,7 +192,12 @@ public final class Bus: Sendable {
             }
             pending.promise.succeed(transact(pending, on: current))
             let framer = current.counters
-            state.withLock { $0.framer = framer }
+            let old = state.withLock { state in
+                defer { state.framer = framer }
+                metrics.queueDepth.record(state.queue.count)
+                return state.framer
+            }
+            metrics.framer(from: old, to: framer)
             if !isUp { master = nil }
         }
     }
@@ -216,6 +229,7 @@ public final class Bus: Sendable {
         let decision = state.withLock { $0.health[pending.slave, default: SlaveHealth(policy: options.health)].decide(at: .now) }
         guard case .send(let timeout) = decision else {
             state.withLock { $0.counters.failedFast += 1 }
+            metrics.failedFast.increment()
             return Self.exception(.gatewayTargetFailed, to: pending.pdu)
         }
         master.slaveTimeout = timeout
@@ -239,6 +253,9 @@ public final class Bus: Sendable {
     }
 
     private func record(_ slave: UInt8, latency: Duration, response: Response?) {
+        metrics.transactions.increment()
+        metrics.latency(slave, max(.zero, latency))
+        if case .exception? = response { metrics.exceptions.increment() }
         state.withLock { state in
             state.counters.transactions += 1
             if case .exception? = response { state.counters.exceptions += 1 }
@@ -257,6 +274,8 @@ public final class Bus: Sendable {
             for other in waiting { other.promise.succeed(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
             return Self.exception(.gatewayPathUnavailable, to: pending.pdu)
         default:
+            metrics.transactions.increment()
+            metrics.timeouts.increment()
             state.withLock { state in
                 state.counters.transactions += 1
                 state.counters.timeouts += 1

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Modbus
 import NIOCore
 import NIOPosix
@@ -20,6 +21,8 @@ public final class Poller: Sendable {
     public let reach: Int
     private let state: Mutex<State>
     private let loop: any EventLoop
+    /// The load averages as gauges (dimensions line, slave, minutes).
+    private let loadGauges: [Gauge]
 
     private struct State {
         var period: Duration
@@ -36,11 +39,14 @@ public final class Poller: Sendable {
     }
 
     public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100,
-                on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+                on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(), metrics: any MetricsFactory = MetricsSystem.factory) {
         self.bus = bus
         self.slave = slave
         self.reach = reach
         self.loop = loop
+        loadGauges = ["1", "5", "15"].map { minutes in
+            Gauge(label: "fieldgw_slave_poll_load", dimensions: [("line", bus.name), ("slave", "\(slave)"), ("minutes", minutes)], factory: metrics)
+        }
         state = Mutex(State(period: period))
     }
 
@@ -126,8 +132,12 @@ public final class Poller: Sendable {
         poll(reads[...], busy: .zero, answered: true).whenSuccess { busy in
             let ended = ContinuousClock.now
             let next = max(due + period, ended)
-            self.state.withLock { state in
+            let load = self.state.withLock { state in
                 state.load.record(busy: busy, period: period)
+                return state.load
+            }
+            for (gauge, value) in zip(self.loadGauges, [load.one, load.five, load.fifteen]) { gauge.record(value) }
+            self.state.withLock { state in
                 state.cycles += 1
                 if ended > started + period { state.slips += 1 }
                 state.online = !reads.isEmpty && state.online
