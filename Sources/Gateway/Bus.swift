@@ -113,9 +113,6 @@ public final class Bus: Sendable {
     /// Requests waiting for the line.
     public var queueDepth: Int { state.withLock { $0.queue.count } }
 
-    /// What the line knows of `slave`.
-    public func health(of slave: UInt8) -> SlaveHealth? { state.withLock { $0.health[slave] } }
-
     /// Queues a request PDU for `slave`; the future holds the reply PDU (a
     /// slave's exception, or the gateway's own 0x06/0x0A/0x0B), or nil for a broadcast.
     public func submit(_ pdu: [UInt8], to slave: UInt8, priority: BusPriority, from connection: ModbusConnection? = nil,
