@@ -220,21 +220,46 @@ public final class Bus: Sendable {
         do {
             request = try Request(pdu: pending.pdu[...])
         } catch {
-            return [error.function | 0x80, error.code.rawValue]
+            // A function we do not know goes to the line as it is; a known one we cannot read is the client's mistake.
+            guard let function = pending.pdu.first, !FunctionCode.supported.contains(FunctionCode(function)) else {
+                return [error.function | 0x80, error.code.rawValue]
+            }
+            return passThrough(pending, on: master)
         }
         guard pending.slave != 0 else { return broadcast(request, on: master) }
-        let decision = state.withLock { $0.health[pending.slave, default: SlaveHealth(policy: options.health)].decide(at: .now) }
-        guard case .send(let timeout) = decision else {
-            state.withLock { $0.counters.failedFast += 1 }
-            metrics.failedFast.increment()
-            return Self.exception(.gatewayTargetFailed, to: pending.pdu)
-        }
+        guard let timeout = admit(pending.slave) else { return Self.exception(.gatewayTargetFailed, to: pending.pdu) }
         master.slaveTimeout = timeout
         let start = ContinuousClock.now
         do {
             let response = try master.send(request, unit: pending.slave)
             record(pending.slave, latency: ContinuousClock.now - start - wireTime(request, master.port.settings), response: response)
             return response?.pdu(for: request)
+        } catch {
+            return failed(pending, error: error)
+        }
+    }
+
+    /// The timeout `slave` gets now, or nil when its breaker is open (counted: failed fast).
+    private func admit(_ slave: UInt8) -> Duration? {
+        let decision = state.withLock { $0.health[slave, default: SlaveHealth(policy: options.health)].decide(at: .now) }
+        guard case .send(let timeout) = decision else {
+            state.withLock { $0.counters.failedFast += 1 }
+            metrics.failedFast.increment()
+            return nil
+        }
+        return timeout
+    }
+
+    /// A request of an unknown function, with the same health, timing and
+    /// failures as any other; its reply ends by silence.
+    private func passThrough(_ pending: Pending, on master: RTUMaster) -> [UInt8]? {
+        guard let timeout = admit(pending.slave) else { return Self.exception(.gatewayTargetFailed, to: pending.pdu) }
+        master.slaveTimeout = timeout
+        let start = ContinuousClock.now
+        do {
+            let reply = try master.passThrough(pending.pdu, unit: pending.slave)
+            record(pending.slave, latency: ContinuousClock.now - start, response: nil)
+            return reply
         } catch {
             return failed(pending, error: error)
         }

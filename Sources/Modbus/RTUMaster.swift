@@ -48,6 +48,56 @@ public final class RTUMaster {
         return response
     }
 
+    /// A request of a function this implementation does not know, sent as it
+    /// is (best effort): the reply is whatever frame follows, ended by t3.5 of
+    /// silence, from `unit`, with a good CRC, for that function (or its
+    /// exception); nil for a broadcast. Our own request heard back (local echo)
+    /// is skipped.
+    public func passThrough(_ pdu: [UInt8], unit: UInt8) throws(ModbusError) -> [UInt8]? {
+        let frame = RTUFrame.encode(unit: unit, pdu: pdu)
+        let settings = port.settings
+        do {
+            try waitForIdleLine(settings.t35)
+            try port.flush(.input)
+            try port.write(frame)
+            lastActivity = .now
+            if unit == 0 {
+                try sleep(turnaround)
+                return nil
+            }
+            let deadline = ContinuousClock.now + slaveTimeout + settings.characterTime * (frame.count + 256)
+            var heard = try frameEndedBySilence(until: deadline, t35: settings.t35)
+            if heard.starts(with: frame) { heard.removeFirst(frame.count) }
+            if heard.isEmpty { heard = try frameEndedBySilence(until: deadline, t35: settings.t35) }
+            guard heard.count >= 4, heard[0] == unit, heard[1] & 0x7F == pdu.first, CRC16.isValid(heard) else {
+                throw ModbusError(.malformedReply, "no valid reply to function \(pdu.first ?? 0) ended by silence: \(heard.count) bytes")
+            }
+            return Array(heard[1..<(heard.count - 2)])
+        } catch let error as SerialError {
+            throw ModbusError(.connection, "\(error)")
+        } catch let error as ModbusError {
+            throw error
+        } catch {
+            throw ModbusError(.connection, "\(error)")
+        }
+    }
+
+    /// The bytes from the first heard until t3.5 of silence (or the deadline).
+    private func frameEndedBySilence(until deadline: ContinuousClock.Instant, t35: Duration) throws -> [UInt8] {
+        var heard: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let wait = heard.isEmpty ? deadline : min(deadline, lastActivity + t35)
+            let count = try buffer.withUnsafeMutableBytes { try port.read(into: $0, deadline: wait) }
+            if count == 0 {
+                guard !heard.isEmpty else { throw ModbusError(.timeout, "no reply within \(slaveTimeout)") }
+                return heard
+            }
+            heard += buffer[0..<count]
+            lastActivity = .now
+        }
+    }
+
     private func transact(_ request: Request, unit: UInt8, frame: [UInt8]) throws(ModbusError) -> Response? {
         let settings = port.settings
         do {

@@ -281,6 +281,42 @@ import Testing
         slave.stop()
     }
 
+    /// A function the gateway does not know (0x41, user-defined) goes to the
+    /// line as it is, and the slave's reply, ended by silence, comes back.
+    @Test func anUnknownFunctionPassesThroughToTheLine() async throws {
+        let line = try VirtualBus(ends: 3, settings: settings)
+        // A device with a function of its own: it answers 0x41 with three bytes.
+        let (path, settings) = (line.paths[1], settings)
+        let answered = DispatchSemaphore(value: 0)
+        let request = RTUFrame.encode(unit: 1, pdu: [0x41, 1, 2, 3])
+        let opened = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { answered.signal() }
+            let device = try? SerialPort(path: path, settings: settings)
+            opened.signal()
+            guard let device else { return }
+            var heard: [UInt8] = []
+            while heard.count < request.count, let bytes = try? device.read(limit: 64, deadline: .now + .seconds(10)), !bytes.isEmpty {
+                heard += bytes
+            }
+            if heard == request { try? device.write(RTUFrame.encode(unit: 1, pdu: [0x41, 0xAA, 0xBB, 0xCC])) }
+        }
+        _ = opened.wait(timeout: .now() + 10)
+        // And one of ours, which answers a function it does not know with exception 1.
+        let ours = SlaveThread(path: line.paths[2], settings: settings, units: UnitMap(devices: [2: holdingDevice([1])]))
+        let bus = Bus(name: "through", port: try SerialPort(path: line.paths[0], settings: settings),
+                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(300))), logger: Logger(label: "test.bus"))
+        #expect(await bus.request([0x41, 1, 2, 3], to: 1, priority: .forwarded) == [0x41, 0xAA, 0xBB, 0xCC])
+        _ = answered.wait(timeout: .now() + 10)
+        #expect(await bus.request([0x41, 9], to: 2, priority: .forwarded) == [0xC1, 0x01], "the slave's own exception, through the line")
+        #expect(await bus.request([0x41, 9], to: 7, priority: .forwarded) == [0xC1, 0x0B], "nobody there: it timed out on the line")
+        #expect(bus.counters.transactions == 3 && bus.counters.timeouts == 1, "\(bus.counters)")
+        #expect(await bus.request([3, 0, 0], to: 2, priority: .forwarded) == [0x83, 0x03], "a known function, malformed: refused here")
+        #expect(bus.counters.transactions == 3)
+        await bus.close()
+        ours.stop()
+    }
+
     /// An adapter unplugged and plugged back (a socat pair killed, its links
     /// gone, then started again): the line goes down, answers 0x0A, and comes
     /// back by itself.
