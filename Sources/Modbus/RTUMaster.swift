@@ -101,9 +101,10 @@ public final class RTUMaster {
     private func transact(_ request: Request, unit: UInt8, frame: [UInt8]) throws(ModbusError) -> Response? {
         let settings = port.settings
         do {
+            // Compiling the reply's grammar takes time: done while the line must stay idle anyway.
+            framer.expectReply(to: request, unit: unit, sent: frame)
             try waitForIdleLine(settings.t35)
             try port.flush(.input)
-            framer.expectReply(to: request, unit: unit, sent: frame)
             try port.write(frame)
             lastActivity = .now
             if unit == 0 {
