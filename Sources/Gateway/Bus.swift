@@ -26,6 +26,10 @@ public final class Bus: Sendable {
         public var turnaround: Duration
         /// How often a line that is down tries to open its adapter again.
         public var reopenInterval: Duration
+        /// The least silence before each request (slow slaves); the spec's t3.5 when shorter.
+        public var interFrameDelay: Duration = .zero
+        /// The span over which the line's utilisation (busy time ÷ time) is measured.
+        public var utilisationWindow: Duration = .seconds(10)
 
         public init(health: SlaveHealth.Policy = .init(), queueCapacity: Int = 64, retries: Int = 0, turnaround: Duration = .milliseconds(100),
                     reopenInterval: Duration = .milliseconds(500)) {
@@ -63,6 +67,27 @@ public final class Bus: Sendable {
         var framer = RTUFramer.Counters()
         var running = true
         var up: Bool
+        var utilisation = Utilisation()
+    }
+
+    /// Busy time over a window: the fraction of the last whole window the line
+    /// spent in transactions (the current one until a first window ends).
+    struct Utilisation {
+        var windowStart = ContinuousClock.now
+        var busy = Duration.zero
+        var last: Double?
+
+        /// Adds `busy` time; returns the window's figure when one has just ended.
+        mutating func add(_ time: Duration, window: Duration) -> Double? {
+            busy += time
+            let now = ContinuousClock.now
+            guard now - windowStart >= window else { return nil }
+            let figure = min(1, busy.seconds / (now - windowStart).seconds)
+            (last, busy, windowStart) = (figure, .zero, now)
+            return figure
+        }
+
+        var current: Double { last ?? min(1, busy.seconds / max(1e-9, (ContinuousClock.now - windowStart).seconds)) }
     }
 
     struct Pending {
@@ -112,6 +137,8 @@ public final class Bus: Sendable {
     public var isUp: Bool { state.withLock { $0.up } }
     /// Requests waiting for the line.
     public var queueDepth: Int { state.withLock { $0.queue.count } }
+    /// The fraction of the last utilisation window the line was busy.
+    public var utilisation: Double { state.withLock { $0.utilisation.current } }
 
     /// Queues a request PDU for `slave`; the future holds the reply PDU (a
     /// slave's exception, or the gateway's own 0x06/0x0A/0x0B), or nil for a broadcast.
@@ -187,20 +214,24 @@ public final class Bus: Sendable {
                 pending.promise.succeed(nil)
                 continue
             }
+            let started = ContinuousClock.now
             pending.promise.succeed(transact(pending, on: current))
             let framer = current.counters
-            let old = state.withLock { state in
+            let (old, utilisation) = state.withLock { state in
                 defer { state.framer = framer }
                 metrics.queueDepth.record(state.queue.count)
-                return state.framer
+                return (state.framer, state.utilisation.add(ContinuousClock.now - started, window: options.utilisationWindow))
             }
             metrics.framer(from: old, to: framer)
+            if let utilisation { metrics.utilisation.record(utilisation) }
             if !isUp { master = nil }
         }
     }
 
     private func makeMaster(_ port: SerialPort) -> RTUMaster {
-        RTUMaster(port: port, slaveTimeout: options.health.maximumTimeout, retries: options.retries, turnaround: options.turnaround)
+        let master = RTUMaster(port: port, slaveTimeout: options.health.maximumTimeout, retries: options.retries, turnaround: options.turnaround)
+        master.interFrameDelay = options.interFrameDelay
+        return master
     }
 
     /// The line's port opened again (or for the first time): the line is up.

@@ -159,6 +159,7 @@ public struct Configuration: Sendable {
         options.retries = try reader.int("retries", in: 0...10) ?? 0
         options.queueCapacity = try reader.int("queue", in: 1...100_000) ?? 64
         options.turnaround = .milliseconds(try reader.int("turnaround_ms", in: 0...10_000) ?? 100)
+        options.interFrameDelay = .microseconds(Int((try reader.double("interframe_ms", in: 0...1000) ?? 0) * 1000))
         return options
     }
 

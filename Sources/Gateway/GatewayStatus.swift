@@ -27,6 +27,8 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
         public var up: Bool
         public var adapter: String
         public var queueDepth: Int
+        /// The fraction of the last utilisation window the line was busy.
+        public var utilisation: Double
         public var transactions: Int
         public var timeouts: Int
         public var failedFast: Int
@@ -66,7 +68,7 @@ extension GatewayService {
             Self.slave(address, health[address] ?? SlaveHealth(), polled.first { $0.slave == address })
         }
         return GatewayStatus.Line(
-            name: name, up: bus.isUp, adapter: paths[name] ?? "", queueDepth: bus.queueDepth,
+            name: name, up: bus.isUp, adapter: paths[name] ?? "", queueDepth: bus.queueDepth, utilisation: bus.utilisation,
             transactions: counters.transactions, timeouts: counters.timeouts, failedFast: counters.failedFast,
             refusedBusy: counters.refusedFull, droppedGone: counters.droppedGone, exceptions: counters.exceptions,
             noiseBytes: framer.noiseBytes, crcErrors: framer.crcErrors, echoes: framer.echoes, load: load, slaves: slaves

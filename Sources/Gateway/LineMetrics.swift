@@ -17,6 +17,8 @@ struct LineMetrics: Sendable {
     let noiseBytes: Counter
     let crcErrors: Counter
     let queueDepth: Gauge
+    /// The fraction of each utilisation window the line spent in transactions.
+    let utilisation: Gauge
 
     init(line: String, factory: any MetricsFactory) {
         self.factory = factory
@@ -30,6 +32,7 @@ struct LineMetrics: Sendable {
         noiseBytes = Counter(label: "fieldgw_line_noise_bytes_total", dimensions: dimensions, factory: factory)
         crcErrors = Counter(label: "fieldgw_line_crc_errors_total", dimensions: dimensions, factory: factory)
         queueDepth = Gauge(label: "fieldgw_line_queue_depth", dimensions: dimensions, factory: factory)
+        utilisation = Gauge(label: "fieldgw_line_utilisation", dimensions: dimensions, factory: factory)
     }
 
     /// The time a slave took to answer (its frames' own time on the wire left out).

@@ -14,6 +14,8 @@ public final class RTUMaster {
     public var retries: Int
     /// The pause after a broadcast, for every slave to act on it.
     public var turnaround: Duration
+    /// The least silence before each request, when a slow slave needs more than the spec's t3.5.
+    public var interFrameDelay: Duration = .zero
     private var framer = RTUFramer()
     /// When the line last carried a byte we know of.
     private var lastActivity = ContinuousClock.now
@@ -57,7 +59,7 @@ public final class RTUMaster {
         let frame = RTUFrame.encode(unit: unit, pdu: pdu)
         let settings = port.settings
         do {
-            try waitForIdleLine(settings.t35)
+            try waitForIdleLine(max(settings.t35, interFrameDelay))
             try port.flush(.input)
             try port.write(frame)
             lastActivity = .now
@@ -66,10 +68,16 @@ public final class RTUMaster {
                 return nil
             }
             let deadline = ContinuousClock.now + slaveTimeout + settings.characterTime * (frame.count + 256)
-            var heard = try frameEndedBySilence(until: deadline, t35: settings.t35)
-            if heard.starts(with: frame) { heard.removeFirst(frame.count) }
-            if heard.isEmpty { heard = try frameEndedBySilence(until: deadline, t35: settings.t35) }
-            guard heard.count >= 4, heard[0] == unit, heard[1] & 0x7F == pdu.first, CRC16.isValid(heard) else {
+            let isReply = { (bytes: [UInt8]) in bytes.count >= 4 && bytes[0] == unit && bytes[1] & 0x7F == pdu.first && CRC16.isValid(bytes) }
+            var heard: [UInt8] = []
+            // A silence that cuts a frame (a scheduling gap on the way) does
+            // not lose it: what follows is added until the whole is a reply.
+            while !isReply(heard), let more = try frameEndedBySilence(until: deadline, t35: settings.t35) {
+                heard += more
+                if heard.starts(with: frame) { heard.removeFirst(frame.count) }
+            }
+            guard isReply(heard) else {
+                if heard.isEmpty { throw ModbusError(.timeout, "no reply within \(slaveTimeout)") }
                 throw ModbusError(.malformedReply, "no valid reply to function \(pdu.first ?? 0) ended by silence: \(heard.count) bytes")
             }
             return Array(heard[1..<(heard.count - 2)])
@@ -82,17 +90,15 @@ public final class RTUMaster {
         }
     }
 
-    /// The bytes from the first heard until t3.5 of silence (or the deadline).
-    private func frameEndedBySilence(until deadline: ContinuousClock.Instant, t35: Duration) throws -> [UInt8] {
+    /// The bytes from the first heard until t3.5 of silence; nil when none
+    /// came before the deadline.
+    private func frameEndedBySilence(until deadline: ContinuousClock.Instant, t35: Duration) throws -> [UInt8]? {
         var heard: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 512)
         while true {
             let wait = heard.isEmpty ? deadline : min(deadline, lastActivity + t35)
             let count = try buffer.withUnsafeMutableBytes { try port.read(into: $0, deadline: wait) }
-            if count == 0 {
-                guard !heard.isEmpty else { throw ModbusError(.timeout, "no reply within \(slaveTimeout)") }
-                return heard
-            }
+            if count == 0 { return heard.isEmpty ? nil : heard }
             heard += buffer[0..<count]
             lastActivity = .now
         }
@@ -103,7 +109,7 @@ public final class RTUMaster {
         do {
             // Compiling the reply's grammar takes time: done while the line must stay idle anyway.
             framer.expectReply(to: request, unit: unit, sent: frame)
-            try waitForIdleLine(settings.t35)
+            try waitForIdleLine(max(settings.t35, interFrameDelay))
             try port.flush(.input)
             try port.write(frame)
             lastActivity = .now

@@ -37,7 +37,8 @@ struct StatusCommand: ParsableCommand {
     static func text(_ status: GatewayStatus) -> String {
         var out = ""
         for line in status.lines {
-            out += "line \(line.name)  \(line.up ? "up" : "DOWN")  \(line.adapter)  queue \(line.queueDepth)\n"
+            out += "line \(line.name)  \(line.up ? "up" : "DOWN")  \(line.adapter)  queue \(line.queueDepth)"
+            out += "  busy \(String(format: "%.0f", line.utilisation * 100))%\n"
             out += "  \(line.transactions) transactions, \(line.timeouts) timeouts, \(line.failedFast) failed fast, \(line.exceptions) exceptions,"
             out += " \(line.refusedBusy) refused busy, \(line.droppedGone) dropped (client gone)\n"
             out += "  \(line.noiseBytes) noise bytes, \(line.crcErrors) CRC errors, \(line.echoes) echoes\n"

@@ -65,6 +65,10 @@ import Testing
         let configuration = try Configuration(toml: minimal, file: "min.toml")
         let line = try #require(configuration.lines.first)
         #expect(line.settings == SerialSettings() && line.options.retries == 0 && line.options.health.failuresToOpen == 3)
+        #expect(line.options.interFrameDelay == .zero)
+        let slow = try Configuration(toml: minimal.replacingOccurrences(of: "adapter = \"/dev/ttyS1\"", with: "adapter = \"/dev/ttyS1\"\ninterframe_ms = 12.5"),
+                                     file: "slow.toml")
+        #expect(slow.lines.first?.options.interFrameDelay == .microseconds(12_500))
         #expect(configuration.listeners == [Configuration.Listener(host: "127.0.0.1", port: 0, connectionLimit: 256, allow: [], readOnly: false)])
     }
 

@@ -64,7 +64,7 @@ import Testing
         // Three reads and writes reached the line: the refused write and the unrouted read did not.
         let statusURL = try gateway.waitForLine(startingWith: "gateway: status on ")
         let status = try Peers.run(Peers.fieldgw(), ["status", "--url", statusURL])
-        #expect(status.status == 0 && status.text.hasPrefix("line bench  up  \(line.paths[0])  queue 0\n"), "\(status.text) \(status.stderr)")
+        #expect(status.status == 0 && status.text.hasPrefix("line bench  up  \(line.paths[0])  queue 0  busy "), "\(status.text) \(status.stderr)")
         #expect(status.text.contains("3 transactions, 0 timeouts") && status.text.contains("slave 4: breaker closed"), "\(status.text)")
         let json = try Peers.run(Peers.fieldgw(), ["status", "--url", statusURL, "--json"])
         let decoded = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]

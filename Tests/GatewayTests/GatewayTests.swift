@@ -66,9 +66,10 @@ import Testing
         try await rig.stop()
     }
 
-    /// pymodbus at both ends: its TCP client through the gateway to its own
-    /// RTU slave on a paced pty bus (8N1: pyserial cannot set parity on a pty).
-    @Test func pymodbusClientThroughTheGatewayToAPymodbusSlave() async throws {
+    /// pymodbus at both ends, and mbpoll: TCP clients through the gateway to
+    /// pymodbus's RTU slave on a paced pty bus (8N1: pyserial cannot set
+    /// parity on a pty).
+    @Test func pymodbusAndMbpollThroughTheGatewayToAPymodbusSlave() async throws {
         let plain = SerialSettings(baud: 19200, parity: .none)
         let line = try VirtualBus(ends: 2, settings: plain)
         let script = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
@@ -92,6 +93,9 @@ import Testing
             """
         let output = try Peers.run(Peers.python(), ["-c", client, "\(server.port)"])
         #expect(output.text == "[2, 33, 44]\n[False, True, False]\n[1000, 1001]\n2\n", "\(output.text) \(output.stderr)")
+        let mbpoll = try Peers.run(Peers.program("mbpoll"), ["-a", "11", "-r", "3", "-c", "3", "-1", "-p", "\(server.port)", "127.0.0.1"])
+        #expect(mbpoll.text.contains("[3]: \t2") && mbpoll.text.contains("[4]: \t33") && mbpoll.text.contains("[5]: \t44"),
+                "mbpoll through the gateway too: \(mbpoll.text) \(mbpoll.stderr)")
         try await server.close()
         await bus.close()
         slave.stop()
@@ -282,7 +286,8 @@ import Testing
     }
 
     /// A function the gateway does not know (0x41, user-defined) goes to the
-    /// line as it is, and the slave's reply, ended by silence, comes back.
+    /// line as it is, and the slave's reply, ended by silence, comes back,
+    /// even when a gap cuts it in two.
     @Test func anUnknownFunctionPassesThroughToTheLine() async throws {
         let line = try VirtualBus(ends: 3, settings: settings)
         // A device with a function of its own: it answers 0x41 with three bytes.
@@ -299,13 +304,19 @@ import Testing
             while heard.count < request.count, let bytes = try? device.read(limit: 64, deadline: .now + .seconds(10)), !bytes.isEmpty {
                 heard += bytes
             }
-            if heard == request { try? device.write(RTUFrame.encode(unit: 1, pdu: [0x41, 0xAA, 0xBB, 0xCC])) }
+            guard heard == request else { return }
+            // The reply cut by a 20 ms gap, far over t3.5: silence ends the
+            // first part, and the rest must still make it one reply.
+            let reply = RTUFrame.encode(unit: 1, pdu: [0x41, 0xAA, 0xBB, 0xCC])
+            try? device.write(Array(reply[..<3]))
+            usleep(20_000)
+            try? device.write(Array(reply[3...]))
         }
         _ = opened.wait(timeout: .now() + 10)
         // And one of ours, which answers a function it does not know with exception 1.
         let ours = SlaveThread(path: line.paths[2], settings: settings, units: UnitMap(devices: [2: holdingDevice([1])]))
         let bus = Bus(name: "through", port: try SerialPort(path: line.paths[0], settings: settings),
-                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(300))), logger: Logger(label: "test.bus"))
+                      options: Bus.Options(health: .init(maximumTimeout: .seconds(1))), logger: Logger(label: "test.bus"))
         #expect(await bus.request([0x41, 1, 2, 3], to: 1, priority: .forwarded) == [0x41, 0xAA, 0xBB, 0xCC])
         _ = answered.wait(timeout: .now() + 10)
         #expect(await bus.request([0x41, 9], to: 2, priority: .forwarded) == [0xC1, 0x01], "the slave's own exception, through the line")
@@ -366,7 +377,7 @@ import Testing
 
 /// Requests for unit 3 (nobody) sent to a line over and over, each as soon as
 /// the last is answered, from a client of its own.
-private final class Flood: Sendable {
+final class Flood: Sendable {
     private let bus: Bus
     private let loop: any EventLoop
     private let client = ModbusConnection()

@@ -2,6 +2,7 @@ import Gateway
 import Logging
 import MetricsTestKit
 import Modbus
+import NIOPosix
 import Serial
 import TestSupport
 import Testing
@@ -37,5 +38,28 @@ import Testing
         #expect(try metrics.expectGauge("fieldgw_line_queue_depth", dimensions).lastValue == 0)
         let load = try metrics.expectGauge("fieldgw_slave_poll_load", [("line", "measured"), ("slave", "1"), ("minutes", "1")])
         #expect((load.lastValue ?? 0) > 0, "\(load.values)")
+    }
+
+    /// A line kept busy (a dead slave's timeouts, one after another) reports
+    /// nearly all of each window as busy; an idle one, nothing.
+    @Test func utilisationIsTheBusyFractionOfEachWindow() async throws {
+        let metrics = TestMetrics()
+        let settings = SerialSettings(baud: 19200)
+        let line = try VirtualBus(ends: 1, settings: settings)
+        var options = Bus.Options(health: .init(maximumTimeout: .milliseconds(50), failuresToOpen: 10_000))
+        options.utilisationWindow = .milliseconds(300)
+        let bus = Bus(name: "utilised", port: try SerialPort(path: line.paths[0], settings: settings), options: options,
+                      logger: Logger(label: "test"), metrics: metrics)
+        #expect(bus.utilisation == 0, "idle")
+        let flood = Flood(bus: bus, loop: MultiThreadedEventLoopGroup.singleton.next())
+        for _ in 0..<2 { flood.keepGoing() }
+        let gauge = { try? metrics.expectGauge("fieldgw_line_utilisation", [("line", "utilised")]) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while (gauge()?.values.count ?? 0) < 1 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        _ = flood.stop()
+        let figure = try #require(gauge()?.values.first)
+        #expect(figure > 0.8 && figure <= 1, "\(figure)")
+        #expect(bus.utilisation > 0.8, "\(bus.utilisation)")
+        await bus.close()
     }
 }

@@ -45,6 +45,17 @@ import Testing
         #expect(master.counters.noiseBytes == 0, "no reply came to the broadcast")
     }
 
+    @Test func anInterFrameDelayKeepsLongerSilencesThanTheSpec() throws {
+        let bus = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([9])]))
+        defer { slave.stop() }
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(500))
+        master.interFrameDelay = .milliseconds(60)
+        let start = ContinuousClock.now
+        for _ in 0..<4 { #expect(try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 1) == .registers([9])) }
+        #expect(ContinuousClock.now - start >= .milliseconds(4 * 60), "each request waited 60 ms of silence")
+    }
+
     @Test func aDeadSlaveTimesOutAtItsDeadline() throws {
         let bus = try VirtualBus(ends: 2, settings: settings)
         let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(200), retries: 1)
