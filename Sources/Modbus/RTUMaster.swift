@@ -58,15 +58,8 @@ public final class RTUMaster {
     public func passThrough(_ pdu: [UInt8], unit: UInt8) throws(ModbusError) -> [UInt8]? {
         let frame = RTUFrame.encode(unit: unit, pdu: pdu)
         let settings = port.settings
-        do {
-            try waitForIdleLine(max(settings.t35, interFrameDelay))
-            try port.flush(.input)
-            try port.write(frame)
-            lastActivity = .now
-            if unit == 0 {
-                try sleep(turnaround)
-                return nil
-            }
+        return try translatingErrors {
+            guard try send(frame, unit: unit) else { return nil }
             let deadline = ContinuousClock.now + slaveTimeout + settings.characterTime * (frame.count + 256)
             let isReply = { (bytes: [UInt8]) in bytes.count >= 4 && bytes[0] == unit && bytes[1] & 0x7F == pdu.first && CRC16.isValid(bytes) }
             var heard: [UInt8] = []
@@ -81,8 +74,28 @@ public final class RTUMaster {
                 throw ModbusError(.malformedReply, "no valid reply to function \(pdu.first ?? 0) ended by silence: \(heard.count) bytes")
             }
             return Array(heard[1..<(heard.count - 2)])
-        } catch let error as SerialError {
-            throw ModbusError(.connection, "\(error)")
+        }
+    }
+
+    /// Waits out the idle line (t3.5, or the inter-frame delay when longer),
+    /// then sends `frame`. False for a broadcast, after its turnaround: no
+    /// reply is to come.
+    private func send(_ frame: [UInt8], unit: UInt8) throws -> Bool {
+        try waitForIdleLine(max(port.settings.t35, interFrameDelay))
+        try port.flush(.input)
+        try port.write(frame)
+        lastActivity = .now
+        guard unit != 0 else {
+            try sleep(turnaround)
+            return false
+        }
+        return true
+    }
+
+    /// `body`'s failures as ModbusErrors: a line that fails is `.connection`.
+    private func translatingErrors<T>(_ body: () throws -> T) throws(ModbusError) -> T {
+        do {
+            return try body()
         } catch let error as ModbusError {
             throw error
         } catch {
@@ -106,26 +119,13 @@ public final class RTUMaster {
 
     private func transact(_ request: Request, unit: UInt8, frame: [UInt8]) throws(ModbusError) -> Response? {
         let settings = port.settings
-        do {
+        return try translatingErrors {
             // Compiling the reply's grammar takes time: done while the line must stay idle anyway.
             framer.expectReply(to: request, unit: unit, sent: frame)
-            try waitForIdleLine(max(settings.t35, interFrameDelay))
-            try port.flush(.input)
-            try port.write(frame)
-            lastActivity = .now
-            if unit == 0 {
-                try sleep(turnaround)
-                return nil
-            }
+            guard try send(frame, unit: unit) else { return nil }
             let deadline = ContinuousClock.now + slaveTimeout + settings.characterTime * request.replyFrameLength
             let reply = try awaitReply(until: deadline)
             return try Response(pdu: reply.dropFirst().dropLast(2), for: request)
-        } catch let error as SerialError {
-            throw ModbusError(.connection, "\(error)")
-        } catch let error as ModbusError {
-            throw error
-        } catch {
-            throw ModbusError(.connection, "\(error)")
         }
     }
 
