@@ -24,6 +24,7 @@ let package = Package(
     targets: [
         .target(name: "Automata"),
         .target(name: "CSerialShim"),
+        .systemLibrary(name: "CEpoll"),
         .target(name: "Serial", dependencies: ["CSerialShim"]),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(
@@ -33,7 +34,7 @@ let package = Package(
         .target(
             name: "Modbus",
             dependencies: [
-                "Automata", "Serial",
+                "Automata", "Serial", "CEpoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,193 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
-import NIOPosix
 import Synchronization
 
 /// A Modbus/TCP server: many connections, each with pipelined requests
 /// answered in order and with their transaction ids. A connection that sends
 /// a bad MBAP header is closed; the others go on.
+///
+/// Its sockets are served by `ServerLoop` threads (epoll) rather than a
+/// SwiftNIO pipeline, for speed (see `ServerLoop`); `group` is where replies
+/// that must wait make their futures, as `ModbusServing` expects.
 public final class ModbusTCPServer: Sendable {
-    public let channel: any Channel
-    /// The port bound (useful when asked for port 0).
-    public var port: Int { channel.localAddress?.port ?? 0 }
+    /// The address bound (with the port chosen when asked for port 0).
+    public let localAddress: SocketAddress
+    public var port: Int { localAddress.port ?? 0 }
+    private let loops: [ServerLoop]
+    private let connections: ConnectionCounter
 
-    private init(channel: any Channel) { self.channel = channel }
+    private init(localAddress: SocketAddress, loops: [ServerLoop], connections: ConnectionCounter) {
+        self.localAddress = localAddress
+        self.loops = loops
+        self.connections = connections
+    }
 
-    /// Binds `host:port` and starts serving. `faults` make every reply
-    /// misbehave (the simulator's `--evil`); a real server has none.
+    /// Times a client's requests went unread because over a megabyte of its
+    /// replies waited for it to read them.
+    public var pausedReading: Int { connections.pausedReading.load(ordering: .relaxed) }
+
+    /// Binds `host:port` and starts serving on `threads` threads (each with
+    /// its own listening socket on the same port; the kernel shares the
+    /// clients out). `faults` make every reply misbehave (the simulator's
+    /// `--evil`); a real server has none.
     public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
-                             connectionLimit: Int = 1024, faults: [ModbusFault] = [],
+                             threads: Int = 1, connectionLimit: Int = 1024, faults: [ModbusFault] = [],
                              accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
                              logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
-        let serving: any ModbusServing = faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults)
-        let connections = ConnectionCounter(limit: connectionLimit)
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let accepts, !accepts(channel.remoteAddress) {
-                        logger.notice("refused Modbus/TCP connection from \(channel.remoteAddress?.description ?? "?"): not in the allow list")
-                        throw ConnectionCounter.NotAllowed()
-                    }
-                    guard connections.open() else { throw ConnectionCounter.Full() }
-                    channel.closeFuture.whenComplete { _ in connections.close() }
-                    try channel.pipeline.syncOperations.addHandler(ModbusServerHandler(serving: serving, faults: faults, logger: logger))
-                }
-            }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
-        return ModbusTCPServer(channel: channel)
+        try start(host: host, port: port, threads: threads, settings: ServerLoop.Settings(
+            serving: faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults), faults: faults,
+            accepts: accepts, connections: ConnectionCounter(limit: connectionLimit), group: group, logger: logger))
     }
 
+    static func start(host: String, port: Int, threads: Int, settings: ServerLoop.Settings) throws -> ModbusTCPServer {
+        var address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        var loops: [ServerLoop] = []
+        for _ in 0..<max(threads, 1) {
+            let listener = try listen(on: address, shared: threads > 1)
+            address = try boundAddress(of: listener)
+            loops.append(try ServerLoop(listener: listener, settings: settings))
+        }
+        loops.forEach { $0.start() }
+        return ModbusTCPServer(localAddress: address, loops: loops, connections: settings.connections)
+    }
+
+    /// Stops listening and closes every connection.
     public func close() async throws {
-        try await channel.close()
+        for loop in loops { await loop.stop() }
+    }
+
+    private static func listen(on address: SocketAddress, shared: Bool) throws -> Int32 {
+        let socket = Glibc.socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard socket >= 0 else { throw ServerSocketError(operation: "socket", code: errno) }
+        var on: Int32 = 1
+        _ = setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if shared { _ = setsockopt(socket, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) }
+        let bound = address.withSockAddr { bind(socket, $0, socklen_t($1)) }
+        guard bound == 0, Glibc.listen(socket, 256) == 0 else {
+            let error = ServerSocketError(operation: "bind \(address)", code: errno)
+            Glibc.close(socket)
+            throw error
+        }
+        return socket
+    }
+
+    private static func boundAddress(of socket: Int32) throws -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        guard result == 0, let address = SocketAddress(storage) else { throw ServerSocketError(operation: "getsockname", code: errno) }
+        return address
     }
 }
 
-/// Answers one connection's frames in the order they came, however long each
-/// takes: a reply that must wait (for a serial line) holds back those after
-/// it in a queue until it is written. Replies known at once go straight out
-/// while nothing waits.
-///
-/// It takes bytes and splits them with `MBAPDecoder.frame(from:)` itself
-/// rather than behind a `ByteToMessageHandler`: the extra pipeline stage and
-/// its boxing of each frame cost a fifth of the server's requests per second
-/// with 16 connections (measured in Benchmarks/modbus_bench.py).
-final class ModbusServerHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private struct Slot {
-        let transaction: UInt16
-        let unit: UInt8
-        var done = false
-        var reply: [UInt8]?
-    }
-
-    private let serving: any ModbusServing
-    /// The simulator's `--evil`: each reply is damaged as it is encoded.
-    private let faults: [ModbusFault]
-    private let logger: Logger
-    private var queue = CircularBuffer<Slot>()
-    /// The sequence number of the queue's first slot.
-    private var first = 0
-    private var next = 0
-    /// Inside a burst of reads: channelReadComplete flushes once for all of them.
-    private var reading = false
-    private var peer = "?"
-    private let connection = ModbusConnection()
-    /// The start of a frame whose end has not come yet.
-    private var unread: ByteBuffer?
-    /// Replies encoded and not yet written: a burst of pipelined requests is
-    /// answered by one write down the pipeline.
-    private var outgoing: ByteBuffer?
-
-    init(serving: any ModbusServing, faults: [ModbusFault], logger: Logger) {
-        self.serving = serving
-        self.faults = faults
-        self.logger = logger
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        peer = context.remoteAddress?.description ?? "?"
-        context.fireChannelActive()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        connection.close()
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
-        var bytes = unwrapInboundIn(data)
-        if var partial = unread.take() {
-            partial.writeBuffer(&bytes)
-            bytes = partial
-        }
-        do {
-            while let frame = try MBAPDecoder.frame(from: &bytes) { serve(frame, context: context) }
-        } catch {
-            return errorCaught(context: context, error: error)
-        }
-        if bytes.readableBytes > 0 { unread = bytes }
-    }
-
-    private func serve(_ frame: MBAPFrame, context: ChannelHandlerContext) {
-        switch serving.serve(unit: frame.unit, pdu: frame.pdu, from: connection, on: context.eventLoop) {
-        case .now(let reply) where queue.isEmpty:
-            if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), context: context) }
-        case .now(let reply):
-            complete(enqueue(frame), reply: reply, context: context)
-        case .later(let future):
-            let sequence = enqueue(frame)
-            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                self.complete(sequence, reply: (try? result.get()) ?? nil, context: context)
-            }
-        }
-    }
-
-    /// A slot for `frame`'s reply; its sequence number.
-    private func enqueue(_ frame: MBAPFrame) -> Int {
-        queue.append(Slot(transaction: frame.transaction, unit: frame.unit))
-        next += 1
-        return next - 1
-    }
-
-    /// The replies to everything read go out in one write and flush.
-    func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if let buffer = outgoing.take() {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        } else {
-            context.flush()
-        }
-    }
-
-    private func complete(_ sequence: Int, reply: [UInt8]?, context: ChannelHandlerContext) {
-        queue[offset: sequence - first].done = true
-        queue[offset: sequence - first].reply = reply
-        while let head = queue.first, head.done {
-            queue.removeFirst()
-            first += 1
-            guard let pdu = head.reply else { continue }
-            encode(MBAPFrame(transaction: head.transaction, unit: head.unit, pdu: pdu), context: context)
-        }
-        // Inside a burst of reads the replies go at its end; a later reply goes now.
-        if !reading, let buffer = outgoing.take() {
-            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-        }
-    }
-
-    private func encode(_ frame: MBAPFrame, context: ChannelHandlerContext) {
-        if outgoing == nil { outgoing = context.channel.allocator.buffer(capacity: 256) }
-        guard !faults.isEmpty else { return MBAPEncoder.write(frame, to: &outgoing!) }
-        var one = ByteBuffer()
-        MBAPEncoder.write(frame, to: &one)
-        outgoing!.writeBytes(faults.damageTCP(one.readBytes(length: one.readableBytes) ?? []))
-    }
-
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A client that resets its connection has only gone; a bad header is worth a notice.
-        let level: Logger.Level = (error as? IOError)?.errnoCode == ECONNRESET ? .debug : .notice
-        logger.log(level: level, "closing Modbus/TCP connection from \(peer): \(error)")
-        context.close(promise: nil)
-    }
-}
-
-/// Counts open connections against a limit.
+/// Counts open connections against a limit, and clients paused.
 final class ConnectionCounter: Sendable {
-    struct Full: Error, CustomStringConvertible {
-        var description: String { "connection limit reached" }
-    }
-
-    struct NotAllowed: Error, CustomStringConvertible {
-        var description: String { "client not in the allow list" }
-    }
-
     private let count = Mutex(0)
+    let pausedReading = Atomic(0)
     let limit: Int
 
     init(limit: Int) { self.limit = limit }

@@ -42,7 +42,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
         for (name, path) in service.paths.sorted(by: { $0.key < $1.key }) { ModbusSimCommand.say("gateway: line \(name) on \(path)") }
         for server in service.servers {
-            ModbusSimCommand.say("gateway: Modbus/TCP on \(server.channel.localAddress?.ipAddress ?? "?"):\(server.port)")
+            ModbusSimCommand.say("gateway: Modbus/TCP on \(server.localAddress.ipAddress ?? "?"):\(server.port)")
         }
         if let status = service.statusServer {
             ModbusSimCommand.say("gateway: status on http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)/status")

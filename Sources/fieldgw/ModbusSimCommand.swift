@@ -43,7 +43,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Unit ids to answer, e.g. 1,3 (default: every unit).")
     var unit: String?
 
-    @Option(name: .long, help: "Event-loop threads serving Modbus/TCP. One serves about 100,000 requests a second; more help only with many busy connections and cores to spare.")
+    @Option(name: .long, help: "Threads serving Modbus/TCP clients (the kernel shares connections among them). One serves over 100,000 requests a second; more help only with many busy connections and cores to spare.")
     var threads = 1
 
     @Option(name: .long, help: ArgumentHelp("Misbehave on every reply, after cpppo: truncate, delay[:SECONDS[-SECONDS]] (default 5), corrupt[:FIELD] with FIELD transaction (the default on TCP), protocol, unit, function, registers or crc (the default on RTU), silent[:FRACTION] (no reply to that fraction of requests). May be repeated.", valueName: "FAULT"))
@@ -97,7 +97,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     private func serveTCP(units: UnitMap, faults: [ModbusFault]) async throws {
         let (host, port) = try Self.endpoint(address)
         let server = try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
-                                                     group: MultiThreadedEventLoopGroup(numberOfThreads: threads), faults: faults)
+                                                     group: MultiThreadedEventLoopGroup.singleton, threads: threads, faults: faults)
         Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
         while true { try await Task.sleep(for: .seconds(3600)) }
     }

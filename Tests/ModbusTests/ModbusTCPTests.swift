@@ -6,8 +6,8 @@ import Testing
 @testable import Modbus
 
 /// The simulator's devices on our Modbus/TCP server, on a port of its own.
-func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<100)))) async throws -> ModbusTCPServer {
-    try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: units),
+func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<100))), port: Int = 0) async throws -> ModbusTCPServer {
+    try await ModbusTCPServer.start(host: "127.0.0.1", port: port, serving: DeviceServing(units: units),
                                     group: MultiThreadedEventLoopGroup.singleton)
 }
 

@@ -4,8 +4,13 @@ import Foundation
 public final class RawConnection {
     public let descriptor: Int32
 
-    public init(port: Int) throws {
+    /// `receiveBuffer` shrinks the socket's receive buffer (before connecting,
+    /// so that the window is small): a client slow to take its replies.
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -20,10 +25,11 @@ public final class RawConnection {
 
     public func send(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } }
 
-    public func receive(count: Int) -> [UInt8] {
+    /// Up to `count` bytes, waiting at most `milliseconds` for each part.
+    public func receive(count: Int, within milliseconds: Int32 = 2000) -> [UInt8] {
         var bytes: [UInt8] = []
         var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        while bytes.count < count && poll(&request, 1, 2000) > 0 {
+        while bytes.count < count && poll(&request, 1, milliseconds) > 0 {
             var chunk = [UInt8](repeating: 0, count: count - bytes.count)
             let got = read(descriptor, &chunk, chunk.count)
             guard got > 0 else { break }

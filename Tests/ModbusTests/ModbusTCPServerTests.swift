@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import TestSupport
+import Testing
+@testable import Modbus
+
+@Suite struct ReplyOrderTests {
+    private func frame(_ transaction: UInt16) -> MBAPFrame { MBAPFrame(transaction: transaction, unit: 1, pdu: [3]) }
+
+    @Test func repliesLeaveInTheOrderTheirRequestsCame() {
+        var order = ReplyOrder()
+        let first = order.enqueue(frame(10)), second = order.enqueue(frame(11)), third = order.enqueue(frame(12))
+        #expect(order.complete(third, reply: [3, 0]).isEmpty, "held back by the first two")
+        #expect(order.complete(second, reply: nil).isEmpty, "no reply (a broadcast), still behind the first")
+        let ready = order.complete(first, reply: [3, 1])
+        #expect(ready.map(\.transaction) == [10, 12], "the first, then the third; the second sends nothing")
+        #expect(ready.map(\.pdu) == [[3, 1], [3, 0]])
+        #expect(order.isEmpty)
+    }
+}
+
+/// Replies to a read of address 0 wait until the test lets them go; others are at once.
+private final class HeldServing: ModbusServing {
+    private let held = Mutex<[EventLoopPromise<[UInt8]?>]>([])
+    private let device = DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100))))
+
+    func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        guard pdu == [3, 0, 0, 0, 1] else { return .now(device.reply(unit: unit, pdu: pdu)) }
+        let promise = eventLoop.makePromise(of: [UInt8]?.self)
+        held.withLock { $0.append(promise) }
+        return .later(promise.futureResult)
+    }
+
+    var waiting: Int { held.withLock { $0.count } }
+
+    func release() { held.withLock { $0.removeFirst() }.succeed([3, 2, 0, 42]) }
+}
+
+private func readRequest(_ transaction: UInt16, address: UInt16) -> [UInt8] {
+    [UInt8(transaction >> 8), UInt8(transaction & 0xFF), 0, 0, 0, 6, 1, 3, UInt8(address >> 8), UInt8(address & 0xFF), 0, 1]
+}
+
+private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
+    [UInt8(transaction >> 8), UInt8(transaction & 0xFF), 0, 0, 0, 5, 1, 3, 2, UInt8(value >> 8), UInt8(value & 0xFF)]
+}
+
+@Suite struct ModbusTCPServerTests {
+    @Test func aReplyThatMustWaitHoldsBackThoseAfterItOnItsConnectionOnly() async throws {
+        let serving = HeldServing()
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: serving, group: MultiThreadedEventLoopGroup.singleton)
+        let waiting = try RawConnection(port: server.port), other = try RawConnection(port: server.port)
+        waiting.send(readRequest(1, address: 0) + readRequest(2, address: 5))
+        other.send(readRequest(3, address: 7))
+        #expect(other.receive(count: 11) == readReply(3, value: 7), "another connection is not held back")
+        #expect(waiting.receive(count: 1, within: 300).isEmpty, "the at-once reply waits behind the held one")
+        #expect(serving.waiting == 1)
+        serving.release()
+        #expect(waiting.receive(count: 22) == readReply(1, value: 42) + readReply(2, value: 5), "both, in order")
+        try await server.close()
+    }
+
+    @Test func aHeldReplyForAClientThatHasGoneIsDroppedQuietly() async throws {
+        let serving = HeldServing()
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: serving, group: MultiThreadedEventLoopGroup.singleton)
+        var gone: RawConnection? = try RawConnection(port: server.port)
+        gone!.send(readRequest(1, address: 0))
+        let other = try RawConnection(port: server.port)
+        other.send(readRequest(2, address: 9))
+        #expect(other.receive(count: 11) == readReply(2, value: 9), "the request was read and is held")
+        gone = nil
+        other.send(readRequest(4, address: 1))
+        #expect(other.receive(count: 11) == readReply(4, value: 1), "the server saw the close")
+        serving.release()
+        other.send(readRequest(5, address: 2))
+        #expect(other.receive(count: 11) == readReply(5, value: 2), "the late reply had nowhere to go and harmed nothing")
+        #expect(gone == nil)
+        try await server.close()
+    }
+
+    /// A client that pipelines over a megabyte of requests without reading
+    /// its replies is no longer read from until it does; nothing is lost and
+    /// nobody else waits.
+    @Test func aClientThatDoesNotReadItsRepliesStallsOnlyItself() async throws {
+        var settings = ServerLoop.Settings(serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))), faults: [], accepts: nil,
+                                           connections: ConnectionCounter(limit: 10), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        settings.sendBuffer = 8192
+        let server = try ModbusTCPServer.start(host: "127.0.0.1", port: 0, threads: 1, settings: settings)
+        let greedy = try RawConnection(port: server.port, receiveBuffer: 4096), other = try RawConnection(port: server.port)
+        let count = 120_000
+        let requests = (0..<count).flatMap { readRequest(UInt16(truncatingIfNeeded: $0), address: UInt16($0 % 100)) }
+        let sent = DispatchSemaphore(value: 0)
+        let descriptor = greedy.descriptor
+        Thread.detachNewThread {
+            _ = requests.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            sent.signal()
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while server.pausedReading == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(server.pausedReading > 0, "the server stopped reading the client that reads nothing")
+        other.send(readRequest(7, address: 3))
+        #expect(other.receive(count: 11) == readReply(7, value: 3))
+        let replies = greedy.receive(count: count * 11)
+        #expect(replies.count == count * 11, "every reply came")
+        let wrong = (0..<min(count, replies.count / 11)).filter { index in
+            let reply: [UInt8] = Array(replies[index * 11..<index * 11 + 11])
+            return reply != readReply(UInt16(truncatingIfNeeded: index), value: UInt16(index % 100))
+        }
+        #expect(wrong.isEmpty, "every reply in order with its id")
+        sent.wait()
+        try await server.close()
+    }
+
+    @Test func severalThreadsShareTheClientsOfOnePort() async throws {
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))),
+                                                     group: MultiThreadedEventLoopGroup.singleton, threads: 3)
+        let clients = try (0..<24).map { _ in try RawConnection(port: server.port) }
+        for (index, client) in clients.enumerated() { client.send(readRequest(UInt16(index), address: UInt16(index))) }
+        for (index, client) in clients.enumerated() {
+            #expect(client.receive(count: 11) == readReply(UInt16(index), value: UInt16(index)))
+        }
+        try await server.close()
+    }
+
+    @Test func closingEndsEveryConnectionAndFreesThePort() async throws {
+        let server = try await startServer()
+        let client = try RawConnection(port: server.port)
+        client.send(readRequest(1, address: 1))
+        #expect(client.receive(count: 11) == readReply(1, value: 1))
+        try await server.close()
+        #expect(client.readsEndOfFile(within: 2))
+        let again = try await ModbusTCPServer.start(host: "127.0.0.1", port: server.port, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([5]))),
+                                                    group: MultiThreadedEventLoopGroup.singleton)
+        #expect(again.port == server.port)
+        try await again.close()
+    }
+
+    @Test func aPortInUseIsAnErrorThatSaysSo() async throws {
+        let server = try await startServer()
+        let error = await #expect(throws: (any Error).self) { try await startServer(port: server.port) }
+        #expect("\(error!)".contains("Address already in use"), "\(error!)")
+        #expect("\(error!)".contains("\(server.port)"), "names the address")
+        try await server.close()
+    }
+}
