@@ -9,7 +9,7 @@ PYTHON := $(abspath $(VENV))/bin/python
 # and udev (udevadm) fake and test USB adapters that are not there; libmodbus-dev
 # builds the benchmark's libmodbus server.
 APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev
-PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5
+PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 pycomm3==1.2.16 pylogix==1.1.6
 DEMO_DIR := .build/demo
 
 .PHONY: demo test bench apt-deps py-deps

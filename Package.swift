@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Serial", targets: ["Serial"]),
         .library(name: "Discovery", targets: ["Discovery"]),
         .library(name: "Modbus", targets: ["Modbus"]),
+        .library(name: "EtherNetIP", targets: ["EtherNetIP"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
@@ -30,6 +31,14 @@ let package = Package(
         .target(
             name: "Discovery",
             dependencies: ["CUdev", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "EtherNetIP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "Modbus",
@@ -57,6 +66,7 @@ let package = Package(
             dependencies: [
                 "Automata",
                 "Discovery",
+                "EtherNetIP",
                 "Gateway",
                 "Modbus",
                 "Serial",
@@ -99,6 +109,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "EtherNetIPTests",
+            dependencies: [
+                "EtherNetIP", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Peers"]
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(

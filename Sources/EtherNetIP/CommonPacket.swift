@@ -1,0 +1,66 @@
+/// The Common Packet Format items of SendRRData and SendUnitData: an address
+/// item (null, or a connection id) and a data item (unconnected CIP, or a
+/// sequence number and connected CIP).
+public struct CommonPacket: Hashable, Sendable {
+    public struct Item: Hashable, Sendable {
+        public var type: UInt16
+        public var data: [UInt8]
+        public init(type: UInt16, data: [UInt8]) { self.type = type; self.data = data }
+    }
+
+    public static let nullAddress: UInt16 = 0x0000
+    public static let identity: UInt16 = 0x000C
+    public static let connectedAddress: UInt16 = 0x00A1
+    public static let connectedData: UInt16 = 0x00B1
+    public static let unconnectedData: UInt16 = 0x00B2
+    public static let services: UInt16 = 0x0100
+
+    public var interface: UInt32
+    public var timeout: UInt16
+    public var items: [Item]
+
+    public init(interface: UInt32 = 0, timeout: UInt16 = 0, items: [Item]) {
+        self.interface = interface
+        self.timeout = timeout
+        self.items = items
+    }
+
+    /// SendRRData / SendUnitData data: interface handle, timeout, then the items.
+    public init(parsing data: [UInt8]) throws(CIPStatus) {
+        var reader = WireReader(data)
+        interface = try reader.u32()
+        timeout = try reader.u16()
+        items = try Self.items(&reader)
+    }
+
+    /// Item count then items (also ListIdentity's and ListServices' replies).
+    static func items(_ reader: inout WireReader) throws(CIPStatus) -> [Item] {
+        let count = try reader.u16()
+        var items: [Item] = []
+        for _ in 0..<count {
+            let type = try reader.u16()
+            let length = try reader.u16()
+            items.append(Item(type: type, data: Array(try reader.take(Int(length)))))
+        }
+        return items
+    }
+
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.append32(interface)
+        out.append16(timeout)
+        out += Self.itemBytes(items)
+        return out
+    }
+
+    static func itemBytes(_ items: [Item]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.append16(UInt16(items.count))
+        for item in items {
+            out.append16(item.type)
+            out.append16(UInt16(item.data.count))
+            out += item.data
+        }
+        return out
+    }
+}

@@ -1,0 +1,65 @@
+import NIOCore
+
+/// What the server says it is: the Identity object (class 1), ListIdentity,
+/// and the program name (class 0x64). The defaults are a ControlLogix at
+/// revision 20, which keeps pycomm3 on symbolic tag paths.
+public struct Identity: Sendable {
+    public var vendor: UInt16 = 1
+    public var deviceType: UInt16 = 0x0E
+    public var productCode: UInt16 = 54
+    public var revision: (major: UInt8, minor: UInt8) = (20, 11)
+    /// 0x3060: remote run, as pycomm3 expects to see.
+    public var status: UInt16 = 0x3060
+    public var serial: UInt32 = 0x00C0_FFEE
+    public var productName = "1756-L61/B LOGIX5561"
+    public var programName = "fieldgw"
+
+    public init() {}
+
+    /// Get Attributes All (0x01) on class 1 instance 1.
+    var attributesAll: [UInt8] {
+        (1...7).flatMap { attribute($0) ?? [] }
+    }
+
+    /// Get Attribute Single (0x0E).
+    func attribute(_ id: UInt32) -> [UInt8]? {
+        var out: [UInt8] = []
+        switch id {
+        case 1: out.append16(vendor)
+        case 2: out.append16(deviceType)
+        case 3: out.append16(productCode)
+        case 4: out += [revision.major, revision.minor]
+        case 5: out.append16(status)
+        case 6: out.append32(serial)
+        case 7: out += [UInt8(productName.utf8.count)] + Array(productName.utf8)
+        default: return nil
+        }
+        return out
+    }
+
+    /// ListIdentity's item 0x0C. The socket address in it is big-endian.
+    func listIdentityItem(address: SocketAddress?) -> CommonPacket.Item {
+        var data: [UInt8] = []
+        data.append16(1)
+        data += [0, 2]
+        let port = UInt16(address?.port ?? 44818)
+        data += [UInt8(port >> 8), UInt8(port & 0xFF)]
+        if case .v4(let v4)? = address {
+            let raw = v4.address.sin_addr.s_addr
+            data += [UInt8(raw & 0xFF), UInt8(raw >> 8 & 0xFF), UInt8(raw >> 16 & 0xFF), UInt8(raw >> 24)]
+        } else {
+            data += [0, 0, 0, 0]
+        }
+        data += [UInt8](repeating: 0, count: 8)
+        data += (1...7).flatMap { attribute($0) ?? [] }
+        data.append(3)
+        return CommonPacket.Item(type: CommonPacket.identity, data: data)
+    }
+
+    /// Class 0x64 instance 1, Get Attributes All: the program name.
+    var programNameData: [UInt8] {
+        var out: [UInt8] = []
+        out.append16(UInt16(programName.utf8.count))
+        return out + Array(programName.utf8)
+    }
+}

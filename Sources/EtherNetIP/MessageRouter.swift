@@ -1,0 +1,114 @@
+/// Carries a CIP request to its object, dispatching on the service and the
+/// class together: 0x4E and 0x52 are Forward Close and Unconnected Send on
+/// the Connection Manager, but Read-Modify-Write and Read Tag Fragmented on
+/// a tag.
+public struct MessageRouter: Sendable {
+    public let tags: TagTable
+    public let identity: Identity
+    public let connections: ConnectionManager
+
+    static let multipleServicePacket: UInt8 = 0x0A
+    static let getAttributesAll: UInt8 = 0x01
+    static let getAttributeSingle: UInt8 = 0x0E
+    static let getInstanceAttributeList: UInt8 = 0x55
+    /// The most bytes of an unconnected reply, as a Logix controller allows.
+    static let unconnectedLimit = 504
+
+    public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager()) {
+        self.tags = tags
+        self.identity = identity
+        self.connections = connections
+    }
+
+    /// The reply to one request's bytes; `limit` bounds its size.
+    func handle(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32) -> CIPReply {
+        let request: CIPRequest
+        do {
+            request = try CIPRequest(parsing: bytes)
+        } catch {
+            return CIPReply(service: bytes.first ?? 0, status: error)
+        }
+        do {
+            return try dispatch(request, limit: limit, session: session)
+        } catch {
+            return CIPReply(service: request.service, status: error)
+        }
+    }
+
+    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
+        switch (request.service, request.path.segments.first) {
+        case (ConnectionManager.forwardOpen, .classID(6)?), (ConnectionManager.largeForwardOpen, .classID(6)?):
+            return try connections.open(request, session: session)
+        case (ConnectionManager.forwardClose, .classID(6)?):
+            return try connections.close(request)
+        case (ConnectionManager.unconnectedSend, .classID(6)?):
+            return try unconnectedSend(request, session: session)
+        case (_, .classID(1)?):
+            return try identityService(request)
+        case (Self.multipleServicePacket, .classID(2)?):
+            return try multiple(request, limit: limit, session: session)
+        case (Self.getAttributesAll, .classID(0x64)?):
+            return CIPReply(service: request.service, data: identity.programNameData)
+        case (Self.getInstanceAttributeList, _):
+            return try SymbolList(tags: tags).serve(request, limit: limit)
+        case (_, .symbol?), (_, .classID(0x6B)?):
+            return try LogixServices(tags: tags).serve(request, limit: limit)
+        case (_, .classID?):
+            throw .pathDestinationUnknown
+        default:
+            throw .pathSegmentError
+        }
+    }
+
+    private func identityService(_ request: CIPRequest) throws(CIPStatus) -> CIPReply {
+        guard request.path.segments.count >= 2, request.path.segments[1] == .instance(1) else { throw .pathDestinationUnknown }
+        switch request.service {
+        case Self.getAttributesAll:
+            return CIPReply(service: request.service, data: identity.attributesAll)
+        case Self.getAttributeSingle:
+            guard request.path.segments.count == 3, case .attribute(let id) = request.path.segments[2] else { throw .pathSegmentError }
+            guard let data = identity.attribute(id) else { throw .attributeNotSupported }
+            return CIPReply(service: request.service, data: data)
+        default:
+            throw .serviceNotSupported
+        }
+    }
+
+    /// The embedded request is carried out here: this server is the whole
+    /// route (backplane, slot 0), whatever route path is given.
+    private func unconnectedSend(_ request: CIPRequest, session: UInt32) throws(CIPStatus) -> CIPReply {
+        var reader = WireReader(request.data)
+        try reader.skip(2)
+        let size = Int(try reader.u16())
+        let embedded = try reader.take(size)
+        return handle(embedded, limit: Self.unconnectedLimit, session: session)
+    }
+
+    /// Multiple Service Packet: each embedded request answered in turn;
+    /// 0x1E when any of them failed.
+    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
+        var reader = WireReader(request.data)
+        let count = Int(try reader.u16())
+        var offsets: [Int] = []
+        for _ in 0..<count { offsets.append(Int(try reader.u16())) }
+        let data = request.data[...]
+        var replies: [[UInt8]] = []
+        var failed = false
+        for (index, offset) in offsets.enumerated() {
+            let end = index + 1 < count ? offsets[index + 1] : data.count
+            guard offset >= 2 + 2 * count, offset <= end, end <= data.count else { throw .notEnoughData }
+            let reply = handle(data[data.startIndex + offset..<data.startIndex + end], limit: limit, session: session)
+            failed = failed || (reply.status != .success && reply.status != .partialTransfer)
+            replies.append(reply.bytes)
+        }
+        var out: [UInt8] = []
+        out.append16(UInt16(count))
+        var position = 2 + 2 * count
+        for reply in replies {
+            out.append16(UInt16(position))
+            position += reply.count
+        }
+        for reply in replies { out += reply }
+        return CIPReply(service: request.service, status: failed ? .embeddedServiceError : .success, data: out)
+    }
+}

@@ -1,0 +1,107 @@
+import Testing
+@testable import EtherNetIP
+
+@Suite struct LogixServicesTests {
+    private let router: MessageRouter = {
+        var tags = TagTable()
+        try! tags.add(definition: "SCADA=INT[1000]")
+        try! tags.add(definition: "Temp=REAL")
+        try! tags.add(definition: "Count=DINT")
+        return MessageRouter(tags: tags, connections: ConnectionManager(limit: 2))
+    }()
+
+    private func call(_ service: UInt8, _ path: [CIPPath.Segment], _ data: [UInt8] = [], limit: Int = 504) -> CIPReply {
+        router.handle(CIPRequest(service: service, path: CIPPath(path), data: data).bytes[...], limit: limit, session: 1)
+    }
+
+    @Test func aReadTooBigForOneReplyIsPartialThenFragments() throws {
+        _ = call(0x4D, [.symbol("SCADA"), .element(999)], [0xC3, 0, 1, 0, 5, 0])
+        let first = call(0x4C, [.symbol("SCADA")], [0xE8, 0x03])
+        #expect(first.status == .partialTransfer)
+        #expect(first.data.count == 2 + 498, "whole INTs that fit in 504 bytes")
+        var got = Array(first.data.dropFirst(2))
+        while got.count < 2000 {
+            var data: [UInt8] = [0xE8, 0x03]
+            data.append32(UInt32(got.count))
+            let next = call(0x52, [.symbol("SCADA")], data)
+            #expect([.success, .partialTransfer].contains(next.status))
+            got += next.data.dropFirst(2)
+        }
+        #expect(got.count == 2000 && got[1998] == 5)
+    }
+
+    @Test func errorsAreTheStatusesAControllerGives() {
+        #expect(call(0x4C, [.symbol("Nope")], [1, 0]).status == .pathDestinationUnknown)
+        #expect(call(0x4C, [.symbol("SCADA"), .element(999)], [2, 0]).status == .elementsPastEnd)
+        #expect(call(0x4C, [.symbol("SCADA"), .element(1000)], [1, 0]).status == .pathDestinationUnknown)
+        #expect(call(0x4D, [.symbol("Temp")], [0xC4, 0, 1, 0, 0, 0, 0, 0]).status == .typeMismatch)
+        #expect(call(0x4D, [.symbol("Count")], [0xC4, 0, 1, 0, 1, 2]).status == .notEnoughData)
+        #expect(call(0x53, [.symbol("Count")], [0xC4, 0, 1, 0, 2, 0, 0, 0, 1, 2, 3]).status == .tooMuchData, "3 bytes at offset 2 of 4")
+        #expect(call(0x4D, [.symbol("Count")], [0xC4, 0, 1, 0, 1, 2, 3, 4, 5]).status == .success, "pycomm3 sends more than it means")
+        #expect(call(0x4C, [.symbol("Count")], [1, 0]).data == [0xC4, 0, 1, 2, 3, 4])
+        var offset: [UInt8] = [0xE8, 0x03]
+        offset.append32(2001)
+        #expect(call(0x52, [.symbol("SCADA")], offset).status == .offsetPastEnd)
+        #expect(call(0x99, [.symbol("Count")]).status == .serviceNotSupported)
+        #expect(call(0x01, [.classID(0x77), .instance(1)]).status == .pathDestinationUnknown)
+    }
+
+    @Test func readModifyWriteTakesPycomm3sLongAndMask() {
+        _ = call(0x4D, [.symbol("Count")], [0xC4, 0, 1, 0, 0xF0, 0, 0, 0])
+        // mask size 4, OR sets bit 0, AND (8 bytes, as pycomm3 sends) clears bit 4.
+        let reply = call(0x4E, [.symbol("Count")], [4, 0, 1, 0, 0, 0, 0xEF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+        #expect(reply.status == .success)
+        #expect(call(0x4C, [.symbol("Count")], [1, 0]).data == [0xC4, 0, 0xE1, 0, 0, 0])
+    }
+
+    @Test func aMultipleServicePacketSaysWhenOneFailed() throws {
+        let good = CIPRequest(service: 0x4C, path: CIPPath([.symbol("Count")]), data: [1, 0]).bytes
+        let bad = CIPRequest(service: 0x4C, path: CIPPath([.symbol("Nope")]), data: [1, 0]).bytes
+        var data: [UInt8] = []
+        data.append16(2)
+        data.append16(6)
+        data.append16(UInt16(6 + good.count))
+        let reply = call(0x0A, [.classID(2), .instance(1)], data + good + bad)
+        #expect(reply.status == .embeddedServiceError)
+        var reader = WireReader(reply.data)
+        #expect(try reader.u16() == 2)
+        #expect(try reader.u16() == 6)
+        let second = Int(try reader.u16())
+        #expect(try CIPReply(parsing: reply.data[second...]).status == .pathDestinationUnknown)
+        #expect(try CIPReply(parsing: reply.data[6..<second]).data == [0xC4, 0, 0, 0, 0, 0])
+    }
+
+    private func forwardOpen(serial: UInt16) -> [UInt8] {
+        var data: [UInt8] = [0x0A, 0x0E]
+        data.append32(0)
+        data.append32(0xABCD)
+        data.append16(serial)
+        data.append16(0x1337)
+        data.append32(42)
+        data += [0, 0, 0, 0]
+        data.append32(2_000_000)
+        data.append16(0x43F4)
+        data.append32(2_000_000)
+        data.append16(0x43F4)
+        data += [0xA3, 3, 0x01, 0x00, 0x20, 0x02, 0x24, 0x01]
+        return data
+    }
+
+    @Test func forwardOpenRefusesDuplicatesAndTooManyAndCloseFreesOne() throws {
+        let cm: [CIPPath.Segment] = [.classID(6), .instance(1)]
+        let opened = call(0x54, cm, forwardOpen(serial: 1))
+        #expect(opened.status == .success)
+        #expect(Array(opened.data[4..<8]) == [0xCD, 0xAB, 0, 0], "the client's T->O id echoed")
+        #expect(call(0x54, cm, forwardOpen(serial: 1)).status == .connectionFailure(0x0100))
+        #expect(call(0x54, cm, forwardOpen(serial: 2)).status == .success)
+        #expect(call(0x54, cm, forwardOpen(serial: 3)).status == .connectionFailure(0x0113))
+        var close: [UInt8] = [0x0A, 0x0E]
+        close.append16(1)
+        close.append16(0x1337)
+        close.append32(42)
+        close += [3, 0, 0x01, 0x00, 0x20, 0x02, 0x24, 0x01]
+        #expect(call(0x4E, cm, close).status == .success)
+        #expect(call(0x4E, cm, close).status == .connectionFailure(0x0107))
+        #expect(call(0x54, cm, forwardOpen(serial: 3)).status == .success)
+    }
+}
