@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import EtherNetIP
 
@@ -103,5 +104,41 @@ import Testing
         #expect(call(0x4E, cm, close).status == .success)
         #expect(call(0x4E, cm, close).status == .connectionFailure(0x0107))
         #expect(call(0x54, cm, forwardOpen(serial: 3)).status == .success)
+    }
+}
+
+@Suite struct ConnectionManagerTests {
+    /// A Forward Open with T->O RPI `rpi` µs and timeout multiplier 0 (x4).
+    private func open(_ manager: ConnectionManager, serial: UInt16, rpi: UInt32, session: UInt32) throws -> UInt32 {
+        var data: [UInt8] = [0x0A, 0x0E]
+        data.append32(0)
+        data.append32(0x77)
+        data.append16(serial)
+        data.append16(1)
+        data.append32(9)
+        data += [0, 0, 0, 0]
+        data.append32(rpi)
+        data.append16(0x43F4)
+        data.append32(rpi)
+        data.append16(0x43F4)
+        data += [0xA3, 2, 0x20, 0x02, 0x24, 0x01]
+        let reply = try manager.open(CIPRequest(service: 0x54, path: CIPPath([.classID(6), .instance(1)]), data: data), session: session)
+        var reader = WireReader(reply.data)
+        return try reader.u32()
+    }
+
+    @Test func anIdleConnectionExpiresAndAUsedOneDoesNot() throws {
+        let manager = ConnectionManager()
+        let brief = try open(manager, serial: 1, rpi: 5_000, session: 1)      // 20 ms
+        let lasting = try open(manager, serial: 2, rpi: 5_000_000, session: 1) // 20 s
+        #expect(manager.use(brief, session: 1)?.clientID == 0x77)
+        #expect(manager.use(brief, session: 2) == nil, "another session cannot use it")
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(manager.use(brief, session: 1) == nil, "idle past RPI x 4")
+        #expect(manager.use(lasting, session: 1) != nil)
+        #expect(manager.count == 1)
+        _ = try open(manager, serial: 1, rpi: 5_000, session: 1)
+        manager.closeAll(session: 1)
+        #expect(manager.count == 0, "a session's connections end with it")
     }
 }
