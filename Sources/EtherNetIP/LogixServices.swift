@@ -81,7 +81,7 @@ struct LogixServices {
         } else {
             guard offset + data.count <= total else { throw .tooMuchData }
         }
-        guard !tag.readOnly else { throw CIPStatus(0x0F) }
+        guard !tag.readOnly else { throw .privilegeViolation }
         try tag.write(first: first, offset: offset, bytes: tag.type == .bool ? data.map { $0 != 0 ? 1 : 0 }[...] : data)
         return CIPReply(service: request.service)
     }
@@ -93,7 +93,7 @@ struct LogixServices {
         guard [1, 2, 4, 8].contains(size), size <= tag.type.size else { throw .typeMismatch }
         let orMask = try reader.take(size)
         let andMask = try reader.take(size)
-        guard !tag.readOnly else { throw CIPStatus(0x0F) }
+        guard !tag.readOnly else { throw .privilegeViolation }
         tag.modify(element: element, or: orMask, and: andMask)
         return CIPReply(service: Self.readModifyWrite)
     }

@@ -25,7 +25,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
         for definition in tags {
             do { try table.add(definition: definition) } catch { throw ValidationError(error.description) }
         }
-        let (host, port) = try ModbusSimCommand.endpoint(address.contains(":") ? address : address + ":44818")
+        let (host, port) = try ModbusSimCommand.endpoint(address, defaultPort: 44818)
         let server = try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: table),
                                                 group: MultiThreadedEventLoopGroup.singleton)
         ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")

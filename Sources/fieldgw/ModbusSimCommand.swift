@@ -115,8 +115,8 @@ struct ModbusSimCommand: AsyncParsableCommand {
     }
 
     /// "HOST:PORT", ":PORT" (every interface) or "HOST" (port 502).
-    static func endpoint(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":") else { return (text, 502) }
+    static func endpoint(_ text: String, defaultPort: Int = 502) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":") else { return (text, defaultPort) }
         let host = text[..<colon].isEmpty ? "0.0.0.0" : String(text[..<colon])
         guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("--address: \"\(text)\" has no port number after the colon")

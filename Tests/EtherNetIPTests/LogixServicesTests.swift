@@ -8,6 +8,7 @@ import Testing
         try! tags.add(definition: "SCADA=INT[1000]")
         try! tags.add(definition: "Temp=REAL")
         try! tags.add(definition: "Count=DINT")
+        try! tags.add(definition: "Fixed=INT", readOnly: true)
         return MessageRouter(tags: tags, connections: ConnectionManager(limit: 2))
     }()
 
@@ -45,6 +46,15 @@ import Testing
         #expect(call(0x52, [.symbol("SCADA")], offset).status == .offsetPastEnd)
         #expect(call(0x99, [.symbol("Count")]).status == .serviceNotSupported)
         #expect(call(0x01, [.classID(0x77), .instance(1)]).status == .pathDestinationUnknown)
+    }
+
+    @Test func aReadOnlyTagRefusesWritesAndSaysSoInTheTagList() {
+        #expect(call(0x4D, [.symbol("Fixed")], [0xC3, 0, 1, 0, 1, 0]).status == .privilegeViolation)
+        #expect(call(0x4E, [.symbol("Fixed")], [2, 0, 1, 0, 0xFF, 0xFF]).status == .privilegeViolation)
+        // Attributes 10 (external access) then 1 (name), in the order asked, from instance 4.
+        let list = call(0x55, [.classID(0x6B), .instance(4)], [2, 0, 10, 0, 1, 0])
+        #expect(list.status == .success)
+        #expect(list.data == [4, 0, 0, 0, 2, 5, 0] + Array("Fixed".utf8))
     }
 
     @Test func readModifyWriteTakesPycomm3sLongAndMask() {
