@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,16 +9,20 @@ import NIOPosix
 /// protocol, the Connection Manager and the Message Router.
 public final class ENIPServer: Sendable {
     public let channel: any Channel
+    /// ListIdentity and ListServices over UDP on the same port (discovery):
+    /// bind to 0.0.0.0 to hear broadcasts.
+    public let discovery: (any Channel)?
     public let router: MessageRouter
     public var port: Int { channel.localAddress?.port ?? 0 }
 
-    private init(channel: any Channel, router: MessageRouter) {
+    private init(channel: any Channel, discovery: (any Channel)?, router: MessageRouter) {
         self.channel = channel
+        self.discovery = discovery
         self.router = router
     }
 
     public static func start(host: String, port: Int = 44818, router: MessageRouter, group: any EventLoopGroup,
-                             logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
+                             discovery: Bool = true, logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -28,11 +35,29 @@ public final class ENIPServer: Sendable {
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        return ENIPServer(channel: channel, router: router)
+        guard discovery else { return ENIPServer(channel: channel, discovery: nil, router: router) }
+        let local = channel.localAddress
+        let udp: any Channel
+        do {
+            udp = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(.socketOption(.so_broadcast), value: 1)
+                .channelInitializer { udp in
+                    udp.eventLoop.makeCompletedFuture {
+                        try udp.pipeline.syncOperations.addHandler(DiscoveryHandler(identity: router.identity, local: local))
+                    }
+                }
+                .bind(host: host, port: local?.port ?? port).get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return ENIPServer(channel: channel, discovery: udp, router: router)
     }
 
     public func close() async throws {
         try await channel.close()
+        try await discovery?.close()
     }
 }
 
@@ -87,5 +112,53 @@ final class EncapsulationHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         logger.debug("closing EtherNet/IP connection: \(error)")
         context.close(promise: nil)
+    }
+}
+
+/// Answers ListIdentity and ListServices datagrams (discovery by broadcast);
+/// anything else over UDP is ignored, as a controller does.
+final class DiscoveryHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let identity: Identity
+    private let local: SocketAddress?
+
+    init(identity: Identity, local: SocketAddress?) {
+        self.identity = identity
+        self.local = local
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        var bytes = envelope.data
+        guard let request = Encapsulation.message(from: &bytes) else { return }
+        let items: [CommonPacket.Item]
+        switch request.command {
+        case EncapsulationCommand.listIdentity: items = [identity.listIdentityItem(address: Self.address(of: local, toward: envelope.remoteAddress))]
+        case EncapsulationCommand.listServices: items = [EncapsulationSession.communications]
+        default: return
+        }
+        var out = context.channel.allocator.buffer(capacity: 128)
+        request.reply(data: CommonPacket.itemBytes(items)).write(to: &out)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: out)), promise: nil)
+    }
+
+    /// A server bound to every interface names the one that reaches the
+    /// asker (a discovery list of 0.0.0.0 helps nobody): the kernel picks it
+    /// when a datagram socket connects there.
+    static func address(of local: SocketAddress?, toward remote: SocketAddress) -> SocketAddress? {
+        guard case .v4(let bound)? = local, bound.address.sin_addr.s_addr == 0 else { return local }
+        let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard probe >= 0 else { return local }
+        defer { close(probe) }
+        var name = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let found = remote.withSockAddr { connect(probe, $0, socklen_t($1)) } == 0 && withUnsafeMutablePointer(to: &name) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) }
+        } == 0
+        guard found else { return local }
+        name.sin_port = bound.address.sin_port
+        return SocketAddress(name, host: "")
     }
 }

@@ -1,5 +1,6 @@
 /// The Logix tag services on a tag's path: Read Tag 0x4C, Write Tag 0x4D,
-/// Read/Write Tag Fragmented 0x52/0x53, Read-Modify-Write 0x4E.
+/// Read/Write Tag Fragmented 0x52/0x53, Read-Modify-Write 0x4E, on whole
+/// tags, elements, structure members and their elements.
 struct LogixServices {
     static let readTag: UInt8 = 0x4C
     static let writeTag: UInt8 = 0x4D
@@ -7,44 +8,81 @@ struct LogixServices {
     static let readFragmented: UInt8 = 0x52
     static let writeFragmented: UInt8 = 0x53
 
+    /// What a path names: bytes of a tag from `start`, of `type`, with
+    /// `available` elements from there to the end of the array (1 if none);
+    /// `bit` for a BOOL member of a structure.
+    struct Target {
+        let tag: Tag
+        var type: DataType
+        var start = 0
+        var available = 1
+        var bit: Int?
+    }
+
     let tags: TagTable
 
-    /// The tag and first element a path names: `91 name` with elements, or
-    /// class 0x6B instance N (how pycomm3 addresses tags from revision 21).
-    func resolve(_ path: CIPPath) throws(CIPStatus) -> (Tag, Int) {
-        var tag: Tag?
+    /// `91 name` with elements and `91 member` segments, or class 0x6B
+    /// instance N first (how pycomm3 addresses tags from revision 21).
+    func resolve(_ path: CIPPath) throws(CIPStatus) -> Target {
+        var segments = path.segments[...]
+        let tag: Tag?
+        switch (segments.popFirst(), segments.first) {
+        case (.symbol(let name)?, _): tag = tags.tag(named: name)
+        case (.classID(0x6B)?, .instance(let id)?): segments.removeFirst(); tag = tags.tag(instance: id)
+        default: throw .pathSegmentError
+        }
+        guard let tag else { throw .pathDestinationUnknown }
+        var target = Target(tag: tag, type: tag.type)
+        var dimensions = tag.dimensions
         var indices: [UInt32] = []
-        var symbolClass = false
-        for segment in path.segments {
+        for segment in segments {
             switch segment {
-            case .symbol(let name) where tag == nil: tag = tags.tag(named: name)
-                if tag == nil { throw .pathDestinationUnknown }
-            case .classID(0x6B) where tag == nil: symbolClass = true
-            case .instance(let id) where symbolClass && tag == nil: tag = tags.tag(instance: id)
-                if tag == nil { throw .pathDestinationUnknown }
-            case .element(let index) where tag != nil: indices.append(index)
-            default: throw .pathSegmentError
+            case .element(let index):
+                indices.append(index)
+            case .symbol(let name):
+                try descend(&target, dimensions: dimensions, indices: indices)
+                guard case .structure(let template) = target.type, let member = template.member(named: name) else { throw .pathDestinationUnknown }
+                target.start += member.offset
+                target.type = member.type
+                target.bit = member.bit
+                dimensions = member.count > 0 ? [member.count] : []
+                indices = []
+            default:
+                throw .pathSegmentError
             }
         }
-        guard let tag else { throw .pathSegmentError }
-        return (tag, try tag.element(at: indices))
+        try descend(&target, dimensions: dimensions, indices: indices)
+        return target
+    }
+
+    /// Moves `target` to the element `indices` name (the rest 0) of an array of `dimensions`.
+    private func descend(_ target: inout Target, dimensions: [Int], indices: [UInt32]) throws(CIPStatus) {
+        guard indices.count <= dimensions.count else { throw .pathSegmentError }
+        var flat = 0
+        for (position, size) in dimensions.enumerated() {
+            let index = position < indices.count ? Int(indices[position]) : 0
+            guard index < size else { throw .pathDestinationUnknown }
+            flat = flat * size + index
+        }
+        target.start += flat * target.type.size
+        target.available = dimensions.reduce(1, *) - flat
     }
 
     /// `limit`: the most bytes the reply's CIP message may hold.
     func serve(_ request: CIPRequest, limit: Int) throws(CIPStatus) -> CIPReply {
-        let (tag, first) = try resolve(request.path)
+        let target = try resolve(request.path)
         var reader = WireReader(request.data)
         switch request.service {
         case Self.readTag:
             let count = Int(try reader.u16())
-            return try read(tag, first: first, count: count, offset: 0, service: request.service, limit: limit)
+            return try read(target, count: count, offset: 0, service: request.service, limit: limit)
         case Self.readFragmented:
             let count = Int(try reader.u16())
-            return try read(tag, first: first, count: count, offset: Int(try reader.u32()), service: request.service, limit: limit)
+            return try read(target, count: count, offset: Int(try reader.u32()), service: request.service, limit: limit)
         case Self.writeTag, Self.writeFragmented:
-            return try write(tag, first: first, request: request, reader: &reader)
+            return try write(target, service: request.service, reader: &reader)
         case Self.readModifyWrite:
-            return try modify(tag, element: first, reader: &reader)
+            return try modify(target, reader: &reader)
         default:
             throw .serviceNotSupported
         }
@@ -52,28 +90,35 @@ struct LogixServices {
 
     /// Whole elements while they fit; 0x06 (partial) with what fits when the
     /// rest must be asked for again from a byte offset.
-    private func read(_ tag: Tag, first: Int, count: Int, offset: Int, service: UInt8, limit: Int) throws(CIPStatus) -> CIPReply {
-        let bytes = try tag.read(first: first, count: max(count, 1))
-        guard offset <= bytes.count else { throw .offsetPastEnd }
-        let room = max(limit - 4 - 2, tag.type.size)
-        let fits = min(bytes.count - offset, room / tag.type.size * tag.type.size)
-        var data: [UInt8] = []
-        data.append16(tag.type.rawValue)
-        data += bytes[offset..<offset + fits]
-        return CIPReply(service: service, status: offset + fits < bytes.count ? .partialTransfer : .success, data: data)
+    private func read(_ target: Target, count: Int, offset: Int, service: UInt8, limit: Int) throws(CIPStatus) -> CIPReply {
+        let count = max(count, 1)
+        guard count <= target.available else { throw .elementsPastEnd }
+        var data = target.type.typeBytes
+        if let bit = target.bit {
+            data.append(target.tag.bytes(at: target.start, count: 1)[0] >> bit & 1 != 0 ? 1 : 0)
+            return CIPReply(service: service, data: data)
+        }
+        let total = count * target.type.size
+        guard offset <= total else { throw .offsetPastEnd }
+        let unit = target.type.size
+        let room = max(limit - 4 - data.count, unit)
+        let fits = min(total - offset, room / unit * unit)
+        data += target.tag.bytes(at: target.start + offset, count: fits)
+        return CIPReply(service: service, status: offset + fits < total ? .partialTransfer : .success, data: data)
     }
 
-    private func write(_ tag: Tag, first: Int, request: CIPRequest, reader: inout WireReader) throws(CIPStatus) -> CIPReply {
-        let type = try reader.u16()
-        if type == 0x02A0 { _ = try reader.u16() }
-        guard type == tag.type.rawValue || (tag.type == .bool && type == CIPType.bool.rawValue) else { throw .typeMismatch }
+    private func write(_ target: Target, service: UInt8, reader: inout WireReader) throws(CIPStatus) -> CIPReply {
+        var type = [try reader.u8(), try reader.u8()]
+        if type == [0xA0, 0x02] { type += [try reader.u8(), try reader.u8()] }
+        let bool = DataType.atomic(.bool).typeBytes
+        guard type == target.type.typeBytes || (target.bit != nil && type == bool) else { throw .typeMismatch }
         let count = Int(try reader.u16())
-        let offset = request.service == Self.writeFragmented ? Int(try reader.u32()) : 0
+        let offset = service == Self.writeFragmented ? Int(try reader.u32()) : 0
         var data = reader.rest
-        let total = count * tag.type.size
-        guard first + count <= tag.count else { throw .elementsPastEnd }
+        let total = count * target.type.size
+        guard count <= target.available else { throw .elementsPastEnd }
         guard offset <= total else { throw .offsetPastEnd }
-        if request.service == Self.writeTag {
+        if service == Self.writeTag {
             // pycomm3 1.2 sends a single element's write with the request
             // repeated after it; a controller takes the first `total` bytes.
             guard data.count >= total else { throw .notEnoughData }
@@ -81,20 +126,27 @@ struct LogixServices {
         } else {
             guard offset + data.count <= total else { throw .tooMuchData }
         }
-        guard !tag.readOnly else { throw .privilegeViolation }
-        try tag.write(first: first, offset: offset, bytes: tag.type == .bool ? data.map { $0 != 0 ? 1 : 0 }[...] : data)
-        return CIPReply(service: request.service)
+        guard !target.tag.readOnly else { throw .privilegeViolation }
+        if let bit = target.bit {
+            let on = data.first != 0
+            target.tag.modify(at: target.start, or: [on ? 1 << bit : 0], and: [on ? 0xFF : ~(1 << bit)])
+        } else if case .atomic(.bool) = target.type {
+            target.tag.store(data.map { $0 != 0 ? 1 : 0 }, at: target.start + offset)
+        } else {
+            target.tag.store(data, at: target.start + offset)
+        }
+        return CIPReply(service: service)
     }
 
     /// pycomm3 sends an 8-byte AND mask whatever the mask size: only the
     /// first `size` bytes of each mask count.
-    private func modify(_ tag: Tag, element: Int, reader: inout WireReader) throws(CIPStatus) -> CIPReply {
+    private func modify(_ target: Target, reader: inout WireReader) throws(CIPStatus) -> CIPReply {
         let size = Int(try reader.u16())
-        guard [1, 2, 4, 8].contains(size), size <= tag.type.size else { throw .typeMismatch }
+        guard case .atomic = target.type, target.bit == nil, [1, 2, 4, 8].contains(size), size <= target.type.size else { throw .typeMismatch }
         let orMask = try reader.take(size)
         let andMask = try reader.take(size)
-        guard !tag.readOnly else { throw .privilegeViolation }
-        tag.modify(element: element, or: orMask, and: andMask)
+        guard !target.tag.readOnly else { throw .privilegeViolation }
+        target.tag.modify(at: target.start, or: orMask, and: andMask)
         return CIPReply(service: Self.readModifyWrite)
     }
 }

@@ -6,6 +6,7 @@ public struct MessageRouter: Sendable {
     public let tags: TagTable
     public let identity: Identity
     public let connections: ConnectionManager
+    public let clock = WallClock()
 
     static let multipleServicePacket: UInt8 = 0x0A
     static let getAttributesAll: UInt8 = 0x01
@@ -49,6 +50,10 @@ public struct MessageRouter: Sendable {
             return try multiple(request, limit: limit, session: session)
         case (Self.getAttributesAll, .classID(0x64)?):
             return CIPReply(service: request.service, data: identity.programNameData)
+        case (_, .classID(0x6C)?):
+            return try TemplateObject(tags: tags).serve(request, limit: limit)
+        case (_, .classID(0x8B)?):
+            return try clock.serve(request)
         case (Self.getInstanceAttributeList, _):
             return try SymbolList(tags: tags).serve(request, limit: limit)
         case (_, .symbol?), (_, .classID(0x6B)?):

@@ -38,7 +38,7 @@ struct SymbolList {
             case 1:
                 out.append16(UInt16(tag.name.utf8.count))
                 out += Array(tag.name.utf8)
-            case 2: out.append16(tag.type.rawValue | UInt16(tag.dimensions.count) << 13)
+            case 2: out.append16(tag.type.symbolType | UInt16(tag.dimensions.count) << 13)
             case 3: out.append32(0)
             case 5: out.append32(tag.instance)
             case 6: out.append32(0)

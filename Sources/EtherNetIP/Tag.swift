@@ -1,10 +1,11 @@
 import Synchronization
 
-/// A Logix tag: a name, an atomic type, up to three dimensions, and its
-/// bytes (little-endian, as on the wire). Shared by every connection.
+/// A Logix tag: a name, a type (atomic or structure), up to three
+/// dimensions, and its bytes (little-endian, as on the wire). Shared by
+/// every connection.
 public final class Tag: Sendable {
     public let name: String
-    public let type: CIPType
+    public let type: DataType
     /// Empty for a single value; otherwise up to three, outermost first.
     public let dimensions: [Int]
     /// The Symbol object instance that lists it (0x55) and addresses it.
@@ -12,7 +13,7 @@ public final class Tag: Sendable {
     public let readOnly: Bool
     private let storage: Mutex<[UInt8]>
 
-    public init(name: String, type: CIPType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false) {
+    public init(name: String, type: DataType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false) {
         self.name = name
         self.type = type
         self.dimensions = dimensions
@@ -24,37 +25,22 @@ public final class Tag: Sendable {
     /// Elements in all.
     public var count: Int { dimensions.reduce(1, *) }
 
-    /// The element at `indices` (one per dimension given, the rest 0) as a flat index.
-    func element(at indices: [UInt32]) throws(CIPStatus) -> Int {
-        guard indices.count <= max(dimensions.count, 0), dimensions.count > 0 || indices.isEmpty else { throw .pathSegmentError }
-        var flat = 0
-        for (position, size) in dimensions.enumerated() {
-            let index = position < indices.count ? Int(indices[position]) : 0
-            guard index < size else { throw .pathDestinationUnknown }
-            flat = flat * size + index
-        }
-        return flat
+    /// `count` bytes from byte `start`.
+    public func bytes(at start: Int, count: Int) -> [UInt8] {
+        storage.withLock { Array($0[start..<start + count]) }
     }
 
-    /// The bytes of `count` elements from `first`.
-    func read(first: Int, count: Int) throws(CIPStatus) -> [UInt8] {
-        guard count >= 1, first + count <= self.count else { throw .elementsPastEnd }
-        return storage.withLock { Array($0[first * type.size..<(first + count) * type.size]) }
-    }
-
-    /// Stores `bytes` at byte `offset` of the elements from `first`.
-    func write(first: Int, offset: Int = 0, bytes: ArraySlice<UInt8>) throws(CIPStatus) {
-        let start = first * type.size + offset
-        guard start + bytes.count <= count * type.size else { throw .elementsPastEnd }
+    /// Stores `bytes` from byte `start`.
+    public func store(_ bytes: some Collection<UInt8>, at start: Int) {
         storage.withLock { $0.replaceSubrange(start..<start + bytes.count, with: bytes) }
     }
 
-    /// Sets and clears bits of one element atomically (Read-Modify-Write).
-    func modify(element: Int, or orMask: ArraySlice<UInt8>, and andMask: ArraySlice<UInt8>) {
+    /// Sets and clears bits from byte `start` at once (Read-Modify-Write,
+    /// BOOL members): no other write comes between the read and the write.
+    func modify(at start: Int, or orMask: some Collection<UInt8>, and andMask: some Collection<UInt8>) {
         storage.withLock { bytes in
             for (offset, (set, keep)) in zip(orMask, andMask).enumerated() {
-                let index = element * type.size + offset
-                bytes[index] = (bytes[index] | set) & keep
+                bytes[start + offset] = (bytes[start + offset] | set) & keep
             }
         }
     }

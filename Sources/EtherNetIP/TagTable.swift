@@ -1,47 +1,65 @@
-/// The tags a server offers, by name (Logix names ignore case) and by Symbol instance.
+/// The tags a server offers, by name (Logix names ignore case) and by
+/// Symbol instance, and the structure types they use, by template instance.
 public struct TagTable: Sendable {
     public private(set) var tags: [Tag] = []
+    public private(set) var templates: [UInt16: Template] = [:]
     private var byName: [String: Tag] = [:]
+    private var structures: [String: Template] = ["string": .string]
 
     public init() {}
 
     /// A tag from cpppo's `NAME=TYPE[DIMS]` (`SCADA=INT[1000]`, `Temp=REAL`,
-    /// `Grid=DINT[4,8]`); `BOOL[n]` is held as DWORD[(n+31)/32].
+    /// `Grid=DINT[4,8]`, `Label=STRING`, or a structure defined before);
+    /// `BOOL[n]` is held as DWORD[(n+31)/32].
     @discardableResult
     public mutating func add(definition: String, readOnly: Bool = false) throws(TagDefinitionError) -> Tag {
-        let parts = definition.split(separator: "=", maxSplits: 1)
-        guard parts.count == 2, let first = parts[0].first, first.isLetter || first == "_",
-              parts[0].allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-            throw TagDefinitionError(definition: definition, reason: "not NAME=TYPE or NAME=TYPE[DIMENSIONS]")
+        let (name, spec) = try Self.split(definition)
+        var (type, dimensions) = try parse(spec, in: definition)
+        guard dimensions.count <= 3 else { throw TagDefinitionError(definition: definition, reason: "at most three dimensions") }
+        if case .atomic(.bool) = type, !dimensions.isEmpty {
+            guard dimensions.count == 1 else { throw TagDefinitionError(definition: definition, reason: "a BOOL array has one dimension") }
+            type = .atomic(.dword)
+            dimensions = [(dimensions[0] + 31) / 32]
         }
-        let spec = parts[1]
-        let typeName = spec.prefix { $0 != "[" }
-        guard var type = CIPType(name: String(typeName)) else {
-            throw TagDefinitionError(definition: definition, reason: "unknown type \(typeName); one of \(CIPType.allCases.map(\.name).joined(separator: ", "))")
-        }
-        var dimensions: [Int] = []
-        if spec.count > typeName.count {
-            guard spec.hasSuffix("]") else { throw TagDefinitionError(definition: definition, reason: "dimensions must end with ]") }
-            let inner = spec.dropFirst(typeName.count + 1).dropLast()
-            dimensions = try inner.split(separator: ",", omittingEmptySubsequences: false).map { text throws(TagDefinitionError) in
-                guard let size = Int(text.filter { $0 != " " }), size >= 1 else {
-                    throw TagDefinitionError(definition: definition, reason: "dimension \"\(text)\" is not a positive number")
-                }
-                return size
-            }
-            guard dimensions.count <= 3 else { throw TagDefinitionError(definition: definition, reason: "at most three dimensions") }
-            if type == .bool {
-                guard dimensions.count == 1 else { throw TagDefinitionError(definition: definition, reason: "a BOOL array has one dimension") }
-                type = .dword
-                dimensions = [(dimensions[0] + 31) / 32]
-            }
-        }
-        let name = String(parts[0])
         guard byName[name.lowercased()] == nil else { throw TagDefinitionError(definition: definition, reason: "\(name) is defined twice") }
+        if case .structure(let template) = type { register(template) }
         let tag = Tag(name: name, type: type, dimensions: dimensions, instance: UInt32(tags.count + 1), readOnly: readOnly)
         tags.append(tag)
         byName[name.lowercased()] = tag
         return tag
+    }
+
+    /// A structure type from `NAME=MEMBER:TYPE,MEMBER:TYPE[N],…`
+    /// (`Motor=Speed:REAL,Run:BOOL,Counts:DINT[4]`); members may be
+    /// structures defined before, or STRING.
+    @discardableResult
+    public mutating func addStructure(definition: String) throws(TagDefinitionError) -> Template {
+        let (name, spec) = try Self.split(definition)
+        guard structures[name.lowercased()] == nil, CIPType(name: name) == nil else {
+            throw TagDefinitionError(definition: definition, reason: "type \(name) is defined already")
+        }
+        var fields: [(String, DataType, Int)] = []
+        for field in spec.split(separator: ",") {
+            let parts = field.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, Self.isName(parts[0]) else {
+                throw TagDefinitionError(definition: definition, reason: "member \"\(field)\" is not NAME:TYPE")
+            }
+            var (type, dimensions) = try parse(parts[1], in: definition)
+            if case .atomic(.bool) = type, let bits = dimensions.first {
+                type = .atomic(.dword)
+                dimensions = [(bits + 31) / 32]
+            }
+            guard dimensions.count <= 1 else { throw TagDefinitionError(definition: definition, reason: "a member has at most one dimension") }
+            guard !fields.contains(where: { $0.0.lowercased() == parts[0].lowercased() }) else {
+                throw TagDefinitionError(definition: definition, reason: "member \(parts[0]) is defined twice")
+            }
+            fields.append((String(parts[0]), type, dimensions.first ?? 0))
+        }
+        guard !fields.isEmpty else { throw TagDefinitionError(definition: definition, reason: "a structure needs members") }
+        // UDT instances count from 0x100; STRING, predefined, is not one of them.
+        let template = Template(name: name, id: UInt16(0x100 + structures.count - 1), fields: fields)
+        structures[name.lowercased()] = template
+        return template
     }
 
     public func tag(named name: String) -> Tag? { byName[name.lowercased()] }
@@ -49,10 +67,54 @@ public struct TagTable: Sendable {
     public func tag(instance: UInt32) -> Tag? {
         instance >= 1 && Int(instance) <= tags.count ? tags[Int(instance) - 1] : nil
     }
+
+    /// A template and every template its members use, so clients can read them.
+    private mutating func register(_ template: Template) {
+        templates[template.id] = template
+        for member in template.members {
+            if case .structure(let inner) = member.type { register(inner) }
+        }
+    }
+
+    private func parse(_ spec: Substring, in definition: String) throws(TagDefinitionError) -> (DataType, [Int]) {
+        let typeName = spec.prefix { $0 != "[" }
+        let type: DataType
+        if let atomic = CIPType(name: String(typeName)) {
+            type = .atomic(atomic)
+        } else if let template = structures[typeName.lowercased()] {
+            type = .structure(template)
+        } else {
+            let known = CIPType.allCases.map(\.name) + structures.values.map(\.name).sorted()
+            throw TagDefinitionError(definition: definition, reason: "unknown type \(typeName); one of \(known.joined(separator: ", "))")
+        }
+        guard spec.count > typeName.count else { return (type, []) }
+        guard spec.hasSuffix("]") else { throw TagDefinitionError(definition: definition, reason: "dimensions must end with ]") }
+        var dimensions: [Int] = []
+        for text in spec.dropFirst(typeName.count + 1).dropLast().split(separator: ",", omittingEmptySubsequences: false) {
+            guard let size = Int(text.filter { $0 != " " }), size >= 1 else {
+                throw TagDefinitionError(definition: definition, reason: "dimension \"\(text)\" is not a positive number")
+            }
+            dimensions.append(size)
+        }
+        return (type, dimensions)
+    }
+
+    private static func split(_ definition: String) throws(TagDefinitionError) -> (String, Substring) {
+        let parts = definition.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, isName(parts[0]) else {
+            throw TagDefinitionError(definition: definition, reason: "not NAME=TYPE or NAME=TYPE[DIMENSIONS]")
+        }
+        return (String(parts[0]), parts[1])
+    }
+
+    private static func isName(_ text: Substring) -> Bool {
+        guard let first = text.first, first.isLetter || first == "_" else { return false }
+        return text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+    }
 }
 
 public struct TagDefinitionError: Error, CustomStringConvertible {
     public let definition: String
     public let reason: String
-    public var description: String { "tag \"\(definition)\": \(reason)" }
+    public var description: String { "\"\(definition)\": \(reason)" }
 }

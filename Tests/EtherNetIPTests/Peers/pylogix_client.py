@@ -1,5 +1,7 @@
-"""pylogix against a server on 127.0.0.1:PORT holding SCADA=INT[1000],
-Temp=REAL, Grid=DINT[4,8], Flags=BOOL[64]: prints what it saw as JSON."""
+"""pylogix against a server on 127.0.0.1:PORT holding the tags of
+ENIPInteropTests.startTagServer: prints what it saw as JSON. With
+"discover", only discovers (a broadcast to PORT) and prints what answered."""
+import datetime
 import json
 import sys
 
@@ -7,6 +9,10 @@ from pylogix import PLC
 
 with PLC() as plc:
     plc.IPAddress, plc.Port = "127.0.0.1", int(sys.argv[1])
+    if sys.argv[2:] == ["discover"]:
+        found = plc.Discover()
+        print(json.dumps(sorted({(d.IPAddress, d.ProductName, d.Revision) for d in found.Value})))
+        sys.exit(0)
     seen = {}
     seen["write"] = plc.Write("SCADA[3]", 99).Status
     seen["read"] = plc.Read("SCADA[3]").Value
@@ -19,7 +25,15 @@ with PLC() as plc:
     plc.Write("SCADA[999]", 5)
     whole = plc.Read("SCADA[0]", 1000).Value
     seen["whole"] = [len(whole), whole[3], whole[999]]
+    plc.Write("Label", "from pylogix")
+    plc.Write("Pump.Speed", 12.5)
+    plc.Write("Pump.Run", True)
+    plc.Write("Pumps[1].Name", "second")
+    seen["structure"] = [plc.Read(name).Value for name in ("Label", "Pump.Speed", "Pump.Run", "Pump.Fault", "Pumps[1].Name")]
     tags = plc.GetTagList()
     seen["tags"] = sorted([tag.TagName, tag.DataType, tag.Array] for tag in tags.Value)
     seen["missing"] = plc.Read("Nope").Status
+    plc.SetPLCTime()
+    clock = plc.GetPLCTime().Value
+    seen["clock_skew_s"] = abs((clock - datetime.datetime.utcnow()).total_seconds())
     print(json.dumps(seen))
