@@ -1,0 +1,191 @@
+/// The outcome of one operation: its status and, for a read, the type and
+/// the values (or the bytes, for a structure or an attribute).
+public struct TagResult: Sendable, CustomStringConvertible {
+    public let operation: TagOperation
+    public let status: CIPStatus
+    /// The reply's type field: 2 bytes for an atomic type, 4 for a structure.
+    public let type: [UInt8]
+    public let data: [UInt8]
+
+    /// Each element as text when the type is atomic; nil otherwise.
+    public var values: [String]? {
+        guard type.count == 2, let atomic = CIPType(rawValue: UInt16(type[0]) | UInt16(type[1]) << 8) else { return nil }
+        return atomic.values(data[...])
+    }
+
+    public var description: String {
+        guard status == .success else { return "\(operation) failed: \(status)" }
+        if operation.write != nil { return "\(operation): OK" }
+        let shown = values.map { "[" + $0.joined(separator: ", ") + "]" } ?? data.map { String(format2: $0) }.joined(separator: " ")
+        return "\(operation) == \(shown)"
+    }
+}
+
+extension String {
+    init(format2 byte: UInt8) {
+        let text = String(byte, radix: 16)
+        self = text.count == 1 ? "0" + text : text
+    }
+}
+
+extension ENIPClient {
+    /// Carries out `operations`, `depth` requests in flight, packed into
+    /// Multiple Service Packets of up to `multiple` bytes (0: none), reads
+    /// and writes always fragmented when `fragment`; results come in order
+    /// as they arrive.
+    public func perform(_ operations: [TagOperation], depth: Int = 1, multiple: Int = 0,
+                        fragment: Bool = false) -> AsyncThrowingStream<TagResult, any Error> {
+        let batches = Self.batches(operations, multiple: multiple, limit: replyLimit, fragment: fragment)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await withThrowingTaskGroup(of: (Int, [TagResult]).self) { group in
+                        var next = 0, done: [Int: [TagResult]] = [:], yielded = 0
+                        func launch() {
+                            let index = next, batch = batches[index]
+                            next += 1
+                            group.addTask { (index, try await self.run(batch, fragment: fragment)) }
+                        }
+                        while next < min(max(depth, 1), batches.count) { launch() }
+                        while let (index, results) = try await group.next() {
+                            done[index] = results
+                            while let ready = done.removeValue(forKey: yielded) {
+                                ready.forEach { continuation.yield($0) }
+                                yielded += 1
+                            }
+                            if next < batches.count { launch() }
+                        }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Operations grouped for Multiple Service Packets: consecutive ones
+    /// while their requests fit `multiple` bytes and their replies (guessed
+    /// at 8 bytes an element) the reply limit.
+    static func batches(_ operations: [TagOperation], multiple: Int, limit: Int, fragment: Bool) -> [[TagOperation]] {
+        guard multiple > 0 else { return operations.map { [$0] } }
+        var batches: [[TagOperation]] = []
+        var current: [TagOperation] = [], requestBytes = 4, replyBytes = 8
+        for operation in operations {
+            let request = first(operation, fragment: fragment).bytes.count + 2
+            let reply = 8 + 8 * operation.elements + 2
+            if !current.isEmpty && (requestBytes + request > multiple || replyBytes + reply > limit) {
+                batches.append(current)
+                (current, requestBytes, replyBytes) = ([], 4, 8)
+            }
+            current.append(operation)
+            requestBytes += request
+            replyBytes += reply
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+
+    /// The first (often only) request of an operation.
+    static func first(_ operation: TagOperation, fragment: Bool) -> CIPRequest {
+        if operation.numeric {
+            let single = operation.path.segments.count == 3
+            return CIPRequest(service: single ? MessageRouter.getAttributeSingle : MessageRouter.getAttributesAll, path: operation.path)
+        }
+        var data: [UInt8] = []
+        if let write = operation.write {
+            data.append16(write.type.rawValue)
+            data.append16(UInt16(operation.elements))
+            if fragment { data.append32(0) }
+            return CIPRequest(service: fragment ? LogixServices.writeFragmented : LogixServices.writeTag, path: operation.path, data: data + write.data)
+        }
+        data.append16(UInt16(operation.elements))
+        if fragment { data.append32(0) }
+        return CIPRequest(service: fragment ? LogixServices.readFragmented : LogixServices.readTag, path: operation.path, data: data)
+    }
+
+    private func run(_ batch: [TagOperation], fragment: Bool) async throws -> [TagResult] {
+        guard batch.count > 1 else { return [try await run(batch[0], fragment: fragment)] }
+        let requests = batch.map { Self.first($0, fragment: fragment).bytes }
+        var data: [UInt8] = []
+        data.append16(UInt16(requests.count))
+        var offset = 2 + 2 * requests.count
+        for request in requests {
+            data.append16(UInt16(offset))
+            offset += request.count
+        }
+        let reply = try await send(CIPRequest(service: MessageRouter.multipleServicePacket, path: CIPPath([.classID(2), .instance(1)]),
+                                              data: data + requests.joined()))
+        guard reply.status == .success || reply.status == .embeddedServiceError else {
+            return batch.map { TagResult(operation: $0, status: reply.status, type: [], data: []) }
+        }
+        let replies = try Self.embedded(reply.data, count: batch.count)
+        var results: [TagResult] = []
+        for (operation, embedded) in zip(batch, replies) {
+            results.append(try await finish(operation, first: embedded))
+        }
+        return results
+    }
+
+    /// The embedded replies of a Multiple Service Packet's reply.
+    static func embedded(_ data: [UInt8], count: Int) throws -> [CIPReply] {
+        var reader = WireReader(data)
+        guard Int(try reader.u16()) == count else { throw Failure(description: "Multiple Service Packet reply with another count") }
+        var offsets: [Int] = []
+        for _ in 0..<count { offsets.append(Int(try reader.u16())) }
+        return try offsets.enumerated().map { index, start in
+            let end = index + 1 < count ? offsets[index + 1] : data.count
+            guard start <= end, end <= data.count else { throw Failure(description: "Multiple Service Packet reply offsets out of order") }
+            return try CIPReply(parsing: data[start..<end])
+        }
+    }
+
+    private func run(_ operation: TagOperation, fragment: Bool) async throws -> TagResult {
+        if let write = operation.write, fragment || write.data.count + 40 > replyLimit {
+            return try await writeFragments(operation, write)
+        }
+        return try await finish(operation, first: try await send(Self.first(operation, fragment: fragment)))
+    }
+
+    /// A read answered in part (0x06) goes on with Read Tag Fragmented from
+    /// the bytes it has; anything else is the result.
+    private func finish(_ operation: TagOperation, first reply: CIPReply) async throws -> TagResult {
+        guard !operation.numeric, operation.write == nil else {
+            return TagResult(operation: operation, status: reply.status, type: [], data: reply.data)
+        }
+        let typeLength = reply.data.first == 0xA0 ? 4 : 2
+        guard reply.status == .success || reply.status == .partialTransfer, reply.data.count >= typeLength else {
+            return TagResult(operation: operation, status: reply.status, type: [], data: [])
+        }
+        let type = Array(reply.data.prefix(typeLength))
+        var data = Array(reply.data.dropFirst(typeLength))
+        var status = reply.status
+        while status == .partialTransfer {
+            var request: [UInt8] = []
+            request.append16(UInt16(operation.elements))
+            request.append32(UInt32(data.count))
+            let next = try await send(CIPRequest(service: LogixServices.readFragmented, path: operation.path, data: request))
+            status = next.status
+            guard status == .success || status == .partialTransfer, next.data.count > typeLength else { break }
+            data += next.data.dropFirst(typeLength)
+        }
+        return TagResult(operation: operation, status: status, type: type, data: data)
+    }
+
+    private func writeFragments(_ operation: TagOperation, _ write: TagOperation.Write) async throws -> TagResult {
+        let chunk = max((replyLimit - 40) / write.type.size * write.type.size, write.type.size)
+        var offset = 0
+        repeat {
+            var data: [UInt8] = []
+            data.append16(write.type.rawValue)
+            data.append16(UInt16(operation.elements))
+            data.append32(UInt32(offset))
+            let part = write.data[offset..<min(offset + chunk, write.data.count)]
+            let reply = try await send(CIPRequest(service: LogixServices.writeFragmented, path: operation.path, data: data + part))
+            guard reply.status == .success else { return TagResult(operation: operation, status: reply.status, type: [], data: []) }
+            offset += part.count
+        } while offset < write.data.count
+        return TagResult(operation: operation, status: .success, type: [], data: [])
+    }
+}

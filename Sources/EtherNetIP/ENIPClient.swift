@@ -1,0 +1,214 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// An EtherNet/IP client for Logix controllers (and our server, and cpppo's):
+/// a registered session, unconnected messages through Unconnected Send (to
+/// backplane slot 0), or a Forward Open connection (Large, falling back to
+/// the ordinary one) for connected messages. Requests may be sent from many
+/// tasks at once: they are pipelined on the one TCP connection and their
+/// replies matched in order.
+public final class ENIPClient: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private struct Connection: Sendable {
+        let serverID: UInt32
+        let clientID: UInt32
+        let serial: UInt16
+        let size: Int
+    }
+
+    private let channel: any Channel
+    private let session: UInt32
+    private let timeout: TimeAmount
+    private let connection = Mutex<Connection?>(nil)
+    private let sequence = Atomic<UInt16>(1)
+    /// The route an unconnected request is sent along: port 1 (backplane), slot 0.
+    static let route: [CIPPath.Segment] = [.port(1, link: [0])]
+
+    private init(channel: any Channel, session: UInt32, timeout: TimeAmount) {
+        self.channel = channel
+        self.session = session
+        self.timeout = timeout
+    }
+
+    /// Connects and registers a session.
+    public static func connect(host: String, port: Int = 44818, group: any EventLoopGroup,
+                               timeout: Duration = .seconds(5)) async throws -> ENIPClient {
+        let amount = TimeAmount.nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(amount)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(ClientReplies(timeout: amount))
+                }
+            }
+            .connect(host: host, port: port).get()
+        let register = Encapsulation(command: EncapsulationCommand.registerSession, context: Array("fieldgw\0".utf8), data: [1, 0, 0, 0])
+        let reply = try await exchange(register, on: channel)
+        guard reply.status == 0, reply.session != 0 else {
+            try? await channel.close()
+            throw Failure(description: "RegisterSession refused: status 0x\(String(reply.status, radix: 16))")
+        }
+        return ENIPClient(channel: channel, session: reply.session, timeout: amount)
+    }
+
+    private static func exchange(_ message: Encapsulation, on channel: any Channel) async throws -> Encapsulation {
+        let promise = channel.eventLoop.makePromise(of: Encapsulation.self)
+        channel.writeAndFlush(ClientReplies.Pending(message: message, promise: promise), promise: nil)
+        return try await promise.futureResult.get()
+    }
+
+    /// The most bytes a reply may hold: the connection's size, or an unconnected message's.
+    public var replyLimit: Int { connection.withLock { $0.map { $0.size - 2 } } ?? MessageRouter.unconnectedLimit }
+
+    /// Opens a connection (Large Forward Open; Forward Open if the target
+    /// does not know it): later requests go connected.
+    public func forwardOpen() async throws {
+        let clientID = UInt32.random(in: 1...UInt32.max)
+        let serial = UInt16.random(in: 1...UInt16.max)
+        for (service, size) in [(ConnectionManager.largeForwardOpen, 4002), (ConnectionManager.forwardOpen, 504)] {
+            let reply = try await unconnected(CIPRequest(service: service, path: CIPPath([.classID(6), .instance(1)]),
+                                                         data: Self.forwardOpenData(service: service, size: size, clientID: clientID, serial: serial)))
+            if reply.status == .serviceNotSupported && service == ConnectionManager.largeForwardOpen { continue }
+            guard reply.status == .success else { throw Failure(description: "Forward Open refused: \(reply.status)") }
+            var reader = WireReader(reply.data)
+            let serverID = try reader.u32()
+            connection.withLock { $0 = Connection(serverID: serverID, clientID: clientID, serial: serial, size: size) }
+            return
+        }
+    }
+
+    private static func forwardOpenData(service: UInt8, size: Int, clientID: UInt32, serial: UInt16) -> [UInt8] {
+        var data: [UInt8] = [0x0A, 0x0E]
+        data.append32(0)
+        data.append32(clientID)
+        data.append16(serial)
+        data.append16(0x1337)
+        data.append32(0x00F1_E1D0)
+        data += [3, 0, 0, 0]
+        for _ in 0..<2 {
+            data.append32(2_000_000)
+            if service == ConnectionManager.largeForwardOpen { data.append32(0x4200_0000 | UInt32(size)) } else { data.append16(0x4200 | UInt16(size)) }
+        }
+        let path = CIPPath(route + [.classID(2), .instance(1)]).bytes
+        return data + [0xA3, UInt8(path.count / 2)] + path
+    }
+
+    /// One request; connected when a connection is open.
+    public func send(_ request: CIPRequest) async throws -> CIPReply {
+        guard let open = connection.withLock({ $0 }) else { return try await unconnected(Self.unconnectedSend(request)) }
+        let number = sequence.wrappingAdd(1, ordering: .relaxed).oldValue
+        var address: [UInt8] = []
+        address.append32(open.serverID)
+        var data: [UInt8] = []
+        data.append16(number)
+        let packet = CommonPacket(items: [.init(type: CommonPacket.connectedAddress, data: address),
+                                          .init(type: CommonPacket.connectedData, data: data + request.bytes)])
+        let reply = try await encapsulated(EncapsulationCommand.sendUnitData, packet)
+        guard reply.items.count == 2, reply.items[1].data.count >= 2, Array(reply.items[1].data.prefix(2)) == data else {
+            throw Failure(description: "connected reply without our sequence number")
+        }
+        return try CIPReply(parsing: reply.items[1].data.dropFirst(2))
+    }
+
+    /// A request sent as it is, unconnected (Forward Open, or a request already wrapped).
+    private func unconnected(_ request: CIPRequest) async throws -> CIPReply {
+        let packet = CommonPacket(items: [.init(type: CommonPacket.nullAddress, data: []), .init(type: CommonPacket.unconnectedData, data: request.bytes)])
+        let reply = try await encapsulated(EncapsulationCommand.sendRRData, packet)
+        guard let item = reply.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw Failure(description: "reply without data") }
+        return try CIPReply(parsing: item.data[...])
+    }
+
+    static func unconnectedSend(_ request: CIPRequest) -> CIPRequest {
+        let embedded = request.bytes
+        var data: [UInt8] = [0x0A, 0x0E]
+        data.append16(UInt16(embedded.count))
+        data += embedded
+        if embedded.count % 2 == 1 { data.append(0) }
+        let route = CIPPath(route).bytes
+        data += [UInt8(route.count / 2), 0] + route
+        return CIPRequest(service: ConnectionManager.unconnectedSend, path: CIPPath([.classID(6), .instance(1)]), data: data)
+    }
+
+    private func encapsulated(_ command: UInt16, _ packet: CommonPacket) async throws -> CommonPacket {
+        let reply = try await Self.exchange(Encapsulation(command: command, session: session, data: packet.bytes), on: channel)
+        guard reply.status == 0 else { throw Failure(description: "encapsulation status 0x\(String(reply.status, radix: 16))") }
+        return try CommonPacket(parsing: reply.data)
+    }
+
+    /// Closes the connection (Forward Close) and the session.
+    public func close() async {
+        if let open = connection.withLock({ state in defer { state = nil }; return state }) {
+            var data: [UInt8] = [0x0A, 0x0E]
+            data.append16(open.serial)
+            data.append16(0x1337)
+            data.append32(0x00F1_E1D0)
+            let path = CIPPath(Self.route + [.classID(2), .instance(1)]).bytes
+            data += [UInt8(path.count / 2), 0] + path
+            _ = try? await unconnected(CIPRequest(service: ConnectionManager.forwardClose, path: CIPPath([.classID(6), .instance(1)]), data: data))
+        }
+        channel.writeAndFlush(ClientReplies.Pending(message: Encapsulation(command: EncapsulationCommand.unregisterSession, session: session), promise: nil), promise: nil)
+        try? await channel.close()
+    }
+}
+
+/// Matches replies to requests in the order they were written (a target
+/// answers one TCP connection in order); a reply late past the timeout
+/// fails every request waiting and closes the connection, whose order can
+/// no longer be trusted.
+final class ClientReplies: ChannelDuplexHandler {
+    struct Pending {
+        let message: Encapsulation
+        let promise: EventLoopPromise<Encapsulation>?
+    }
+
+    typealias InboundIn = Encapsulation
+    typealias OutboundIn = Pending
+    typealias OutboundOut = ByteBuffer
+
+    private var waiting = CircularBuffer<(promise: EventLoopPromise<Encapsulation>, deadline: Scheduled<Void>)>()
+    private let timeout: TimeAmount
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let pending = unwrapOutboundIn(data)
+        if let reply = pending.promise {
+            let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+                fail(ENIPClient.Failure(description: "no reply within \(timeout.nanoseconds / 1_000_000) ms"), context: context)
+            }
+            waiting.append((reply, deadline))
+        }
+        var buffer = context.channel.allocator.buffer(capacity: Encapsulation.headerLength + pending.message.data.count)
+        pending.message.write(to: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let head = waiting.popFirst() else { return }
+        head.deadline.cancel()
+        head.promise.succeed(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(ENIPClient.Failure(description: "connection closed"), context: context)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(error, context: context)
+    }
+
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
+        while let head = waiting.popFirst() {
+            head.deadline.cancel()
+            head.promise.fail(error)
+        }
+        context.close(promise: nil)
+    }
+}

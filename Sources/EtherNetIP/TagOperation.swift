@@ -1,0 +1,142 @@
+/// One client operation in cpppo's syntax: `SCADA[1]`, `SCADA[0-10]`,
+/// `SCADA[1]=99`, `SCADA[0-2]=(DINT)1,2,3`, `Temp=(REAL)1.5`, `Pump.Speed`,
+/// `Grid[1,2]`, or a numeric address `@1/1/7` (class/instance/attribute,
+/// read with Get Attribute Single; `@1/1` with Get Attributes All).
+public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
+    public var path: CIPPath
+    /// Elements read or written (a range's length; 1 otherwise).
+    public var elements: Int
+    /// For a write: the type and every element's bytes.
+    public var write: Write?
+    /// A numeric (`@…`) address: a Get Attribute service, not a tag service.
+    public var numeric: Bool
+    public let description: String
+
+    public struct Write: Sendable, Hashable {
+        public var type: CIPType
+        public var data: [UInt8]
+    }
+
+    public init(parsing text: String) throws(TagOperationError) {
+        description = text
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        numeric = text.hasPrefix("@")
+        elements = 1
+        if numeric {
+            path = try Self.numericPath(parts[0].dropFirst(), in: text)
+        } else {
+            (path, elements) = try Self.symbolicPath(parts[0], in: text)
+        }
+        if parts.count == 2 {
+            guard !numeric else { throw TagOperationError(operation: text, reason: "numeric addresses are read only") }
+            let (type, data, count) = try Self.values(parts[1], in: text)
+            guard count == elements else {
+                throw TagOperationError(operation: text, reason: "\(count) values for \(elements) elements")
+            }
+            write = Write(type: type, data: data)
+        }
+    }
+
+    /// `Name[a-b].Member[i,j]…`: symbols and elements; a range sets the count.
+    private static func symbolicPath(_ text: Substring, in operation: String) throws(TagOperationError) -> (CIPPath, Int) {
+        var segments: [CIPPath.Segment] = []
+        var elements = 1
+        for part in text.split(separator: ".", omittingEmptySubsequences: false) {
+            let name = part.prefix { $0 != "[" }
+            guard let first = name.first, first.isLetter || first == "_" || first == ":",
+                  name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }) else {
+                throw TagOperationError(operation: operation, reason: "\"\(part)\" is not a tag or member name")
+            }
+            segments.append(.symbol(String(name)))
+            guard part.count > name.count else { continue }
+            guard part.hasSuffix("]") else { throw TagOperationError(operation: operation, reason: "\"\(part)\" lacks its ]") }
+            for index in part.dropFirst(name.count + 1).dropLast().split(separator: ",") {
+                let bounds = index.split(separator: "-").map { UInt32($0) }
+                guard let low = bounds.first ?? nil, bounds.count <= 2, let high = bounds.last ?? nil, high >= low else {
+                    throw TagOperationError(operation: operation, reason: "\"\(index)\" is not an element or a range LOW-HIGH")
+                }
+                segments.append(.element(low))
+                elements = Int(high - low) + 1
+            }
+        }
+        return (CIPPath(segments), elements)
+    }
+
+    /// `@class/instance[/attribute]`, each decimal or 0x hex.
+    private static func numericPath(_ text: Substring, in operation: String) throws(TagOperationError) -> CIPPath {
+        var numbers: [UInt32] = []
+        for part in text.split(separator: "/") {
+            let value = part.hasPrefix("0x") ? UInt32(part.dropFirst(2), radix: 16) : UInt32(part)
+            guard let value else { throw TagOperationError(operation: operation, reason: "\"\(part)\" is not a number") }
+            numbers.append(value)
+        }
+        guard (2...3).contains(numbers.count) else {
+            throw TagOperationError(operation: operation, reason: "a numeric address is @CLASS/INSTANCE[/ATTRIBUTE]")
+        }
+        let kinds: [(UInt32) -> CIPPath.Segment] = [CIPPath.Segment.classID, CIPPath.Segment.instance, CIPPath.Segment.attribute]
+        return CIPPath(zip(kinds, numbers).map { $0($1) })
+    }
+
+    /// `(TYPE)v,v,…` or `v,v,…` (REAL when any has a '.', else INT, as cpppo does).
+    private static func values(_ text: Substring, in operation: String) throws(TagOperationError) -> (CIPType, [UInt8], Int) {
+        var rest = text
+        var type: CIPType = text.contains(".") ? .real : .int
+        if rest.hasPrefix("(") {
+            guard let close = rest.firstIndex(of: ")"), let named = CIPType(name: String(rest[rest.index(after: rest.startIndex)..<close])) else {
+                throw TagOperationError(operation: operation, reason: "the cast must be (TYPE) with an atomic TYPE")
+            }
+            type = named
+            rest = rest[rest.index(after: close)...]
+        }
+        let items = rest.trimmingPrefix("[").split(separator: ",").map { $0.filter { $0 != "]" && $0 != " " } }
+        var data: [UInt8] = []
+        for item in items {
+            guard let bytes = type.bytes(for: item) else {
+                throw TagOperationError(operation: operation, reason: "\"\(item)\" is not a \(type.name)")
+            }
+            data += bytes
+        }
+        return (type, data, items.count)
+    }
+
+}
+
+public struct TagOperationError: Error, CustomStringConvertible {
+    public let operation: String
+    public let reason: String
+    public var description: String { "\"\(operation)\": \(reason)" }
+}
+
+extension CIPType {
+    /// One element's little-endian bytes from its text; nil when out of range.
+    public func bytes(for text: String) -> [UInt8]? {
+        let bits: UInt64
+        switch self {
+        case .real: guard let value = Float(text) else { return nil }; bits = UInt64(value.bitPattern)
+        case .lreal: guard let value = Double(text) else { return nil }; bits = value.bitPattern
+        case .bool: guard let value = UInt8(text), value <= 1 else { return nil }; bits = UInt64(value)
+        case .sint, .int, .dint, .lint:
+            guard let value = Int64(text), size == 8 || (value >= -(1 << (size * 8 - 1)) && value < 1 << (size * 8 - 1)) else { return nil }
+            bits = UInt64(bitPattern: value)
+        case .usint, .uint, .udint, .ulint, .dword:
+            guard let value = UInt64(text), size == 8 || value < 1 << (size * 8) else { return nil }
+            bits = value
+        }
+        return (0..<size).map { UInt8(truncatingIfNeeded: bits >> UInt64($0 * 8)) }
+    }
+
+    /// Each element of `bytes` as text.
+    public func values(_ bytes: ArraySlice<UInt8>) -> [String] {
+        stride(from: bytes.startIndex, to: bytes.endIndex - size + 1, by: size).map { start in
+            let raw = bytes[start..<start + size].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            switch self {
+            case .real: return "\(Float(bitPattern: UInt32(raw)))"
+            case .lreal: return "\(Double(bitPattern: raw))"
+            case .sint, .int, .dint, .lint:
+                let shift = UInt64(64 - size * 8)
+                return "\(Int64(bitPattern: raw << shift) >> Int64(shift))"
+            default: return "\(raw)"
+            }
+        }
+    }
+}
