@@ -10,6 +10,9 @@ PYTHON := $(abspath $(VENV))/bin/python
 # builds the benchmark's libmodbus server.
 APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev
 PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 pycomm3==1.2.16 pylogix==1.1.6
+# cpppo pins greenery 2.x, which our regex tests cannot share: a venv of its own.
+CPPPO_VENV := .build/venv-cpppo
+CPPPO_PACKAGES := cpppo==5.2.5
 DEMO_DIR := .build/demo
 
 .PHONY: demo test bench apt-deps py-deps
@@ -27,6 +30,8 @@ py-deps: apt-deps $(VENV)/.installed
 $(VENV)/.installed: Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	python3 -m venv $(CPPPO_VENV)
+	$(CPPPO_VENV)/bin/python -m pip install -q --disable-pip-version-check $(CPPPO_PACKAGES)
 	touch $@
 
 test: py-deps

@@ -69,3 +69,38 @@ func enipPeer(_ script: String) -> String {
         #expect(seen["missing"] as? Bool == true)
     }
 }
+
+@Suite struct CpppoInteropTests {
+    @Test func cppposClientAgainstOurServer() async throws {
+        let server = try await startTagServer()
+        let output = try Peers.run(Peers.cpppoPython(), ["-m", "cpppo.server.enip.client", "-a", "127.0.0.1:\(server.port)", "--print",
+                                                         "SCADA[1]=99", "SCADA[0-10]", "Temp=(REAL)1.5", "Temp", "SCADA[998-999]=(INT)-7,8", "SCADA[997-999]"])
+        try await server.close()
+        #expect(output.status == 0, "\(output.stderr)")
+        let lines = output.text.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        #expect(lines == ["SCADA[1][ 1-1 ]+ 0 <= [99]: 'OK'", "SCADA[0][ 0-10 ]+ 0 == [0, 99, 0, 0, 0, 0, 0, 0, 0, 0, 0]: 'OK'",
+                          "Temp <= [1.5]: 'OK'", "Temp == [1.5]: 'OK'", "SCADA[998][998-999]+ 0 <= [-7, 8]: 'OK'",
+                          "SCADA[997][997-999]+ 0 == [0, -7, 8]: 'OK'"],
+                "\(output.text)")
+    }
+
+    @Test func ourClientAgainstCppposServer() async throws {
+        let port = try Peers.freePort()
+        let peer = try PeerProcess(Peers.cpppoPython(), ["-m", "cpppo.server.enip", "-a", "127.0.0.1:\(port)", "SCADA=INT[1000]", "Temp=REAL"])
+        defer { peer.stop() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var client: ENIPClient?
+        while client == nil && ContinuousClock.now < deadline {
+            client = try? await ENIPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
+            if client == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let connected = try #require(client, "cpppo's server did not start")
+        let operations = try ["SCADA[1]=99", "SCADA[0-10]", "Temp=(REAL)1.5", "Temp", "SCADA[0-999]"].map { try TagOperation(parsing: $0) }
+        var results: [TagResult] = []
+        for try await result in connected.perform(operations + operations, depth: 4, multiple: 300) { results.append(result) }
+        #expect(results.allSatisfy { $0.status == .success }, "\(results)")
+        #expect(results[1].values == ["0", "99"] + Array(repeating: "0", count: 9))
+        #expect(results[3].values == ["1.5"] && results[4].values?.count == 1000 && results[9].values?.count == 1000)
+        await connected.close()
+    }
+}

@@ -20,6 +20,33 @@ public enum Peers {
         return path
     }
 
+    /// cpppo's Python: a virtual environment of its own (FIELDGW_CPPPO_PYTHON,
+    /// or .build/venv-cpppo), as cpppo pins a greenery older than ours.
+    public static func cpppoPython() throws -> String {
+        let path = ProcessInfo.processInfo.environment["FIELDGW_CPPPO_PYTHON"]
+            ?? packageRoot.appendingPathComponent(".build/venv-cpppo/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "no cpppo environment at \(path): run `make test`, which installs it")
+        }
+        return path
+    }
+
+    /// A TCP port free on 127.0.0.1 now, for a peer that cannot be told to
+    /// pick one and report it (cpppo's server).
+    public static func freePort() throws -> Int {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(probe) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0 }
+        }
+        guard bound else { throw Missing(description: "no free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// Finds a program on PATH.
     public static func program(_ name: String) throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"

@@ -1,0 +1,72 @@
+import NIOPosix
+import Testing
+@testable import EtherNetIP
+
+@Suite struct TagOperationTests {
+    @Test func cppposSyntaxParses() throws {
+        let range = try TagOperation(parsing: "SCADA[0-10]")
+        #expect(range.path.segments == [.symbol("SCADA"), .element(0)] && range.elements == 11 && range.write == nil)
+        let write = try TagOperation(parsing: "SCADA[1-3]=(DINT)1,-2,3")
+        #expect(write.elements == 3 && write.write?.type == .dint)
+        #expect(write.write?.data == [1, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF, 3, 0, 0, 0])
+        #expect(try TagOperation(parsing: "Temp=1.5").write?.type == .real, "a '.' makes it REAL, as cpppo does")
+        #expect(try TagOperation(parsing: "Count=7").write == .init(type: .int, data: [7, 0]), "otherwise INT")
+        #expect(try TagOperation(parsing: "Pumps[1].Counts[2]").path.segments == [.symbol("Pumps"), .element(1), .symbol("Counts"), .element(2)])
+        #expect(try TagOperation(parsing: "Grid[1,2]").path.segments == [.symbol("Grid"), .element(1), .element(2)])
+        let numeric = try TagOperation(parsing: "@0x01/1/7")
+        #expect(numeric.numeric && numeric.path.segments == [.classID(1), .instance(1), .attribute(7)])
+    }
+
+    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag"])
+    func mistakesAreNamed(text: String) {
+        #expect(throws: TagOperationError.self) { try TagOperation(parsing: text) }
+    }
+}
+
+@Suite struct ENIPClientTests {
+    private func operations(_ texts: [String]) throws -> [TagOperation] { try texts.map { try TagOperation(parsing: $0) } }
+
+    private func collect(_ stream: AsyncThrowingStream<TagResult, any Error>) async throws -> [TagResult] {
+        var results: [TagResult] = []
+        for try await result in stream { results.append(result) }
+        return results
+    }
+
+    @Test(arguments: [(false, 1, 0), (false, 8, 0), (true, 8, 300), (false, 4, 500), (true, 1, 0)])
+    func resultsComeInOrderHoweverTheyAreSent(connected: Bool, depth: Int, multiple: Int) async throws {
+        let server = try await startTagServer()
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        if connected { try await client.forwardOpen() }
+        let writes = try operations((0..<40).map { "SCADA[\($0)]=(INT)\($0 * 3)" })
+        #expect(try await collect(client.perform(writes, depth: depth, multiple: multiple)).allSatisfy { $0.status == .success })
+        let reads = try operations((0..<40).map { "SCADA[\($0)]" } + ["SCADA[0-999]", "Nope", "Temp"])
+        let results = try await collect(client.perform(reads, depth: depth, multiple: multiple))
+        #expect(results.map(\.operation) == reads)
+        #expect(results.prefix(40).map { $0.values ?? [] } == (0..<40).map { ["\($0 * 3)"] })
+        #expect(results[40].values?.count == 1000 && results[40].values?[39] == "117", "a whole array, in fragments")
+        #expect(results[41].status == .pathDestinationUnknown && results[42].values == ["0.0"])
+        #expect(server.router.connections.count == (connected ? 1 : 0))
+        await client.close()
+        try await server.close()
+    }
+
+    @Test func aLargeWriteGoesInFragmentsAndTheTagListIsRead() async throws {
+        let server = try await startTagServer()
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let values = (0..<1000).map { String($0 - 500) }
+        let results = try await collect(client.perform(try operations(["SCADA[0-999]=" + values.joined(separator: ","), "SCADA[0-999]"])))
+        #expect(results[0].status == .success && results[1].values == values)
+        let listed = try await client.listTags()
+        #expect(listed.map(\.name) == ["SCADA", "Temp", "Grid", "Flags", "Label", "Pump", "Pumps"])
+        #expect(listed.map(\.typeDescription) == ["INT[1000]", "REAL", "DINT[4,8]", "DWORD[2]", "structure 0xfce", "structure 0x100", "structure 0x100[3]"])
+        await client.close()
+        try await server.close()
+    }
+
+    @Test func discoveryFindsTheServer() async throws {
+        let server = try await startTagServer(host: "0.0.0.0")
+        let found = try await ENIPClient.discover(host: "127.0.0.1", port: server.port, wait: .milliseconds(500), group: MultiThreadedEventLoopGroup.singleton)
+        #expect(found.map(\.productName) == ["1756-L61/B LOGIX5561"] && found.first?.address == "127.0.0.1")
+        try await server.close()
+    }
+}
