@@ -70,3 +70,4 @@ bench: py-deps
 		Benchmarks/ModbusPeers/libmodbus_server.c $$(pkg-config --libs libmodbus)
 	$(PYTHON) Benchmarks/automata_bench.py .build/release/automata-bench
 	$(PYTHON) Benchmarks/modbus_bench.py .build/release $(BENCH_DIR)
+	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python

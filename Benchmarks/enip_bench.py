@@ -1,0 +1,87 @@
+"""EtherNet/IP benchmarks: fieldgw's tag server beside cpppo's, in one run,
+loaded by the same client (`fieldgw enip-client`, release build).
+
+Usage: enip_bench.py RELEASE_DIR CPPPO_PYTHON   (`make bench` runs it)
+
+Each configuration reads SCADA[0]..SCADA[19] (INT) over and over on one
+connection and reports tag operations per second (cpppo's "TPS"):
+- one request at a time (bound by the loopback round trip of this machine);
+- 8 requests in flight;
+- 8 requests in flight, operations packed into Multiple Service Packets of
+  up to 500 bytes.
+Floors: with the same client, 100x cpppo's TPS (pipelined), and 50,000 tag
+reads/s with Multiple Service Packets and pipelining.
+"""
+import re
+import subprocess
+import sys
+import time
+
+OPERATIONS = [f"SCADA[{i}]" for i in range(20)]
+CONFIGS = [("one at a time", 1, 0), ("depth 8", 8, 0), ("depth 8, multiple 500", 8, 500)]
+
+
+def tps(fieldgw, port, depth, multiple, repeat):
+    output = subprocess.run([fieldgw, "enip-client", "-a", f"127.0.0.1:{port}", "--depth", str(depth), "--multiple", str(multiple),
+                             "--repeat", str(repeat), "--quiet", *OPERATIONS], capture_output=True, text=True, timeout=300)
+    found = re.search(r"\((\d+) failed\) in [\d.]+ s: (\d+) TPS", output.stdout)
+    if output.returncode != 0 or not found or found.group(1) != "0":
+        sys.exit(f"enip-client failed: {output.stdout} {output.stderr}")
+    return int(found.group(2))
+
+
+def ours(release_dir):
+    server = subprocess.Popen([f"{release_dir}/fieldgw", "enip-server", "-a", "127.0.0.1:0", "SCADA=INT[1000]"],
+                              stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline().strip().rsplit(":", 1)[-1])
+    return server, port
+
+
+def cpppo(python):
+    import socket
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    server = subprocess.Popen([python, "-m", "cpppo.server.enip", "-a", f"127.0.0.1:{port}", "SCADA=INT[1000]"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    sys.exit("cpppo's server did not start")
+
+
+def main():
+    release_dir, cpppo_python = sys.argv[1:3]
+    fieldgw = f"{release_dir}/fieldgw"
+    figures = {}
+    for name, start, repeats in (("fieldgw", lambda: ours(release_dir), (1000, 5000, 20000)),
+                                 ("cpppo", lambda: cpppo(cpppo_python), (20, 50, 100))):
+        server, port = start()
+        try:
+            for (config, depth, multiple), repeat in zip(CONFIGS, repeats):
+                runs = 2 if name == "fieldgw" else 1
+                figures[(name, config)] = max(tps(fieldgw, port, depth, multiple, repeat) for _ in range(runs))
+        finally:
+            server.kill()
+            server.wait()
+    print("EtherNet/IP tag server, reads of one INT, tag operations/s on one connection (same client)")
+    missed = []
+    for config, depth, _ in CONFIGS:
+        mine, theirs = figures[("fieldgw", config)], figures[("cpppo", config)]
+        print(f"  {config:24} fieldgw {mine:>9,}   cpppo {theirs:>6,}   ({mine / theirs:.0f}x)")
+        if depth > 1 and mine < 100 * theirs:
+            missed.append(f"{config}: under 100x cpppo")
+    if figures[("fieldgw", CONFIGS[2][0])] < 50_000:
+        missed.append("under 50,000 tag reads/s with Multiple Service Packets and pipelining")
+    for floor in missed:
+        print("FLOOR MISSED:", floor)
+    sys.exit(1 if missed else 0)
+
+
+main()
