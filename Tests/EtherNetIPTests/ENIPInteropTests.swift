@@ -5,13 +5,13 @@ import Testing
 @testable import EtherNetIP
 
 /// The tags the peer scripts expect, on a server of the test's own.
-func startTagServer(host: String = "127.0.0.1") async throws -> ENIPServer {
+func startTagServer(host: String = "127.0.0.1", port: Int = 0) async throws -> ENIPServer {
     var tags = TagTable()
     try tags.addStructure(definition: "Motor=Speed:REAL,Run:BOOL,Fault:BOOL,Counts:DINT[4],Name:STRING")
     for definition in ["SCADA=INT[1000]", "Temp=REAL", "Grid=DINT[4,8]", "Flags=BOOL[64]", "Label=STRING", "Pump=Motor", "Pumps=Motor[3]"] {
         try tags.add(definition: definition)
     }
-    return try await ENIPServer.start(host: host, port: 0, router: MessageRouter(tags: tags), group: MultiThreadedEventLoopGroup.singleton)
+    return try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: tags), group: MultiThreadedEventLoopGroup.singleton)
 }
 
 func enipPeer(_ script: String) -> String {

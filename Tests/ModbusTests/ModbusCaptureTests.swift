@@ -24,7 +24,7 @@ import Testing
         let port = server.port
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-\(UUID().uuidString).pcapng").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let capture = try startCapture(into: file)
+        let capture = try PacketCapture.start(into: file)
         defer { capture.stop(signal: SIGINT) }
         let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
         for request in requests { _ = try await client.send(request) }
@@ -42,7 +42,7 @@ import Testing
     /// The function codes tshark finds in the file, read again while probes
     /// push dumpcap's packet buffer to disk, until all expected are there.
     private func decodedFunctions(_ file: String, port: Int, until expected: Set<UInt8>, probing capture: PeerProcess) throws -> Set<UInt8> {
-        let probe = try Probe()
+        let probe = try PacketCapture.Probe()
         let deadline = Date().addingTimeInterval(15)
         var functions: Set<UInt8> = []
         while !functions.isSuperset(of: expected) && Date() < deadline {
@@ -63,61 +63,9 @@ import Testing
         return ModbusDevice(store: store)
     }
 
-    /// dumpcap on loopback (one process: tshark -w leaves its dumpcap child
-    /// still writing after it exits), started with every signal unblocked (a
-    /// test thread's mask would be inherited), ready once its file is open.
-    /// No capture filter: in this container a BPF filter on lo lets nothing
-    /// through, so the port is chosen when reading instead.
-    private func startCapture(into file: String) throws -> PeerProcess {
-        let unblock = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])"
-        let capture = try PeerProcess(Peers.python(), ["-c", unblock, try Peers.program("dumpcap"),
-                                                       "-i", "lo", "-w", file])
-        try capture.waitForError(containing: "File: ")
-        try awaitLive(capture)
-        return capture
-    }
-
-    /// dumpcap opens its file a moment before it sees packets: probe until
-    /// it counts one.
-    private func awaitLive(_ capture: PeerProcess) throws {
-        let probe = try Probe()
-        let deadline = Date().addingTimeInterval(10)
-        while !capture.standardError.contains("Packets: ") {
-            guard Date() < deadline else { throw Peers.Missing(description: "dumpcap saw no probe: \(capture.standardError)") }
-            probe.send()
-            usleep(50_000)
-        }
-    }
-
     private func tshark(_ file: String, port: Int, filter: String, fields: [String]) throws -> (status: Int32, text: String) {
         let arguments = ["-r", file, "-d", "tcp.port==\(port),mbtcp", "-Y", "tcp.port==\(port) && (\(filter))", "-T", "fields"] + fields.flatMap { ["-e", $0] }
         let output = try Peers.run(try Peers.program("tshark"), arguments)
         return (output.status, output.text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
-}
-
-/// UDP datagrams to the discard port of loopback: packets a capture of lo
-/// must see, whose only purpose is to be seen.
-private struct Probe: ~Copyable {
-    private let socket: Int32
-    private var address = sockaddr_in()
-
-    init() throws {
-        socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard socket >= 0 else { throw Peers.Missing(description: "no UDP socket: errno \(errno)") }
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(9).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    }
-
-    func send() {
-        var target = address
-        _ = withUnsafePointer(to: &target) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(socket, "probe", 5, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-    }
-
-    deinit { close(socket) }
 }
