@@ -29,7 +29,7 @@ public final class ENIPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let session = EncapsulationSession(router: router, local: channel.localAddress)
+                    let session = EncapsulationSession(router: router, local: channel.localAddress, eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
                     try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, logger: logger))
                 }
@@ -74,13 +74,18 @@ public struct EncapsulationDecoder: ByteToMessageDecoder, Sendable {
     }
 }
 
-/// Answers one connection's messages in order; replies to a burst go out in one flush.
+/// Answers one connection's messages in order; replies to a burst go out in
+/// one flush. A reply that waits for a device holds back those after it.
 final class EncapsulationHandler: ChannelInboundHandler {
     typealias InboundIn = Encapsulation
     typealias OutboundOut = ByteBuffer
 
     private let session: EncapsulationSession
     private let logger: Logger
+    /// Replies not yet written, in order; nil while one waits for its device.
+    private var waiting = CircularBuffer<Encapsulation?>()
+    /// The sequence number of `waiting`'s first.
+    private var first = 0
 
     init(session: EncapsulationSession, logger: Logger) {
         self.session = session
@@ -89,15 +94,39 @@ final class EncapsulationHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch session.handle(unwrapInboundIn(data)) {
+        case .reply(let reply) where waiting.isEmpty:
+            write(reply, context: context)
         case .reply(let reply):
-            var buffer = context.channel.allocator.buffer(capacity: Encapsulation.headerLength + reply.data.count)
-            reply.write(to: &buffer)
-            context.write(wrapOutboundOut(buffer), promise: nil)
+            waiting.append(reply)
+        case .later(let future):
+            let sequence = first + waiting.count
+            waiting.append(nil)
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                // A session never fails its futures; a lost one still keeps the order.
+                complete(sequence, with: (try? result.get()), context: context)
+            }
         case .none:
             break
         case .close:
             context.close(promise: nil)
         }
+    }
+
+    private func complete(_ sequence: Int, with reply: Encapsulation?, context: ChannelHandlerContext) {
+        guard sequence >= first, sequence - first < waiting.count else { return }
+        waiting[offset: sequence - first] = reply ?? Encapsulation(command: EncapsulationCommand.nop)
+        while let head = waiting.first, let reply = head {
+            waiting.removeFirst()
+            first += 1
+            if reply.command != EncapsulationCommand.nop { write(reply, context: context) }
+        }
+        context.flush()
+    }
+
+    private func write(_ reply: Encapsulation, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: Encapsulation.headerLength + reply.data.count)
+        reply.write(to: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -7,18 +7,23 @@ import Synchronization
 final class EncapsulationSession {
     enum Outcome {
         case reply(Encapsulation)
+        /// A reply that waits for a device (a write through a serial line).
+        case later(EventLoopFuture<Encapsulation>)
         case none
         case close
     }
 
     private let router: MessageRouter
     private let local: SocketAddress?
+    /// Where replies that wait are completed: the connection's loop.
+    private let eventLoop: (any EventLoop)?
     private(set) var handle: UInt32 = 0
     private static let nextHandle = Atomic<UInt32>(0x0001_0001)
 
-    init(router: MessageRouter, local: SocketAddress?) {
+    init(router: MessageRouter, local: SocketAddress?, eventLoop: (any EventLoop)? = nil) {
         self.router = router
         self.local = local
+        self.eventLoop = eventLoop
     }
 
     func handle(_ message: Encapsulation) -> Outcome {
@@ -34,8 +39,14 @@ final class EncapsulationSession {
             guard handle != 0, message.session == handle else { return .reply(message.reply(status: EncapsulationStatus.invalidSession)) }
             do {
                 let packet = try CommonPacket(parsing: message.data)
-                let items = try message.command == EncapsulationCommand.sendRRData ? unconnected(packet) : connected(packet)
-                return .reply(message.reply(data: CommonPacket(interface: packet.interface, timeout: packet.timeout, items: items).bytes))
+                let answer = try message.command == EncapsulationCommand.sendRRData ? unconnected(packet) : connected(packet)
+                let wrap: @Sendable ([CommonPacket.Item]) -> Encapsulation = { items in
+                    message.reply(data: CommonPacket(interface: packet.interface, timeout: packet.timeout, items: items).bytes)
+                }
+                switch answer {
+                case .now(let items): return .reply(wrap(items))
+                case .later(let items): return .later(items.map(wrap))
+                }
             } catch {
                 return .reply(message.reply(status: EncapsulationStatus.incorrectData))
             }
@@ -59,26 +70,43 @@ final class EncapsulationSession {
         return .reply(message.reply(session: handle, data: message.data))
     }
 
-    private func unconnected(_ packet: CommonPacket) throws(CIPStatus) -> [CommonPacket.Item] {
+    /// Items now, or when a device has answered.
+    private enum Items {
+        case now([CommonPacket.Item])
+        case later(EventLoopFuture<[CommonPacket.Item]>)
+
+        init(_ answer: Answer, _ wrap: @escaping @Sendable (CIPReply) -> [CommonPacket.Item]) {
+            switch answer {
+            case .now(let reply): self = .now(wrap(reply))
+            case .later(let reply): self = .later(reply.map(wrap))
+            }
+        }
+    }
+
+    private func unconnected(_ packet: CommonPacket) throws(CIPStatus) -> Items {
         guard let item = packet.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw .notEnoughData }
-        let reply = router.handle(item.data[...], limit: MessageRouter.unconnectedLimit, session: handle)
-        return [CommonPacket.Item(type: CommonPacket.nullAddress, data: []),
-                CommonPacket.Item(type: CommonPacket.unconnectedData, data: reply.bytes)]
+        let answer = router.answer(item.data[...], limit: MessageRouter.unconnectedLimit, session: handle, on: eventLoop)
+        return Items(answer) { reply in
+            [CommonPacket.Item(type: CommonPacket.nullAddress, data: []), CommonPacket.Item(type: CommonPacket.unconnectedData, data: reply.bytes)]
+        }
     }
 
     /// The request carries our connection id; the reply carries the client's
     /// and echoes the sequence number.
-    private func connected(_ packet: CommonPacket) throws(CIPStatus) -> [CommonPacket.Item] {
+    private func connected(_ packet: CommonPacket) throws(CIPStatus) -> Items {
         guard packet.items.count == 2, packet.items[0].type == CommonPacket.connectedAddress, packet.items[0].data.count == 4,
               packet.items[1].type == CommonPacket.connectedData, packet.items[1].data.count >= 2 else { throw .notEnoughData }
         var reader = WireReader(packet.items[0].data)
         guard let connection = router.connections.use(try reader.u32(), session: handle) else { throw .pathDestinationUnknown }
         let data = packet.items[1].data
-        let reply = router.handle(data[2...], limit: connection.size - 2, session: handle)
+        let answer = router.answer(data[2...], limit: connection.size - 2, session: handle, on: eventLoop)
         var address: [UInt8] = []
         address.append32(connection.clientID)
-        return [CommonPacket.Item(type: CommonPacket.connectedAddress, data: address),
-                CommonPacket.Item(type: CommonPacket.connectedData, data: Array(data[0..<2]) + reply.bytes)]
+        let sequence = Array(data[0..<2])
+        return Items(answer) { [address] reply in
+            [CommonPacket.Item(type: CommonPacket.connectedAddress, data: address),
+             CommonPacket.Item(type: CommonPacket.connectedData, data: sequence + reply.bytes)]
+        }
     }
 
     /// ListServices' one service: CIP over TCP and UDP.

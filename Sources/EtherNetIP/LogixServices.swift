@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The Logix tag services on a tag's path: Read Tag 0x4C, Write Tag 0x4D,
 /// Read/Write Tag Fragmented 0x52/0x53, Read-Modify-Write 0x4E, on whole
 /// tags, elements, structure members and their elements.
@@ -68,24 +70,34 @@ struct LogixServices {
         target.available = dimensions.reduce(1, *) - flat
     }
 
-    /// `limit`: the most bytes the reply's CIP message may hold.
-    func serve(_ request: CIPRequest, limit: Int) throws(CIPStatus) -> CIPReply {
+    /// `limit`: the most bytes the reply's CIP message may hold. A write to
+    /// a tag with a source waits for it, on `eventLoop`.
+    func serve(_ request: CIPRequest, limit: Int, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
         let target = try resolve(request.path)
         var reader = WireReader(request.data)
         switch request.service {
         case Self.readTag:
             let count = Int(try reader.u16())
-            return try read(target, count: count, offset: 0, service: request.service, limit: limit)
+            return .now(try read(target, count: count, offset: 0, service: request.service, limit: limit))
         case Self.readFragmented:
             let count = Int(try reader.u16())
-            return try read(target, count: count, offset: Int(try reader.u32()), service: request.service, limit: limit)
+            return .now(try read(target, count: count, offset: Int(try reader.u32()), service: request.service, limit: limit))
         case Self.writeTag, Self.writeFragmented:
-            return try write(target, service: request.service, reader: &reader)
+            return try write(target, service: request.service, reader: &reader, on: eventLoop)
         case Self.readModifyWrite:
-            return try modify(target, reader: &reader)
+            guard target.tag.source == nil else { throw .serviceNotSupported }
+            return .now(try modify(target, reader: &reader))
         default:
             throw .serviceNotSupported
         }
+    }
+
+    /// `count` bytes of the target's tag from `start`: from memory, or from its source's snapshot.
+    private func bytes(_ target: Target, at start: Int, count: Int) throws(CIPStatus) -> [UInt8] {
+        guard let source = target.tag.source else { return target.tag.bytes(at: start, count: count) }
+        let all = try source.snapshot()
+        guard start + count <= all.count else { throw .pathDestinationUnknown }
+        return Array(all[start..<start + count])
     }
 
     /// Whole elements while they fit; 0x06 (partial) with what fits when the
@@ -95,7 +107,7 @@ struct LogixServices {
         guard count <= target.available else { throw .elementsPastEnd }
         var data = target.type.typeBytes
         if let bit = target.bit {
-            data.append(target.tag.bytes(at: target.start, count: 1)[0] >> bit & 1 != 0 ? 1 : 0)
+            data.append(try bytes(target, at: target.start, count: 1)[0] >> bit & 1 != 0 ? 1 : 0)
             return CIPReply(service: service, data: data)
         }
         let total = count * target.type.size
@@ -103,11 +115,11 @@ struct LogixServices {
         let unit = target.type.size
         let room = max(limit - 4 - data.count, unit)
         let fits = min(total - offset, room / unit * unit)
-        data += target.tag.bytes(at: target.start + offset, count: fits)
+        data += try bytes(target, at: target.start + offset, count: fits)
         return CIPReply(service: service, status: offset + fits < total ? .partialTransfer : .success, data: data)
     }
 
-    private func write(_ target: Target, service: UInt8, reader: inout WireReader) throws(CIPStatus) -> CIPReply {
+    private func write(_ target: Target, service: UInt8, reader: inout WireReader, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
         var type = [try reader.u8(), try reader.u8()]
         if type == [0xA0, 0x02] { type += [try reader.u8(), try reader.u8()] }
         let bool = DataType.atomic(.bool).typeBytes
@@ -127,6 +139,17 @@ struct LogixServices {
             guard offset + data.count <= total else { throw .tooMuchData }
         }
         guard !target.tag.readOnly else { throw .privilegeViolation }
+        if let source = target.tag.source {
+            guard let eventLoop else { throw .serviceNotSupported }
+            var stored = Array(data)
+            if let bit = target.bit {
+                let old = try bytes(target, at: target.start, count: 1)[0]
+                stored = [data.first != 0 ? old | 1 << bit : old & ~(1 << bit)]
+            }
+            return .later(source.store(stored, at: target.start + offset, on: eventLoop)
+                .map { CIPReply(service: service) }
+                .recover { CIPReply(service: service, status: $0 as? CIPStatus ?? CIPStatus(0xFF)) })
+        }
         if let bit = target.bit {
             let on = data.first != 0
             target.tag.modify(at: target.start, or: [on ? 1 << bit : 0], and: [on ? 0xFF : ~(1 << bit)])
@@ -135,7 +158,7 @@ struct LogixServices {
         } else {
             target.tag.store(data, at: target.start + offset)
         }
-        return CIPReply(service: service)
+        return .now(CIPReply(service: service))
     }
 
     /// pycomm3 sends an 8-byte AND mask whatever the mask size: only the

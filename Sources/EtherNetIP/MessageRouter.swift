@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Carries a CIP request to its object, dispatching on the service and the
 /// class together: 0x4E and 0x52 are Forward Close and Unconnected Send on
 /// the Connection Manager, but Read-Modify-Write and Read Tag Fragmented on
@@ -21,33 +23,54 @@ public struct MessageRouter: Sendable {
         self.connections = connections
     }
 
-    /// The reply to one request's bytes; `limit` bounds its size.
+    /// The reply to one request's bytes, for tags held in memory.
     func handle(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32) -> CIPReply {
+        guard case .now(let reply) = answer(bytes, limit: limit, session: session, on: nil) else {
+            return CIPReply(service: bytes.first ?? 0, status: .serviceNotSupported)
+        }
+        return reply
+    }
+
+    /// The reply to one request's bytes; `limit` bounds its size. A write
+    /// to a tag with a source is answered later, on `eventLoop`.
+    func answer(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) -> Answer {
         let request: CIPRequest
         do {
             request = try CIPRequest(parsing: bytes)
         } catch {
-            return CIPReply(service: bytes.first ?? 0, status: error)
+            return .now(CIPReply(service: bytes.first ?? 0, status: error))
         }
         do {
-            return try dispatch(request, limit: limit, session: session)
+            return try dispatch(request, limit: limit, session: session, on: eventLoop)
         } catch {
-            return CIPReply(service: request.service, status: error)
+            return .now(CIPReply(service: request.service, status: error))
         }
     }
 
-    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
+    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
+        switch request.path.segments.first {
+        case .classID(6)? where request.service == ConnectionManager.unconnectedSend:
+            return try unconnectedSend(request, session: session, on: eventLoop)
+        case .classID(2)? where request.service == Self.multipleServicePacket:
+            return try multiple(request, limit: limit, session: session, on: eventLoop)
+        case .symbol?, .classID(0x6B)?:
+            // 0x55 on the Symbol class lists tags; any other service there is a tag's.
+            guard request.service == Self.getInstanceAttributeList else { return try LogixServices(tags: tags).serve(request, limit: limit, on: eventLoop) }
+            return .now(try local(request, limit: limit, session: session))
+        default:
+            return .now(try local(request, limit: limit, session: session))
+        }
+    }
+
+    /// Services answered at once by the objects here.
+    private func local(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
         switch (request.service, request.path.segments.first) {
         case (ConnectionManager.forwardOpen, .classID(6)?), (ConnectionManager.largeForwardOpen, .classID(6)?):
             return try connections.open(request, session: session)
         case (ConnectionManager.forwardClose, .classID(6)?):
             return try connections.close(request)
-        case (ConnectionManager.unconnectedSend, .classID(6)?):
-            return try unconnectedSend(request, session: session)
         case (_, .classID(1)?):
             return try identityService(request)
-        case (Self.multipleServicePacket, .classID(2)?):
-            return try multiple(request, limit: limit, session: session)
         case (Self.getAttributesAll, .classID(0x64)?):
             return CIPReply(service: request.service, data: identity.programNameData)
         case (_, .classID(0x6C)?):
@@ -56,8 +79,6 @@ public struct MessageRouter: Sendable {
             return try clock.serve(request)
         case (Self.getInstanceAttributeList, _):
             return try SymbolList(tags: tags).serve(request, limit: limit)
-        case (_, .symbol?), (_, .classID(0x6B)?):
-            return try LogixServices(tags: tags).serve(request, limit: limit)
         case (_, .classID?):
             throw .pathDestinationUnknown
         default:
@@ -81,39 +102,52 @@ public struct MessageRouter: Sendable {
 
     /// The embedded request is carried out here: this server is the whole
     /// route (backplane, slot 0), whatever route path is given.
-    private func unconnectedSend(_ request: CIPRequest, session: UInt32) throws(CIPStatus) -> CIPReply {
+    private func unconnectedSend(_ request: CIPRequest, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
         var reader = WireReader(request.data)
         try reader.skip(2)
         let size = Int(try reader.u16())
         let embedded = try reader.take(size)
-        return handle(embedded, limit: Self.unconnectedLimit, session: session)
+        return answer(embedded, limit: Self.unconnectedLimit, session: session, on: eventLoop)
     }
 
-    /// Multiple Service Packet: each embedded request answered in turn;
-    /// 0x1E when any of them failed.
-    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
+    /// Multiple Service Packet: each embedded request answered in turn (a
+    /// write through a line is waited for); 0x1E when any of them failed.
+    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
         var reader = WireReader(request.data)
         let count = Int(try reader.u16())
         var offsets: [Int] = []
         for _ in 0..<count { offsets.append(Int(try reader.u16())) }
         let data = request.data[...]
-        var replies: [[UInt8]] = []
-        var failed = false
+        var answers: [Answer] = []
         for (index, offset) in offsets.enumerated() {
             let end = index + 1 < count ? offsets[index + 1] : data.count
             guard offset >= 2 + 2 * count, offset <= end, end <= data.count else { throw .notEnoughData }
-            let reply = handle(data[data.startIndex + offset..<data.startIndex + end], limit: limit, session: session)
-            failed = failed || (reply.status != .success && reply.status != .partialTransfer)
-            replies.append(reply.bytes)
+            answers.append(answer(data[data.startIndex + offset..<data.startIndex + end], limit: limit, session: session, on: eventLoop))
         }
+        let service = request.service
+        let now = answers.compactMap { if case .now(let reply) = $0 { reply } else { nil } }
+        guard now.count < answers.count, let eventLoop else { return .now(Self.packet(now, service: service)) }
+        let futures = answers.map { answer -> EventLoopFuture<CIPReply> in
+            switch answer {
+            case .now(let reply): eventLoop.makeSucceededFuture(reply)
+            case .later(let future): future
+            }
+        }
+        return .later(EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { Self.packet($0, service: service) })
+    }
+
+    /// The Multiple Service Packet reply of `replies`.
+    private static func packet(_ replies: [CIPReply], service: UInt8) -> CIPReply {
+        let encoded = replies.map(\.bytes)
         var out: [UInt8] = []
-        out.append16(UInt16(count))
-        var position = 2 + 2 * count
-        for reply in replies {
+        out.append16(UInt16(encoded.count))
+        var position = 2 + 2 * encoded.count
+        for reply in encoded {
             out.append16(UInt16(position))
             position += reply.count
         }
-        for reply in replies { out += reply }
-        return CIPReply(service: request.service, status: failed ? .embeddedServiceError : .success, data: out)
+        for reply in encoded { out += reply }
+        let failed = replies.contains { $0.status != .success && $0.status != .partialTransfer }
+        return CIPReply(service: service, status: failed ? .embeddedServiceError : .success, data: out)
     }
 }

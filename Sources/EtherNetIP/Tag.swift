@@ -11,15 +11,19 @@ public final class Tag: Sendable {
     /// The Symbol object instance that lists it (0x55) and addresses it.
     public let instance: UInt32
     public let readOnly: Bool
+    /// Where the bytes live when not in `storage` (the gateway's registers).
+    public let source: (any TagSource)?
     private let storage: Mutex<[UInt8]>
 
-    public init(name: String, type: DataType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false) {
+    public init(name: String, type: DataType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false,
+                source: (any TagSource)? = nil) {
         self.name = name
         self.type = type
         self.dimensions = dimensions
         self.instance = instance
         self.readOnly = readOnly
-        storage = Mutex([UInt8](repeating: 0, count: type.size * dimensions.reduce(1, *)))
+        self.source = source
+        storage = Mutex(source == nil ? [UInt8](repeating: 0, count: type.size * dimensions.reduce(1, *)) : [])
     }
 
     /// Elements in all.

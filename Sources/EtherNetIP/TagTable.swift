@@ -35,9 +35,6 @@ public struct TagTable: Sendable {
     @discardableResult
     public mutating func addStructure(definition: String) throws(TagDefinitionError) -> Template {
         let (name, spec) = try Self.split(definition)
-        guard structures[name.lowercased()] == nil, CIPType(name: name) == nil else {
-            throw TagDefinitionError(definition: definition, reason: "type \(name) is defined already")
-        }
         var fields: [(String, DataType, Int)] = []
         for field in spec.split(separator: ",") {
             let parts = field.split(separator: ":", maxSplits: 1)
@@ -56,10 +53,31 @@ public struct TagTable: Sendable {
             fields.append((String(parts[0]), type, dimensions.first ?? 0))
         }
         guard !fields.isEmpty else { throw TagDefinitionError(definition: definition, reason: "a structure needs members") }
+        return try addStructure(name: name, fields: fields)
+    }
+
+    /// A structure type from members given in code (the gateway's devices).
+    @discardableResult
+    public mutating func addStructure(name: String, fields: [(String, DataType, Int)], packBools: Bool = true) throws(TagDefinitionError) -> Template {
+        guard structures[name.lowercased()] == nil, CIPType(name: name) == nil else {
+            throw TagDefinitionError(definition: name, reason: "type \(name) is defined already")
+        }
         // UDT instances count from 0x100; STRING, predefined, is not one of them.
-        let template = Template(name: name, id: UInt16(0x100 + structures.count - 1), fields: fields)
+        let template = Template(name: name, id: UInt16(0x100 + structures.count - 1), fields: fields, packBools: packBools)
         structures[name.lowercased()] = template
         return template
+    }
+
+    /// A tag given in code, whose bytes may come from a `source`.
+    @discardableResult
+    public mutating func add(name: String, type: DataType, readOnly: Bool = false, source: (any TagSource)? = nil) throws(TagDefinitionError) -> Tag {
+        guard Self.isName(name[...]) else { throw TagDefinitionError(definition: name, reason: "not a tag name") }
+        guard byName[name.lowercased()] == nil else { throw TagDefinitionError(definition: name, reason: "\(name) is defined twice") }
+        if case .structure(let template) = type { register(template) }
+        let tag = Tag(name: name, type: type, instance: UInt32(tags.count + 1), readOnly: readOnly, source: source)
+        tags.append(tag)
+        byName[name.lowercased()] = tag
+        return tag
     }
 
     public func tag(named name: String) -> Tag? { byName[name.lowercased()] }

@@ -60,13 +60,20 @@ public final class Template: Sendable, Hashable {
 
     /// Lays out `fields` (name, type, array count) as Logix does: each
     /// aligned to its size, consecutive BOOLs packed into hidden SINTs, the
-    /// whole rounded up to its largest alignment (at least 4).
-    convenience init(name: String, id: UInt16, fields: [(String, DataType, Int)]) {
+    /// whole rounded up to its largest alignment (at least 4). Unpacked
+    /// (`packBools` false), a BOOL has a byte of its own, 0 or 1, which
+    /// clients read as bit 0 of it: one coil, one member, one write.
+    convenience init(name: String, id: UInt16, fields: [(String, DataType, Int)], packBools: Bool = true) {
         var members: [Member] = []
         var offset = 0
         var alignment = 4
         var host: (offset: Int, bits: Int)?
         for (field, type, count) in fields {
+            if case .atomic(.bool) = type, count == 0, !packBools {
+                members.append(Member(name: field, type: type, count: 0, offset: offset, bit: 0))
+                offset += 1
+                continue
+            }
             if case .atomic(.bool) = type, count == 0 {
                 if host == nil || host!.bits == 8 {
                     host = (offset, 0)
