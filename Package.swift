@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "Serial", "Discovery",
+                "Modbus", "Serial", "Discovery", "EtherNetIP",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,12 +103,13 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Modbus", "Serial", "TestSupport",
+                "Gateway", "Modbus", "Serial", "TestSupport", "EtherNetIP",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["Peers"]
         ),
         .testTarget(
             name: "EtherNetIPTests",

@@ -54,6 +54,9 @@ public struct Configuration: Sendable {
     public var routes: [Route] = []
     public var polls: [Poll] = []
     public var listeners: [Listener] = []
+    /// The EtherNet/IP server, when [enip] or a [[device]] is configured.
+    public var enip: ENIP?
+    public var devices: [Device] = []
 
     /// Reads and checks the file at `path`.
     public init(file path: String) throws(ConfigurationError) {
@@ -88,6 +91,9 @@ public struct Configuration: Sendable {
         routes = try root.tables("route").map { reader throws(ConfigurationError) in try Self.route(reader) }
         polls = try root.tables("poll").map { reader throws(ConfigurationError) in try Self.poll(reader) }
         listeners = try root.tables("listener").map { reader throws(ConfigurationError) in try Self.listener(reader) }
+        if let table = try root.subtable("enip") { enip = try Self.enip(table) }
+        devices = try root.tables("device").map { reader throws(ConfigurationError) in try Self.device(reader) }
+        if enip == nil && !devices.isEmpty { enip = ENIP(host: "0.0.0.0", port: 44818, connectionLimit: 64) }
         try root.finish()
         try check(root)
     }
@@ -235,7 +241,8 @@ public struct Configuration: Sendable {
         for (index, poll) in polls.enumerated() where !names.contains(poll.line) {
             throw root.error("poll[\(index)].line", "no [[line]] is named \"\(poll.line)\"")
         }
-        if listeners.isEmpty { throw root.error("listener", "at least one [[listener]] is needed") }
+        try checkDevices(root, lines: names)
+        if listeners.isEmpty && enip == nil { throw root.error("listener", "at least one [[listener]] (or [enip]) is needed") }
     }
 }
 

@@ -1,4 +1,5 @@
 import Discovery
+import EtherNetIP
 import Logging
 import Modbus
 import NIOCore
@@ -11,15 +12,19 @@ import Synchronization
 public final class GatewayService: Sendable {
     public let buses: [String: Bus]
     public let servers: [ModbusTCPServer]
+    /// The devices' registers as Logix tags, when configured.
+    public let enipServer: ENIPServer?
     public let pollers: [Poller]
     /// The status endpoint, unless turned off or its port was taken.
     public let statusServer: StatusServer?
     /// Where each line's adapter was found at start-up (or that it is awaited).
     public let paths: [String: String]
 
-    private init(buses: [String: Bus], servers: [ModbusTCPServer], paths: [String: String], pollers: [Poller], statusServer: StatusServer?) {
+    private init(buses: [String: Bus], servers: [ModbusTCPServer], enipServer: ENIPServer?, paths: [String: String], pollers: [Poller],
+                 statusServer: StatusServer?) {
         self.buses = buses
         self.servers = servers
+        self.enipServer = enipServer
         self.paths = paths
         self.pollers = pollers
         self.statusServer = statusServer
@@ -50,10 +55,17 @@ public final class GatewayService: Sendable {
                                                          logger: logger)
             servers.append(server)
         }
+        let (tags, devicePollers) = try deviceTags(configuration.devices, on: buses)
+        var enipServer: ENIPServer?
+        if let enip = configuration.enip {
+            enipServer = try await ENIPServer.start(host: enip.host, port: enip.port,
+                                                    router: MessageRouter(tags: tags, connections: ConnectionManager(limit: enip.connectionLimit)),
+                                                    group: group, logger: logger)
+        }
         let service = Box()
         let statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }
-        service.value = GatewayService(buses: buses, servers: servers, paths: paths, pollers: pollers.values.map(\.poller),
-                                       statusServer: statusServer)
+        service.value = GatewayService(buses: buses, servers: servers, enipServer: enipServer, paths: paths,
+                                       pollers: pollers.values.map(\.poller) + devicePollers, statusServer: statusServer)
         return service.value!
     }
 
@@ -86,6 +98,22 @@ public final class GatewayService: Sendable {
         return pollers
     }
 
+    /// Each device as one structure tag (its type named after it), polled
+    /// by a poller of its own at its period.
+    private static func deviceTags(_ devices: [Configuration.Device], on buses: [String: Bus]) throws -> (TagTable, [Poller]) {
+        var tags = TagTable()
+        var pollers: [Poller] = []
+        for device in devices {
+            let poller = Poller(bus: buses[device.line]!, slave: device.slave, period: device.period)
+            poller.poll(device.members.flatMap(\.addresses), period: device.period)
+            let template = try tags.addStructure(name: device.tag, fields: DeviceTags.fields(device.members), packBools: false)
+            let source = DeviceTags(members: device.members, template: template, poller: poller, maxAge: device.maxAge)
+            try tags.add(name: device.tag, type: .structure(template), source: source)
+            pollers.append(poller)
+        }
+        return (tags, pollers)
+    }
+
     /// The listener's allow list as the server's test of a client; nil lets everyone in.
     private static func allowing(_ allow: [AddressRange]) -> (@Sendable (SocketAddress?) -> Bool)? {
         guard !allow.isEmpty else { return nil }
@@ -116,6 +144,7 @@ public final class GatewayService: Sendable {
         await statusServer?.close()
         for poller in pollers { poller.stop() }
         for server in servers { try? await server.close() }
+        try? await enipServer?.close()
         for bus in buses.values { await bus.close() }
     }
 }

@@ -97,6 +97,37 @@ public final class Poller: Sendable {
         }
     }
 
+    /// The values of `addresses`, all read from the cache at one moment (a
+    /// consistent snapshot), if each was polled less than `maxAge` ago.
+    public func cached(_ addresses: [ModbusAddress], maxAge: Duration) -> [UInt16]? {
+        let oldest = ContinuousClock.now - maxAge
+        return state.withLock { state -> [UInt16]? in
+            guard state.online else { return nil }
+            var values: [UInt16] = []
+            for address in addresses {
+                guard let entry = state.values[address], entry.at >= oldest else { return nil }
+                values.append(entry.value)
+            }
+            return values
+        }
+    }
+
+    /// Writes consecutive holding registers from `address` in one request
+    /// (FC16; one value goes as FC6, a coil as FC5) and updates the cache.
+    public func write(_ address: ModbusAddress, values: [UInt16]) async throws(ModbusError) {
+        guard values.count > 1 else { return try await write(address, value: values.first ?? 0) }
+        guard address.table == .holdingRegisters else { throw ModbusError(.invalidRequest, "\(address) takes one value at a time") }
+        let request = Request.writeMultipleRegisters(address: address.offset, values: values)
+        let reply = await bus.request(request.pdu, to: slave, priority: .write)
+        let response = try Response(pdu: (reply ?? [])[...], for: request)
+        if case .exception(let exception) = response { throw ModbusError.from(exception) }
+        state.withLock { state in
+            for (index, value) in values.enumerated() {
+                state.values[ModbusAddress(table: address.table, offset: address.offset &+ UInt16(index))] = (value, .now)
+            }
+        }
+    }
+
     /// Writes one register or coil now; throws the slave's exception, or 0x0A/0x0B from the gateway.
     public func write(_ address: ModbusAddress, value: UInt16) async throws(ModbusError) {
         let request: Request = switch address.table {

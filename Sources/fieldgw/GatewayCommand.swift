@@ -44,6 +44,9 @@ struct GatewayCommand: AsyncParsableCommand {
         for server in service.servers {
             ModbusSimCommand.say("gateway: Modbus/TCP on \(server.localAddress.ipAddress ?? "?"):\(server.port)")
         }
+        if let enip = service.enipServer {
+            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.channel.localAddress?.ipAddress ?? "?"):\(enip.port)")
+        }
         if let status = service.statusServer {
             ModbusSimCommand.say("gateway: status on http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)/status")
         }

@@ -1,0 +1,101 @@
+import EtherNetIP
+import Modbus
+
+extension Configuration {
+    /// A device whose registers are one EtherNet/IP structure tag.
+    public struct Device: Sendable, Hashable {
+        public var tag: String
+        public var line: String
+        public var slave: UInt8
+        /// How often its registers are polled.
+        public var period: Duration
+        /// Values older than this make a read fail (0x02).
+        public var maxAge: Duration
+        public var members: [RegisterMember]
+    }
+
+    /// The EtherNet/IP server: TCP, and UDP discovery, on one port.
+    public struct ENIP: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public var connectionLimit: Int
+    }
+
+    static func enip(_ source: TOMLReader) throws(ConfigurationError) -> ENIP {
+        var reader = source
+        let bind = try reader.string("bind") ?? "0.0.0.0:44818"
+        guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
+        let limit = try reader.int("connection_limit", in: 1...4096) ?? 64
+        try reader.finish()
+        return ENIP(host: host, port: port, connectionLimit: limit)
+    }
+
+    static func device(_ source: TOMLReader) throws(ConfigurationError) -> Device {
+        var reader = source
+        let tag = try reader.required("tag") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        guard tag.first.map({ $0.isLetter || $0 == "_" }) == true, tag.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw reader.error("tag", "\"\(tag)\" is not a Logix tag name (letters, digits, _)")
+        }
+        let line = try reader.required("line") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        let slave = try reader.required("slave") { reader, key throws(ConfigurationError) in try reader.int(key, in: 1...247) }
+        let period = try reader.double("period_s", in: 0.01...86_400) ?? 1
+        let maxAge = try reader.double("max_age_s", in: 0.01...86_400) ?? max(5, period * 3)
+        var members: [RegisterMember] = []
+        for var member in try reader.tables("member") {
+            let parsed = try Self.member(&member)
+            guard !members.contains(where: { $0.name.lowercased() == parsed.name.lowercased() }) else {
+                throw member.error("name", "\"\(parsed.name)\" names two members")
+            }
+            members.append(parsed)
+        }
+        guard !members.isEmpty else { throw reader.error("member", "a device needs at least one [[device.member]]") }
+        try reader.finish()
+        return Device(tag: tag, line: line, slave: UInt8(slave), period: .milliseconds(Int(period * 1000)),
+                      maxAge: .milliseconds(Int(maxAge * 1000)), members: members)
+    }
+
+    private static func member(_ reader: inout TOMLReader) throws(ConfigurationError) -> RegisterMember {
+        let name = try reader.required("name") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            throw reader.error("name", "\"\(name)\" is not a member name (letters, digits, _)")
+        }
+        let text = try reader.required("register") { reader, key throws(ConfigurationError) in try reader.string(key) }
+        guard let number = Int(text), let address = ModbusAddress(number) else {
+            throw reader.error("register", "\"\(text)\" is not a register as cpppo writes it (40001, 30001, 10001, 1 or six digits)")
+        }
+        let defaultType = address.table.isBits ? "BOOL" : "INT"
+        let typeText = try reader.string("type") ?? defaultType
+        guard let encoding = RegisterMember.Encoding(rawValue: typeText.uppercased()) else {
+            throw reader.error("type", "\"\(typeText)\" is not one of \(RegisterMember.Encoding.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (encoding == .bool) == address.table.isBits else {
+            throw reader.error("type", address.table.isBits ? "a coil or discrete input is a BOOL" : "a register is not a BOOL")
+        }
+        var member = RegisterMember(name: name, address: address, encoding: encoding)
+        member.lowWordFirst = try order(&reader, "word_order")
+        member.swapBytes = try order(&reader, "byte_order")
+        member.scale = try reader.double("scale", in: -1e12...1e12)
+        if member.scale == 0 || (member.scale != nil && encoding == .bool) { throw reader.error("scale", "a scale must be non-zero, and a BOOL has none") }
+        member.readOnly = try reader.bool("read_only") ?? false
+        try reader.finish()
+        return member
+    }
+
+    /// "big" (the Modbus convention: high word first, high byte first) or "little".
+    private static func order(_ reader: inout TOMLReader, _ key: String) throws(ConfigurationError) -> Bool {
+        switch try reader.string(key) ?? "big" {
+        case "big": return false
+        case "little": return true
+        case let other: throw reader.error(key, "\"\(other)\" is not big or little")
+        }
+    }
+
+    /// Devices on lines that exist, with tag names used once.
+    func checkDevices(_ root: TOMLReader, lines names: Set<String>) throws(ConfigurationError) {
+        var tags: Set<String> = []
+        for (index, device) in devices.enumerated() {
+            guard names.contains(device.line) else { throw root.error("device[\(index)].line", "no [[line]] is named \"\(device.line)\"") }
+            guard tags.insert(device.tag.lowercased()).inserted else { throw root.error("device[\(index)].tag", "\"\(device.tag)\" names two devices") }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import EtherNetIP
+import Modbus
+import NIOCore
+
+/// A device's registers as one Logix structure tag: a read is one snapshot
+/// of the poller's cache (every member polled less than `maxAge` ago, or
+/// the read fails with 0x02, resource unavailable), a write goes through the
+/// serial line at once, and the device's exception comes back as a CIP
+/// status (`cipStatus(for:)`).
+public final class DeviceTags: TagSource {
+    public let members: [RegisterMember]
+    public let poller: Poller
+    public let maxAge: Duration
+    /// Each member's byte offset in the structure.
+    private let offsets: [Int]
+    private let size: Int
+
+    init(members: [RegisterMember], template: Template, poller: Poller, maxAge: Duration) {
+        self.members = members
+        self.poller = poller
+        self.maxAge = maxAge
+        offsets = members.map { member in template.member(named: member.name)!.offset }
+        size = template.size
+    }
+
+    /// The structure's members, as `Template(fields:packBools: false)` lays them out.
+    static func fields(_ members: [RegisterMember]) -> [(String, DataType, Int)] {
+        members.map { ($0.name, .atomic($0.type), 0) }
+    }
+
+    public func snapshot() throws(CIPStatus) -> [UInt8] {
+        guard let values = poller.cached(members.flatMap(\.addresses), maxAge: maxAge) else { throw Self.stale }
+        var bytes = [UInt8](repeating: 0, count: size)
+        var next = values[...]
+        for (member, offset) in zip(members, offsets) {
+            let encoded = member.bytes(from: next.prefix(member.encoding.registers))
+            next = next.dropFirst(member.encoding.registers)
+            bytes.replaceSubrange(offset..<offset + encoded.count, with: encoded)
+        }
+        return bytes
+    }
+
+    /// Values not polled recently enough, or a device offline.
+    public static let stale = CIPStatus(0x02)
+
+    public func store(_ bytes: [UInt8], at offset: Int, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let writes: [(RegisterMember, [UInt16])]
+        do {
+            writes = try self.writes(bytes, at: offset)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        let promise = eventLoop.makePromise(of: Void.self)
+        let poller = self.poller
+        promise.completeWithTask {
+            for (member, registers) in writes {
+                do {
+                    try await poller.write(member.address, values: registers)
+                } catch let error as ModbusError {
+                    throw Self.cipStatus(for: error)
+                }
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// The members wholly inside the bytes written, with their registers. A
+    /// write of one read-only member is refused; a whole structure's write
+    /// leaves its read-only members alone.
+    private func writes(_ bytes: [UInt8], at offset: Int) throws(CIPStatus) -> [(RegisterMember, [UInt16])] {
+        var writes: [(RegisterMember, [UInt16])] = []
+        var covered = 0
+        for (member, start) in zip(members, offsets) where start >= offset && start + member.type.size <= offset + bytes.count {
+            covered += 1
+            guard member.writable else { continue }
+            let slice = bytes[(start - offset)..<(start - offset + member.type.size)]
+            writes.append((member, try member.registers(from: slice)))
+        }
+        guard covered > 0 else { throw .pathDestinationUnknown }
+        guard !writes.isEmpty else { throw .privilegeViolation }
+        return writes
+    }
+
+    /// How a failed Modbus write is told to a CIP client (a table in the README).
+    public static func cipStatus(for error: ModbusError) -> CIPStatus {
+        switch error.exception {
+        case .illegalFunction?: return .serviceNotSupported
+        case .illegalDataAddress?: return .pathDestinationUnknown
+        case .illegalDataValue?: return CIPStatus(0x09)
+        case .serverBusy?: return CIPStatus(0x02)
+        case let code?: return CIPStatus(0x1F, extended: [UInt16(code.rawValue)])
+        case nil: return CIPStatus(0x1F, extended: [error.code == .timeout ? 0x0B : 0x0A])
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import EtherNetIP
+import Modbus
+
+/// One member of a device's structure tag, held in Modbus registers (or a
+/// coil): how many, in what order, and the scale that makes a raw integer
+/// an engineering value.
+public struct RegisterMember: Sendable, Hashable {
+    /// What the registers hold.
+    public enum Encoding: String, Sendable, CaseIterable {
+        case int = "INT", uint = "UINT", dint = "DINT", udint = "UDINT", real = "REAL", bool = "BOOL"
+
+        var registers: Int { [.dint, .udint, .real].contains(self) ? 2 : 1 }
+    }
+
+    public var name: String
+    public var address: ModbusAddress
+    public var encoding: Encoding
+    /// The first register holds the low word (Modbus's "little-endian word order").
+    public var lowWordFirst = false
+    /// Each register's two bytes are swapped.
+    public var swapBytes = false
+    /// Tag value = raw × scale (the member is then a REAL).
+    public var scale: Double?
+    public var readOnly = false
+
+    public init(name: String, address: ModbusAddress, encoding: Encoding) {
+        self.name = name
+        self.address = address
+        self.encoding = encoding
+    }
+
+    /// The member's Logix type.
+    public var type: CIPType {
+        if scale != nil { return .real }
+        switch encoding {
+        case .int: return .int
+        case .uint: return .uint
+        case .dint: return .dint
+        case .udint: return .udint
+        case .real: return .real
+        case .bool: return .bool
+        }
+    }
+
+    /// Input registers and discrete inputs cannot be written.
+    public var writable: Bool { !readOnly && [.holdingRegisters, .coils].contains(address.table) }
+
+    /// The addresses it is read from.
+    var addresses: [ModbusAddress] {
+        (0..<encoding.registers).map { ModbusAddress(table: address.table, offset: address.offset &+ UInt16($0)) }
+    }
+
+    /// Registers as the member's tag bytes (little-endian, as CIP sends them).
+    func bytes(from registers: ArraySlice<UInt16>) -> [UInt8] {
+        let words = registers.map { swapBytes ? $0.byteSwapped : $0 }
+        let raw = words.count == 2 ? (lowWordFirst ? UInt32(words[words.startIndex + 1]) << 16 | UInt32(words[words.startIndex])
+                                                   : UInt32(words[words.startIndex]) << 16 | UInt32(words[words.startIndex + 1]))
+                                   : UInt32(words[words.startIndex])
+        let value: Double
+        switch encoding {
+        case .bool: return [raw != 0 ? 1 : 0]
+        case .int: value = Double(Int16(truncatingIfNeeded: raw))
+        case .uint, .udint: value = Double(raw)
+        case .dint: value = Double(Int32(bitPattern: raw))
+        case .real: value = Double(Float(bitPattern: raw))
+        }
+        guard let scale else { return Self.littleEndian(raw, count: type.size) }
+        return Self.littleEndian(Float(value * scale).bitPattern, count: 4)
+    }
+
+    /// Tag bytes as the registers to write; 0x09 when the value does not fit them.
+    func registers(from bytes: ArraySlice<UInt8>) throws(CIPStatus) -> [UInt16] {
+        guard bytes.count == type.size else { throw .notEnoughData }
+        var raw = bytes.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        if encoding == .bool { raw = raw & 1 }
+        if let scale {
+            let wanted = (Double(Float(bitPattern: raw)) / scale).rounded()
+            raw = try Self.raw(wanted, for: encoding)
+        }
+        let words: [UInt16] = encoding.registers == 2
+            ? (lowWordFirst ? [UInt16(raw & 0xFFFF), UInt16(raw >> 16)] : [UInt16(raw >> 16), UInt16(raw & 0xFFFF)])
+            : [UInt16(truncatingIfNeeded: raw)]
+        return words.map { swapBytes ? $0.byteSwapped : $0 }
+    }
+
+    /// An engineering value divided by the scale, as the raw register content.
+    private static func raw(_ value: Double, for encoding: Encoding) throws(CIPStatus) -> UInt32 {
+        let range: ClosedRange<Double> = switch encoding {
+        case .int: -32768...32767
+        case .uint, .bool: 0...65535
+        case .dint: -2_147_483_648...2_147_483_647
+        case .udint: 0...4_294_967_295
+        case .real: -Double(Float.greatestFiniteMagnitude)...Double(Float.greatestFiniteMagnitude)
+        }
+        guard value.isFinite, range.contains(value) else { throw CIPStatus(0x09) }
+        switch encoding {
+        case .real: return Float(value).bitPattern
+        case .int, .dint: return UInt32(truncatingIfNeeded: Int64(value))
+        default: return UInt32(value)
+        }
+    }
+
+    private static func littleEndian(_ value: UInt32, count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: value >> UInt32($0 * 8)) }
+    }
+}

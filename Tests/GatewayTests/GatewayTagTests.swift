@@ -1,0 +1,134 @@
+import Foundation
+import Gateway
+import Logging
+import Modbus
+import NIOPosix
+import Serial
+import TestSupport
+import Testing
+import EtherNetIP
+
+/// Serial registers as Logix tags, from end to end: pylogix and pycomm3 →
+/// the gateway's EtherNet/IP server → a device's structure tag → the poller's
+/// cache (reads) or the Bus (writes) → pymodbus's RTU slave on a paced pty.
+@Suite struct GatewayTagTests {
+    private func configuration(line path: String) throws -> Configuration {
+        try Configuration(toml: """
+            [status]
+            enabled = false
+            [enip]
+            bind = "127.0.0.1:0"
+            [[line]]
+            name = "rtu"
+            adapter = "\(path)"
+            baud = 19200
+            parity = "none"
+            timeout_max_ms = 300
+            [[device]]
+            tag = "Boiler"
+            line = "rtu"
+            slave = 1
+            period_s = 0.2
+            max_age_s = 1
+              [[device.member]]
+              name = "Level"
+              register = "40003"
+              [[device.member]]
+              name = "Flow"
+              register = "40005"
+              type = "DINT"
+              [[device.member]]
+              name = "Temp"
+              register = "30001"
+              type = "UINT"
+              scale = 0.1
+              [[device.member]]
+              name = "Setpoint"
+              register = "40011"
+              scale = 0.5
+              [[device.member]]
+              name = "Pump"
+              register = "2"
+            [[device]]
+            tag = "Far"
+            line = "rtu"
+            slave = 1
+              [[device.member]]
+              name = "Missing"
+              register = "40201"
+            """, file: "test.toml")
+    }
+
+    @Test func pylogixAndPycomm3ReadAndWriteAPymodbusSlavesRegistersAsTags() async throws {
+        let plain = SerialSettings(baud: 19200, parity: .none)
+        let line = try VirtualBus(ends: 2, settings: plain)
+        let script = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
+        let slave = try PeerProcess(Peers.python(), [script, "rtu", line.paths[1], "19200"])
+        defer { slave.stop() }
+        _ = try slave.waitForLine(startingWith: "ready ")
+        let service = try await GatewayService.start(try configuration(line: line.paths[0]), group: MultiThreadedEventLoopGroup.singleton,
+                                                     logger: Logger(label: "test.gateway"))
+        let port = try #require(service.enipServer?.port)
+        let output = try Peers.run(Peers.python(), [tagPeer("pylogix_tags.py"), "\(port)"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let seen = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any], "\(output.text) \(output.stderr)")
+        // 40003 = 2; 40005-6 = 4, 5 (high word first); 30001 = 1000 x 0.1; 40011 = 10 x 0.5; coil 2 off.
+        #expect("\(seen["first"]!)" == "[2, 262149, 100.0, 5.0, 0]", "\(seen)")
+        #expect("\(seen["writes"]!)" == #"["Success", "Success", "Success"]"#)
+        #expect("\(seen["after"]!)" == "[21.5, 1, -2]")
+        #expect(seen["read_only"] as? String == "Privilege violation", "an input register cannot be written")
+        #expect(seen["never_polled"] as? String == "Resource unavailable", "a register never read is not made up")
+        #expect("\(seen["tags"]!)" == #"[["Boiler", "Boiler"], ["Far", "Far"]]"#)
+
+        // pylogix reads a tag before writing it; our client writes Far.Missing
+        // (never polled: the slave has no 40201) straight away.
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
+        var results: [TagResult] = []
+        for try await result in client.perform([try TagOperation(parsing: "Far.Missing=(INT)5")]) { results.append(result) }
+        #expect(results.first?.status == .pathDestinationUnknown, "the slave's exception 2, as CIP 0x05")
+        await client.close()
+
+        // The writes reached the slave: 21.5 / 0.5 = 43 in 40011, -2 as two registers in 40005-6.
+        let bus = try #require(service.buses["rtu"])
+        let reply = await bus.request(Request.readHoldingRegisters(address: 4, count: 7).pdu, to: 1, priority: .forwarded)
+        #expect(reply == Response.registers([0xFFFF, 0xFFFE, 6, 7, 8, 9, 43]).pdu(for: .readHoldingRegisters(address: 4, count: 7)))
+
+        // pycomm3 reads the whole device in one read: one snapshot of every member.
+        let pycomm3 = """
+            import sys
+            from pycomm3 import LogixDriver
+            with LogixDriver(f"127.0.0.1:{sys.argv[1]}") as plc:
+                value = plc.read("Boiler").value
+                print(sorted((name, round(v, 3) if isinstance(v, float) else v) for name, v in value.items()))
+            """
+        let whole = try Peers.run(Peers.python(), ["-c", pycomm3, "\(port)"])
+        #expect(whole.text == "[('Flow', -2), ('Level', 2), ('Pump', True), ('Setpoint', 21.5), ('Temp', 100.0)]\n", "\(whole.text) \(whole.stderr)")
+
+        // The slave dies: within max_age_s the values are refused, never served stale.
+        slave.stop()
+        let stale = try Peers.run(Peers.python(), [tagPeer("pylogix_tags.py"), "\(port)", "stale"])
+        #expect(stale.text == "\"Resource unavailable\"\n", "\(stale.text) \(stale.stderr)")
+        await service.stop()
+    }
+
+    @Test func aDevicesConfigurationIsChecked() throws {
+        let base = "[[line]]\nname = \"a\"\nadapter = \"/dev/null\"\n[[device]]\ntag = \"D\"\nline = \"a\"\nslave = 1\n"
+        let cases: [(String, String)] = [
+            ("[[device.member]]\nname = \"X\"\nregister = \"40001\"\ntype = \"BOOL\"\n", "device[0].member[0].type: a register is not a BOOL"),
+            ("[[device.member]]\nname = \"X\"\nregister = \"1\"\nscale = 2.0\n", "device[0].member[0].scale: a scale must be non-zero, and a BOOL has none"),
+            ("[[device.member]]\nname = \"X\"\nregister = \"20000\"\n", "device[0].member[0].register: \"20000\" is not a register as cpppo writes it (40001, 30001, 10001, 1 or six digits)"),
+            ("[[device.member]]\nname = \"X\"\nregister = \"40001\"\nword_order = \"middle\"\n", "device[0].member[0].word_order: \"middle\" is not big or little"),
+            ("", "device[0].member: a device needs at least one [[device.member]]"),
+        ]
+        for (tail, message) in cases {
+            let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: base + tail, file: "g.toml") }
+            #expect(error?.description == "g.toml: \(message)")
+        }
+        let config = try Configuration(toml: base + "[[device.member]]\nname = \"X\"\nregister = \"40001\"\n", file: "g.toml")
+        #expect(config.enip?.port == 44818 && config.devices.first?.members.first?.type == .int, "a device turns the EtherNet/IP server on")
+    }
+}
+
+func tagPeer(_ script: String) -> String {
+    Peers.packageRoot.appendingPathComponent("Tests/GatewayTests/Peers/\(script)").path
+}
