@@ -41,10 +41,13 @@ extension ENIPClient {
                 do {
                     try await withThrowingTaskGroup(of: (Int, [TagResult]).self) { group in
                         var next = 0, done: [Int: [TagResult]] = [:], yielded = 0
+                        // Each batch's first request is written here, in order:
+                        // a read after a write of the same tag sees it, however deep the pipeline.
                         func launch() {
                             let index = next, batch = batches[index]
                             next += 1
-                            group.addTask { (index, try await self.run(batch, fragment: fragment)) }
+                            let reply = submit(opening(batch, fragment: fragment))
+                            group.addTask { (index, try await self.complete(batch, first: try await reply.get(), fragment: fragment)) }
                         }
                         while next < min(max(depth, 1), batches.count) { launch() }
                         while let (index, results) = try await group.next() {
@@ -105,8 +108,14 @@ extension ENIPClient {
         return CIPRequest(service: fragment ? LogixServices.readFragmented : LogixServices.readTag, path: operation.path, data: data)
     }
 
-    private func run(_ batch: [TagOperation], fragment: Bool) async throws -> [TagResult] {
-        guard batch.count > 1 else { return [try await run(batch[0], fragment: fragment)] }
+    /// A batch's first request: a Multiple Service Packet of its operations'
+    /// first requests, an operation's only (or first) request, or the first
+    /// part of a write too big for one.
+    private func opening(_ batch: [TagOperation], fragment: Bool) -> CIPRequest {
+        guard batch.count > 1 else {
+            if let write = batch[0].write, needsFragments(write, fragment: fragment) { return writePart(batch[0], write, from: 0) }
+            return Self.first(batch[0], fragment: fragment)
+        }
         let requests = batch.map { Self.first($0, fragment: fragment).bytes }
         var data: [UInt8] = []
         data.append16(UInt16(requests.count))
@@ -115,14 +124,19 @@ extension ENIPClient {
             data.append16(UInt16(offset))
             offset += request.count
         }
-        let reply = try await send(CIPRequest(service: MessageRouter.multipleServicePacket, path: CIPPath([.classID(2), .instance(1)]),
-                                              data: data + requests.joined()))
+        return CIPRequest(service: MessageRouter.multipleServicePacket, path: CIPPath([.classID(2), .instance(1)]), data: data + requests.joined())
+    }
+
+    private func complete(_ batch: [TagOperation], first reply: CIPReply, fragment: Bool) async throws -> [TagResult] {
+        guard batch.count > 1 else {
+            if let write = batch[0].write, needsFragments(write, fragment: fragment) { return [try await writeFragments(batch[0], write, first: reply)] }
+            return [try await finish(batch[0], first: reply)]
+        }
         guard reply.status == .success || reply.status == .embeddedServiceError else {
             return batch.map { TagResult(operation: $0, status: reply.status, type: [], data: []) }
         }
-        let replies = try Self.embedded(reply.data, count: batch.count)
         var results: [TagResult] = []
-        for (operation, embedded) in zip(batch, replies) {
+        for (operation, embedded) in zip(batch, try Self.embedded(reply.data, count: batch.count)) {
             results.append(try await finish(operation, first: embedded))
         }
         return results
@@ -139,13 +153,6 @@ extension ENIPClient {
             guard start <= end, end <= data.count else { throw Failure(description: "Multiple Service Packet reply offsets out of order") }
             return try CIPReply(parsing: data[start..<end])
         }
-    }
-
-    private func run(_ operation: TagOperation, fragment: Bool) async throws -> TagResult {
-        if let write = operation.write, fragment || write.data.count + 40 > replyLimit {
-            return try await writeFragments(operation, write)
-        }
-        return try await finish(operation, first: try await send(Self.first(operation, fragment: fragment)))
     }
 
     /// A read answered in part (0x06) goes on with Read Tag Fragmented from
@@ -173,19 +180,32 @@ extension ENIPClient {
         return TagResult(operation: operation, status: status, type: type, data: data)
     }
 
-    private func writeFragments(_ operation: TagOperation, _ write: TagOperation.Write) async throws -> TagResult {
-        let chunk = max((replyLimit - 40) / write.type.size * write.type.size, write.type.size)
-        var offset = 0
-        repeat {
-            var data: [UInt8] = []
-            data.append16(write.type.rawValue)
-            data.append16(UInt16(operation.elements))
-            data.append32(UInt32(offset))
-            let part = write.data[offset..<min(offset + chunk, write.data.count)]
-            let reply = try await send(CIPRequest(service: LogixServices.writeFragmented, path: operation.path, data: data + part))
-            guard reply.status == .success else { return TagResult(operation: operation, status: reply.status, type: [], data: []) }
-            offset += part.count
-        } while offset < write.data.count
-        return TagResult(operation: operation, status: .success, type: [], data: [])
+    private func needsFragments(_ write: TagOperation.Write, fragment: Bool) -> Bool {
+        fragment || write.data.count + 40 > replyLimit
+    }
+
+    /// Bytes of a write that fit one request with room for its path.
+    private func writeChunk(_ write: TagOperation.Write) -> Int {
+        max((replyLimit - 40) / write.type.size * write.type.size, write.type.size)
+    }
+
+    private func writePart(_ operation: TagOperation, _ write: TagOperation.Write, from offset: Int) -> CIPRequest {
+        var data: [UInt8] = []
+        data.append16(write.type.rawValue)
+        data.append16(UInt16(operation.elements))
+        data.append32(UInt32(offset))
+        let part = write.data[offset..<min(offset + writeChunk(write), write.data.count)]
+        return CIPRequest(service: LogixServices.writeFragmented, path: operation.path, data: data + part)
+    }
+
+    /// The rest of a fragmented write, each part once the one before succeeded.
+    private func writeFragments(_ operation: TagOperation, _ write: TagOperation.Write, first: CIPReply) async throws -> TagResult {
+        var reply = first
+        var offset = min(writeChunk(write), write.data.count)
+        while reply.status == .success && offset < write.data.count {
+            reply = try await send(writePart(operation, write, from: offset))
+            offset += writeChunk(write)
+        }
+        return TagResult(operation: operation, status: reply.status, type: [], data: [])
     }
 }

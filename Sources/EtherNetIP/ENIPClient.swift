@@ -58,9 +58,15 @@ public final class ENIPClient: Sendable {
     }
 
     private static func exchange(_ message: Encapsulation, on channel: any Channel) async throws -> Encapsulation {
+        try await submit(message, on: channel).get()
+    }
+
+    /// Writes `message` now (messages go out in the order submitted) and
+    /// returns its reply's future.
+    private static func submit(_ message: Encapsulation, on channel: any Channel) -> EventLoopFuture<Encapsulation> {
         let promise = channel.eventLoop.makePromise(of: Encapsulation.self)
         channel.writeAndFlush(ClientReplies.Pending(message: message, promise: promise), promise: nil)
-        return try await promise.futureResult.get()
+        return promise.futureResult
     }
 
     /// The most bytes a reply may hold: the connection's size, or an unconnected message's.
@@ -73,7 +79,7 @@ public final class ENIPClient: Sendable {
         let serial = UInt16.random(in: 1...UInt16.max)
         for (service, size) in [(ConnectionManager.largeForwardOpen, 4002), (ConnectionManager.forwardOpen, 504)] {
             let reply = try await unconnected(CIPRequest(service: service, path: CIPPath([.classID(6), .instance(1)]),
-                                                         data: Self.forwardOpenData(service: service, size: size, clientID: clientID, serial: serial)))
+                                                         data: Self.forwardOpenData(service: service, size: size, clientID: clientID, serial: serial))).get()
             if reply.status == .serviceNotSupported && service == ConnectionManager.largeForwardOpen { continue }
             guard reply.status == .success else { throw Failure(description: "Forward Open refused: \(reply.status)") }
             var reader = WireReader(reply.data)
@@ -101,7 +107,13 @@ public final class ENIPClient: Sendable {
 
     /// One request; connected when a connection is open.
     public func send(_ request: CIPRequest) async throws -> CIPReply {
-        guard let open = connection.withLock({ $0 }) else { return try await unconnected(Self.unconnectedSend(request)) }
+        try await submit(request).get()
+    }
+
+    /// Sends `request` at once, so that requests submitted one after another
+    /// go out in that order however many are in flight; the reply's future.
+    public func submit(_ request: CIPRequest) -> EventLoopFuture<CIPReply> {
+        guard let open = connection.withLock({ $0 }) else { return unconnected(Self.unconnectedSend(request)) }
         let number = sequence.wrappingAdd(1, ordering: .relaxed).oldValue
         var address: [UInt8] = []
         address.append32(open.serverID)
@@ -109,19 +121,21 @@ public final class ENIPClient: Sendable {
         data.append16(number)
         let packet = CommonPacket(items: [.init(type: CommonPacket.connectedAddress, data: address),
                                           .init(type: CommonPacket.connectedData, data: data + request.bytes)])
-        let reply = try await encapsulated(EncapsulationCommand.sendUnitData, packet)
-        guard reply.items.count == 2, reply.items[1].data.count >= 2, Array(reply.items[1].data.prefix(2)) == data else {
-            throw Failure(description: "connected reply without our sequence number")
+        return encapsulated(EncapsulationCommand.sendUnitData, packet).flatMapThrowing { [data] reply in
+            guard reply.items.count == 2, reply.items[1].data.count >= 2, Array(reply.items[1].data.prefix(2)) == data else {
+                throw Failure(description: "connected reply without our sequence number")
+            }
+            return try CIPReply(parsing: reply.items[1].data.dropFirst(2))
         }
-        return try CIPReply(parsing: reply.items[1].data.dropFirst(2))
     }
 
     /// A request sent as it is, unconnected (Forward Open, or a request already wrapped).
-    private func unconnected(_ request: CIPRequest) async throws -> CIPReply {
+    private func unconnected(_ request: CIPRequest) -> EventLoopFuture<CIPReply> {
         let packet = CommonPacket(items: [.init(type: CommonPacket.nullAddress, data: []), .init(type: CommonPacket.unconnectedData, data: request.bytes)])
-        let reply = try await encapsulated(EncapsulationCommand.sendRRData, packet)
-        guard let item = reply.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw Failure(description: "reply without data") }
-        return try CIPReply(parsing: item.data[...])
+        return encapsulated(EncapsulationCommand.sendRRData, packet).flatMapThrowing { reply in
+            guard let item = reply.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw Failure(description: "reply without data") }
+            return try CIPReply(parsing: item.data[...])
+        }
     }
 
     static func unconnectedSend(_ request: CIPRequest) -> CIPRequest {
@@ -135,10 +149,11 @@ public final class ENIPClient: Sendable {
         return CIPRequest(service: ConnectionManager.unconnectedSend, path: CIPPath([.classID(6), .instance(1)]), data: data)
     }
 
-    private func encapsulated(_ command: UInt16, _ packet: CommonPacket) async throws -> CommonPacket {
-        let reply = try await Self.exchange(Encapsulation(command: command, session: session, data: packet.bytes), on: channel)
-        guard reply.status == 0 else { throw Failure(description: "encapsulation status 0x\(String(reply.status, radix: 16))") }
-        return try CommonPacket(parsing: reply.data)
+    private func encapsulated(_ command: UInt16, _ packet: CommonPacket) -> EventLoopFuture<CommonPacket> {
+        Self.submit(Encapsulation(command: command, session: session, data: packet.bytes), on: channel).flatMapThrowing { reply in
+            guard reply.status == 0 else { throw Failure(description: "encapsulation status 0x\(String(reply.status, radix: 16))") }
+            return try CommonPacket(parsing: reply.data)
+        }
     }
 
     /// Closes the connection (Forward Close) and the session.
@@ -150,7 +165,7 @@ public final class ENIPClient: Sendable {
             data.append32(0x00F1_E1D0)
             let path = CIPPath(Self.route + [.classID(2), .instance(1)]).bytes
             data += [UInt8(path.count / 2), 0] + path
-            _ = try? await unconnected(CIPRequest(service: ConnectionManager.forwardClose, path: CIPPath([.classID(6), .instance(1)]), data: data))
+            _ = try? await unconnected(CIPRequest(service: ConnectionManager.forwardClose, path: CIPPath([.classID(6), .instance(1)]), data: data)).get()
         }
         channel.writeAndFlush(ClientReplies.Pending(message: Encapsulation(command: EncapsulationCommand.unregisterSession, session: session), promise: nil), promise: nil)
         try? await channel.close()

@@ -21,8 +21,11 @@ public final class ENIPServer: Sendable {
         self.router = router
     }
 
+    /// `delay` (seconds, drawn per reply from the range) holds every reply
+    /// back, as cpppo's `--delay` does, to try clients' timeouts.
     public static func start(host: String, port: Int = 44818, router: MessageRouter, group: any EventLoopGroup,
-                             discovery: Bool = true, logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
+                             discovery: Bool = true, delay: ClosedRange<Double>? = nil,
+                             logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -31,7 +34,7 @@ public final class ENIPServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let session = EncapsulationSession(router: router, local: channel.localAddress, eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, delay: delay, logger: logger))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
@@ -81,19 +84,26 @@ final class EncapsulationHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let session: EncapsulationSession
+    private let delay: ClosedRange<Double>?
     private let logger: Logger
     /// Replies not yet written, in order; nil while one waits for its device.
     private var waiting = CircularBuffer<Encapsulation?>()
     /// The sequence number of `waiting`'s first.
     private var first = 0
 
-    init(session: EncapsulationSession, logger: Logger) {
+    init(session: EncapsulationSession, delay: ClosedRange<Double>?, logger: Logger) {
         self.session = session
+        self.delay = delay
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch session.handle(unwrapInboundIn(data)) {
+        var outcome = session.handle(unwrapInboundIn(data))
+        if let delay, case .reply(let reply) = outcome {
+            let wait = TimeAmount.nanoseconds(Int64(Double.random(in: delay) * 1e9))
+            outcome = .later(context.eventLoop.scheduleTask(in: wait) { reply }.futureResult)
+        }
+        switch outcome {
         case .reply(let reply) where waiting.isEmpty:
             write(reply, context: context)
         case .reply(let reply):

@@ -22,6 +22,7 @@ struct LogixServices {
     }
 
     let tags: TagTable
+    var report: (@Sendable (String) -> Void)?
 
     /// `91 name` with elements and `91 member` segments, or class 0x6B
     /// instance N first (how pycomm3 addresses tags from revision 21).
@@ -29,6 +30,9 @@ struct LogixServices {
         var segments = path.segments[...]
         let tag: Tag?
         switch (segments.popFirst(), segments.first) {
+        case (.symbol(let program)?, .symbol(let name)?) where program.lowercased().hasPrefix("program:"):
+            segments.removeFirst()
+            tag = tags.tag(named: program + "." + name)
         case (.symbol(let name)?, _): tag = tags.tag(named: name)
         case (.classID(0x6B)?, .instance(let id)?): segments.removeFirst(); tag = tags.tag(instance: id)
         default: throw .pathSegmentError
@@ -75,6 +79,7 @@ struct LogixServices {
     func serve(_ request: CIPRequest, limit: Int, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
         let target = try resolve(request.path)
         var reader = WireReader(request.data)
+        if let report, let line = Self.describe(request) { report(line) }
         switch request.service {
         case Self.readTag:
             let count = Int(try reader.u16())
@@ -89,6 +94,32 @@ struct LogixServices {
             return .now(try modify(target, reader: &reader))
         default:
             throw .serviceNotSupported
+        }
+    }
+
+    /// A request as `enip-server --print` shows it: `SCADA[3] x10 ==` (read)
+    /// or `SCADA[1] <= [99]` (write, atomic values shown).
+    static func describe(_ request: CIPRequest) -> String? {
+        var path = ""
+        for segment in request.path.segments {
+            switch segment {
+            case .symbol(let name): path += (path.isEmpty ? "" : ".") + name
+            case .element(let index): path += "[\(index)]"
+            case .instance(let id): path += "@\(id)"
+            default: break
+            }
+        }
+        var reader = WireReader(request.data)
+        switch request.service {
+        case readTag, readFragmented:
+            return "\(path) x\((try? reader.u16()) ?? 0) read"
+        case writeTag, writeFragmented:
+            guard let code = try? reader.u16(), let count = try? reader.u16() else { return nil }
+            if request.service == writeFragmented { _ = try? reader.u32() }
+            let values = CIPType(rawValue: code).map { "[" + $0.values(reader.rest).joined(separator: ", ") + "]" } ?? "\(reader.remaining) bytes"
+            return "\(path) x\(count) <= \(values)"
+        default:
+            return nil
         }
     }
 

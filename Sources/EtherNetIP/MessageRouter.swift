@@ -13,14 +13,20 @@ public struct MessageRouter: Sendable {
     static let multipleServicePacket: UInt8 = 0x0A
     static let getAttributesAll: UInt8 = 0x01
     static let getAttributeSingle: UInt8 = 0x0E
+    static let setAttributeSingle: UInt8 = 0x10
     static let getInstanceAttributeList: UInt8 = 0x55
     /// The most bytes of an unconnected reply, as a Logix controller allows.
     static let unconnectedLimit = 504
 
-    public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager()) {
+    /// Told of every tag read and write served (`enip-server --print`).
+    public let report: (@Sendable (String) -> Void)?
+
+    public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager(),
+                report: (@Sendable (String) -> Void)? = nil) {
         self.tags = tags
         self.identity = identity
         self.connections = connections
+        self.report = report
     }
 
     /// The reply to one request's bytes, for tags held in memory.
@@ -55,7 +61,7 @@ public struct MessageRouter: Sendable {
             return try multiple(request, limit: limit, session: session, on: eventLoop)
         case .symbol?, .classID(0x6B)?:
             // 0x55 on the Symbol class lists tags; any other service there is a tag's.
-            guard request.service == Self.getInstanceAttributeList else { return try LogixServices(tags: tags).serve(request, limit: limit, on: eventLoop) }
+            guard request.service == Self.getInstanceAttributeList else { return try LogixServices(tags: tags, report: report).serve(request, limit: limit, on: eventLoop) }
             return .now(try local(request, limit: limit, session: session))
         default:
             return .now(try local(request, limit: limit, session: session))
@@ -64,6 +70,7 @@ public struct MessageRouter: Sendable {
 
     /// Services answered at once by the objects here.
     private func local(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
+        if let tag = tags.attributes[request.path] { return try attribute(tag, request) }
         switch (request.service, request.path.segments.first) {
         case (ConnectionManager.forwardOpen, .classID(6)?), (ConnectionManager.largeForwardOpen, .classID(6)?):
             return try connections.open(request, session: session)
@@ -83,6 +90,24 @@ public struct MessageRouter: Sendable {
             throw .pathDestinationUnknown
         default:
             throw .pathSegmentError
+        }
+    }
+
+    /// A tag defined with an @CLASS/INSTANCE/ATTRIBUTE address: Get and Set
+    /// Attribute Single read and write all of it.
+    private func attribute(_ tag: Tag, _ request: CIPRequest) throws(CIPStatus) -> CIPReply {
+        let size = tag.type.size * tag.count
+        switch request.service {
+        case Self.getAttributeSingle:
+            return CIPReply(service: request.service, data: tag.bytes(at: 0, count: size))
+        case Self.setAttributeSingle:
+            guard request.data.count >= size else { throw .notEnoughData }
+            guard request.data.count == size else { throw .tooMuchData }
+            guard !tag.readOnly else { throw .privilegeViolation }
+            tag.store(request.data, at: 0)
+            return CIPReply(service: request.service)
+        default:
+            throw .serviceNotSupported
         }
     }
 

@@ -3,17 +3,27 @@
 public struct TagTable: Sendable {
     public private(set) var tags: [Tag] = []
     public private(set) var templates: [UInt16: Template] = [:]
+    /// Programs (`Program:Main`) that hold program-scope tags, with the
+    /// Symbol instance that lists each in the controller's tag list.
+    public private(set) var programs: [String: UInt32] = [:]
+    /// Tags also reachable as an attribute (cpppo's `NAME@CLASS/INSTANCE/ATTRIBUTE`).
+    public private(set) var attributes: [CIPPath: Tag] = [:]
     private var byName: [String: Tag] = [:]
+    private var byInstance: [UInt32: Tag] = [:]
     private var structures: [String: Template] = ["string": .string]
+    private var nextInstance: UInt32 = 1
 
     public init() {}
 
     /// A tag from cpppo's `NAME=TYPE[DIMS]` (`SCADA=INT[1000]`, `Temp=REAL`,
     /// `Grid=DINT[4,8]`, `Label=STRING`, or a structure defined before);
     /// `BOOL[n]` is held as DWORD[(n+31)/32].
+    /// `Program:Main.Count=DINT` is a program-scope tag; `Speed@0x93/3/10=REAL`
+    /// is also Get/Set Attribute Single's attribute 10 of class 0x93, instance 3.
     @discardableResult
     public mutating func add(definition: String, readOnly: Bool = false) throws(TagDefinitionError) -> Tag {
-        let (name, spec) = try Self.split(definition)
+        let (written, spec) = try Self.split(definition, program: true)
+        let (name, attribute) = try Self.attribute(written, in: definition)
         var (type, dimensions) = try parse(spec, in: definition)
         guard dimensions.count <= 3 else { throw TagDefinitionError(definition: definition, reason: "at most three dimensions") }
         if case .atomic(.bool) = type, !dimensions.isEmpty {
@@ -21,12 +31,47 @@ public struct TagTable: Sendable {
             type = .atomic(.dword)
             dimensions = [(dimensions[0] + 31) / 32]
         }
+        let tag = try insert(name, type: type, dimensions: dimensions, readOnly: readOnly, source: nil, definition: definition)
+        if let attribute {
+            guard attributes[attribute] == nil else { throw TagDefinitionError(definition: definition, reason: "that attribute is another tag's") }
+            attributes[attribute] = tag
+        }
+        return tag
+    }
+
+    private mutating func insert(_ name: String, type: DataType, dimensions: [Int], readOnly: Bool, source: (any TagSource)?,
+                                 definition: String) throws(TagDefinitionError) -> Tag {
         guard byName[name.lowercased()] == nil else { throw TagDefinitionError(definition: definition, reason: "\(name) is defined twice") }
+        if let dot = name.firstIndex(of: "."), programs[name[..<dot].lowercased()] == nil {
+            programs[name[..<dot].lowercased()] = nextInstance
+            nextInstance += 1
+        }
         if case .structure(let template) = type { register(template) }
-        let tag = Tag(name: name, type: type, dimensions: dimensions, instance: UInt32(tags.count + 1), readOnly: readOnly)
+        let tag = Tag(name: name, type: type, dimensions: dimensions, instance: nextInstance, readOnly: readOnly, source: source)
+        nextInstance += 1
         tags.append(tag)
         byName[name.lowercased()] = tag
+        byInstance[tag.instance] = tag
         return tag
+    }
+
+    /// The program name as written (`Program:Main`), by its lowercased key.
+    public func programName(_ key: String) -> String? {
+        tags.first { $0.name.lowercased().hasPrefix(key + ".") }.map { String($0.name.prefix(key.count)) }
+    }
+
+    /// `NAME@CLASS/INSTANCE/ATTRIBUTE`: the name and the attribute's path.
+    private static func attribute(_ written: String, in definition: String) throws(TagDefinitionError) -> (String, CIPPath?) {
+        guard let at = written.firstIndex(of: "@") else { return (written, nil) }
+        var numbers: [UInt32] = []
+        for part in written[written.index(after: at)...].split(separator: "/") {
+            guard let value = part.hasPrefix("0x") ? UInt32(part.dropFirst(2), radix: 16) : UInt32(part) else {
+                throw TagDefinitionError(definition: definition, reason: "\"\(part)\" is not a number")
+            }
+            numbers.append(value)
+        }
+        guard numbers.count == 3 else { throw TagDefinitionError(definition: definition, reason: "the address is @CLASS/INSTANCE/ATTRIBUTE") }
+        return (String(written[..<at]), CIPPath([.classID(numbers[0]), .instance(numbers[1]), .attribute(numbers[2])]))
     }
 
     /// A structure type from `NAME=MEMBER:TYPE,MEMBER:TYPE[N],…`
@@ -72,19 +117,12 @@ public struct TagTable: Sendable {
     @discardableResult
     public mutating func add(name: String, type: DataType, readOnly: Bool = false, source: (any TagSource)? = nil) throws(TagDefinitionError) -> Tag {
         guard Self.isName(name[...]) else { throw TagDefinitionError(definition: name, reason: "not a tag name") }
-        guard byName[name.lowercased()] == nil else { throw TagDefinitionError(definition: name, reason: "\(name) is defined twice") }
-        if case .structure(let template) = type { register(template) }
-        let tag = Tag(name: name, type: type, instance: UInt32(tags.count + 1), readOnly: readOnly, source: source)
-        tags.append(tag)
-        byName[name.lowercased()] = tag
-        return tag
+        return try insert(name, type: type, dimensions: [], readOnly: readOnly, source: source, definition: name)
     }
 
     public func tag(named name: String) -> Tag? { byName[name.lowercased()] }
 
-    public func tag(instance: UInt32) -> Tag? {
-        instance >= 1 && Int(instance) <= tags.count ? tags[Int(instance) - 1] : nil
-    }
+    public func tag(instance: UInt32) -> Tag? { byInstance[instance] }
 
     /// A template and every template its members use, so clients can read them.
     private mutating func register(_ template: Template) {
@@ -117,9 +155,14 @@ public struct TagTable: Sendable {
         return (type, dimensions)
     }
 
-    private static func split(_ definition: String) throws(TagDefinitionError) -> (String, Substring) {
+    /// NAME and TYPE of `NAME=TYPE`; with `program`, NAME may be
+    /// `Program:P.NAME` and end in `@CLASS/INSTANCE/ATTRIBUTE`.
+    private static func split(_ definition: String, program: Bool = false) throws(TagDefinitionError) -> (String, Substring) {
         let parts = definition.split(separator: "=", maxSplits: 1)
-        guard parts.count == 2, isName(parts[0]) else {
+        let name = parts.first?.prefix { $0 != "@" } ?? ""
+        var pieces = name.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        if program, pieces.count == 2, pieces[0].lowercased().hasPrefix("program:") { pieces[0] = pieces[0].dropFirst(8) } else { pieces = [name] }
+        guard parts.count == 2, pieces.allSatisfy(isName) else {
             throw TagDefinitionError(definition: definition, reason: "not NAME=TYPE or NAME=TYPE[DIMENSIONS]")
         }
         return (String(parts[0]), parts[1])

@@ -24,8 +24,24 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("struct"), help: ArgumentHelp("A structure type: NAME=MEMBER:TYPE,MEMBER:TYPE[N],... May be repeated.", valueName: "DEFINITION"))
     var structures: [String] = []
 
+    @Flag(name: [.short, .long], help: "Print each tag read and write.")
+    var print = false
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Delay every reply by SECONDS, or by a time drawn from LOW-HIGH.", valueName: "SECONDS"))
+    var delay: String?
+
     @Argument(help: "Tags: NAME=TYPE[DIMENSIONS].")
     var tags: [String] = []
+
+    /// `--delay 0.5` or `--delay 0.1-0.9`.
+    private func delayRange() throws -> ClosedRange<Double>? {
+        guard let delay else { return nil }
+        let bounds = delay.split(separator: "-").map { Double($0) }
+        guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!, low >= 0, low <= high, high <= 3600 else {
+            throw ValidationError("--delay: \"\(delay)\" is not SECONDS or LOW-HIGH (up to 3600)")
+        }
+        return low...high
+    }
 
     func run() async throws {
         var table = TagTable()
@@ -36,8 +52,10 @@ struct ENIPServerCommand: AsyncParsableCommand {
             do { try table.add(definition: definition) } catch { throw ValidationError(error.description) }
         }
         let (host, port) = try ModbusSimCommand.endpoint(address, defaultPort: 44818)
-        let server = try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: table),
-                                                group: MultiThreadedEventLoopGroup.singleton)
+        var report: (@Sendable (String) -> Void)?
+        if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }
+        let server = try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: table, report: report),
+                                                group: MultiThreadedEventLoopGroup.singleton, delay: try delayRange())
         ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
         while true { try await Task.sleep(for: .seconds(3600)) }
     }

@@ -50,6 +50,18 @@ import Testing
         try await server.close()
     }
 
+    /// Requests go out in the order given, however deep the pipeline: each
+    /// read sees the write just before it.
+    @Test func aReadAfterAWriteSeesItAtAnyDepth() async throws {
+        let server = try await startTagServer()
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let pairs = (0..<50).flatMap { ["SCADA[7]=(INT)\($0)", "SCADA[7]"] }
+        let results = try await collect(client.perform(try operations(pairs), depth: 16))
+        #expect(stride(from: 1, to: results.count, by: 2).map { results[$0].values ?? [] } == (0..<50).map { ["\($0)"] })
+        await client.close()
+        try await server.close()
+    }
+
     @Test func aLargeWriteGoesInFragmentsAndTheTagListIsRead() async throws {
         let server = try await startTagServer()
         let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
