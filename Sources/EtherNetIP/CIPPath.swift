@@ -7,6 +7,8 @@ public struct CIPPath: Hashable, Sendable {
         case instance(UInt32)
         case attribute(UInt32)
         case element(UInt32)
+        /// A connection point (an assembly's connection, say).
+        case connection(UInt32)
         case symbol(String)
         case port(UInt16, link: [UInt8])
     }
@@ -51,6 +53,7 @@ public struct CIPPath: Hashable, Sendable {
         case 0x00: return .classID(value)
         case 0x04: return .instance(value)
         case 0x08: return .element(value)
+        case 0x0C: return .connection(value)
         case 0x10: return .attribute(value)
         default: throw .pathSegmentError
         }
@@ -75,6 +78,7 @@ public struct CIPPath: Hashable, Sendable {
             case .instance(let value): Self.logical(0x24, value, &out)
             case .element(let value): Self.logical(0x28, value, &out)
             case .attribute(let value): Self.logical(0x30, value, &out)
+            case .connection(let value): Self.logical(0x2C, value, &out)
             case .symbol(let name):
                 out += [0x91, UInt8(name.utf8.count)] + Array(name.utf8)
                 if name.utf8.count % 2 == 1 { out.append(0) }

@@ -62,19 +62,48 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         return (CIPPath(segments), elements)
     }
 
-    /// `@class/instance[/attribute]`, each decimal or 0x hex.
+    /// `@class/instance[/attribute[/element]]`, each decimal or 0x hex, or
+    /// a JSON segment naming its kind, as cpppo takes: `@4/5/{"connection":100}`,
+    /// `@{"class":4}/5`, `{"symbolic":"Tag"}`, `{"element":3}`.
     private static func numericPath(_ text: Substring, in operation: String) throws(TagOperationError) -> CIPPath {
-        var numbers: [UInt32] = []
-        for part in text.split(separator: "/") {
-            let value = part.hasPrefix("0x") ? UInt32(part.dropFirst(2), radix: 16) : UInt32(part)
-            guard let value else { throw TagOperationError(operation: operation, reason: "\"\(part)\" is not a number") }
-            numbers.append(value)
+        let kinds: [(UInt32) -> CIPPath.Segment] = [CIPPath.Segment.classID, CIPPath.Segment.instance, CIPPath.Segment.attribute,
+                                                    CIPPath.Segment.element]
+        var segments: [CIPPath.Segment] = []
+        for (position, part) in text.split(separator: "/").enumerated() {
+            if part.hasPrefix("{") {
+                segments.append(try jsonSegment(part, in: operation))
+            } else if let value = number(part), position < kinds.count {
+                segments.append(kinds[position](value))
+            } else {
+                throw TagOperationError(operation: operation, reason: "\"\(part)\" is not a number or a {\"kind\":value} segment")
+            }
         }
-        guard (2...3).contains(numbers.count) else {
-            throw TagOperationError(operation: operation, reason: "a numeric address is @CLASS/INSTANCE[/ATTRIBUTE]")
+        guard segments.count >= 2 else { throw TagOperationError(operation: operation, reason: "a numeric address is @CLASS/INSTANCE[/ATTRIBUTE]") }
+        return CIPPath(segments)
+    }
+
+    private static func number(_ text: Substring) -> UInt32? {
+        text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
+    }
+
+    /// `{"class":4}`: one key, a number (or, for "symbolic", a string).
+    private static func jsonSegment(_ text: Substring, in operation: String) throws(TagOperationError) -> CIPPath.Segment {
+        let inner = text.dropFirst().dropLast(text.hasSuffix("}") ? 1 : 0)
+        let parts = inner.split(separator: ":", maxSplits: 1).map { $0.filter { $0 != " " } }
+        guard text.hasSuffix("}"), parts.count == 2, parts[0].hasPrefix("\""), parts[0].hasSuffix("\""), parts[0].count >= 2 else {
+            throw TagOperationError(operation: operation, reason: "\"\(text)\" is not a {\"kind\":value} segment")
         }
-        let kinds: [(UInt32) -> CIPPath.Segment] = [CIPPath.Segment.classID, CIPPath.Segment.instance, CIPPath.Segment.attribute]
-        return CIPPath(zip(kinds, numbers).map { $0($1) })
+        let key = parts[0].dropFirst().dropLast()
+        if key == "symbolic", parts[1].hasPrefix("\""), parts[1].hasSuffix("\""), parts[1].count > 2 {
+            return .symbol(String(parts[1].dropFirst().dropLast()))
+        }
+        let make: [Substring: (UInt32) -> CIPPath.Segment] = ["class": CIPPath.Segment.classID, "instance": CIPPath.Segment.instance,
+                                                               "attribute": CIPPath.Segment.attribute, "element": CIPPath.Segment.element,
+                                                               "connection": CIPPath.Segment.connection]
+        guard let kind = make[key], let value = number(parts[1][...]) else {
+            throw TagOperationError(operation: operation, reason: "\"\(text)\": kinds are class, instance, attribute, element, connection, symbolic")
+        }
+        return kind(value)
     }
 
     /// `(TYPE)v,v,…` or `v,v,…` (REAL when any has a '.', else INT, as cpppo does).

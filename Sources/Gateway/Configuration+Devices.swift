@@ -12,6 +12,16 @@ extension Configuration {
         /// Values older than this make a read fail (0x02).
         public var maxAge: Duration
         public var members: [RegisterMember]
+
+        public init(tag: String, line: String, slave: UInt8, period: Duration = .seconds(1), maxAge: Duration = .seconds(5),
+                    members: [RegisterMember]) {
+            self.tag = tag
+            self.line = line
+            self.slave = slave
+            self.period = period
+            self.maxAge = maxAge
+            self.members = members
+        }
     }
 
     /// The EtherNet/IP server: TCP, and UDP discovery, on one port.

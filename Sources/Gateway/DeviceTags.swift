@@ -23,6 +23,23 @@ public final class DeviceTags: TagSource {
         size = template.size
     }
 
+    /// Each device as one structure tag (its type named after it), polled by
+    /// a poller of its own at its period; the pollers, to stop them.
+    public static func table(for devices: [Configuration.Device], on buses: [String: Bus]) throws -> (TagTable, [Poller]) {
+        var tags = TagTable()
+        var pollers: [Poller] = []
+        for device in devices {
+            guard let bus = buses[device.line] else { throw GatewayError(reason: "device \(device.tag): no line \(device.line)") }
+            let poller = Poller(bus: bus, slave: device.slave, period: device.period)
+            poller.poll(device.members.flatMap(\.addresses), period: device.period)
+            let template = try tags.addStructure(name: device.tag, fields: fields(device.members), packBools: false)
+            let source = DeviceTags(members: device.members, template: template, poller: poller, maxAge: device.maxAge)
+            try tags.add(name: device.tag, type: .structure(template), source: source)
+            pollers.append(poller)
+        }
+        return (tags, pollers)
+    }
+
     /// The structure's members, as `Template(fields:packBools: false)` lays them out.
     static func fields(_ members: [RegisterMember]) -> [(String, DataType, Int)] {
         members.map { ($0.name, .atomic($0.type), 0) }
@@ -50,18 +67,15 @@ public final class DeviceTags: TagSource {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        let promise = eventLoop.makePromise(of: Void.self)
+        // One member after another, on the event loop: no thread of the pool is held.
         let poller = self.poller
-        promise.completeWithTask {
-            for (member, registers) in writes {
-                do {
-                    try await poller.write(member.address, values: registers)
-                } catch let error as ModbusError {
-                    throw Self.cipStatus(for: error)
-                }
-            }
+        var chain = eventLoop.makeSucceededVoidFuture()
+        for (member, registers) in writes {
+            chain = chain.flatMap { poller.write(member.address, values: registers, on: eventLoop) }
         }
-        return promise.futureResult
+        return chain.flatMapErrorThrowing { error in
+            throw (error as? ModbusError).map(Self.cipStatus(for:)) ?? error
+        }
     }
 
     /// The members wholly inside the bytes written, with their registers. A

@@ -55,7 +55,7 @@ public final class GatewayService: Sendable {
                                                          logger: logger)
             servers.append(server)
         }
-        let (tags, devicePollers) = try deviceTags(configuration.devices, on: buses)
+        let (tags, devicePollers) = try DeviceTags.table(for: configuration.devices, on: buses)
         var enipServer: ENIPServer?
         if let enip = configuration.enip {
             enipServer = try await ENIPServer.start(host: enip.host, port: enip.port,
@@ -96,22 +96,6 @@ public final class GatewayService: Sendable {
             pollers[key] = (entry.poller, [entry.agentAge, poll.agentAge].compactMap { $0 }.max())
         }
         return pollers
-    }
-
-    /// Each device as one structure tag (its type named after it), polled
-    /// by a poller of its own at its period.
-    private static func deviceTags(_ devices: [Configuration.Device], on buses: [String: Bus]) throws -> (TagTable, [Poller]) {
-        var tags = TagTable()
-        var pollers: [Poller] = []
-        for device in devices {
-            let poller = Poller(bus: buses[device.line]!, slave: device.slave, period: device.period)
-            poller.poll(device.members.flatMap(\.addresses), period: device.period)
-            let template = try tags.addStructure(name: device.tag, fields: DeviceTags.fields(device.members), packBools: false)
-            let source = DeviceTags(members: device.members, template: template, poller: poller, maxAge: device.maxAge)
-            try tags.add(name: device.tag, type: .structure(template), source: source)
-            pollers.append(poller)
-        }
-        return (tags, pollers)
     }
 
     /// The listener's allow list as the server's test of a client; nil lets everyone in.

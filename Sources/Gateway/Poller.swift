@@ -115,30 +115,41 @@ public final class Poller: Sendable {
     /// Writes consecutive holding registers from `address` in one request
     /// (FC16; one value goes as FC6, a coil as FC5) and updates the cache.
     public func write(_ address: ModbusAddress, values: [UInt16]) async throws(ModbusError) {
-        guard values.count > 1 else { return try await write(address, value: values.first ?? 0) }
-        guard address.table == .holdingRegisters else { throw ModbusError(.invalidRequest, "\(address) takes one value at a time") }
-        let request = Request.writeMultipleRegisters(address: address.offset, values: values)
-        let reply = await bus.request(request.pdu, to: slave, priority: .write)
-        let response = try Response(pdu: (reply ?? [])[...], for: request)
-        if case .exception(let exception) = response { throw ModbusError.from(exception) }
-        state.withLock { state in
-            for (index, value) in values.enumerated() {
-                state.values[ModbusAddress(table: address.table, offset: address.offset &+ UInt16(index))] = (value, .now)
+        do {
+            try await write(address, values: values, on: loop).get()
+        } catch let error as ModbusError {
+            throw error
+        } catch {
+            throw ModbusError(.connection, "\(error)")
+        }
+    }
+
+    /// `write(_:values:)` on an event loop, with no thread of the concurrency
+    /// pool held (the gateway's tag writes): the future fails with the
+    /// slave's exception, or 0x0A/0x0B from the gateway, as a `ModbusError`.
+    public func write(_ address: ModbusAddress, values: [UInt16], on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let request: Request
+        switch (address.table, values.count) {
+        case (.coils, 1): request = .writeSingleCoil(address: address.offset, value: values[0] != 0)
+        case (.holdingRegisters, 1): request = .writeSingleRegister(address: address.offset, value: values[0])
+        case (.holdingRegisters, 2...): request = .writeMultipleRegisters(address: address.offset, values: values)
+        default: return eventLoop.makeFailedFuture(ModbusError(.invalidRequest, "\(address) cannot take \(values.count) values"))
+        }
+        return bus.submit(request.pdu, to: slave, priority: .write, on: eventLoop).flatMapThrowing { reply in
+            let response = try Response(pdu: (reply ?? [])[...], for: request)
+            if case .exception(let exception) = response { throw ModbusError.from(exception) }
+            self.state.withLock { state in
+                for (index, value) in values.enumerated() {
+                    state.values[ModbusAddress(table: address.table, offset: address.offset &+ UInt16(index))] = (value, .now)
+                }
             }
         }
     }
 
     /// Writes one register or coil now; throws the slave's exception, or 0x0A/0x0B from the gateway.
     public func write(_ address: ModbusAddress, value: UInt16) async throws(ModbusError) {
-        let request: Request = switch address.table {
-        case .coils: .writeSingleCoil(address: address.offset, value: value != 0)
-        case .holdingRegisters: .writeSingleRegister(address: address.offset, value: value)
-        case .discreteInputs, .inputRegisters: throw ModbusError(.invalidRequest, "\(address) is read-only")
-        }
-        let reply = await bus.request(request.pdu, to: slave, priority: .write)
-        let response = try Response(pdu: (reply ?? [])[...], for: request)
-        if case .exception(let exception) = response { throw ModbusError.from(exception) }
-        state.withLock { $0.values[address] = (value, .now) }
+        guard [.coils, .holdingRegisters].contains(address.table) else { throw ModbusError(.invalidRequest, "\(address) is read-only") }
+        try await write(address, values: [value])
     }
 
     public var online: Bool { state.withLock { $0.online } }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import EtherNetIP
 import Gateway
 import Logging
 import Modbus
@@ -20,6 +21,9 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "The Modbus/TCP port on 127.0.0.1 (0 picks a free one).")
     var port = 1502
+
+    @Option(name: .long, help: "The EtherNet/IP port on 127.0.0.1 (0 picks a free one).")
+    var enipPort = 44818
 
     @Option(name: .long, help: "The simulated line's baud rate.")
     var baud = 19200
@@ -43,15 +47,17 @@ struct DemoCommand: AsyncParsableCommand {
                       logger: Logger(label: "fieldgw.demo"))
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: port, serving: Router(routes: Router.range(1...3, to: bus)),
                                                      group: MultiThreadedEventLoopGroup.singleton)
-        let pollers = (1...3).map { unit in Poller(bus: bus, slave: UInt8(unit), period: .seconds(1)) }
-        for poller in pollers { poller.poll((40001...40010).map { ModbusAddress($0)! }) }
-        introduce(port: server.port)
+        let (tags, pollers) = try DeviceTags.table(for: Self.tagDevices, on: ["demo": bus])
+        let enip = try await ENIPServer.start(host: "127.0.0.1", port: enipPort, router: MessageRouter(tags: tags),
+                                              group: MultiThreadedEventLoopGroup.singleton)
+        introduce(port: server.port, enipPort: enip.port)
         let stop = StopSignal()
         let ticker = Task { await tick(devices: devices, pollers: pollers, bus: bus) }
         _ = await stop.wait()
         ticker.cancel()
         pollers.forEach { $0.stop() }
         try await server.close()
+        try await enip.close()
         await bus.close()
         slaves.forEach { $0.stop() }
         ModbusSimCommand.say("\ndemo: stopped")
@@ -64,7 +70,16 @@ struct DemoCommand: AsyncParsableCommand {
         return ModbusDevice(store: store)
     }
 
-    private func introduce(port: Int) {
+    /// Each slave as a structure tag Unit1..Unit3: Seconds (40001) and R2..R10 (40002-40010).
+    private static var tagDevices: [Configuration.Device] {
+        (1...3).map { unit in
+            let members = [RegisterMember(name: "Seconds", address: ModbusAddress(40001)!, encoding: .uint)]
+                + (2...10).map { RegisterMember(name: "R\($0)", address: ModbusAddress(40000 + $0)!, encoding: .int) }
+            return Configuration.Device(tag: "Unit\(unit)", line: "demo", slave: UInt8(unit), members: members)
+        }
+    }
+
+    private func introduce(port: Int, enipPort: Int) {
         ModbusSimCommand.say("""
             demo: a simulated RS485 line at \(baud) baud, 8E1, with three slaves, each with holding registers 40001-40010:
               unit 1  answers at once (40001 counts seconds)
@@ -74,6 +89,9 @@ struct DemoCommand: AsyncParsableCommand {
             demo: try  mbpoll -a 1 -r 1 -c 10 -p \(port) 127.0.0.1
                        mbpoll -a 3 -r 1 -c 10 -p \(port) 127.0.0.1
                        fieldgw modbus-client -a 127.0.0.1:\(port) --unit 2 40001-40010
+            demo: EtherNet/IP on 127.0.0.1:\(enipPort): each slave is a structure tag Unit1..Unit3 (Seconds, R2..R10)
+            demo: try  fieldgw enip-client -a 127.0.0.1:\(enipPort) Unit1.Seconds Unit2.R5 --list-tags
+                       python3 -c "from pylogix import PLC; c = PLC('127.0.0.1'); c.Port = \(enipPort); print(c.Read('Unit1.Seconds'))"
             """)
     }
 

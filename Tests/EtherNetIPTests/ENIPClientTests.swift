@@ -15,9 +15,12 @@ import Testing
         #expect(try TagOperation(parsing: "Grid[1,2]").path.segments == [.symbol("Grid"), .element(1), .element(2)])
         let numeric = try TagOperation(parsing: "@0x01/1/7")
         #expect(numeric.numeric && numeric.path.segments == [.classID(1), .instance(1), .attribute(7)])
+        #expect(try TagOperation(parsing: #"@4/5/{"connection":100}"#).path.bytes == [0x20, 4, 0x24, 5, 0x2C, 100], "cpppo's JSON segments")
+        #expect(try TagOperation(parsing: #"@{"class":0x93}/{"instance":300}/10"#).path.segments == [.classID(0x93), .instance(300), .attribute(10)])
+        #expect(try TagOperation(parsing: #"@{"symbolic":"SCADA"}/{"element":2}"#).path.segments == [.symbol("SCADA"), .element(2)])
     }
 
-    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag"])
+    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag", #"@1/{"bogus":1}"#, "@1/1/1/1/1"])
     func mistakesAreNamed(text: String) {
         #expect(throws: TagOperationError.self) { try TagOperation(parsing: text) }
     }

@@ -101,7 +101,7 @@ import Testing
         #expect(error?.description == "f: route[1].units: unit 5 is already routed by route[0]")
         let silent = minimal.replacingOccurrences(of: "[[listener]]\nbind = \"127.0.0.1:0\"", with: "")
         let none = #expect(throws: ConfigurationError.self) { try Configuration(toml: silent, file: "f") }
-        #expect(none?.description == "f: listener: at least one [[listener]] is needed")
+        #expect(none?.description == "f: listener: at least one [[listener]] (or [enip]) is needed")
         let missing = #expect(throws: ConfigurationError.self) { try Configuration(file: "/nonexistent/fieldgw.toml") }
         #expect(missing?.description.hasPrefix("/nonexistent/fieldgw.toml: cannot be read") == true)
     }
