@@ -3,6 +3,7 @@ import Modbus
 import Serial
 import TestSupport
 import Testing
+import EtherNetIP
 @testable import Gateway
 
 /// The configuration file: the shipped example reads as documented, and each
@@ -37,6 +38,12 @@ import Testing
         let poll = try #require(configuration.polls.first)
         #expect(poll.line == "boiler-house" && poll.slave == 1 && poll.period == .seconds(1) && poll.reach == 100 && poll.agentAge == nil)
         #expect(poll.addresses.count == 30 && poll.addresses.first == ModbusAddress(40001) && poll.addresses.last == ModbusAddress(16))
+        #expect(configuration.enip == Configuration.ENIP(host: "0.0.0.0", port: 44818, connectionLimit: 64))
+        let device = try #require(configuration.devices.first)
+        #expect(device.tag == "Boiler" && device.line == "boiler-house" && device.period == .seconds(1) && device.maxAge == .seconds(5))
+        #expect(device.members.map(\.name) == ["Temperature", "Flow", "Setpoint", "Burner"])
+        #expect(device.members.map(\.type) == [.real, .real, .int, .bool] && device.members[0].scale == 0.1)
+        #expect(device.members[1].encoding == .real && !device.members[1].lowWordFirst && device.members[3].address == ModbusAddress(1))
     }
 
     @Test func theStatusEndpointIsOnByDefaultAndCanBeMovedOrTurnedOff() throws {
