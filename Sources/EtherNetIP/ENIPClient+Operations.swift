@@ -90,22 +90,26 @@ extension ENIPClient {
         return batches
     }
 
-    /// The first (often only) request of an operation.
+    /// The first (often only) request of an operation: Get/Set Attribute
+    /// for a numeric address; the Fragmented services when asked to, or
+    /// from a byte offset.
     static func first(_ operation: TagOperation, fragment: Bool) -> CIPRequest {
         if operation.numeric {
-            let single = operation.path.segments.count == 3
+            if let write = operation.write { return CIPRequest(service: MessageRouter.setAttributeSingle, path: operation.path, data: write.data) }
+            let single = operation.path.segments.contains { if case .attribute = $0 { true } else { false } }
             return CIPRequest(service: single ? MessageRouter.getAttributeSingle : MessageRouter.getAttributesAll, path: operation.path)
         }
+        let fragmented = fragment || operation.offset != nil
         var data: [UInt8] = []
         if let write = operation.write {
             data.append16(write.type.rawValue)
             data.append16(UInt16(operation.elements))
-            if fragment { data.append32(0) }
-            return CIPRequest(service: fragment ? LogixServices.writeFragmented : LogixServices.writeTag, path: operation.path, data: data + write.data)
+            if fragmented { data.append32(UInt32(operation.offset ?? 0)) }
+            return CIPRequest(service: fragmented ? LogixServices.writeFragmented : LogixServices.writeTag, path: operation.path, data: data + write.data)
         }
         data.append16(UInt16(operation.elements))
-        if fragment { data.append32(0) }
-        return CIPRequest(service: fragment ? LogixServices.readFragmented : LogixServices.readTag, path: operation.path, data: data)
+        if fragmented { data.append32(UInt32(operation.offset ?? 0)) }
+        return CIPRequest(service: fragmented ? LogixServices.readFragmented : LogixServices.readTag, path: operation.path, data: data)
     }
 
     /// A batch's first request: a Multiple Service Packet of its operations'
@@ -113,7 +117,7 @@ extension ENIPClient {
     /// part of a write too big for one.
     private func opening(_ batch: [TagOperation], fragment: Bool) -> CIPRequest {
         guard batch.count > 1 else {
-            if let write = batch[0].write, needsFragments(write, fragment: fragment) { return writePart(batch[0], write, from: 0) }
+            if let write = batch[0].write, needsFragments(batch[0], write) { return writePart(batch[0], write, from: 0) }
             return Self.first(batch[0], fragment: fragment)
         }
         let requests = batch.map { Self.first($0, fragment: fragment).bytes }
@@ -129,7 +133,7 @@ extension ENIPClient {
 
     private func complete(_ batch: [TagOperation], first reply: CIPReply, fragment: Bool) async throws -> [TagResult] {
         guard batch.count > 1 else {
-            if let write = batch[0].write, needsFragments(write, fragment: fragment) { return [try await writeFragments(batch[0], write, first: reply)] }
+            if let write = batch[0].write, needsFragments(batch[0], write) { return [try await writeFragments(batch[0], write, first: reply)] }
             return [try await finish(batch[0], first: reply)]
         }
         guard reply.status == .success || reply.status == .embeddedServiceError else {
@@ -171,7 +175,7 @@ extension ENIPClient {
         while status == .partialTransfer {
             var request: [UInt8] = []
             request.append16(UInt16(operation.elements))
-            request.append32(UInt32(data.count))
+            request.append32(UInt32((operation.offset ?? 0) + data.count))
             let next = try await send(CIPRequest(service: LogixServices.readFragmented, path: operation.path, data: request))
             status = next.status
             guard status == .success || status == .partialTransfer, next.data.count > typeLength else { break }
@@ -180,8 +184,9 @@ extension ENIPClient {
         return TagResult(operation: operation, status: status, type: type, data: data)
     }
 
-    private func needsFragments(_ write: TagOperation.Write, fragment: Bool) -> Bool {
-        fragment || write.data.count + 40 > replyLimit
+    /// A write too big for one request goes in parts (a numeric address's cannot).
+    private func needsFragments(_ operation: TagOperation, _ write: TagOperation.Write) -> Bool {
+        !operation.numeric && write.data.count + 40 > replyLimit
     }
 
     /// Bytes of a write that fit one request with room for its path.
@@ -193,7 +198,7 @@ extension ENIPClient {
         var data: [UInt8] = []
         data.append16(write.type.rawValue)
         data.append16(UInt16(operation.elements))
-        data.append32(UInt32(offset))
+        data.append32(UInt32((operation.offset ?? 0) + offset))
         let part = write.data[offset..<min(offset + writeChunk(write), write.data.count)]
         return CIPRequest(service: LogixServices.writeFragmented, path: operation.path, data: data + part)
     }

@@ -1,7 +1,9 @@
 /// One client operation in cpppo's syntax: `SCADA[1]`, `SCADA[0-10]`,
 /// `SCADA[1]=99`, `SCADA[0-2]=(DINT)1,2,3`, `Temp=(REAL)1.5`, `Pump.Speed`,
-/// `Grid[1,2]`, or a numeric address `@1/1/7` (class/instance/attribute,
-/// read with Get Attribute Single; `@1/1` with Get Attributes All).
+/// `Grid[1,2]`, `SCADA*5` (five elements from the first), `SCADA[0-9]+4`
+/// (from byte offset 4, with the Fragmented services), or a numeric address
+/// `@1/1/7` (class/instance/attribute, read with Get Attribute Single; `@1/1`
+/// with Get Attributes All).
 public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
     public var path: CIPPath
     /// Elements read or written (a range's length; 1 otherwise).
@@ -10,6 +12,8 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
     public var write: Write?
     /// A numeric (`@…`) address: a Get Attribute service, not a tag service.
     public var numeric: Bool
+    /// `+N`: the byte offset a Fragmented read or write starts at.
+    public var offset: Int?
     public let description: String
 
     public struct Write: Sendable, Hashable {
@@ -22,19 +26,48 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         numeric = text.hasPrefix("@")
         elements = 1
-        if numeric {
-            path = try Self.numericPath(parts[0].dropFirst(), in: text)
-        } else {
-            (path, elements) = try Self.symbolicPath(parts[0], in: text)
-        }
-        if parts.count == 2 {
-            guard !numeric else { throw TagOperationError(operation: text, reason: "numeric addresses are read only") }
-            let (type, data, count) = try Self.values(parts[1], in: text)
-            guard count == elements else {
-                throw TagOperationError(operation: text, reason: "\(count) values for \(elements) elements")
+        var address = parts[0]
+        if let plus = address.firstIndex(of: "+") {
+            guard let bytes = Int(address[address.index(after: plus)...]), bytes >= 0 else {
+                throw TagOperationError(operation: text, reason: "the byte offset after + must be a number")
             }
-            write = Write(type: type, data: data)
+            offset = bytes
+            address = address[..<plus]
         }
+        var count: Int?
+        if let star = address.firstIndex(of: "*") {
+            guard let wanted = Int(address[address.index(after: star)...]), (1...65535).contains(wanted) else {
+                throw TagOperationError(operation: text, reason: "the element count after * must be 1 to 65535")
+            }
+            count = wanted
+            address = address[..<star]
+        }
+        if numeric {
+            path = try Self.numericPath(address.dropFirst(), in: text)
+        } else {
+            (path, elements) = try Self.symbolicPath(address, in: text)
+        }
+        // A range's length comes first, as cpppo has it; then *N.
+        if elements == 1, let count { elements = count }
+        if parts.count == 2 {
+            let attribute = path.segments.contains { if case .attribute = $0 { true } else { false } }
+            guard !numeric || attribute else { throw TagOperationError(operation: text, reason: "only an attribute (@CLASS/INSTANCE/ATTRIBUTE) is written") }
+            write = try Self.write(parts[1], elements: numeric ? count ?? 1 : elements, offset: offset, in: text)
+        }
+    }
+
+    /// The values of a write: as many as the elements, or (from a byte
+    /// offset) a part of them that fits.
+    private static func write(_ text: Substring, elements: Int, offset: Int?, in operation: String) throws(TagOperationError) -> Write {
+        let (type, data, count) = try values(text, in: operation)
+        guard let offset else {
+            guard count == elements else { throw TagOperationError(operation: operation, reason: "\(count) values for \(elements) elements") }
+            return Write(type: type, data: data)
+        }
+        guard offset % type.size == 0, offset + data.count <= elements * type.size else {
+            throw TagOperationError(operation: operation, reason: "\(count) values from byte \(offset) do not fit \(elements) \(type.name) elements")
+        }
+        return Write(type: type, data: data)
     }
 
     /// `Name[a-b].Member[i,j]…`: symbols and elements; a range sets the count.

@@ -13,6 +13,10 @@ import Testing
         #expect(try TagOperation(parsing: "Count=7").write == .init(type: .int, data: [7, 0]), "otherwise INT")
         #expect(try TagOperation(parsing: "Pumps[1].Counts[2]").path.segments == [.symbol("Pumps"), .element(1), .symbol("Counts"), .element(2)])
         #expect(try TagOperation(parsing: "Grid[1,2]").path.segments == [.symbol("Grid"), .element(1), .element(2)])
+        let star = try TagOperation(parsing: "SCADA[2]*5")
+        #expect(star.elements == 5 && star.offset == nil && star.path.segments == [.symbol("SCADA"), .element(2)], "*N counts elements")
+        let fromByte = try TagOperation(parsing: "SCADA[0-9]+4=(INT)7,8")
+        #expect(fromByte.offset == 4 && fromByte.elements == 10 && fromByte.write?.data == [7, 0, 8, 0], "a part of a range, from byte 4")
         let numeric = try TagOperation(parsing: "@0x01/1/7")
         #expect(numeric.numeric && numeric.path.segments == [.classID(1), .instance(1), .attribute(7)])
         #expect(try TagOperation(parsing: #"@4/5/{"connection":100}"#).path.bytes == [0x20, 4, 0x24, 5, 0x2C, 100], "cpppo's JSON segments")
@@ -20,7 +24,7 @@ import Testing
         #expect(try TagOperation(parsing: #"@{"symbolic":"SCADA"}/{"element":2}"#).path.segments == [.symbol("SCADA"), .element(2)])
     }
 
-    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag", #"@1/{"bogus":1}"#, "@1/1/1/1/1"])
+    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag", "SCADA[0-3]+3=(INT)1", "SCADA[0-1]+2=(INT)1,2", "SCADA*0", "SCADA+x", #"@1/{"bogus":1}"#, "@1/1/1/1/1"])
     func mistakesAreNamed(text: String) {
         #expect(throws: TagOperationError.self) { try TagOperation(parsing: text) }
     }
@@ -61,6 +65,19 @@ import Testing
         let pairs = (0..<50).flatMap { ["SCADA[7]=(INT)\($0)", "SCADA[7]"] }
         let results = try await collect(client.perform(try operations(pairs), depth: 16))
         #expect(stride(from: 1, to: results.count, by: 2).map { results[$0].values ?? [] } == (0..<50).map { ["\($0)"] })
+        await client.close()
+        try await server.close()
+    }
+
+    @Test func byteOffsetsAndCountsGoFragmented() async throws {
+        let server = try await startTagServer()
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let results = try await collect(client.perform(try operations(["SCADA[0-9]=(INT)0,1,2,3,4,5,6,7,8,9", "SCADA[0-9]+4=(INT)70,80",
+                                                                       "SCADA[0-9]+6", "SCADA*4", "@0x01/1/1"])))
+        #expect(results.map(\.status) == Array(repeating: .success, count: 5))
+        #expect(results[2].values == ["80", "4", "5", "6", "7", "8", "9"], "elements 3-9, from byte 6, after the write at byte 4")
+        #expect(results[3].values == ["0", "1", "70", "80"])
+        #expect(results[4].data == [1, 0], "vendor 1, by Get Attribute Single")
         await client.close()
         try await server.close()
     }

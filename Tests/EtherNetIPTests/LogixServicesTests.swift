@@ -45,6 +45,9 @@ import Testing
         offset.append32(2001)
         #expect(call(0x52, [.symbol("SCADA")], offset).status == .offsetPastEnd)
         #expect(call(0x99, [.symbol("Count")]).status == .serviceNotSupported)
+        #expect(router.handle([0x4C, 6, 0x91, 5, 0x43, 0x6F][...], limit: 504, session: 1).status == .pathSizeInvalid, "6 words of path, 2 there")
+        #expect(router.handle([0x4C, 1, 0x80, 0, 1, 0][...], limit: 504, session: 1).status == .pathSegmentError, "no such segment type")
+        #expect(call(0x4C, [.symbol("Count"), .element(0)], [1, 0]).status == .pathSegmentError, "an element of a single value")
         #expect(call(0x01, [.classID(0x77), .instance(1)]).status == .pathDestinationUnknown)
     }
 
