@@ -16,13 +16,14 @@ public struct TagResult: Sendable, CustomStringConvertible {
     public var description: String {
         guard status == .success else { return "\(operation) failed: \(status)" }
         if operation.write != nil { return "\(operation): OK" }
-        let shown = values.map { "[" + $0.joined(separator: ", ") + "]" } ?? data.map { String(format2: $0) }.joined(separator: " ")
+        let shown = values.map { "[" + $0.joined(separator: ", ") + "]" } ?? data.map { String(hexByte: $0) }.joined(separator: " ")
         return "\(operation) == \(shown)"
     }
 }
 
 extension String {
-    init(format2 byte: UInt8) {
+    /// Two hex digits.
+    init(hexByte byte: UInt8) {
         let text = String(byte, radix: 16)
         self = text.count == 1 ? "0" + text : text
     }

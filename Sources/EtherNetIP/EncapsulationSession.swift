@@ -39,13 +39,13 @@ final class EncapsulationSession {
             guard handle != 0, message.session == handle else { return .reply(message.reply(status: EncapsulationStatus.invalidSession)) }
             do {
                 let packet = try CommonPacket(parsing: message.data)
-                let answer = try message.command == EncapsulationCommand.sendRRData ? unconnected(packet) : connected(packet)
-                let wrap: @Sendable ([CommonPacket.Item]) -> Encapsulation = { items in
+                let items = try message.command == EncapsulationCommand.sendRRData ? unconnected(packet) : connected(packet)
+                let reply = items.map { items in
                     message.reply(data: CommonPacket(interface: packet.interface, timeout: packet.timeout, items: items).bytes)
                 }
-                switch answer {
-                case .now(let items): return .reply(wrap(items))
-                case .later(let items): return .later(items.map(wrap))
+                switch reply {
+                case .now(let reply): return .reply(reply)
+                case .later(let reply): return .later(reply)
                 }
             } catch {
                 return .reply(message.reply(status: EncapsulationStatus.incorrectData))
@@ -70,30 +70,17 @@ final class EncapsulationSession {
         return .reply(message.reply(session: handle, data: message.data))
     }
 
-    /// Items now, or when a device has answered.
-    private enum Items {
-        case now([CommonPacket.Item])
-        case later(EventLoopFuture<[CommonPacket.Item]>)
-
-        init(_ answer: Answer, _ wrap: @escaping @Sendable (CIPReply) -> [CommonPacket.Item]) {
-            switch answer {
-            case .now(let reply): self = .now(wrap(reply))
-            case .later(let reply): self = .later(reply.map(wrap))
-            }
-        }
-    }
-
-    private func unconnected(_ packet: CommonPacket) throws(CIPStatus) -> Items {
+    private func unconnected(_ packet: CommonPacket) throws(CIPStatus) -> Answer<[CommonPacket.Item]> {
         guard let item = packet.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw .notEnoughData }
         let answer = router.answer(item.data[...], limit: MessageRouter.unconnectedLimit, session: handle, on: eventLoop)
-        return Items(answer) { reply in
+        return answer.map { reply in
             [CommonPacket.Item(type: CommonPacket.nullAddress, data: []), CommonPacket.Item(type: CommonPacket.unconnectedData, data: reply.bytes)]
         }
     }
 
     /// The request carries our connection id; the reply carries the client's
     /// and echoes the sequence number.
-    private func connected(_ packet: CommonPacket) throws(CIPStatus) -> Items {
+    private func connected(_ packet: CommonPacket) throws(CIPStatus) -> Answer<[CommonPacket.Item]> {
         guard packet.items.count == 2, packet.items[0].type == CommonPacket.connectedAddress, packet.items[0].data.count == 4,
               packet.items[1].type == CommonPacket.connectedData, packet.items[1].data.count >= 2 else { throw .notEnoughData }
         var reader = WireReader(packet.items[0].data)
@@ -103,7 +90,7 @@ final class EncapsulationSession {
         var address: [UInt8] = []
         address.append32(connection.clientID)
         let sequence = Array(data[0..<2])
-        return Items(answer) { [address] reply in
+        return answer.map { [address] reply in
             [CommonPacket.Item(type: CommonPacket.connectedAddress, data: address),
              CommonPacket.Item(type: CommonPacket.connectedData, data: sequence + reply.bytes)]
         }

@@ -76,7 +76,7 @@ struct LogixServices {
 
     /// `limit`: the most bytes the reply's CIP message may hold. A write to
     /// a tag with a source waits for it, on `eventLoop`.
-    func serve(_ request: CIPRequest, limit: Int, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
+    func serve(_ request: CIPRequest, limit: Int, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         let target = try resolve(request.path)
         var reader = WireReader(request.data)
         if let report, let line = Self.describe(request) { report(line) }
@@ -150,7 +150,7 @@ struct LogixServices {
         return CIPReply(service: service, status: offset + fits < total ? .partialTransfer : .success, data: data)
     }
 
-    private func write(_ target: Target, service: UInt8, reader: inout WireReader, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
+    private func write(_ target: Target, service: UInt8, reader: inout WireReader, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         var type = [try reader.u8(), try reader.u8()]
         if type == [0xA0, 0x02] { type += [try reader.u8(), try reader.u8()] }
         let bool = DataType.atomic(.bool).typeBytes

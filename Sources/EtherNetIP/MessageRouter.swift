@@ -39,7 +39,7 @@ public struct MessageRouter: Sendable {
 
     /// The reply to one request's bytes; `limit` bounds its size. A write
     /// to a tag with a source is answered later, on `eventLoop`.
-    func answer(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) -> Answer {
+    func answer(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) -> Answer<CIPReply> {
         let request: CIPRequest
         do {
             request = try CIPRequest(parsing: bytes)
@@ -53,7 +53,7 @@ public struct MessageRouter: Sendable {
         }
     }
 
-    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
+    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         switch request.path.segments.first {
         case .classID(6)? where request.service == ConnectionManager.unconnectedSend:
             return try unconnectedSend(request, session: session, on: eventLoop)
@@ -127,7 +127,7 @@ public struct MessageRouter: Sendable {
 
     /// The embedded request is carried out here: this server is the whole
     /// route (backplane, slot 0), whatever route path is given.
-    private func unconnectedSend(_ request: CIPRequest, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
+    private func unconnectedSend(_ request: CIPRequest, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         var reader = WireReader(request.data)
         try reader.skip(2)
         let size = Int(try reader.u16())
@@ -137,13 +137,13 @@ public struct MessageRouter: Sendable {
 
     /// Multiple Service Packet: each embedded request answered in turn (a
     /// write through a line is waited for); 0x1E when any of them failed.
-    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer {
+    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         var reader = WireReader(request.data)
         let count = Int(try reader.u16())
         var offsets: [Int] = []
         for _ in 0..<count { offsets.append(Int(try reader.u16())) }
         let data = request.data[...]
-        var answers: [Answer] = []
+        var answers: [Answer<CIPReply>] = []
         for (index, offset) in offsets.enumerated() {
             let end = index + 1 < count ? offsets[index + 1] : data.count
             guard offset >= 2 + 2 * count, offset <= end, end <= data.count else { throw .notEnoughData }

@@ -14,14 +14,14 @@ public protocol TagSource: Sendable {
 
 /// A reply known at once, or one that waits for a device (a write through a
 /// serial line). Replies known at once cost no future.
-public enum Answer: Sendable {
-    case now(CIPReply)
-    case later(EventLoopFuture<CIPReply>)
+enum Answer<Value: Sendable>: Sendable {
+    case now(Value)
+    case later(EventLoopFuture<Value>)
 
-    /// The reply when it comes, `transform`ed.
-    func map(_ transform: @escaping @Sendable (CIPReply) -> CIPReply) -> Answer {
+    /// The reply when it comes, `transform`ed (wrapped in items, in an encapsulation).
+    func map<Other: Sendable>(_ transform: @escaping @Sendable (Value) -> Other) -> Answer<Other> {
         switch self {
-        case .now(let reply): .now(transform(reply))
+        case .now(let value): .now(transform(value))
         case .later(let future): .later(future.map(transform))
         }
     }
