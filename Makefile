@@ -66,8 +66,9 @@ bench: py-deps
 	$(SWIFT) build -c release --product fieldgw
 	@mkdir -p $(BENCH_DIR)
 	cc -O2 -Wall -o $(BENCH_DIR)/modbus_load Benchmarks/ModbusPeers/modbus_load.c
+	cc -O2 -Wall -o $(BENCH_DIR)/enip_load Benchmarks/ENIPPeers/enip_load.c
 	cc -O2 -Wall $$(pkg-config --cflags libmodbus) -o $(BENCH_DIR)/libmodbus_server \
 		Benchmarks/ModbusPeers/libmodbus_server.c $$(pkg-config --libs libmodbus)
 	$(PYTHON) Benchmarks/automata_bench.py .build/release/automata-bench
 	$(PYTHON) Benchmarks/modbus_bench.py .build/release $(BENCH_DIR)
-	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python
+	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python $(BENCH_DIR)

@@ -1,7 +1,7 @@
 """EtherNet/IP benchmarks: fieldgw's tag server beside cpppo's, in one run,
 loaded by the same client (`fieldgw enip-client`, release build).
 
-Usage: enip_bench.py RELEASE_DIR CPPPO_PYTHON   (`make bench` runs it)
+Usage: enip_bench.py RELEASE_DIR CPPPO_PYTHON PEER_DIR   (`make bench` runs it)
 
 Each configuration reads SCADA[0]..SCADA[19] (INT) over and over on one
 connection and reports tag operations per second (cpppo's "TPS"):
@@ -9,9 +9,13 @@ connection and reports tag operations per second (cpppo's "TPS"):
 - 8 requests in flight;
 - 8 requests in flight, operations packed into Multiple Service Packets of
   up to 500 bytes.
+Twice: with `fieldgw enip-client`, and with a small C client
+(ENIPPeers/enip_load.c, one Read Tag per request, each reply checked) whose
+own cost is next to nothing, so that it measures the server.
 Floors: with the same client, 100x cpppo's TPS (pipelined), and 50,000 tag
 reads/s with Multiple Service Packets and pipelining.
 """
+import json
 import re
 import subprocess
 import sys
@@ -28,6 +32,16 @@ def tps(fieldgw, port, depth, multiple, repeat):
     if output.returncode != 0 or not found or found.group(1) != "0":
         sys.exit(f"enip-client failed: {output.stdout} {output.stderr}")
     return int(found.group(2))
+
+
+def c_tps(peer_dir, port, depth, seconds):
+    output = subprocess.run([f"{peer_dir}/enip_load", str(port), str(depth), str(seconds)], capture_output=True, text=True, timeout=120)
+    if output.returncode != 0:
+        sys.exit(f"enip_load failed: {output.stdout} {output.stderr}")
+    return int(json.loads(output.stdout)["tps"])
+
+
+C_CONFIGS = [("C client, one at a time", 1), ("C client, depth 8", 8)]
 
 
 def ours(release_dir):
@@ -57,7 +71,7 @@ def cpppo(python):
 
 
 def main():
-    release_dir, cpppo_python = sys.argv[1:3]
+    release_dir, cpppo_python, peer_dir = sys.argv[1:4]
     fieldgw = f"{release_dir}/fieldgw"
     figures = {}
     for name, start, repeats in (("fieldgw", lambda: ours(release_dir), (1000, 5000, 20000)),
@@ -67,14 +81,16 @@ def main():
             for (config, depth, multiple), repeat in zip(CONFIGS, repeats):
                 runs = 2 if name == "fieldgw" else 1
                 figures[(name, config)] = max(tps(fieldgw, port, depth, multiple, repeat) for _ in range(runs))
+            for config, depth in C_CONFIGS:
+                figures[(name, config)] = c_tps(peer_dir, port, depth, 2 if name == "fieldgw" else 3)
         finally:
             server.kill()
             server.wait()
     print("EtherNet/IP tag server, reads of one INT, tag operations/s on one connection (same client)")
     missed = []
-    for config, depth, _ in CONFIGS:
+    for config, depth in [(c, d) for c, d, _ in CONFIGS] + C_CONFIGS:
         mine, theirs = figures[("fieldgw", config)], figures[("cpppo", config)]
-        print(f"  {config:24} fieldgw {mine:>9,}   cpppo {theirs:>6,}   ({mine / theirs:.0f}x)")
+        print(f"  {config:26} fieldgw {mine:>9,}   cpppo {theirs:>6,}   ({mine / theirs:.0f}x)")
         if depth > 1 and mine < 100 * theirs:
             missed.append(f"{config}: under 100x cpppo")
     if figures[("fieldgw", CONFIGS[2][0])] < 50_000:
