@@ -23,8 +23,10 @@ public final class ENIPServer: Sendable {
 
     /// `delay` (seconds, drawn per reply from the range) holds every reply
     /// back, as cpppo's `--delay` does, to try clients' timeouts.
+    /// `accepts` decides which clients may connect (the gateway's allow list).
     public static func start(host: String, port: Int = 44818, router: MessageRouter, group: any EventLoopGroup,
                              discovery: Bool = true, delay: ClosedRange<Double>? = nil,
+                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
                              logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -32,6 +34,10 @@ public final class ENIPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let accepts, !accepts(channel.remoteAddress) {
+                        logger.notice("refused EtherNet/IP connection from \(channel.remoteAddress?.description ?? "?"): not in the allow list")
+                        throw NotAllowed()
+                    }
                     let session = EncapsulationSession(router: router, local: channel.localAddress, eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
                     try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, delay: delay, logger: logger))
@@ -61,6 +67,10 @@ public final class ENIPServer: Sendable {
     public func close() async throws {
         try await channel.close()
         try await discovery?.close()
+    }
+
+    struct NotAllowed: Error, CustomStringConvertible {
+        var description: String { "client not in the allow list" }
     }
 }
 

@@ -29,6 +29,8 @@ extension Configuration {
         public var host: String
         public var port: Int
         public var connectionLimit: Int
+        /// Clients let in (empty: everyone), as a Modbus/TCP listener's.
+        public var allow: [AddressRange] = []
     }
 
     static func enip(_ source: TOMLReader) throws(ConfigurationError) -> ENIP {
@@ -36,8 +38,9 @@ extension Configuration {
         let bind = try reader.string("bind") ?? "0.0.0.0:44818"
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let limit = try reader.int("connection_limit", in: 1...4096) ?? 64
+        let allow = try allowList(&reader)
         try reader.finish()
-        return ENIP(host: host, port: port, connectionLimit: limit)
+        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow)
     }
 
     static func device(_ source: TOMLReader) throws(ConfigurationError) -> Device {

@@ -213,14 +213,20 @@ public struct Configuration: Sendable {
         let bind = try reader.string("bind") ?? "0.0.0.0:502"
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let limit = try reader.int("connection_limit", in: 1...100_000) ?? 256
+        let allow = try allowList(&reader)
+        let readOnly = try reader.bool("read_only") ?? false
+        try reader.finish()
+        return Listener(host: host, port: port, connectionLimit: limit, allow: allow, readOnly: readOnly)
+    }
+
+    /// `allow`: addresses or IPv4 networks (CIDR) let in; empty lets everyone in.
+    static func allowList(_ reader: inout TOMLReader) throws(ConfigurationError) -> [AddressRange] {
         var allow: [AddressRange] = []
         for (index, text) in (try reader.strings("allow") ?? []).enumerated() {
             guard let range = AddressRange(text) else { throw reader.error("allow[\(index)]", "\"\(text)\" is not an address or IPv4 CIDR (10.0.0.0/8)") }
             allow.append(range)
         }
-        let readOnly = try reader.bool("read_only") ?? false
-        try reader.finish()
-        return Listener(host: host, port: port, connectionLimit: limit, allow: allow, readOnly: readOnly)
+        return allow
     }
 
     /// What needs the whole file: unique line names, routes to lines that exist, no unit routed twice.

@@ -60,7 +60,7 @@ public final class GatewayService: Sendable {
         if let enip = configuration.enip {
             enipServer = try await ENIPServer.start(host: enip.host, port: enip.port,
                                                     router: MessageRouter(tags: tags, connections: ConnectionManager(limit: enip.connectionLimit)),
-                                                    group: group, logger: logger)
+                                                    group: group, accepts: allowing(enip.allow), logger: logger)
         }
         let service = Box()
         let statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }

@@ -95,6 +95,18 @@ import Testing
         try await server.close()
     }
 
+    @Test func aClientOutsideTheAllowListIsRefusedAndOthersServed() async throws {
+        let server = try await ENIPServer.start(host: "127.0.0.1", port: 0, router: MessageRouter(tags: TagTable()),
+                                                group: MultiThreadedEventLoopGroup.singleton, accepts: { _ in false })
+        await #expect(throws: (any Error).self) { try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton) }
+        try await server.close()
+        let open = try await ENIPServer.start(host: "127.0.0.1", port: 0, router: MessageRouter(tags: TagTable()),
+                                              group: MultiThreadedEventLoopGroup.singleton, accepts: { $0?.ipAddress == "127.0.0.1" })
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: open.port, group: MultiThreadedEventLoopGroup.singleton)
+        await client.close()
+        try await open.close()
+    }
+
     @Test func discoveryFindsTheServer() async throws {
         let server = try await startTagServer(host: "0.0.0.0")
         let found = try await ENIPClient.discover(host: "127.0.0.1", port: server.port, wait: .milliseconds(500), group: MultiThreadedEventLoopGroup.singleton)

@@ -38,7 +38,7 @@ import EtherNetIP
         let poll = try #require(configuration.polls.first)
         #expect(poll.line == "boiler-house" && poll.slave == 1 && poll.period == .seconds(1) && poll.reach == 100 && poll.agentAge == nil)
         #expect(poll.addresses.count == 30 && poll.addresses.first == ModbusAddress(40001) && poll.addresses.last == ModbusAddress(16))
-        #expect(configuration.enip == Configuration.ENIP(host: "0.0.0.0", port: 44818, connectionLimit: 64))
+        #expect(configuration.enip == Configuration.ENIP(host: "0.0.0.0", port: 44818, connectionLimit: 64, allow: []))
         let device = try #require(configuration.devices.first)
         #expect(device.tag == "Boiler" && device.line == "boiler-house" && device.period == .seconds(1) && device.maxAge == .seconds(5))
         #expect(device.members.map(\.name) == ["Temperature", "Flow", "Setpoint", "Burner"])

@@ -119,6 +119,8 @@ import EtherNetIP
             ("[[device.member]]\nname = \"X\"\nregister = \"20000\"\n", "device[0].member[0].register: \"20000\" is not a register as cpppo writes it (40001, 30001, 10001, 1 or six digits)"),
             ("[[device.member]]\nname = \"X\"\nregister = \"40001\"\nword_order = \"middle\"\n", "device[0].member[0].word_order: \"middle\" is not big or little"),
             ("", "device[0].member: a device needs at least one [[device.member]]"),
+            ("[[device.member]]\nname = \"X\"\nregister = \"40001\"\n[enip]\nallow = [\"10.0.0.0/33\"]\n",
+             "enip.allow[0]: \"10.0.0.0/33\" is not an address or IPv4 CIDR (10.0.0.0/8)"),
         ]
         for (tail, message) in cases {
             let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: base + tail, file: "g.toml") }
