@@ -65,7 +65,11 @@ public final class ENIPClient: Sendable {
     /// returns its reply's future.
     private static func submit(_ message: Encapsulation, on channel: any Channel) -> EventLoopFuture<Encapsulation> {
         let promise = channel.eventLoop.makePromise(of: Encapsulation.self)
-        channel.writeAndFlush(ClientReplies.Pending(message: message, promise: promise), promise: nil)
+        // A write to a connection the target has closed never reaches
+        // ClientReplies (the pipeline is gone): its failure fails the reply.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail($0) }
+        channel.writeAndFlush(ClientReplies.Pending(message: message, promise: promise), promise: written)
         return promise.futureResult
     }
 

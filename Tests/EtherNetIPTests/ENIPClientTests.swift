@@ -1,4 +1,5 @@
 import NIOPosix
+import TestSupport
 import Testing
 @testable import EtherNetIP
 
@@ -105,6 +106,21 @@ import Testing
         let client = try await ENIPClient.connect(host: "127.0.0.1", port: open.port, group: MultiThreadedEventLoopGroup.singleton)
         await client.close()
         try await open.close()
+    }
+
+    /// Garbage on one connection (random bytes, then a header promising more
+    /// than comes) disturbs nobody else.
+    @Test func garbageOnOneConnectionLeavesTheOthersAlone() async throws {
+        let server = try await startTagServer()
+        let garbage = try RawConnection(port: server.port)
+        var generator = SystemRandomNumberGenerator()
+        garbage.send((0..<10_000).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        garbage.send([0x6F, 0, 0xFF, 0xFF] + [UInt8](repeating: 0, count: 20))
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let results = try await collect(client.perform(try operations(["SCADA[0-9]", "Temp"])))
+        #expect(results.map(\.status) == [.success, .success])
+        await client.close()
+        try await server.close()
     }
 
     @Test func discoveryFindsTheServer() async throws {

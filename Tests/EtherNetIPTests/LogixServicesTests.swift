@@ -155,3 +155,43 @@ import Testing
         #expect(manager.count == 0, "a session's connections end with it")
     }
 }
+
+/// Requests damaged every way a wire can damage them: each gets a reply
+/// (an error status, mostly) and the server stays whole.
+@Suite struct DamagedRequestTests {
+    @Test func mutatedAndTruncatedRequestsAreAnsweredNeverTrapped() throws {
+        var tags = TagTable()
+        try tags.addStructure(definition: "Motor=Speed:REAL,Run:BOOL,Counts:DINT[4],Name:STRING")
+        for definition in ["SCADA=INT[100]", "Grid=DINT[4,8]", "Pump=Motor", "Pumps=Motor[3]", "Label=STRING", "Program:Main.X=DINT"] {
+            try tags.add(definition: definition)
+        }
+        let router = MessageRouter(tags: tags)
+        let seeds: [[UInt8]] = [
+            CIPRequest(service: 0x4C, path: CIPPath([.symbol("SCADA"), .element(3)]), data: [5, 0]).bytes,
+            CIPRequest(service: 0x52, path: CIPPath([.symbol("Pumps"), .element(1), .symbol("Counts")]), data: [4, 0, 4, 0, 0, 0]).bytes,
+            CIPRequest(service: 0x4D, path: CIPPath([.symbol("Grid"), .element(1), .element(2)]), data: [0xC4, 0, 1, 0, 1, 2, 3, 4]).bytes,
+            CIPRequest(service: 0x53, path: CIPPath([.symbol("Label")]), data: [0xA0, 0x02, 0xCE, 0x0F, 1, 0, 4, 0, 0, 0, 65, 66]).bytes,
+            CIPRequest(service: 0x4E, path: CIPPath([.symbol("SCADA")]), data: [2, 0, 1, 0, 0xFF, 0xFF]).bytes,
+            CIPRequest(service: 0x55, path: CIPPath([.symbol("Program:Main"), .classID(0x6B), .instance(0)]), data: [2, 0, 1, 0, 2, 0]).bytes,
+            CIPRequest(service: 0x4C, path: CIPPath([.classID(0x6C), .instance(0x100)]), data: [0, 0, 0, 0, 100, 0]).bytes,
+            CIPRequest(service: 0x0A, path: CIPPath([.classID(2), .instance(1)]), data: [2, 0, 6, 0, 14, 0, 0x4C, 2, 0x91, 2, 0x58, 0x59, 1, 0, 0x0E, 3, 0x20, 1, 0x24, 1, 0x30, 7]).bytes,
+            CIPRequest(service: 0x52, path: CIPPath([.classID(6), .instance(1)]), data: [0x0A, 0x0E, 6, 0, 0x4C, 2, 0x91, 1, 0x41, 0, 1, 0, 0x01, 0, 0x01, 0x00]).bytes,
+        ]
+        var generator = SystemRandomNumberGenerator()
+        var unechoed = 0
+        for _ in 0..<20_000 {
+            let seed = Int.random(in: 0..<seeds.count, using: &generator)
+            var bytes = seeds[seed]
+            switch Int.random(in: 0..<3, using: &generator) {
+            case 0: bytes[Int.random(in: 0..<bytes.count, using: &generator)] ^= UInt8.random(in: 1...255, using: &generator)
+            case 1: bytes = Array(bytes.prefix(Int.random(in: 0...bytes.count, using: &generator)))
+            default: bytes += (0..<Int.random(in: 1...8, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            }
+            let reply = router.handle(bytes[...], limit: 504, session: 1)
+            // An Unconnected Send answers with the embedded request's service.
+            if seed != seeds.count - 1, reply.service & 0x7F != (bytes.first ?? 0) & 0x7F { unechoed += 1 }
+        }
+        #expect(unechoed == 0, "every reply names the service asked for")
+        #expect(router.handle(seeds[0][...], limit: 504, session: 1).status == .success, "and still serves")
+    }
+}
