@@ -192,11 +192,19 @@ final class ClientReplies: ChannelDuplexHandler {
 
     private var waiting = CircularBuffer<(promise: EventLoopPromise<Encapsulation>, deadline: Scheduled<Void>)>()
     private let timeout: TimeAmount
+    /// The connection has closed: what is written now fails at once.
+    private var closed = false
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pending = unwrapOutboundIn(data)
+        // A write can still reach the handler after the close, before the pipeline is taken down.
+        guard !closed else {
+            pending.promise?.fail(ENIPClient.Failure(description: "connection closed"))
+            promise?.succeed()
+            return
+        }
         if let reply = pending.promise {
             let deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
                 fail(ENIPClient.Failure(description: "no reply within \(timeout.nanoseconds / 1_000_000) ms"), context: context)
@@ -215,6 +223,7 @@ final class ClientReplies: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         fail(ENIPClient.Failure(description: "connection closed"), context: context)
         context.fireChannelInactive()
     }

@@ -36,7 +36,11 @@ public final class ModbusTCPClient: Sendable {
     /// `.malformedReply` when the reply does not fit the request.
     public func send(_ request: Request, unit: UInt8 = 1) async throws(ModbusError) -> Response {
         let promise = channel.eventLoop.makePromise(of: [UInt8].self)
-        channel.writeAndFlush(ModbusClientHandler.Outgoing(unit: unit, pdu: request.pdu, promise: promise), promise: nil)
+        // A write to a connection the server has closed never reaches the
+        // handler (the pipeline is gone): its failure fails the request.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { promise.fail(ModbusError(.connection, "\($0)")) }
+        channel.writeAndFlush(ModbusClientHandler.Outgoing(unit: unit, pdu: request.pdu, promise: promise), promise: written)
         let pdu: [UInt8]
         do {
             pdu = try await promise.futureResult.get()
@@ -82,6 +86,8 @@ final class ModbusClientHandler: ChannelDuplexHandler {
     private var nextTransaction: UInt16 = 0
     private var inFlight: [UInt16: InFlight] = [:]
     private var waiting = CircularBuffer<Outgoing>()
+    /// The connection has closed: what is written now fails at once.
+    private var closed = false
 
     init(depth: Int, timeout: TimeAmount) {
         self.depth = depth
@@ -89,7 +95,14 @@ final class ModbusClientHandler: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        waiting.append(unwrapOutboundIn(data))
+        let outgoing = unwrapOutboundIn(data)
+        // A write can still reach the handler after the close, before the pipeline is taken down.
+        guard !closed else {
+            outgoing.promise.fail(ModbusError(.connection, "the server closed the connection"))
+            promise?.succeed()
+            return
+        }
+        waiting.append(outgoing)
         promise?.succeed()
         sendWaiting(context: context)
     }
@@ -121,6 +134,7 @@ final class ModbusClientHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         failAll(ModbusError(.connection, "the server closed the connection"))
         context.fireChannelInactive()
     }

@@ -137,6 +137,28 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
         try await again.close()
     }
 
+    /// Past the connection limit the server closes a client at once; the
+    /// client's request fails then, whether the close came before the
+    /// write or after it.
+    @Test func aClientRefusedAtTheLimitFailsItsRequestsAtOnce() async throws {
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
+                                                     group: MultiThreadedEventLoopGroup.singleton, connectionLimit: 1)
+        let first = try RawConnection(port: server.port)
+        first.send(readRequest(1, address: 0))
+        #expect(first.receive(count: 11) == readReply(1, value: 1), "the one allowed")
+        let second = try RawConnection(port: server.port)
+        #expect(second.readsEndOfFile(within: 5), "the server closes the one past the limit")
+        for _ in 0..<20 {
+            let refused = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton,
+                                                            timeout: .seconds(30))
+            let started = ContinuousClock.now
+            await #expect(throws: ModbusError.self) { try await refused.send(.readHoldingRegisters(address: 0, count: 1)) }
+            #expect(ContinuousClock.now - started < .seconds(10), "failed by the close, not by the 30 s timeout")
+            await refused.close()
+        }
+        try await server.close()
+    }
+
     @Test func aPortInUseIsAnErrorThatSaysSo() async throws {
         let server = try await startServer()
         let error = await #expect(throws: (any Error).self) { try await startServer(port: server.port) }
