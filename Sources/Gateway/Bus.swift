@@ -176,6 +176,7 @@ public final class Bus: Sendable {
     public func close() async {
         let waiting = state.withLock { state in
             state.running = false
+            defer { metrics.queueDepth.record(state.queue.count) }
             return state.queue.drain()
         }
         for pending in waiting { pending.promise.succeed(Self.exception(.gatewayPathUnavailable, to: pending.pdu)) }
