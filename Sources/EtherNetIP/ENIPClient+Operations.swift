@@ -121,15 +121,8 @@ extension ENIPClient {
             if let write = batch[0].write, needsFragments(batch[0], write) { return writePart(batch[0], write, from: 0) }
             return Self.first(batch[0], fragment: fragment)
         }
-        let requests = batch.map { Self.first($0, fragment: fragment).bytes }
-        var data: [UInt8] = []
-        data.append16(UInt16(requests.count))
-        var offset = 2 + 2 * requests.count
-        for request in requests {
-            data.append16(UInt16(offset))
-            offset += request.count
-        }
-        return CIPRequest(service: MessageRouter.multipleServicePacket, path: CIPPath([.classID(2), .instance(1)]), data: data + requests.joined())
+        return CIPRequest(service: MessageRouter.multipleServicePacket, path: CIPPath([.classID(2), .instance(1)]),
+                          data: MultipleServicePacket.pack(batch.map { Self.first($0, fragment: fragment).bytes }))
     }
 
     private func complete(_ batch: [TagOperation], first reply: CIPReply, fragment: Bool) async throws -> [TagResult] {
@@ -149,15 +142,9 @@ extension ENIPClient {
 
     /// The embedded replies of a Multiple Service Packet's reply.
     static func embedded(_ data: [UInt8], count: Int) throws -> [CIPReply] {
-        var reader = WireReader(data)
-        guard Int(try reader.u16()) == count else { throw Failure(description: "Multiple Service Packet reply with another count") }
-        var offsets: [Int] = []
-        for _ in 0..<count { offsets.append(Int(try reader.u16())) }
-        return try offsets.enumerated().map { index, start in
-            let end = index + 1 < count ? offsets[index + 1] : data.count
-            guard start <= end, end <= data.count else { throw Failure(description: "Multiple Service Packet reply offsets out of order") }
-            return try CIPReply(parsing: data[start..<end])
-        }
+        let parts = try MultipleServicePacket.unpack(data[...])
+        guard parts.count == count else { throw Failure(description: "Multiple Service Packet reply with another count") }
+        return try parts.map { part throws(CIPStatus) in try CIPReply(parsing: part) }
     }
 
     /// A read answered in part (0x06) goes on with Read Tag Fragmented from

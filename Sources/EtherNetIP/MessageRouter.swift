@@ -138,16 +138,8 @@ public struct MessageRouter: Sendable {
     /// Multiple Service Packet: each embedded request answered in turn (a
     /// write through a line is waited for); 0x1E when any of them failed.
     private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
-        var reader = WireReader(request.data)
-        let count = Int(try reader.u16())
-        var offsets: [Int] = []
-        for _ in 0..<count { offsets.append(Int(try reader.u16())) }
-        let data = request.data[...]
-        var answers: [Answer<CIPReply>] = []
-        for (index, offset) in offsets.enumerated() {
-            let end = index + 1 < count ? offsets[index + 1] : data.count
-            guard offset >= 2 + 2 * count, offset <= end, end <= data.count else { throw .notEnoughData }
-            answers.append(answer(data[data.startIndex + offset..<data.startIndex + end], limit: limit, session: session, on: eventLoop))
+        let answers = try MultipleServicePacket.unpack(request.data[...]).map { part in
+            answer(part, limit: limit, session: session, on: eventLoop)
         }
         let service = request.service
         let now = answers.compactMap { if case .now(let reply) = $0 { reply } else { nil } }
@@ -163,15 +155,7 @@ public struct MessageRouter: Sendable {
 
     /// The Multiple Service Packet reply of `replies`.
     private static func packet(_ replies: [CIPReply], service: UInt8) -> CIPReply {
-        let encoded = replies.map(\.bytes)
-        var out: [UInt8] = []
-        out.append16(UInt16(encoded.count))
-        var position = 2 + 2 * encoded.count
-        for reply in encoded {
-            out.append16(UInt16(position))
-            position += reply.count
-        }
-        for reply in encoded { out += reply }
+        let out = MultipleServicePacket.pack(replies.map(\.bytes))
         let failed = replies.contains { $0.status != .success && $0.status != .partialTransfer }
         return CIPReply(service: service, status: failed ? .embeddedServiceError : .success, data: out)
     }
