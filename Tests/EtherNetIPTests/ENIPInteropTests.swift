@@ -86,15 +86,12 @@ func enipPeer(_ script: String) -> String {
 
     @Test func ourClientAgainstCppposServer() async throws {
         let port = try Peers.freePort()
-        let peer = try PeerProcess(Peers.cpppoPython(), ["-m", "cpppo.server.enip", "-a", "127.0.0.1:\(port)", "SCADA=INT[1000]", "Temp=REAL"])
+        let peer = try PeerProcess(Peers.cpppoPython(), ["-m", "cpppo.server.enip", "-v", "-a", "127.0.0.1:\(port)", "SCADA=INT[1000]", "Temp=REAL"])
         defer { peer.stop() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        var client: ENIPClient?
-        while client == nil && ContinuousClock.now < deadline {
-            client = try? await ENIPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
-            if client == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let connected = try #require(client, "cpppo's server did not start")
+        // Its log says when it listens (waited for on this thread, not with
+        // awaits that a busy concurrency pool would make late).
+        try peer.waitForError(containing: "starting on", timeout: 60)
+        let connected = try await ENIPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(30))
         let operations = try ["SCADA[1]=99", "SCADA[0-10]", "Temp=(REAL)1.5", "Temp", "SCADA[0-999]"].map { try TagOperation(parsing: $0) }
         var results: [TagResult] = []
         for try await result in connected.perform(operations + operations, depth: 4, multiple: 300) { results.append(result) }
