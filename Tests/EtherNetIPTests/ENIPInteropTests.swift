@@ -38,6 +38,32 @@ func enipPeer(_ script: String) -> String {
         #expect((seen["clock_skew_s"] as? Double ?? 99) < 5, "SetPLCTime then GetPLCTime")
     }
 
+    /// Every atomic type, written and read back by pycomm3 (a BOOL as 0xFF,
+    /// as pycomm3 writes it) and read by pylogix.
+    @Test func everyAtomicTypeRoundTrips() async throws {
+        var tags = TagTable()
+        for definition in ["Run=BOOL", "S=SINT", "I=INT", "D=DINT", "L=LINT", "US=USINT", "UI=UINT", "UD=UDINT", "UL=ULINT",
+                           "R=REAL", "LR=LREAL"] { try tags.add(definition: definition) }
+        let server = try await ENIPServer.start(host: "127.0.0.1", port: 0, router: MessageRouter(tags: tags), group: MultiThreadedEventLoopGroup.singleton)
+        let script = """
+            import sys
+            from pycomm3 import LogixDriver
+            from pylogix import PLC
+            values = dict(Run=True, S=-7, I=-30000, D=-2000000000, L=-5000000000, US=200, UI=60000, UD=4000000000,
+                          UL=18000000000000000000, R=1.5, LR=2.5e100)
+            with LogixDriver(f"127.0.0.1:{sys.argv[1]}") as plc:
+                errors = [tag.error for tag in plc.write(*values.items())]
+                back = {tag.tag: tag.value for tag in plc.read(*values)}
+            with PLC("127.0.0.1") as other:
+                other.Port = int(sys.argv[1])
+                seen = {name: other.Read(name).Value for name in values}
+            print(errors == [None] * len(values), back == values, seen == {**values, "Run": True})
+            """
+        let output = try Peers.run(Peers.python(), ["-c", script, "\(server.port)"])
+        try await server.close()
+        #expect(output.text == "True True True\n", "\(output.text) \(output.stderr)")
+    }
+
     /// pylogix broadcasts ListIdentity to 255.255.255.255 on the port given.
     @Test func pylogixDiscoversTheServerOverUDP() async throws {
         let server = try await startTagServer(host: "0.0.0.0")
