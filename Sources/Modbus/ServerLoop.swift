@@ -36,6 +36,8 @@ final class ServerLoop: @unchecked Sendable {
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
 
+    /// How long the loop looks for more work without sleeping after some.
+    private static let spin = Duration.microseconds(100)
     private static let listenerKey = UInt64.max
     private static let wakeKey = UInt64(0)
 
@@ -93,8 +95,14 @@ final class ServerLoop: @unchecked Sendable {
 
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
+        var busyUntil = ContinuousClock.now
         while !posted.withLock({ $0.stopping }) {
-            let count = epoll_wait(epoll, &events, Int32(events.count), -1)
+            // Just after work, look again without sleeping for a moment: a
+            // pipelining client's next request usually comes within it, and a
+            // sleep and wake-up cost more than the look.
+            let spinning = ContinuousClock.now < busyUntil
+            let count = epoll_wait(epoll, &events, Int32(events.count), spinning ? 0 : -1)
+            if count > 0 { busyUntil = ContinuousClock.now + Self.spin }
             if count < 0 && errno != EINTR {
                 settings.logger.error("Modbus/TCP server stops: epoll_wait: \(String(cString: strerror(errno)))")
                 break
