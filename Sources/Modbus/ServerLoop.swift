@@ -36,7 +36,10 @@ final class ServerLoop: @unchecked Sendable {
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
 
-    /// How long the loop looks for more work without sleeping after some.
+    /// How long the loop looks for more work without sleeping after some
+    /// (busy polling). Measured on one pipelined connection: 119,000–157,000
+    /// req/s sleeping at once (the server at half a core, waiting on
+    /// wake-ups), 325,000 with 100 µs; an idle server still sleeps.
     private static let spin = Duration.microseconds(100)
     private static let listenerKey = UInt64.max
     private static let wakeKey = UInt64(0)
