@@ -114,9 +114,12 @@ func enipPeer(_ script: String) -> String {
         let port = try Peers.freePort()
         let peer = try PeerProcess(Peers.cpppoPython(), ["-m", "cpppo.server.enip", "-v", "-a", "127.0.0.1:\(port)", "SCADA=INT[1000]", "Temp=REAL"])
         defer { peer.stop() }
-        // Its log says when it listens (waited for on this thread, not with
+        // It logs "starting on" just before it binds; then a plain connect
+        // tells when it listens (both waited for on this thread, not with
         // awaits that a busy concurrency pool would make late).
         try peer.waitForError(containing: "starting on", timeout: 60)
+        let deadline = Date().addingTimeInterval(30)
+        while (try? RawConnection(port: port)) == nil && Date() < deadline { usleep(20_000) }
         let connected = try await ENIPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(30))
         let operations = try ["SCADA[1]=99", "SCADA[0-10]", "Temp=(REAL)1.5", "Temp", "SCADA[0-999]"].map { try TagOperation(parsing: $0) }
         var results: [TagResult] = []
