@@ -17,6 +17,11 @@ public struct CIPPath: Hashable, Sendable {
 
     public init(_ segments: [Segment]) { self.segments = segments }
 
+    /// A class, instance or attribute number as users write it: decimal or 0x hex.
+    static func number(_ text: Substring) -> UInt32? {
+        text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
+    }
+
     /// `bytes` is exactly the path (its size, in words, read by the caller).
     public init(parsing bytes: ArraySlice<UInt8>) throws(CIPStatus) {
         var reader = WireReader(bytes)

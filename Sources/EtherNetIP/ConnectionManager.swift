@@ -21,6 +21,25 @@ public final class ConnectionManager: Sendable {
         let serial: UInt16
         let vendor: UInt16
         let originator: UInt32
+
+        /// As Forward Open, Forward Close and their replies carry it.
+        var bytes: [UInt8] {
+            var out: [UInt8] = []
+            out.append16(serial)
+            out.append16(vendor)
+            out.append32(originator)
+            return out
+        }
+
+        init(serial: UInt16, vendor: UInt16, originator: UInt32) {
+            self.serial = serial
+            self.vendor = vendor
+            self.originator = originator
+        }
+
+        init(_ reader: inout WireReader) throws(CIPStatus) {
+            self.init(serial: try reader.u16(), vendor: try reader.u16(), originator: try reader.u32())
+        }
     }
 
     static let forwardOpen: UInt8 = 0x54
@@ -41,7 +60,7 @@ public final class ConnectionManager: Sendable {
         try reader.skip(2)
         _ = try reader.u32()
         let clientID = try reader.u32()
-        let triple = Triple(serial: try reader.u16(), vendor: try reader.u16(), originator: try reader.u32())
+        let triple = try Triple(&reader)
         let multiplier = try reader.u8()
         try reader.skip(3)
         let rpiOut = try reader.u32()
@@ -63,9 +82,7 @@ public final class ConnectionManager: Sendable {
         var data: [UInt8] = []
         data.append32(serverID)
         data.append32(clientID)
-        data.append16(triple.serial)
-        data.append16(triple.vendor)
-        data.append32(triple.originator)
+        data += triple.bytes
         data.append32(rpiOut)
         data.append32(rpiIn)
         data += [0, 0]
@@ -75,18 +92,14 @@ public final class ConnectionManager: Sendable {
     func close(_ request: CIPRequest) throws(CIPStatus) -> CIPReply {
         var reader = WireReader(request.data)
         try reader.skip(2)
-        let triple = Triple(serial: try reader.u16(), vendor: try reader.u16(), originator: try reader.u32())
+        let triple = try Triple(&reader)
         let found = connections.withLock { table in
             guard let id = table.first(where: { $0.value.triple == triple })?.key else { return false }
             table[id] = nil
             return true
         }
         guard found else { throw .connectionFailure(0x0107) }
-        var data: [UInt8] = []
-        data.append16(triple.serial)
-        data.append16(triple.vendor)
-        data.append32(triple.originator)
-        data += [0, 0]
+        let data = triple.bytes + [0, 0]
         return CIPReply(service: request.service, data: data)
     }
 

@@ -93,13 +93,16 @@ public final class ENIPClient: Sendable {
         }
     }
 
+    /// Our connection's identity: its serial, our vendor and originator serial.
+    private static func triple(_ serial: UInt16) -> ConnectionManager.Triple {
+        ConnectionManager.Triple(serial: serial, vendor: 0x1337, originator: 0x00F1_E1D0)
+    }
+
     private static func forwardOpenData(service: UInt8, size: Int, clientID: UInt32, serial: UInt16) -> [UInt8] {
         var data: [UInt8] = [0x0A, 0x0E]
         data.append32(0)
         data.append32(clientID)
-        data.append16(serial)
-        data.append16(0x1337)
-        data.append32(0x00F1_E1D0)
+        data += triple(serial).bytes
         data += [3, 0, 0, 0]
         for _ in 0..<2 {
             data.append32(2_000_000)
@@ -163,10 +166,7 @@ public final class ENIPClient: Sendable {
     /// Closes the connection (Forward Close) and the session.
     public func close() async {
         if let open = connection.withLock({ state in defer { state = nil }; return state }) {
-            var data: [UInt8] = [0x0A, 0x0E]
-            data.append16(open.serial)
-            data.append16(0x1337)
-            data.append32(0x00F1_E1D0)
+            var data: [UInt8] = [0x0A, 0x0E] + Self.triple(open.serial).bytes
             let path = CIPPath(Self.route + [.classID(2), .instance(1)]).bytes
             data += [UInt8(path.count / 2), 0] + path
             _ = try? await unconnected(CIPRequest(service: ConnectionManager.forwardClose, path: CIPPath([.classID(6), .instance(1)]), data: data)).get()

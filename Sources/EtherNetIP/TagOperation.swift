@@ -105,7 +105,7 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         for (position, part) in text.split(separator: "/").enumerated() {
             if part.hasPrefix("{") {
                 segments.append(try jsonSegment(part, in: operation))
-            } else if let value = number(part), position < kinds.count {
+            } else if let value = CIPPath.number(part), position < kinds.count {
                 segments.append(kinds[position](value))
             } else {
                 throw TagOperationError(operation: operation, reason: "\"\(part)\" is not a number or a {\"kind\":value} segment")
@@ -113,10 +113,6 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         }
         guard segments.count >= 2 else { throw TagOperationError(operation: operation, reason: "a numeric address is @CLASS/INSTANCE[/ATTRIBUTE]") }
         return CIPPath(segments)
-    }
-
-    private static func number(_ text: Substring) -> UInt32? {
-        text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
     }
 
     /// `{"class":4}`: one key, a number (or, for "symbolic", a string).
@@ -133,7 +129,7 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         let make: [Substring: (UInt32) -> CIPPath.Segment] = ["class": CIPPath.Segment.classID, "instance": CIPPath.Segment.instance,
                                                                "attribute": CIPPath.Segment.attribute, "element": CIPPath.Segment.element,
                                                                "connection": CIPPath.Segment.connection]
-        guard let kind = make[key], let value = number(parts[1][...]) else {
+        guard let kind = make[key], let value = CIPPath.number(parts[1][...]) else {
             throw TagOperationError(operation: operation, reason: "\"\(text)\": kinds are class, instance, attribute, element, connection, symbolic")
         }
         return kind(value)

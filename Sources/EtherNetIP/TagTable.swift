@@ -65,7 +65,7 @@ public struct TagTable: Sendable {
         guard let at = written.firstIndex(of: "@") else { return (written, nil) }
         var numbers: [UInt32] = []
         for part in written[written.index(after: at)...].split(separator: "/") {
-            guard let value = part.hasPrefix("0x") ? UInt32(part.dropFirst(2), radix: 16) : UInt32(part) else {
+            guard let value = CIPPath.number(part) else {
                 throw TagDefinitionError(definition: definition, reason: "\"\(part)\" is not a number")
             }
             numbers.append(value)
@@ -168,7 +168,8 @@ public struct TagTable: Sendable {
         return (String(parts[0]), parts[1])
     }
 
-    private static func isName(_ text: Substring) -> Bool {
+    /// A Logix name: a letter or _, then letters, digits and _.
+    public static func isName(_ text: some StringProtocol) -> Bool {
         guard let first = text.first, first.isLetter || first == "_" else { return false }
         return text.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
     }

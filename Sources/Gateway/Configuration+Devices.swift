@@ -46,7 +46,7 @@ extension Configuration {
     static func device(_ source: TOMLReader) throws(ConfigurationError) -> Device {
         var reader = source
         let tag = try reader.required("tag") { reader, key throws(ConfigurationError) in try reader.string(key) }
-        guard tag.first.map({ $0.isLetter || $0 == "_" }) == true, tag.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+        guard TagTable.isName(tag) else {
             throw reader.error("tag", "\"\(tag)\" is not a Logix tag name (letters, digits, _)")
         }
         let line = try reader.required("line") { reader, key throws(ConfigurationError) in try reader.string(key) }
@@ -69,7 +69,7 @@ extension Configuration {
 
     private static func member(_ reader: inout TOMLReader) throws(ConfigurationError) -> RegisterMember {
         let name = try reader.required("name") { reader, key throws(ConfigurationError) in try reader.string(key) }
-        guard name.first.map({ $0.isLetter || $0 == "_" }) == true, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+        guard TagTable.isName(name) else {
             throw reader.error("name", "\"\(name)\" is not a member name (letters, digits, _)")
         }
         let text = try reader.required("register") { reader, key throws(ConfigurationError) in try reader.string(key) }
