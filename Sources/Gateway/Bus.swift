@@ -67,6 +67,8 @@ public final class Bus: Sendable {
         var framer = RTUFramer.Counters()
         var running = true
         var up: Bool
+        /// Why the line is down, while it is.
+        var downReason: String?
         var utilisation = Utilisation()
     }
 
@@ -112,9 +114,27 @@ public final class Bus: Sendable {
     public convenience init(name: String, open: @escaping @Sendable () throws -> SerialPort, options: Options = .init(), logger: Logger,
                             metrics: any MetricsFactory = MetricsSystem.factory) {
         // Opened here first, so that a line whose adapter is there is up from the start.
-        let first = (try? open()).map(PortHandOver.init)
-        if first == nil { logger.warning("line \(name) is down: its adapter is not there; waiting for it") }
+        var first: PortHandOver?
+        var reason: String?
+        do {
+            first = PortHandOver(port: try open())
+        } catch {
+            reason = Self.downReason(error)
+            logger.warning("line \(name) is down: \(reason!); waiting for it")
+        }
         self.init(name: name, first: first, open: open, options: options, logger: logger, metrics: metrics)
+        state.withLock { $0.downReason = reason }
+    }
+
+    /// Why an adapter could not be opened, as an operator needs it: busy (and
+    /// who holds it) is not the same trouble as missing.
+    static func downReason(_ error: any Error) -> String {
+        guard let serial = error as? SerialError else { return "its adapter is not there (\(error))" }
+        switch serial.code {
+        case .busy: return "its adapter \(serial.path) is busy, \(serial.detail)"
+        case .open where serial.detail.hasSuffix("No such file or directory"): return "its adapter \(serial.path) is not there"
+        default: return "its adapter \(serial.path) cannot be opened: \(serial.detail)"
+        }
     }
 
     private init(name: String, first: PortHandOver?, open: @escaping @Sendable () throws -> SerialPort, options: Options, logger: Logger,
@@ -135,6 +155,8 @@ public final class Bus: Sendable {
     /// Every slave the line has talked to, and what it knows of each.
     public var slaves: [UInt8: SlaveHealth] { state.withLock { $0.health } }
     public var isUp: Bool { state.withLock { $0.up } }
+    /// Why the line is down (its adapter missing, or busy and held by whom); nil while up.
+    public var downReason: String? { state.withLock { $0.up ? nil : $0.downReason } }
     /// Requests waiting for the line.
     public var queueDepth: Int { state.withLock { $0.queue.count } }
     /// The fraction of the last utilisation window the line was busy.
@@ -146,16 +168,23 @@ public final class Bus: Sendable {
                        on eventLoop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         let promise = eventLoop.makePromise(of: [UInt8]?.self)
         let pending = Pending(pdu: pdu, slave: slave, connection: connection, promise: promise)
-        let refusal: ExceptionCode? = state.withLock { state in
-            guard state.running && state.up else { return .gatewayPathUnavailable }
-            guard state.queue.push(pending, priority: priority, client: connection?.id ?? 0) else {
+        let (refusal, displaced): (ExceptionCode?, Pending?) = state.withLock { state in
+            guard state.running && state.up else { return (.gatewayPathUnavailable, nil) }
+            switch state.queue.push(pending, priority: priority, client: connection?.id ?? 0) {
+            case .refused:
                 state.counters.refusedFull += 1
-                return .serverBusy
+                return (.serverBusy, nil)
+            case .queuedDisplacing(let other):
+                state.counters.refusedFull += 1
+                return (nil, other)
+            case .queued:
+                metrics.queueDepth.record(state.queue.count)
+                return (nil, nil)
             }
-            metrics.queueDepth.record(state.queue.count)
-            return nil
         }
-        if refusal == .serverBusy { metrics.refusedBusy.increment() }
+        if refusal == .serverBusy || displaced != nil { metrics.refusedBusy.increment() }
+        // The client holding the most of a full queue is the one refused.
+        displaced.map { $0.promise.succeed(Self.exception(.serverBusy, to: $0.pdu)) }
         if let refusal {
             promise.succeed(Self.exception(refusal, to: pdu))
         } else {
@@ -262,13 +291,26 @@ public final class Bus: Sendable {
         guard let timeout = admit(pending.slave) else { return Self.exception(.gatewayTargetFailed, to: pending.pdu) }
         master.slaveTimeout = timeout
         let start = ContinuousClock.now
+        let damagedBefore = master.counters.crcErrors
         do {
             let response = try master.send(request, unit: pending.slave)
             record(pending.slave, latency: ContinuousClock.now - start - wireTime(request, master.port.settings), response: response)
             return response?.pdu(for: request)
         } catch {
-            return failed(pending, error: error)
+            // A reply the line damaged still shows the slave is there.
+            let heard = error.code == .malformedReply || master.counters.crcErrors > damagedBefore
+            return failed(pending, error: error, health: heard ? .heard : .timedOut)
         }
+    }
+
+    /// What a failed transaction tells of the slave's health.
+    private enum Evidence {
+        /// Nothing came from the slave: it counts towards its breaker.
+        case timedOut
+        /// Something came, damaged: the slave is alive.
+        case heard
+        /// Nothing to learn: a function the gateway does not know may simply go unanswered.
+        case none
     }
 
     /// The timeout `slave` gets now, or nil when its breaker is open (counted: failed fast).
@@ -285,15 +327,23 @@ public final class Bus: Sendable {
     /// A request of an unknown function, with the same health, timing and
     /// failures as any other; its reply ends by silence.
     private func passThrough(_ pending: Pending, on master: RTUMaster) -> [UInt8]? {
-        guard let timeout = admit(pending.slave) else { return Self.exception(.gatewayTargetFailed, to: pending.pdu) }
-        master.slaveTimeout = timeout
+        // Neither probes the breaker nor closes it: only requests the gateway knows do.
+        let health = state.withLock { $0.health[pending.slave] }
+        guard health?.breaker ?? .closed == .closed else {
+            state.withLock { $0.counters.failedFast += 1 }
+            metrics.failedFast.increment()
+            return Self.exception(.gatewayTargetFailed, to: pending.pdu)
+        }
+        master.slaveTimeout = health?.timeout ?? options.health.maximumTimeout
         let start = ContinuousClock.now
         do {
             let reply = try master.passThrough(pending.pdu, unit: pending.slave)
             record(pending.slave, latency: ContinuousClock.now - start, response: nil)
             return reply
         } catch {
-            return failed(pending, error: error)
+            // Many slaves ignore functions they do not know: a client sending
+            // such requests must not open the breaker for every other client.
+            return failed(pending, error: error, health: error.code == .malformedReply ? .heard : .none)
         }
     }
 
@@ -317,12 +367,13 @@ public final class Bus: Sendable {
         }
     }
 
-    private func failed(_ pending: Pending, error: ModbusError) -> [UInt8] {
+    private func failed(_ pending: Pending, error: ModbusError, health evidence: Evidence) -> [UInt8] {
         switch error.code {
         case .connection:
             logger.error("line \(name) is down: \(error.detail)")
             let waiting = state.withLock { state in
                 state.up = false
+                state.downReason = "the line failed: \(error.detail)"
                 return state.queue.drain()
             }
             for other in waiting { other.promise.succeed(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
@@ -333,7 +384,11 @@ public final class Bus: Sendable {
             state.withLock { state in
                 state.counters.transactions += 1
                 state.counters.timeouts += 1
-                state.health[pending.slave, default: SlaveHealth(policy: options.health)].timedOut(at: .now)
+                switch evidence {
+                case .timedOut: state.health[pending.slave, default: SlaveHealth(policy: options.health)].timedOut(at: .now)
+                case .heard: state.health[pending.slave, default: SlaveHealth(policy: options.health)].heard()
+                case .none: break
+                }
             }
             return Self.exception(.gatewayTargetFailed, to: pending.pdu)
         }

@@ -6,46 +6,100 @@ public enum BusPriority: Int, Sendable, Hashable, CaseIterable {
     case write, forwarded, poll
 }
 
-/// The requests waiting for a line, in the order the line takes them:
-/// writes in arrival order, then forwarded requests taking turns between
-/// clients (so that one busy client cannot starve the others), then polls.
-/// Bounded: a push beyond `capacity` is refused (the gateway answers 0x06).
+/// The requests waiting for a line, in the order the line takes them.
+///
+/// Clients take turns, one transaction each: whatever a client sends, and
+/// however many, every other client with a request waiting is served once
+/// before it is served again. Within its turn a client's writes go ahead of
+/// its reads. The poller's reads come when no client waits.
+///
+/// Bounded: when `capacity` requests wait, a newcomer pushes out the newest
+/// request of the client holding the most (that one is answered 0x06); a
+/// client that itself holds the most is refused (the gateway answers 0x06).
+/// So a client filling the queue is refused, and the others are not.
 struct BusQueue<Item> {
     let capacity: Int
-    private var writes = CircularBuffer<Item>()
-    private var polls = CircularBuffer<Item>()
-    private var forwarded: [Int: CircularBuffer<Item>] = [:]
-    /// Clients with forwarded requests waiting, in turn order.
+    private var clients: [Int: ClientRequests] = [:]
+    /// Clients with requests waiting, in turn order.
     private var turns = CircularBuffer<Int>()
+    private var polls = CircularBuffer<Item>()
     private(set) var count = 0
+
+    private struct ClientRequests {
+        var writes = CircularBuffer<Item>()
+        var reads = CircularBuffer<Item>()
+        var count: Int { writes.count + reads.count }
+    }
+
+    enum Push {
+        case queued
+        /// Queued, and this other client's request was pushed out to make room.
+        case queuedDisplacing(Item)
+        case refused
+    }
 
     init(capacity: Int) { self.capacity = capacity }
 
-    /// Queues `item`; false when the queue is full.
-    mutating func push(_ item: Item, priority: BusPriority, client: Int) -> Bool {
-        guard count < capacity else { return false }
+    /// Queues `item` for `client` (the poller's reads with priority `.poll`).
+    mutating func push(_ item: Item, priority: BusPriority, client: Int) -> Push {
+        var displaced: Item?
+        if count >= capacity {
+            guard let pushedOut = displaceForNewcomer(client: client, polling: priority == .poll) else { return .refused }
+            displaced = pushedOut
+        }
         count += 1
         switch priority {
-        case .write: writes.append(item)
         case .poll: polls.append(item)
-        case .forwarded:
-            if forwarded[client, default: []].isEmpty { turns.append(client) }
-            forwarded[client, default: []].append(item)
+        case .write, .forwarded:
+            if clients[client] == nil { turns.append(client) }
+            if priority == .write {
+                clients[client, default: ClientRequests()].writes.append(item)
+            } else {
+                clients[client, default: ClientRequests()].reads.append(item)
+            }
         }
-        return true
+        return displaced.map(Push.queuedDisplacing) ?? .queued
     }
 
     /// The next request to send.
     mutating func pop() -> Item? {
-        let item = writes.popFirst() ?? popForwarded() ?? polls.popFirst()
+        let item = popTurn() ?? polls.popFirst()
         if item != nil { count -= 1 }
         return item
     }
 
-    private mutating func popForwarded() -> Item? {
-        guard let client = turns.popFirst() else { return nil }
-        let item = forwarded[client]?.popFirst()
-        if forwarded[client]?.isEmpty == false { turns.append(client) } else { forwarded[client] = nil }
+    private mutating func popTurn() -> Item? {
+        guard let client = turns.popFirst(), var requests = clients[client] else { return nil }
+        let item = requests.writes.popFirst() ?? requests.reads.popFirst()
+        if requests.count > 0 {
+            clients[client] = requests
+            turns.append(client)
+        } else {
+            clients[client] = nil
+        }
+        return item
+    }
+
+    /// Room for one more from `client`: the newest request of whoever holds
+    /// more than `client` would, taken out; nil when `client` holds the most.
+    /// The poller's reads count as one more holder; they give way first.
+    private mutating func displaceForNewcomer(client: Int, polling: Bool) -> Item? {
+        let mine = polling ? polls.count : clients[client]?.count ?? 0
+        if !polling, polls.count > mine + 1 {
+            count -= 1
+            return polls.popLast()
+        }
+        guard let (largest, requests) = clients.max(by: { $0.value.count < $1.value.count }),
+              largest != client, requests.count > mine + 1 else { return nil }
+        var taken = requests
+        let item = taken.reads.popLast() ?? taken.writes.popLast()
+        if taken.count > 0 {
+            clients[largest] = taken
+        } else {
+            clients[largest] = nil
+            turns.removeAll { $0 == largest }
+        }
+        count -= 1
         return item
     }
 

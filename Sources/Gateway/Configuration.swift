@@ -41,6 +41,7 @@ public struct Configuration: Sendable {
         public var host: String
         public var port: Int
         public var connectionLimit: Int
+        public var timeouts = ModbusTCPServer.Timeouts()
         /// Client addresses allowed (IPv4 CIDR or exact addresses); empty allows all.
         public var allow: [AddressRange]
         /// Writes are refused with exception 1.
@@ -57,16 +58,38 @@ public struct Configuration: Sendable {
     /// The EtherNet/IP server, when [enip] or a [[device]] is configured.
     public var enip: ENIP?
     public var devices: [Device] = []
+    /// True when [[device]] asked for the EtherNet/IP server and no [enip] said where.
+    public private(set) var enipBindIsDefault = false
+
+    /// Where an EtherNet/IP server nobody placed listens: where every Modbus/TCP
+    /// listener does, when they agree, else loopback. Never every interface
+    /// unasked, since its tags are read and written by anyone who reaches it.
+    private var defaultENIPHost: String {
+        let hosts = Set(listeners.map(\.host))
+        guard hosts.count == 1, let host = hosts.first else { return "127.0.0.1" }
+        return host
+    }
 
     /// Reads and checks the file at `path`.
     public init(file path: String) throws(ConfigurationError) {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigurationError(file: path, key: "", reason: "cannot be read: \(error.localizedDescription)")
+        try self.init(toml: try Self.text(of: path), file: path)
+    }
+
+    /// The file's text, or why it has none in words an operator acts on
+    /// (Foundation's own are "The file isn't in the correct format").
+    private static func text(of path: String) throws(ConfigurationError) -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigurationError(file: path, key: "", reason: "no such file")
         }
-        try self.init(toml: text, file: path)
+        guard !isDirectory.boolValue else { throw ConfigurationError(file: path, key: "", reason: "is a directory, not a configuration file") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(file: path, key: "", reason: "cannot be read (permission denied?)")
+        }
+        guard !data.contains(0), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(file: path, key: "", reason: "is not a text file (TOML is UTF-8 text; is this a binary?)")
+        }
+        return text
     }
 
     public init(toml text: String, file: String) throws(ConfigurationError) {
@@ -93,7 +116,10 @@ public struct Configuration: Sendable {
         listeners = try root.tables("listener").map { reader throws(ConfigurationError) in try Self.listener(reader) }
         if let table = try root.subtable("enip") { enip = try Self.enip(table) }
         devices = try root.tables("device").map { reader throws(ConfigurationError) in try Self.device(reader) }
-        if enip == nil && !devices.isEmpty { enip = ENIP(host: "0.0.0.0", port: 44818, connectionLimit: 64) }
+        if enip == nil && !devices.isEmpty {
+            enip = ENIP(host: defaultENIPHost, port: 44818, connectionLimit: 64)
+            enipBindIsDefault = true
+        }
         try root.finish()
         try check(root)
     }
@@ -179,7 +205,8 @@ public struct Configuration: Sendable {
         let line = try reader.required("line") { reader, key throws(ConfigurationError) in try reader.string(key) }
         let offset = try reader.int("offset", in: -246...254) ?? 0
         guard Int(low) - offset >= 1, Int(high) - offset <= 247 else {
-            throw reader.error("offset", "units \(text) less \(offset) are slaves \(Int(low) - offset)–\(Int(high) - offset), outside 1–247")
+            throw reader.error("offset", "slave = unit − offset: units \(text) with offset \(offset) would be slaves "
+                                   + "\(Int(low) - offset) to \(Int(high) - offset), and slaves are 1 to 247")
         }
         try reader.finish()
         return Route(units: low...high, line: line, offset: offset)
@@ -213,10 +240,13 @@ public struct Configuration: Sendable {
         let bind = try reader.string("bind") ?? "0.0.0.0:502"
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let limit = try reader.int("connection_limit", in: 1...100_000) ?? 256
+        let idle = try reader.double("idle_timeout_s", in: 0...86_400) ?? 300
+        let frame = try reader.double("frame_timeout_s", in: 0.1...3600) ?? 5
         let allow = try allowList(&reader)
         let readOnly = try reader.bool("read_only") ?? false
         try reader.finish()
-        return Listener(host: host, port: port, connectionLimit: limit, allow: allow, readOnly: readOnly)
+        let timeouts = ModbusTCPServer.Timeouts(idle: idle > 0 ? .milliseconds(Int(idle * 1000)) : nil, frame: .milliseconds(Int(frame * 1000)))
+        return Listener(host: host, port: port, connectionLimit: limit, timeouts: timeouts, allow: allow, readOnly: readOnly)
     }
 
     /// `allow`: addresses or IPv4 networks (CIDR) let in; empty lets everyone in.

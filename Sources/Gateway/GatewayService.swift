@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Discovery
 import EtherNetIP
 import Logging
@@ -30,47 +33,87 @@ public final class GatewayService: Sendable {
         self.statusServer = statusServer
     }
 
+    /// Starts every part the configuration names. A part that fails to start
+    /// (a port already in use) stops those already started, and the error names
+    /// the address and the reason.
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
+        let parts = Parts()
+        do {
+            try await parts.start(configuration, group: group, logger: logger)
+        } catch {
+            await parts.service.stop()
+            throw error
+        }
+        return parts.service
+    }
+
+    /// What has started so far, so that a failure can stop it.
+    private final class Parts {
         var buses: [String: Bus] = [:]
         var paths: [String: String] = [:]
-        for line in configuration.lines {
-            // Looked up at every opening: a re-plugged USB adapter may come back as another node.
-            buses[line.name] = Bus(name: line.name, open: { try open(line) }, options: line.options, logger: logger)
-            paths[line.name] = (try? resolve(line)) ?? "(waiting for \(line.adapter))"
-        }
-        let pollers = startPolls(configuration.polls, on: buses)
-        var routes: [UInt8: Router.Route] = [:]
-        for route in configuration.routes {
-            for (unit, plain) in Router.range(route.units, offset: route.offset, to: buses[route.line]!) {
-                let polled = pollers[DeviceKey(line: route.line, slave: plain.slave)]
-                routes[unit] = Router.Route(bus: plain.bus, slave: plain.slave, poller: polled?.poller, agentAge: polled?.agentAge)
-            }
-        }
-        let router = Router(routes: routes)
         var servers: [ModbusTCPServer] = []
-        for listener in configuration.listeners {
-            let serving: any ModbusServing = listener.readOnly ? ReadOnlyServing(base: router) : router
-            let server = try await ModbusTCPServer.start(host: listener.host, port: listener.port, serving: serving, group: group,
-                                                         connectionLimit: listener.connectionLimit, accepts: allowing(listener.allow),
-                                                         logger: logger)
-            servers.append(server)
-        }
-        let (tags, devicePollers) = try DeviceTags.table(for: configuration.devices, on: buses)
         var enipServer: ENIPServer?
-        if let enip = configuration.enip {
-            enipServer = try await ENIPServer.start(host: enip.host, port: enip.port,
-                                                    router: MessageRouter(tags: tags, connections: ConnectionManager(limit: enip.connectionLimit)),
-                                                    group: group, accepts: allowing(enip.allow), logger: logger)
+        var pollers: [Poller] = []
+        var statusServer: StatusServer?
+
+        var service: GatewayService {
+            GatewayService(buses: buses, servers: servers, enipServer: enipServer, paths: paths, pollers: pollers, statusServer: statusServer)
         }
-        let service = Box()
-        let statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }
-        service.value = GatewayService(buses: buses, servers: servers, enipServer: enipServer, paths: paths,
-                                       pollers: pollers.values.map(\.poller) + devicePollers, statusServer: statusServer)
-        return service.value!
+
+        func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws {
+            for line in configuration.lines {
+                // Looked up at every opening: a re-plugged USB adapter may come back as another node.
+                buses[line.name] = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger)
+                paths[line.name] = (try? GatewayService.resolve(line)) ?? "(waiting for \(line.adapter))"
+            }
+            let polled = startPolls(configuration.polls, on: buses)
+            pollers = polled.values.map(\.poller)
+            let router = Router(routes: routes(configuration.routes, polled: polled))
+            for listener in configuration.listeners {
+                let serving: any ModbusServing = listener.readOnly ? ReadOnlyServing(base: router) : router
+                servers.append(try await listening("Modbus/TCP", listener.host, listener.port) {
+                    try await ModbusTCPServer.start(host: listener.host, port: listener.port, serving: serving, group: group,
+                                                    connectionLimit: listener.connectionLimit, timeouts: listener.timeouts, accepts: allowing(listener.allow),
+                                                    logger: logger)
+                })
+            }
+            let (tags, devicePollers) = try DeviceTags.table(for: configuration.devices, on: buses)
+            pollers += devicePollers
+            if let enip = configuration.enip {
+                enipServer = try await listening("EtherNet/IP", enip.host, enip.port) {
+                    try await ENIPServer.start(host: enip.host, port: enip.port,
+                                               router: MessageRouter(tags: tags, connections: ConnectionManager(limit: enip.connectionLimit)),
+                                               group: group, accepts: allowing(enip.allow), logger: logger)
+                }
+            }
+            let service = Box()
+            statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }
+            service.value = self.service
+        }
+
+        private func routes(_ routes: [Configuration.Route], polled: [DeviceKey: (poller: Poller, agentAge: Duration?)]) -> [UInt8: Router.Route] {
+            var table: [UInt8: Router.Route] = [:]
+            for route in routes {
+                for (unit, plain) in Router.range(route.units, offset: route.offset, to: buses[route.line]!) {
+                    let polled = polled[DeviceKey(line: route.line, slave: plain.slave)]
+                    table[unit] = Router.Route(bus: plain.bus, slave: plain.slave, poller: polled?.poller, agentAge: polled?.agentAge)
+                }
+            }
+            return table
+        }
+    }
+
+    /// A server started on `host:port`; its failure says which server, where, and why.
+    private static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
+        do {
+            return try await start()
+        } catch {
+            throw GatewayError(reason: "\(what) cannot listen on \(host):\(port): \(SocketFailure.reason(of: error))")
+        }
     }
 
     /// The status endpoint; a port already taken costs the status, not the gateway.
-    private static func startStatus(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
+    fileprivate static func startStatus(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
                                     status: @escaping @Sendable () -> GatewayStatus) async -> StatusServer? {
         guard let (host, port) = configuration.statusBind else { return nil }
         do {
@@ -81,13 +124,13 @@ public final class GatewayService: Sendable {
         }
     }
 
-    private struct DeviceKey: Hashable {
+    fileprivate struct DeviceKey: Hashable {
         let line: String
         let slave: UInt8
     }
 
     /// One poller per slave, polling what every [[poll]] for it names, at the fastest period asked.
-    private static func startPolls(_ polls: [Configuration.Poll], on buses: [String: Bus]) -> [DeviceKey: (poller: Poller, agentAge: Duration?)] {
+    fileprivate static func startPolls(_ polls: [Configuration.Poll], on buses: [String: Bus]) -> [DeviceKey: (poller: Poller, agentAge: Duration?)] {
         var pollers: [DeviceKey: (poller: Poller, agentAge: Duration?)] = [:]
         for poll in polls {
             let key = DeviceKey(line: poll.line, slave: poll.slave)
@@ -99,7 +142,7 @@ public final class GatewayService: Sendable {
     }
 
     /// The listener's allow list as the server's test of a client; nil lets everyone in.
-    private static func allowing(_ allow: [AddressRange]) -> (@Sendable (SocketAddress?) -> Bool)? {
+    fileprivate static func allowing(_ allow: [AddressRange]) -> (@Sendable (SocketAddress?) -> Bool)? {
         guard !allow.isEmpty else { return nil }
         return { (address: SocketAddress?) -> Bool in
             guard let ip = address?.ipAddress else { return false }
@@ -107,7 +150,7 @@ public final class GatewayService: Sendable {
         }
     }
 
-    private static func open(_ line: Configuration.Line) throws -> SerialPort {
+    fileprivate static func open(_ line: Configuration.Line) throws -> SerialPort {
         let port = try SerialPort(path: try resolve(line), settings: line.settings)
         if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
         return port
@@ -115,7 +158,7 @@ public final class GatewayService: Sendable {
 
     /// A device node written out is used as it is (a pty, a built-in UART);
     /// any other matcher is looked up among the adapters udev knows.
-    private static func resolve(_ line: Configuration.Line) throws -> String {
+    fileprivate static func resolve(_ line: Configuration.Line) throws -> String {
         if case .node(let pattern) = line.adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
         do {
             return try Discovery.resolve(line.adapter).node
@@ -138,14 +181,26 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public var description: String { reason }
 }
 
-/// A listener that only reads: writes are refused with exception 1 (illegal function).
+/// A listener that only reads. An allow-list, not a deny-list: functions
+/// that only read (1-4, 7, 8/0 echo, 11, 12, 17, 20, 24, 43/14 device
+/// identification) pass; everything else, writes, diagnostics that restart
+/// or silence a slave, file writes and functions nobody knows, is refused
+/// with exception 1 and never reaches the line.
 struct ReadOnlyServing: ModbusServing {
     let base: any ModbusServing
 
-    func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
-        if let function = pdu.first, [5, 6, 15, 16, 22, 23].contains(function) {
-            return .now([function | 0x80, ExceptionCode.illegalFunction.rawValue])
+    static func onlyReads(_ pdu: [UInt8]) -> Bool {
+        guard let function = pdu.first else { return false }
+        switch function {
+        case 1, 2, 3, 4, 7, 11, 12, 17, 20, 24: return true
+        case 8: return pdu.count >= 3 && pdu[1] == 0 && pdu[2] == 0
+        case 43: return pdu.count >= 2 && pdu[1] == 14
+        default: return false
         }
+    }
+
+    func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        guard Self.onlyReads(pdu) else { return .now([(pdu.first ?? 0) | 0x80, ExceptionCode.illegalFunction.rawValue]) }
         return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop)
     }
 }
@@ -157,5 +212,14 @@ private final class Box: Sendable {
     var value: GatewayService? {
         get { service.withLock { $0 } }
         set { service.withLock { $0 = newValue } }
+    }
+}
+
+/// Why a server could not listen, in the system's words ("Address already in use").
+public enum SocketFailure {
+    public static func reason(of error: any Error) -> String {
+        if let socket = error as? ServerSocketError { return String(cString: strerror(socket.code)) }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }
+        return "\(error)"
     }
 }

@@ -38,6 +38,10 @@ public struct Router: ModbusServing {
     }
 
     public func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        // 0 and 0x80-0xFF are no function a request may carry: refused here, never put on the line.
+        guard let function = pdu.first, function != 0, function < 0x80 else {
+            return .now(Bus.exception(.illegalFunction, to: pdu))
+        }
         if unit == 0 { return broadcast(pdu, on: eventLoop) }
         guard let route = routes[unit] else { return .now(Bus.exception(.gatewayPathUnavailable, to: pdu)) }
         if let cached = Self.fromCache(pdu, route) { return .now(cached) }

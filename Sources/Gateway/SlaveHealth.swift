@@ -4,10 +4,17 @@
 ///
 /// The timeout is TCP's retransmission estimator (RFC 6298): the smoothed
 /// latency plus four deviations, within the policy's bounds; until a first
-/// answer it is the upper bound. After `failuresToOpen` timeouts in a row the
-/// breaker opens: requests fail at once (the gateway answers 0x0B) for a
-/// back-off period, then one request goes through as a probe. An answer closes
-/// the breaker; another timeout opens it again for twice as long.
+/// answer it is the upper bound. After `failuresToOpen` timeouts in a row,
+/// when the slave also answered fewer than half of its last `window`
+/// requests, the breaker opens: requests fail at once (the gateway answers
+/// 0x0B) for a back-off period, then one request goes through as a probe. An
+/// answer closes the breaker; another timeout opens it again for twice as long.
+///
+/// A slave that answers anything is alive: data, an exception, or a reply
+/// the line damaged (a CRC error, `heard()`). On a noisy line, requests the
+/// noise destroyed on the way out time out now and then; the half-the-window
+/// rule keeps such a slave, which answers most requests, out of the breaker,
+/// while a slave that dies still opens it within `window` requests.
 public struct SlaveHealth: Sendable {
     public struct Policy: Sendable, Hashable {
         public var minimumTimeout: Duration
@@ -15,14 +22,17 @@ public struct SlaveHealth: Sendable {
         public var failuresToOpen: Int
         public var backoff: Duration
         public var maximumBackoff: Duration
+        /// How many of the latest requests the answered fraction is taken over.
+        public var window: Int
 
         public init(minimumTimeout: Duration = .milliseconds(50), maximumTimeout: Duration = .seconds(1),
-                    failuresToOpen: Int = 3, backoff: Duration = .seconds(5), maximumBackoff: Duration = .seconds(60)) {
+                    failuresToOpen: Int = 3, backoff: Duration = .seconds(5), maximumBackoff: Duration = .seconds(60), window: Int = 10) {
             self.minimumTimeout = minimumTimeout
             self.maximumTimeout = maximumTimeout
             self.failuresToOpen = failuresToOpen
             self.backoff = backoff
             self.maximumBackoff = maximumBackoff
+            self.window = window
         }
     }
 
@@ -47,6 +57,13 @@ public struct SlaveHealth: Sendable {
     public private(set) var smoothedLatency: Double?
     private var latencyDeviation = 0.0
     private var nextBackoff: Duration
+    /// Whether each of the latest requests (up to `window`) was answered, oldest first.
+    private var recent: [Bool] = []
+
+    /// The fraction of the latest requests the slave answered (1 before any).
+    public var answeredFraction: Double {
+        recent.isEmpty ? 1 : Double(recent.count { $0 }) / Double(recent.count)
+    }
 
     public init(policy: Policy = Policy()) {
         self.policy = policy
@@ -82,19 +99,32 @@ public struct SlaveHealth: Sendable {
             smoothedLatency = sample
             latencyDeviation = sample / 2
         }
+        heard()
+    }
+
+    /// The slave sent something, though the line damaged it (a CRC error):
+    /// it is alive, and the breaker closes; no latency is learned from it.
+    public mutating func heard() {
+        remember(answered: true)
         consecutiveTimeouts = 0
         breaker = .closed
         nextBackoff = policy.backoff
     }
 
-    /// The slave did not answer in time.
+    /// The slave did not answer in time: nothing at all came from it.
     public mutating func timedOut(at now: ContinuousClock.Instant) {
         consecutiveTimeouts += 1
+        remember(answered: false)
         if case .probing = breaker {
             open(at: now)
-        } else if consecutiveTimeouts >= policy.failuresToOpen {
+        } else if consecutiveTimeouts >= policy.failuresToOpen && answeredFraction < 0.5 {
             open(at: now)
         }
+    }
+
+    private mutating func remember(answered: Bool) {
+        recent.append(answered)
+        if recent.count > max(1, policy.window) { recent.removeFirst() }
     }
 
     private mutating func open(at now: ContinuousClock.Instant) {

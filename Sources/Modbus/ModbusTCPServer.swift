@@ -29,17 +29,35 @@ public final class ModbusTCPServer: Sendable {
     /// replies waited for it to read them.
     public var pausedReading: Int { connections.pausedReading.load(ordering: .relaxed) }
 
+    /// How long a client may hold a connection without using it.
+    public struct Timeouts: Sendable, Hashable {
+        /// A client that sends nothing this long, with no reply due to it, is
+        /// closed (nil: never). Modbus/TCP masters poll far more often.
+        public var idle: Duration?
+        /// A frame begun and not finished within this is dropped with its
+        /// connection (slowloris, a half-sent request).
+        public var frame: Duration
+
+        public init(idle: Duration? = .seconds(300), frame: Duration = .seconds(5)) {
+            self.idle = idle
+            self.frame = frame
+        }
+    }
+
     /// Binds `host:port` and starts serving on `threads` threads (each with
     /// its own listening socket on the same port; the kernel shares the
     /// clients out). `faults` make every reply misbehave (the simulator's
-    /// `--evil`); a real server has none.
+    /// `--evil`); a real server has none. At `connectionLimit` a new client
+    /// closes the longest-idle one (refused only when none is idle).
     public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
-                             threads: Int = 1, connectionLimit: Int = 1024, faults: [ModbusFault] = [],
+                             threads: Int = 1, connectionLimit: Int = 1024, timeouts: Timeouts = Timeouts(), faults: [ModbusFault] = [],
                              accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
                              logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
-        try start(host: host, port: port, threads: threads, settings: ServerLoop.Settings(
+        var settings = ServerLoop.Settings(
             serving: faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults), faults: faults,
-            accepts: accepts, connections: ConnectionCounter(limit: connectionLimit), group: group, logger: logger))
+            accepts: accepts, connections: ConnectionCounter(limit: connectionLimit), group: group, logger: logger)
+        settings.timeouts = timeouts
+        return try start(host: host, port: port, threads: threads, settings: settings)
     }
 
     static func start(host: String, port: Int, threads: Int, settings: ServerLoop.Settings) throws -> ModbusTCPServer {
@@ -54,9 +72,16 @@ public final class ModbusTCPServer: Sendable {
         return ModbusTCPServer(localAddress: address, loops: loops, connections: settings.connections)
     }
 
-    /// Stops listening and closes every connection.
-    public func close() async throws {
-        for loop in loops { await loop.stop() }
+    /// Stops listening and reading requests; the replies still due (a serial
+    /// transaction in flight) are sent when they come. `close` ends it.
+    public func drain() {
+        for loop in loops { loop.drain() }
+    }
+
+    /// Stops listening, sends the replies still due (waiting up to `grace`
+    /// for them), and closes every connection.
+    public func close(grace: Duration = .seconds(2)) async throws {
+        for loop in loops { await loop.stop(grace: grace) }
     }
 
     private static func listen(on address: SocketAddress, shared: Bool) throws -> Int32 {
@@ -67,7 +92,7 @@ public final class ModbusTCPServer: Sendable {
         if shared { _ = setsockopt(socket, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) }
         let bound = address.withSockAddr { bind(socket, $0, socklen_t($1)) }
         guard bound == 0, Glibc.listen(socket, 256) == 0 else {
-            let error = ServerSocketError(operation: "bind \(address)", code: errno)
+            let error = ServerSocketError(operation: "bind", code: errno)
             Glibc.close(socket)
             throw error
         }

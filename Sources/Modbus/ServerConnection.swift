@@ -14,6 +14,15 @@ final class ServerConnection {
     var order = ReplyOrder()
     /// The events epoll reports for it now.
     var interest: UInt32
+    /// When it last sent anything.
+    var lastActivity = ContinuousClock.now
+    /// Since when the bytes in `input` have not made a whole frame.
+    var partialSince: ContinuousClock.Instant?
+    /// No more requests are read; it closes once its replies are sent.
+    var closing = false
+
+    /// Nothing owed to it: no reply waiting or unsent.
+    var isIdle: Bool { order.isEmpty && output.readableBytes == 0 }
 
     init(socket: Int32, peer: String, eventLoop: any EventLoop, interest: UInt32) {
         self.socket = socket

@@ -27,11 +27,15 @@ final class ServerLoop: @unchecked Sendable {
         /// Tests shrink clients' kernel send buffers (which otherwise grow to
         /// megabytes) to reach `ServerConnection.outputLimit` soon.
         var sendBuffer: Int32?
+        var timeouts = ModbusTCPServer.Timeouts()
     }
 
     private struct Posted {
         var replies: [(connection: Int, sequence: Int, reply: [UInt8]?)] = []
-        var stopping = false
+        /// No more connections or requests: the replies still due are sent, then it stops.
+        var draining = false
+        /// Stop once every reply due is sent, or at this instant.
+        var stopping: ContinuousClock.Instant?
         var stopped = false
         var waiting: [CheckedContinuation<Void, Never>] = []
     }
@@ -51,6 +55,8 @@ final class ServerLoop: @unchecked Sendable {
     private let posted = Mutex(Posted())
     /// By `ModbusConnection.id`, which (unlike a socket number) is never reused.
     private var clients: [Int: ServerConnection] = [:]
+    private var draining = false
+    private var nextSweep = ContinuousClock.now
 
     init(listener: Int32, settings: Settings) throws(ServerSocketError) {
         self.listener = listener
@@ -67,12 +73,24 @@ final class ServerLoop: @unchecked Sendable {
         Thread.detachNewThread { [self] in run() }
     }
 
-    /// Stops serving: every client and the listening socket are closed when it returns.
-    func stop() async {
+    /// Stops accepting clients and reading requests; replies still due go
+    /// out as they come (`stop` waits for them).
+    func drain() {
+        posted.withLock { state in
+            guard !state.stopped else { return }
+            state.draining = true
+            signal()
+        }
+    }
+
+    /// Stops serving once the replies due are sent, or after `grace`: every
+    /// client and the listening socket are closed when it returns.
+    func stop(grace: Duration) async {
         await withCheckedContinuation { continuation in
             let done = posted.withLock { state -> Bool in
                 guard !state.stopped else { return true }
-                state.stopping = true
+                state.draining = true
+                state.stopping = min(state.stopping ?? .now + grace, .now + grace)
                 state.waiting.append(continuation)
                 signal()
                 return false
@@ -99,21 +117,70 @@ final class ServerLoop: @unchecked Sendable {
     private func run() {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
         var busyUntil = ContinuousClock.now
-        while !posted.withLock({ $0.stopping }) {
+        while !finished() {
             // Just after work, look again without sleeping for a moment: a
             // pipelining client's next request usually comes within it, and a
             // sleep and wake-up cost more than the look.
             let spinning = ContinuousClock.now < busyUntil
-            let count = epoll_wait(epoll, &events, Int32(events.count), spinning ? 0 : -1)
+            let count = epoll_wait(epoll, &events, Int32(events.count), spinning ? 0 : sleepLimit())
             if count > 0 { busyUntil = ContinuousClock.now + Self.spin }
             if count < 0 && errno != EINTR {
                 settings.logger.error("Modbus/TCP server stops: epoll_wait: \(String(cString: strerror(errno)))")
                 break
             }
             for event in events.prefix(Int(max(count, 0))) { dispatch(event) }
+            if ContinuousClock.now >= nextSweep { sweep() }
         }
         shutDown()
     }
+
+    /// True once stopping and every reply due is out (or the grace is over);
+    /// starts draining when asked to.
+    private func finished() -> Bool {
+        let (drain, stopping) = posted.withLock { ($0.draining, $0.stopping) }
+        if drain && !draining { beginDraining() }
+        guard let stopping else { return false }
+        return clients.isEmpty || ContinuousClock.now >= stopping
+    }
+
+    /// The listening socket closes (new clients are refused by the kernel)
+    /// and no more requests are read; clients with nothing due are closed now.
+    private func beginDraining() {
+        draining = true
+        _ = epoll_ctl(epoll, EPOLL_CTL_DEL, listener, nil)
+        Glibc.close(listener)
+        for client in Array(clients.values) {
+            client.closing = true
+            client.input.clear()
+            send(client)
+        }
+    }
+
+    /// How long epoll may sleep, in milliseconds: until the next sweep of
+    /// idle and half-sent connections while there are clients.
+    private func sleepLimit() -> Int32 {
+        if draining { return 20 }
+        guard !clients.isEmpty else { return -1 }
+        let wait = nextSweep - ContinuousClock.now
+        return Int32(max(0, min(1000, wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000)))
+    }
+
+    /// Closes clients idle past the idle timeout (with nothing due to them)
+    /// and clients whose unfinished frame is older than the frame timeout.
+    private func sweep() {
+        let now = ContinuousClock.now
+        let timeouts = settings.timeouts
+        nextSweep = now + Self.sweepInterval
+        for client in Array(clients.values) {
+            if let since = client.partialSince, now - since > timeouts.frame {
+                drop(client, because: TimedOut(what: "a frame begun \(now - since) ago is still not whole"))
+            } else if let idle = timeouts.idle, client.isIdle, now - client.lastActivity > idle {
+                drop(client, because: TimedOut(what: "idle for \(idle)"))
+            }
+        }
+    }
+
+    private static let sweepInterval = Duration.milliseconds(250)
 
     private func dispatch(_ event: epoll_event) {
         switch event.data.u64 {
@@ -128,7 +195,7 @@ final class ServerLoop: @unchecked Sendable {
 
     private func shutDown() {
         for client in clients.values { drop(client, because: nil) }
-        Glibc.close(listener)
+        if !draining { Glibc.close(listener) }
         Glibc.close(epoll)
         let waiting = posted.withLock { state in
             state.stopped = true
@@ -171,9 +238,15 @@ extension ServerLoop {
             settings.logger.notice("refused Modbus/TCP connection from \(peer): not in the allow list")
             return _ = Glibc.close(socket)
         }
-        guard settings.connections.open() else {
-            settings.logger.notice("refused Modbus/TCP connection from \(peer): connection limit reached")
-            return _ = Glibc.close(socket)
+        // At the limit the longest-idle client makes room: idle connections
+        // held open (by mistake or on purpose) cannot lock everyone out.
+        if !settings.connections.open() {
+            guard let idlest = clients.values.filter(\.isIdle).min(by: { $0.lastActivity < $1.lastActivity }) else {
+                settings.logger.notice("refused Modbus/TCP connection from \(peer): connection limit reached, every client busy")
+                return _ = Glibc.close(socket)
+            }
+            drop(idlest, because: TimedOut(what: "the longest idle at the connection limit, closed for a new client"))
+            guard settings.connections.open() else { return _ = Glibc.close(socket) }
         }
         // accept4 is hidden from Swift behind _GNU_SOURCE: two fcntl calls per client instead.
         _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
@@ -190,18 +263,24 @@ extension ServerLoop {
     /// whole frame in it served, and their replies written at once.
     private func receive(_ client: ServerConnection) {
         var result = 0
+        client.lastActivity = .now
         client.input.writeWithUnsafeMutableBytes(minimumWritableBytes: ServerConnection.readSize) { buffer in
             result = Glibc.read(client.socket, buffer.baseAddress, buffer.count)
             return max(result, 0)
         }
         if result < 0 && (errno == EAGAIN || errno == EINTR) { return }
         guard result > 0 else { return drop(client, because: result == 0 ? nil : ServerSocketError(operation: "read", code: errno)) }
+        guard !client.closing else { return client.input.clear() }
         do {
             while let frame = try MBAPDecoder.frame(from: &client.input) { serve(frame, for: client) }
         } catch {
-            return drop(client, because: error)
+            // The frames before a bad header are answered; then it closes.
+            settings.logger.notice("closing Modbus/TCP connection from \(client.peer) once answered: \(error)")
+            client.closing = true
+            client.input.clear()
         }
         client.input.discardReadBytes()
+        client.partialSince = client.input.readableBytes == 0 ? nil : client.partialSince ?? client.lastActivity
         send(client)
     }
 
@@ -258,6 +337,7 @@ extension ServerLoop {
             }
         }
         client.output.discardReadBytes()
+        if client.closing && client.isIdle { return drop(client, because: nil) }
         adjustInterest(client)
     }
 
@@ -265,10 +345,10 @@ extension ServerLoop {
     /// that does not read its replies.
     private func adjustInterest(_ client: ServerConnection) {
         var wanted: UInt32 = 0
-        if client.output.readableBytes < ServerConnection.outputLimit { wanted |= EPOLLIN.rawValue }
+        if client.output.readableBytes < ServerConnection.outputLimit && !client.closing { wanted |= EPOLLIN.rawValue }
         if client.output.readableBytes > 0 { wanted |= EPOLLOUT.rawValue }
         guard wanted != client.interest else { return }
-        if wanted & EPOLLIN.rawValue == 0 { settings.connections.pausedReading.add(1, ordering: .relaxed) }
+        if wanted & EPOLLIN.rawValue == 0 && !client.closing { settings.connections.pausedReading.add(1, ordering: .relaxed) }
         client.interest = wanted
         watch(client.socket, key: UInt64(client.connection.id), events: wanted, operation: EPOLL_CTL_MOD)
     }
@@ -288,11 +368,17 @@ extension ServerLoop {
     }
 }
 
+/// Why a client was closed by the server's own timing.
+struct TimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { what }
+}
+
 /// A socket call that failed, with its errno.
-struct ServerSocketError: Error, CustomStringConvertible {
-    let operation: String
-    let code: Int32
-    var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
+public struct ServerSocketError: Error, CustomStringConvertible {
+    public let operation: String
+    public let code: Int32
+    public var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
 }
 
 extension SocketAddress {

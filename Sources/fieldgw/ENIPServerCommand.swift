@@ -1,5 +1,6 @@
 import ArgumentParser
 import EtherNetIP
+import Gateway
 import NIOPosix
 
 struct ENIPServerCommand: AsyncParsableCommand {
@@ -54,9 +55,16 @@ struct ENIPServerCommand: AsyncParsableCommand {
         let (host, port) = try ModbusSimCommand.endpoint(address, defaultPort: 44818)
         var report: (@Sendable (String) -> Void)?
         if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }
-        let server = try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: table, report: report),
-                                                group: MultiThreadedEventLoopGroup.singleton, delay: try delayRange())
-        ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
-        while true { try await Task.sleep(for: .seconds(3600)) }
+        let delay = try delayRange()
+        let stop = StopSignal()
+        try await CommandFailure.reporting("enip-server") {
+            let server = try await ModbusSimCommand.listening("EtherNet/IP", host, port) {
+                try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: table, report: report),
+                                           group: MultiThreadedEventLoopGroup.singleton, delay: delay)
+            }
+            ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
+            _ = await stop.wait()
+            try await server.close()
+        }
     }
 }

@@ -25,11 +25,15 @@ struct GatewayCommand: AsyncParsableCommand {
     var config = "/etc/fieldgw/fieldgw.toml"
 
     func run() async throws {
+        try await CommandFailure.reporting("gateway") { try await serve() }
+    }
+
+    private func serve() async throws {
         let configuration: Configuration
         do {
             configuration = try Configuration(file: config)
         } catch {
-            throw ValidationError(error.description)
+            throw CommandFailure(error.description, status: CommandFailure.configuration)
         }
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in
@@ -38,29 +42,53 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fieldgw.gateway")
+        // Listening from before start-up: a SIGTERM while the lines open is not lost.
         let stop = StopSignal()
-        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
-        for (name, path) in service.paths.sorted(by: { $0.key < $1.key }) { ModbusSimCommand.say("gateway: line \(name) on \(path)") }
-        for server in service.servers {
-            ModbusSimCommand.say("gateway: Modbus/TCP on \(server.localAddress.ipAddress ?? "?"):\(server.port)")
+        let service: GatewayService
+        do {
+            service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        } catch {
+            throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
-        if let enip = service.enipServer {
-            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.channel.localAddress?.ipAddress ?? "?"):\(enip.port)")
-        }
-        if let status = service.statusServer {
-            ModbusSimCommand.say("gateway: status on http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)/status")
-        }
+        introduce(service, configuration)
         let signal = await stop.wait()
         logger.notice("\(signal), stopping")
         await service.stop()
         ModbusSimCommand.say("gateway: stopped")
     }
+
+    private func introduce(_ service: GatewayService, _ configuration: Configuration) {
+        for (name, bus) in service.buses.sorted(by: { $0.key < $1.key }) {
+            if let reason = bus.downReason {
+                ModbusSimCommand.say("gateway: line \(name) is down: \(reason); waiting for it")
+            } else {
+                ModbusSimCommand.say("gateway: line \(name) on \(service.paths[name] ?? "?")")
+            }
+        }
+        for server in service.servers {
+            ModbusSimCommand.say("gateway: Modbus/TCP on \(server.localAddress.ipAddress ?? "?"):\(server.port)")
+        }
+        if let enip = service.enipServer {
+            let why = configuration.enipBindIsDefault ? " (no [enip] bind given: on the Modbus/TCP listeners' address, or loopback)" : ""
+            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.channel.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
+        }
+        if let status = service.statusServer {
+            ModbusSimCommand.say("gateway: status on http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)/status")
+        }
+    }
 }
 
-/// Waits for SIGTERM or SIGINT. They are unblocked first: a process started
-/// by another may inherit a mask that blocks them.
-final class StopSignal {
+/// Waits for SIGTERM or SIGINT. Its sources run from the moment it is made,
+/// so a signal that comes before `wait` (during start-up) is kept, not lost.
+/// The signals are unblocked first: a process started by another may inherit
+/// a mask that blocks them.
+final class StopSignal: @unchecked Sendable {
     private let sources: [any DispatchSourceSignal]
+    private let arrival = Arrival()
+
+    private final class Arrival: Sendable {
+        let state = Mutex<(came: String?, waiter: CheckedContinuation<String, Never>?)>((nil, nil))
+    }
 
     init() {
         var set = sigset_t()
@@ -71,27 +99,29 @@ final class StopSignal {
         }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
         sources = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
-    }
-
-    /// The name of the signal that came.
-    func wait() async -> String {
-        await withCheckedContinuation { continuation in
-            let once = OnceFlag()
-            for (source, name) in zip(sources, ["SIGTERM", "SIGINT"]) {
-                source.setEventHandler { if once.claim() { continuation.resume(returning: name) } }
-                source.resume()
+        for (source, name) in zip(sources, ["SIGTERM", "SIGINT"]) {
+            source.setEventHandler { [arrival] in
+                let waiter = arrival.state.withLock { state in
+                    if state.came == nil { state.came = name }
+                    defer { state.waiter = nil }
+                    return state.waiter
+                }
+                waiter?.resume(returning: name)
             }
+            source.resume()
         }
     }
-}
 
-final class OnceFlag: Sendable {
-    private let claimed = Mutex(false)
+    deinit { sources.forEach { $0.cancel() } }
 
-    func claim() -> Bool {
-        claimed.withLock { value in
-            defer { value = true }
-            return !value
+    /// The name of the signal that came (at once if one came already).
+    func wait() async -> String {
+        await withCheckedContinuation { continuation in
+            let came = arrival.state.withLock { state in
+                if state.came == nil { state.waiter = continuation }
+                return state.came
+            }
+            if let came { continuation.resume(returning: came) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import Modbus
 import NIOPosix
 import Serial
@@ -96,10 +97,26 @@ struct ModbusSimCommand: AsyncParsableCommand {
 
     private func serveTCP(units: UnitMap, faults: [ModbusFault]) async throws {
         let (host, port) = try Self.endpoint(address)
-        let server = try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
-                                                     group: MultiThreadedEventLoopGroup.singleton, threads: threads, faults: faults)
-        Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
-        while true { try await Task.sleep(for: .seconds(3600)) }
+        let stop = StopSignal()
+        try await CommandFailure.reporting("modbus-sim") {
+            let server = try await Self.listening("Modbus/TCP", host, port) {
+                try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
+                                                group: MultiThreadedEventLoopGroup.singleton, threads: threads, faults: faults)
+            }
+            Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
+            _ = await stop.wait()
+            try await server.close()
+        }
+    }
+
+    /// A server started on `host:port`, or a failure naming where and why.
+    static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
+        do {
+            return try await start()
+        } catch {
+            throw CommandFailure("\(what) cannot listen on \(host):\(port): \(SocketFailure.reason(of: error))",
+                                 status: CommandFailure.unavailable)
+        }
     }
 
     private func serveRTU(path: String, units: UnitMap, faults: [ModbusFault]) throws {

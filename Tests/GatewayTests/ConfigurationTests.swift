@@ -88,7 +88,7 @@ import EtherNetIP
         ("adapter = \"/dev/ttyS1\"", "adapter = \"0403\"", "line[0].adapter: expected serial:"),
         ("line = \"a\"", "line = \"b\"", "route[0].line: no [[line]] is named \"b\""),
         ("units = \"1-10\"", "units = \"10-1\"", "route[0].units: \"10-1\" is not a unit id or a range"),
-        ("units = \"1-10\"", "units = \"1-10\"\noffset = 5", "route[0].offset: units 1-10 less 5 are slaves -4–5, outside 1–247"),
+        ("units = \"1-10\"", "units = \"1-10\"\noffset = 5", "route[0].offset: slave = unit − offset: units 1-10 with offset 5 would be slaves -4 to 5, and slaves are 1 to 247"),
         ("bind = \"127.0.0.1:0\"", "bind = \"localhost\"", "listener[0].bind: \"localhost\" is not HOST:PORT"),
         ("bind = \"127.0.0.1:0\"", "allow = [\"10.0.0.0/33\"]", "listener[0].allow[0]: \"10.0.0.0/33\" is not an address or IPv4 CIDR"),
         ("name = \"a\"", "", "line[0].name: is required"),
@@ -102,6 +102,38 @@ import EtherNetIP
         #expect(error?.description.hasPrefix("bad.toml: ") == true && error?.description.contains(message) == true, "\(error?.description ?? "no error")")
     }
 
+    /// [[device]] without [enip] used to open 0.0.0.0:44818 to everyone, read
+    /// and write, beside listeners on loopback only.
+    @Test func devicesWithoutENIPListenWhereTheListenersDoOrOnLoopback() throws {
+        let device = "\n[[device]]\ntag = \"T\"\nline = \"a\"\nslave = 1\n[[device.member]]\nname = \"V\"\nregister = \"40001\"\n"
+        let loopback = try Configuration(toml: minimal + device, file: "d")
+        #expect(loopback.enip?.host == "127.0.0.1" && loopback.enip?.port == 44818 && loopback.enipBindIsDefault)
+        let shared = minimal.replacingOccurrences(of: "127.0.0.1:0", with: "10.1.2.3:502")
+        #expect(try Configuration(toml: shared + device, file: "d").enip?.host == "10.1.2.3")
+        let two = minimal + "\n[[listener]]\nbind = \"0.0.0.0:1502\"\n"
+        #expect(try Configuration(toml: two + device, file: "d").enip?.host == "127.0.0.1", "listeners that disagree: loopback")
+        let explicit = try Configuration(toml: minimal + device + "[enip]\nbind = \"0.0.0.0:44818\"\n", file: "d")
+        #expect(explicit.enip?.host == "0.0.0.0" && !explicit.enipBindIsDefault)
+    }
+
+    /// A directory, a binary or a missing file is named as such, not in
+    /// Foundation's words ("The file isn't in the correct format").
+    @Test func aFileThatIsNoConfigurationSaysWhatItIs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-dir-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let binary = directory + "/fieldgw.bin"
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x00, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: binary))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let cases = [(directory, "is a directory, not a configuration file"), (binary, "is not a text file"), (directory + "/none.toml", "no such file")]
+        for (path, reason) in cases {
+            #expect(throws: ConfigurationError.self) { try Configuration(file: path) }
+            do { _ = try Configuration(file: path) } catch {
+                #expect(error.description.hasPrefix("\(path): \(reason)"), "\(error)")
+                #expect(!error.description.contains("NSCocoaErrorDomain") && !error.description.contains("correct format"))
+            }
+        }
+    }
+
     @Test func twoRoutesForOneUnitAndNoListenerAreRefused() {
         let overlap = minimal + "\n[[route]]\nunits = \"5\"\nline = \"a\"\n"
         let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: overlap, file: "f") }
@@ -110,7 +142,7 @@ import EtherNetIP
         let none = #expect(throws: ConfigurationError.self) { try Configuration(toml: silent, file: "f") }
         #expect(none?.description == "f: listener: at least one [[listener]] (or [enip]) is needed")
         let missing = #expect(throws: ConfigurationError.self) { try Configuration(file: "/nonexistent/fieldgw.toml") }
-        #expect(missing?.description.hasPrefix("/nonexistent/fieldgw.toml: cannot be read") == true)
+        #expect(missing?.description == "/nonexistent/fieldgw.toml: no such file")
     }
 
     @Test func allowListsMatchNetworksAndAddresses() throws {

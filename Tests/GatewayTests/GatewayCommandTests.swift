@@ -1,5 +1,7 @@
 import Foundation
-import Gateway
+@testable import Gateway
+import Logging
+import NIOPosix
 import Modbus
 import Serial
 import TestSupport
@@ -87,7 +89,92 @@ import Testing
             """)
         defer { try? FileManager.default.removeItem(atPath: config) }
         let output = try Peers.run(Peers.fieldgw(), ["gateway", "--config", config])
-        #expect(output.status != 0)
-        #expect(output.stderr.contains("\(config): line[0].stop_bits: 3 is outside 1–2"), "\(output.stderr)")
+        #expect(output.status == 78, "EX_CONFIG")
+        #expect(output.stderr == "fieldgw gateway: \(config): line[0].stop_bits: 3 is outside 1–2\n", "one line, no usage screen: \(output.stderr)")
+    }
+
+    /// A taken port used to end the gateway with SIGILL and a backtrace.
+    /// Now: one line naming the address and the reason, exit 69, whichever
+    /// server it was, and nothing left running.
+    @Test func aPortInUseStopsStartUpWithOneLineNamingIt() async throws {
+        let taken = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
+                                                    group: MultiThreadedEventLoopGroup.singleton)
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let base = "[[line]]\nname = \"l\"\nadapter = \"\(line.paths[0])\"\n[[route]]\nunits = \"1\"\nline = \"l\"\n[status]\nenabled = false\n"
+        let cases = [
+            ("[[listener]]\nbind = \"127.0.0.1:0\"\n[[listener]]\nbind = \"127.0.0.1:\(taken.port)\"\n", "Modbus/TCP"),
+            ("[[listener]]\nbind = \"127.0.0.1:0\"\n[enip]\nbind = \"127.0.0.1:\(taken.port)\"\n", "EtherNet/IP"),
+        ]
+        for (listeners, what) in cases {
+            let config = try configFile(base + listeners)
+            defer { try? FileManager.default.removeItem(atPath: config) }
+            let output = try Peers.run(Peers.fieldgw(), ["gateway", "--config", config])
+            #expect(output.status == 69, "\(output.status) \(output.stderr)")
+            #expect(output.stderr == "fieldgw gateway: \(what) cannot listen on 127.0.0.1:\(taken.port): Address already in use\n", "\(output.stderr)")
+        }
+        for command in [["modbus-sim", "-a"], ["enip-server", "-a"]] {
+            let output = try Peers.run(Peers.fieldgw(), command + ["127.0.0.1:\(taken.port)"])
+            let what = command[0] == "modbus-sim" ? "Modbus/TCP" : "EtherNet/IP"
+            #expect(output.status == 69 && output.stderr == "fieldgw \(command[0]): \(what) cannot listen on 127.0.0.1:\(taken.port): Address already in use\n",
+                    "\(output.stderr)")
+        }
+        try await taken.close()
+    }
+
+    /// What started before the part that failed is stopped: its port is free
+    /// again and the line's adapter is let go.
+    @Test func aPartThatFailsToStartStopsThoseStartedBefore() async throws {
+        let taken = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
+                                                    group: MultiThreadedEventLoopGroup.singleton)
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let first = try Peers.freePort()
+        let configuration = try Configuration(toml: """
+            [[line]]
+            name = "l"
+            adapter = "\(line.paths[0])"
+            [[route]]
+            units = "1"
+            line = "l"
+            [[listener]]
+            bind = "127.0.0.1:\(first)"
+            [[listener]]
+            bind = "127.0.0.1:\(taken.port)"
+            [status]
+            enabled = false
+            """, file: "t")
+        await #expect(throws: GatewayError.self) {
+            _ = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        }
+        let again = try await ModbusTCPServer.start(host: "127.0.0.1", port: first, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
+                                                    group: MultiThreadedEventLoopGroup.singleton)
+        #expect(again.port == first, "the first listener was closed")
+        _ = try SerialPort(path: line.paths[0], settings: settings)
+        try await again.close()
+        try await taken.close()
+    }
+
+    /// An adapter another process holds is reported as busy, with the holder,
+    /// not as missing; the gateway waits for it.
+    @Test func aBusyAdapterIsReportedWithItsHolder() throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let held = try SerialPort(path: line.paths[0], settings: settings)
+        let config = try configFile("""
+            [[line]]
+            name = "held"
+            adapter = "\(held.path)"
+            [[route]]
+            units = "1"
+            line = "held"
+            [[listener]]
+            bind = "127.0.0.1:0"
+            [status]
+            enabled = false
+            """)
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
+        let reason = try gateway.waitForLine(startingWith: "gateway: line held is down: ")
+        #expect(reason.hasPrefix("its adapter \(held.path) is busy, in use by pid \(getpid())"), "\(reason)")
+        gateway.stop(signal: SIGTERM)
+        #expect(gateway.exitStatus == 0)
     }
 }

@@ -47,14 +47,48 @@ import Testing
         }
         #expect(health.breaker == .open(until: now + .seconds(5)))
     }
+
+    /// A noisy line destroys some requests on the way out: the slave, which
+    /// answers most, times out now and then, sometimes three times running.
+    /// That alone does not open its breaker; a slave that dies still does.
+    @Test func aSlaveThatAnswersMostRequestsKeepsItsBreakerClosed() {
+        var health = SlaveHealth(policy: policy)
+        for round in 0..<50 {
+            for _ in 0..<7 { health.answered(after: .milliseconds(5)) }
+            for _ in 0..<3 { health.timedOut(at: start + .seconds(round)) }
+            #expect(health.breaker == .closed, "7 of 10 answered: \(health.answeredFraction)")
+        }
+        for _ in 0..<10 { health.answered(after: .milliseconds(5)) }
+        var timeouts = 0
+        while health.breaker == .closed && timeouts < 20 {
+            health.timedOut(at: start)
+            timeouts += 1
+        }
+        #expect(timeouts == 6, "a healthy slave that dies opens the breaker once most of the window went unanswered")
+    }
+
+    /// A reply the line damaged proves the slave is there: it closes a probing
+    /// breaker and breaks a run of timeouts, but teaches no latency.
+    @Test func aDamagedReplyIsASignOfLife() {
+        var health = SlaveHealth(policy: policy)
+        for _ in 0..<3 { health.timedOut(at: start) }
+        #expect(health.decide(at: start + .seconds(2)) != .failFast)
+        health.heard()
+        #expect(health.breaker == .closed && health.consecutiveTimeouts == 0 && health.smoothedLatency == nil)
+    }
 }
 
 @Suite struct BusQueueTests {
-    @Test func writesThenForwardedThenPolls() {
+    private func queued<Item>(_ push: BusQueue<Item>.Push) -> Bool {
+        if case .refused = push { return false }
+        return true
+    }
+
+    @Test func aClientsWritesGoBeforeItsReadsAndPollsComeLast() {
         var queue = BusQueue<String>(capacity: 10)
         let pushed = [queue.push("poll", priority: .poll, client: 0), queue.push("read", priority: .forwarded, client: 1),
                       queue.push("write", priority: .write, client: 1)]
-        #expect(pushed == [true, true, true])
+        #expect(pushed.allSatisfy(queued))
         let order = [queue.pop(), queue.pop(), queue.pop(), queue.pop()]
         #expect(order == ["write", "read", "poll", nil] && queue.count == 0)
     }
@@ -68,13 +102,37 @@ import Testing
         #expect(order == ["a0", "b0", "c0", "a1", "b1", "a2"])
     }
 
-    @Test func aFullQueueRefusesAndADrainEmptiesIt() {
-        var queue = BusQueue<Int>(capacity: 2)
-        let pushed = [queue.push(1, priority: .poll, client: 0), queue.push(2, priority: .write, client: 0), queue.push(3, priority: .write, client: 0)]
-        #expect(pushed == [true, true, false])
+    /// A client pipelining writes does not hold off another's reads: the
+    /// reader is served once between each of the writer's writes.
+    @Test func writesDoNotStarveAnotherClientsReads() {
+        var queue = BusQueue<String>(capacity: 100)
+        for index in 0..<20 { _ = queue.push("w\(index)", priority: .write, client: 1) }
+        for index in 0..<3 { _ = queue.push("r\(index)", priority: .forwarded, client: 2) }
+        let order = (0..<8).compactMap { _ in queue.pop() }
+        #expect(order == ["w0", "r0", "w1", "r1", "w2", "r2", "w3", "w4"])
+    }
+
+    /// A full queue refuses the client that fills it, and makes room for
+    /// another by pushing out the flooder's newest request.
+    @Test func aFullQueueRefusesTheClientHoldingTheMost() {
+        var queue = BusQueue<String>(capacity: 4)
+        for index in 0..<4 { #expect(queued(queue.push("a\(index)", priority: .forwarded, client: 1))) }
+        guard case .refused = queue.push("a4", priority: .forwarded, client: 1) else { Issue.record("the flooder is refused"); return }
+        guard case .queuedDisplacing(let out) = queue.push("b0", priority: .forwarded, client: 2) else { Issue.record("b0 queued"); return }
+        #expect(out == "a3" && queue.count == 4)
+        guard case .queuedDisplacing(let again) = queue.push("c0", priority: .write, client: 3) else { Issue.record("c0 queued"); return }
+        #expect(again == "a2")
+        guard case .refused = queue.push("b1", priority: .forwarded, client: 2) else { Issue.record("shares are even now"); return }
+        #expect((0..<5).compactMap { _ in queue.pop() } == ["a0", "b0", "c0", "a1"])
+    }
+
+    @Test func pollsGiveWayToClientsInAFullQueue() {
+        var queue = BusQueue<Int>(capacity: 3)
+        for index in 0..<3 { _ = queue.push(index, priority: .poll, client: 0) }
+        guard case .queuedDisplacing(let out) = queue.push(9, priority: .forwarded, client: 5) else { Issue.record("queued"); return }
+        #expect(out == 2)
         let drained = queue.drain()
-        #expect(drained == [2, 1] && queue.count == 0)
-        let again = queue.push(3, priority: .forwarded, client: 4)
-        #expect(again)
+        #expect(drained == [9, 0, 1] && queue.count == 0)
     }
 }
+
