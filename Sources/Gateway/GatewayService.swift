@@ -167,12 +167,17 @@ public final class GatewayService: Sendable {
         }
     }
 
+    /// Stops in the order that loses no answer: the listeners stop accepting
+    /// and reading, the pollers stop, each line finishes its transaction in
+    /// flight (what waits behind it is answered 0x0A), the replies of what
+    /// completed are sent, and only then are the connections closed.
     public func stop() async {
+        for server in servers { server.drain() }
         await statusServer?.close()
         for poller in pollers { poller.stop() }
+        for bus in buses.values { await bus.close() }
         for server in servers { try? await server.close() }
         try? await enipServer?.close()
-        for bus in buses.values { await bus.close() }
     }
 }
 

@@ -92,7 +92,7 @@ public final class ModbusTCPServer: Sendable {
         if shared { _ = setsockopt(socket, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) }
         let bound = address.withSockAddr { bind(socket, $0, socklen_t($1)) }
         guard bound == 0, Glibc.listen(socket, 256) == 0 else {
-            let error = ServerSocketError(operation: "bind", code: errno)
+            let error = ServerSocketError(operation: "bind \(address.ipAddress ?? "?"):\(address.port ?? 0)", code: errno)
             Glibc.close(socket)
             throw error
         }

@@ -172,7 +172,9 @@ final class ServerLoop: @unchecked Sendable {
         let timeouts = settings.timeouts
         nextSweep = now + Self.sweepInterval
         for client in Array(clients.values) {
-            if let since = client.partialSince, now - since > timeouts.frame {
+            // A client paused for not reading its replies is not late with its frame: we are.
+            let reading = client.interest & EPOLLIN.rawValue != 0
+            if reading, let since = client.partialSince, now - since > timeouts.frame {
                 drop(client, because: TimedOut(what: "a frame begun \(now - since) ago is still not whole"))
             } else if let idle = timeouts.idle, client.isIdle, now - client.lastActivity > idle {
                 drop(client, because: TimedOut(what: "idle for \(idle)"))
@@ -348,6 +350,7 @@ extension ServerLoop {
         if client.output.readableBytes < ServerConnection.outputLimit && !client.closing { wanted |= EPOLLIN.rawValue }
         if client.output.readableBytes > 0 { wanted |= EPOLLOUT.rawValue }
         guard wanted != client.interest else { return }
+        if wanted & EPOLLIN.rawValue != 0 && client.partialSince != nil { client.partialSince = .now }
         if wanted & EPOLLIN.rawValue == 0 && !client.closing { settings.connections.pausedReading.add(1, ordering: .relaxed) }
         client.interest = wanted
         watch(client.socket, key: UInt64(client.connection.id), events: wanted, operation: EPOLL_CTL_MOD)
@@ -361,6 +364,10 @@ extension ServerLoop {
             settings.logger.log(level: level, "closing Modbus/TCP connection from \(client.peer): \(error)")
         }
         _ = epoll_ctl(epoll, EPOLL_CTL_DEL, client.socket, nil)
+        // Unread requests would make the close a reset, and a reset can
+        // discard replies the client has not yet read: read them away first.
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while client.closing && Glibc.read(client.socket, &scratch, scratch.count) > 0 {}
         Glibc.close(client.socket)
         client.connection.close()
         settings.connections.close()

@@ -153,6 +153,42 @@ import Testing
         try await taken.close()
     }
 
+    /// SIGTERM while a write is on the line: the write finishes and its
+    /// reply is sent (the client knows the outcome); the read queued behind
+    /// it is answered 0x0A; then the connection closes and the gateway exits 0.
+    @Test func sigtermSendsTheReplyOfTheTransactionInFlight() throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([5, 6])]),
+                                faults: [.delay(0.5...0.5)])
+        defer { slave.stop() }
+        let config = try configFile("""
+            [[line]]
+            name = "slow"
+            adapter = "\(line.paths[0])"
+            [[route]]
+            units = "1"
+            line = "slow"
+            [[listener]]
+            bind = "127.0.0.1:0"
+            [status]
+            enabled = false
+            """)
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
+        let port = try #require(Int(try gateway.waitForLine(startingWith: "gateway: Modbus/TCP on 127.0.0.1:")))
+        let client = try RawConnection(port: port)
+        let write: [UInt8] = [0, 1, 0, 0, 0, 6, 1, 6, 0, 1, 0, 77]
+        let read: [UInt8] = [0, 2, 0, 0, 0, 6, 1, 3, 0, 0, 0, 2]
+        client.send(write + read)
+        usleep(150_000)
+        kill(gateway.processIdentifier, SIGTERM)
+        #expect(client.receive(count: 12, within: 3000) == write, "the write's reply, after SIGTERM")
+        #expect(client.receive(count: 9, within: 3000) == [0, 2, 0, 0, 0, 3, 1, 0x83, 0x0A], "the read behind it: line closing")
+        #expect(client.readsEndOfFile(within: 3))
+        gateway.stop(signal: SIGTERM)
+        #expect(gateway.exitStatus == 0, "\(gateway.standardError)")
+    }
+
     /// An adapter another process holds is reported as busy, with the holder,
     /// not as missing; the gateway waits for it.
     @Test func aBusyAdapterIsReportedWithItsHolder() throws {

@@ -137,17 +137,14 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
         try await again.close()
     }
 
-    /// Past the connection limit the server closes a client at once; the
-    /// client's request fails then, whether the close came before the
-    /// write or after it.
-    @Test func aClientRefusedAtTheLimitFailsItsRequestsAtOnce() async throws {
+    /// A client the server refuses (not in the allow list) is closed at
+    /// once; its request fails then, whether the close came before the write
+    /// or after it.
+    @Test func aRefusedClientFailsItsRequestsAtOnce() async throws {
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
-                                                     group: MultiThreadedEventLoopGroup.singleton, connectionLimit: 1)
-        let first = try RawConnection(port: server.port)
-        first.send(readRequest(1, address: 0))
-        #expect(first.receive(count: 11) == readReply(1, value: 1), "the one allowed")
+                                                     group: MultiThreadedEventLoopGroup.singleton, accepts: { _ in false })
         let second = try RawConnection(port: server.port)
-        #expect(second.readsEndOfFile(within: 5), "the server closes the one past the limit")
+        #expect(second.readsEndOfFile(within: 5), "the server closes the one it refuses")
         for _ in 0..<20 {
             let refused = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton,
                                                             timeout: .seconds(30))
@@ -157,6 +154,86 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
             await refused.close()
         }
         try await server.close()
+    }
+
+    /// Idle connections used to lock every new client out at the limit: now
+    /// the longest-idle one makes room, and a client with a reply due is
+    /// never the one closed.
+    @Test func atTheLimitTheLongestIdleClientMakesRoom() async throws {
+        let serving = HeldServing()
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: serving, group: MultiThreadedEventLoopGroup.singleton,
+                                                     connectionLimit: 2)
+        let oldest = try RawConnection(port: server.port), busy = try RawConnection(port: server.port)
+        busy.send(readRequest(1, address: 0))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while serving.waiting == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let newcomer = try RawConnection(port: server.port)
+        newcomer.send(readRequest(2, address: 5))
+        #expect(newcomer.receive(count: 11) == readReply(2, value: 5), "the newcomer is served")
+        #expect(oldest.readsEndOfFile(within: 2), "the idle one was closed for it")
+        let third = try RawConnection(port: server.port)
+        third.send(readRequest(3, address: 7))
+        #expect(third.receive(count: 11) == readReply(3, value: 7))
+        #expect(newcomer.readsEndOfFile(within: 2), "idle once answered: it made room in turn, not the one with a reply due")
+        serving.release()
+        #expect(busy.receive(count: 11) == readReply(1, value: 42), "the busy one kept its connection and got its reply")
+        try await server.close()
+    }
+
+    /// A client that sends nothing, or half a frame, is closed after its
+    /// timeout; one that keeps talking is not.
+    @Test func idleAndHalfSentConnectionsTimeOut() async throws {
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))),
+                                                     group: MultiThreadedEventLoopGroup.singleton,
+                                                     timeouts: .init(idle: .milliseconds(600), frame: .milliseconds(400)))
+        let idle = try RawConnection(port: server.port), half = try RawConnection(port: server.port), talker = try RawConnection(port: server.port)
+        half.send(Array(readRequest(1, address: 1).prefix(9)))
+        let started = ContinuousClock.now
+        for index in 0..<15 {
+            talker.send(readRequest(UInt16(index), address: UInt16(index)))
+            #expect(talker.receive(count: 11) == readReply(UInt16(index), value: UInt16(index)))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(ContinuousClock.now - started > .milliseconds(1400))
+        #expect(half.readsEndOfFile(within: 0), "the half-sent frame timed out")
+        #expect(idle.readsEndOfFile(within: 0), "the idle client timed out")
+        talker.send(readRequest(99, address: 9))
+        #expect(talker.receive(count: 11) == readReply(99, value: 9), "the talker was never closed")
+        try await server.close()
+    }
+
+    /// libmodbus answers the whole requests before a bad MBAP header in the
+    /// same read; we did not answer any. Now they are answered, then the
+    /// connection closes.
+    @Test func theFramesBeforeABadHeaderAreAnsweredThenItCloses() async throws {
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))),
+                                                     group: MultiThreadedEventLoopGroup.singleton)
+        let client = try RawConnection(port: server.port)
+        let bad: [UInt8] = [0, 9, 0, 7, 0, 6, 1, 3, 0, 0, 0, 1]
+        client.send(readRequest(1, address: 1) + readRequest(2, address: 2) + readRequest(3, address: 3) + bad + readRequest(4, address: 4))
+        #expect(client.receive(count: 33) == readReply(1, value: 1) + readReply(2, value: 2) + readReply(3, value: 3))
+        #expect(client.readsEndOfFile(within: 2), "closed after the bad header; nothing after it answered")
+        try await server.close()
+    }
+
+    /// Draining stops reading requests; a reply due (a serial transaction in
+    /// flight) still goes out, and close waits for it.
+    @Test func aDrainingServerSendsTheRepliesDueThenCloses() async throws {
+        let serving = HeldServing()
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: serving, group: MultiThreadedEventLoopGroup.singleton)
+        let client = try RawConnection(port: server.port), quiet = try RawConnection(port: server.port)
+        client.send(readRequest(1, address: 0))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while serving.waiting == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        server.drain()
+        #expect(quiet.readsEndOfFile(within: 2), "a client with nothing due is closed at once")
+        client.send(readRequest(2, address: 5))
+        async let closed: Void = server.close(grace: .seconds(5))
+        try await Task.sleep(for: .milliseconds(100))
+        serving.release()
+        #expect(client.receive(count: 11) == readReply(1, value: 42), "the reply due went out")
+        #expect(client.readsEndOfFile(within: 2), "and nothing read after the drain was answered")
+        try await closed
     }
 
     @Test func aPortInUseIsAnErrorThatSaysSo() async throws {
