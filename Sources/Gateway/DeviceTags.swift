@@ -79,15 +79,24 @@ public final class DeviceTags: TagSource {
     }
 
     /// The members wholly inside the bytes written, with their registers. A
-    /// write of one read-only member is refused; a whole structure's write
-    /// leaves its read-only members alone.
+    /// write of one read-only member is refused. A whole structure's write
+    /// may carry its read-only members only at the values they have now (as
+    /// a client writes back what it read); one that would change any is
+    /// refused whole (0x0F), and nothing of it reaches the line.
     private func writes(_ bytes: [UInt8], at offset: Int) throws(CIPStatus) -> [(RegisterMember, [UInt16])] {
         var writes: [(RegisterMember, [UInt16])] = []
         var covered = 0
+        var current: [UInt8]?
         for (member, start) in zip(members, offsets) where start >= offset && start + member.type.size <= offset + bytes.count {
             covered += 1
-            guard member.writable else { continue }
             let slice = bytes[(start - offset)..<(start - offset + member.type.size)]
+            guard member.writable else {
+                if current == nil { current = (try? snapshot()) ?? [] }
+                guard let current, current.count >= start + slice.count, current[start..<start + slice.count].elementsEqual(slice) else {
+                    throw .privilegeViolation
+                }
+                continue
+            }
             writes.append((member, try member.registers(from: slice)))
         }
         guard covered > 0 else { throw .pathDestinationUnknown }

@@ -104,6 +104,23 @@ import EtherNetIP
         let whole = try Peers.run(Peers.python(), ["-c", pycomm3, "\(port)"])
         #expect(whole.text == "[('Flow', -2), ('Level', 2), ('Pump', True), ('Setpoint', 21.5), ('Temp', 100.0)]\n", "\(whole.text) \(whole.stderr)")
 
+        // A whole-structure write that would change the read-only Temp is
+        // refused whole; one that carries Temp as it is goes through.
+        let wholeWrite = """
+            import sys
+            from pycomm3 import LogixDriver
+            with LogixDriver(f"127.0.0.1:{sys.argv[1]}") as plc:
+                value = plc.read("Boiler").value
+                changed = dict(value, Temp=55.5, Level=9)
+                print(plc.write(("Boiler", changed)).error)
+                print(plc.write(("Boiler", dict(value, Level=7))).error)
+            """
+        let written = try Peers.run(Peers.python(), ["-c", wholeWrite, "\(port)"])
+        // pycomm3 words CIP 0x0F (privilege violation) "Permission denied"; None is success.
+        #expect(written.text == "Permission denied\nNone\n", "\(written.text) \(written.stderr)")
+        let level = await bus.request(Request.readHoldingRegisters(address: 2, count: 1).pdu, to: 1, priority: .forwarded)
+        #expect(level == [3, 2, 0, 7], "Level 7 from the second write; never 9 from the refused one")
+
         // The slave dies: within max_age_s the values are refused, never served stale.
         slave.stop()
         let stale = try Peers.run(Peers.python(), [tagPeer("pylogix_tags.py"), "\(port)", "stale"])
