@@ -21,24 +21,56 @@ public final class ENIPServer: Sendable {
         self.router = router
     }
 
+    /// How long a client may hold a connection without using it, and how many may.
+    public struct Limits: Sendable, Hashable {
+        /// TCP clients at once; at the limit a new one closes the longest idle.
+        public var connections: Int
+        /// A client that sends nothing this long is closed (nil: never).
+        public var idle: Duration?
+        /// A message begun and not finished within this closes its connection.
+        public var frame: Duration
+        /// Replies a client has not read beyond this stop its requests being
+        /// read until it catches up (its memory stays bounded).
+        public var unsentReplies: Int
+
+        public init(connections: Int = 256, idle: Duration? = .seconds(300), frame: Duration = .seconds(5), unsentReplies: Int = 1 << 20) {
+            self.connections = connections
+            self.idle = idle
+            self.frame = frame
+            self.unsentReplies = unsentReplies
+        }
+    }
+
     /// `delay` (seconds, drawn per reply from the range) holds every reply
     /// back, as cpppo's `--delay` does, to try clients' timeouts.
     /// `accepts` decides which clients may connect (the gateway's allow list).
     public static func start(host: String, port: Int = 44818, router: MessageRouter, group: any EventLoopGroup,
-                             discovery: Bool = true, delay: ClosedRange<Double>? = nil,
+                             discovery: Bool = true, delay: ClosedRange<Double>? = nil, limits: Limits = Limits(),
                              accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
                              logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
+        let registry = ConnectionRegistry(limit: limits.connections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.unsentReplies / 2, high: limits.unsentReplies))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let accepts, !accepts(channel.remoteAddress) {
                         logger.notice("refused EtherNet/IP connection from \(channel.remoteAddress?.description ?? "?"): not in the allow list")
                         throw NotAllowed()
                     }
+                    if let evicted = registry.admit(channel) {
+                        logger.notice("closing the longest-idle EtherNet/IP connection for a new client: limit \(limits.connections)")
+                        evicted.close(promise: nil)
+                    }
                     let session = EncapsulationSession(router: router, local: channel.localAddress, eventLoop: channel.eventLoop)
+                    if let idle = limits.idle {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .nanoseconds(idle.nanosecondsClamped)))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ConnectionGuard(registry: registry, frameTimeout: .nanoseconds(limits.frame.nanosecondsClamped)))
+                    // Stops reading a client whose unsent replies pass the high-water mark.
+                    try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
                     try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, delay: delay, logger: logger))
                 }
@@ -63,6 +95,7 @@ public final class ENIPServer: Sendable {
         }
         return ENIPServer(channel: channel, discovery: udp, router: router)
     }
+
 
     public func close() async throws {
         try await channel.close()
@@ -209,5 +242,13 @@ final class DiscoveryHandler: ChannelInboundHandler {
         guard found else { return local }
         name.sin_port = bound.address.sin_port
         return SocketAddress(name, host: "")
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, for NIO's TimeAmount.
+    var nanosecondsClamped: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -31,6 +31,8 @@ extension Configuration {
         public var connectionLimit: Int
         /// Clients let in (empty: everyone), as a Modbus/TCP listener's.
         public var allow: [AddressRange] = []
+        /// TCP clients at once, idle and frame timeouts.
+        public var limits = ENIPServer.Limits()
     }
 
     static func enip(_ source: TOMLReader) throws(ConfigurationError) -> ENIP {
@@ -38,9 +40,14 @@ extension Configuration {
         let bind = try reader.string("bind") ?? "0.0.0.0:44818"
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let limit = try reader.int("connection_limit", in: 1...4096) ?? 64
+        var limits = ENIPServer.Limits()
+        limits.connections = try reader.int("tcp_connection_limit", in: 1...100_000) ?? 256
+        let idle = try reader.double("idle_timeout_s", in: 0...86_400) ?? 300
+        limits.idle = idle > 0 ? .milliseconds(Int(idle * 1000)) : nil
+        limits.frame = .milliseconds(Int((try reader.double("frame_timeout_s", in: 0.1...3600) ?? 5) * 1000))
         let allow = try allowList(&reader)
         try reader.finish()
-        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow)
+        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow, limits: limits)
     }
 
     static func device(_ source: TOMLReader) throws(ConfigurationError) -> Device {

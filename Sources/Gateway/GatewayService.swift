@@ -83,7 +83,7 @@ public final class GatewayService: Sendable {
                 enipServer = try await listening("EtherNet/IP", enip.host, enip.port) {
                     try await ENIPServer.start(host: enip.host, port: enip.port,
                                                router: MessageRouter(tags: tags, connections: ConnectionManager(limit: enip.connectionLimit)),
-                                               group: group, accepts: allowing(enip.allow), logger: logger)
+                                               group: group, limits: enip.limits, accepts: allowing(enip.allow), logger: logger)
                 }
             }
             let service = Box()

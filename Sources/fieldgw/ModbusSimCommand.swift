@@ -47,6 +47,12 @@ struct ModbusSimCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Threads serving Modbus/TCP clients (the kernel shares connections among them). One serves over 100,000 requests a second; more help only with many busy connections and cores to spare.")
     var threads = 1
 
+    @Option(name: .long, help: "Modbus/TCP clients at once. At the limit a new client closes the longest-idle one (one with no reply due); it is refused only when every client is busy.")
+    var connectionLimit = 1024
+
+    @Option(name: .long, help: ArgumentHelp("Close a Modbus/TCP client that sends nothing for SECONDS (0: never). A request begun and not finished within 5 s closes its connection too.", valueName: "SECONDS"))
+    var idleTimeout = 300.0
+
     @Option(name: .long, help: ArgumentHelp("Misbehave on every reply, after cpppo: truncate, delay[:SECONDS[-SECONDS]] (default 5), corrupt[:FIELD] with FIELD transaction (the default on TCP), protocol, unit, function, registers or crc (the default on RTU), silent[:FRACTION] (no reply to that fraction of requests). May be repeated.", valueName: "FAULT"))
     var evil: [String] = []
 
@@ -62,6 +68,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
             do { try RegisterSpec(parsing: text).apply(to: store) } catch { throw ValidationError(error.description) }
         }
         guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
+        guard connectionLimit >= 1, idleTimeout >= 0 else { throw ValidationError("--connection-limit must be at least 1, --idle-timeout not negative") }
         let units = try unitMap(ModbusDevice(store: store))
         if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
             try serveRTU(path: path, units: units, faults: faults(tcp: false))
@@ -101,7 +108,8 @@ struct ModbusSimCommand: AsyncParsableCommand {
         try await CommandFailure.reporting("modbus-sim") {
             let server = try await Self.listening("Modbus/TCP", host, port) {
                 try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
-                                                group: MultiThreadedEventLoopGroup.singleton, threads: threads, faults: faults)
+                                                group: MultiThreadedEventLoopGroup.singleton, threads: threads, connectionLimit: connectionLimit,
+                                                timeouts: .init(idle: idleTimeout > 0 ? .milliseconds(Int(idleTimeout * 1000)) : nil), faults: faults)
             }
             Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
             _ = await stop.wait()

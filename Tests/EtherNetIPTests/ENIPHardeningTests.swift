@@ -1,0 +1,97 @@
+import Foundation
+import Synchronization
+import NIOPosix
+import TestSupport
+import Testing
+@testable import EtherNetIP
+
+/// Faults a fault campaign found in the EtherNet/IP server (issue 13).
+@Suite struct ENIPHardeningTests {
+    /// ListIdentity: 24 bytes asked, a reply of about a hundred.
+    private let listIdentity: [UInt8] = [0x63, 0] + [UInt8](repeating: 0, count: 22)
+
+    private func server(_ limits: ENIPServer.Limits) async throws -> ENIPServer {
+        try await ENIPServer.start(host: "127.0.0.1", port: 0, router: MessageRouter(tags: TagTable()), group: MultiThreadedEventLoopGroup.singleton,
+                                   discovery: false, limits: limits)
+    }
+
+    /// The size of one ListIdentity reply from this server.
+    private func replySize(_ port: Int) throws -> Int {
+        let probe = try RawConnection(port: port)
+        probe.send(listIdentity)
+        let header = probe.receive(count: 24)
+        return 24 + Int(header[2]) | Int(header[3]) << 8
+    }
+
+    /// enip-server's memory grew without bound for a client that sends and
+    /// never reads (32 → 211 MB for a million requests). Now the server stops
+    /// reading it once its unsent replies pass a bound: its writes block, the
+    /// server's memory stays flat, and every reply still comes once it reads.
+    @Test func aClientThatNeverReadsCannotGrowTheServersMemory() throws {
+        let server = try PeerProcess(Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "X=INT"])
+        defer { server.stop(signal: SIGTERM) }
+        let port = try #require(Int(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on 127.0.0.1:")))
+        let size = try replySize(port)
+        let before = try residentKiB(server.processIdentifier)
+        let greedy = try RawConnection(port: port, receiveBuffer: 4096)
+        let count = 400_000
+        let sent = Atomic(0)
+        let descriptor = greedy.descriptor
+        let requests = [UInt8]((0..<1000).flatMap { _ in listIdentity })
+        Thread.detachNewThread {
+            for _ in 0..<(count / 1000) {
+                _ = requests.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+                sent.add(1000, ordering: .relaxed)
+            }
+        }
+        Thread.sleep(forTimeInterval: 3)
+        let during = try residentKiB(server.processIdentifier)
+        #expect(sent.load(ordering: .relaxed) < count, "the server stopped reading: the client's writes block")
+        #expect(during - before < 24 * 1024, "memory stays bounded: \(before) KiB → \(during) KiB")
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let deadline = Date().addingTimeInterval(60)
+        while received < count * size && Date() < deadline {
+            let got = read(descriptor, &buffer, buffer.count)
+            guard got > 0 else { break }
+            received += got
+        }
+        #expect(received == count * size, "every reply came once the client read: \(received / size) of \(count)")
+    }
+
+    private func residentKiB(_ pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+    }
+
+    /// 5,000 idle connections were held for ever, and half a message for 30 s
+    /// or more. Now each times out; and at the limit the longest-idle client
+    /// makes room for a new one.
+    @Test func idleHalfSentAndSurplusConnectionsAreClosed() async throws {
+        let server = try await server(.init(connections: 3, idle: .milliseconds(700), frame: .milliseconds(400)))
+        let idle = try RawConnection(port: server.port), half = try RawConnection(port: server.port)
+        half.send(Array(listIdentity.prefix(10)))
+        #expect(half.readsEndOfFile(within: 3), "half a header, never finished")
+        let talker = try RawConnection(port: server.port)
+        for _ in 0..<12 {
+            talker.send(listIdentity)
+            #expect(talker.receive(count: 24).count == 24)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(idle.readsEndOfFile(within: 0), "the idle client was closed")
+        let first = try RawConnection(port: server.port)
+        try await Task.sleep(for: .milliseconds(50))
+        let second = try RawConnection(port: server.port)
+        try await Task.sleep(for: .milliseconds(50))
+        talker.send(listIdentity)
+        #expect(talker.receive(count: 24).count == 24)
+        let newcomer = try RawConnection(port: server.port)
+        newcomer.send(listIdentity)
+        #expect(newcomer.receive(count: 24).count == 24, "the newcomer is served at the limit")
+        #expect(first.readsEndOfFile(within: 2), "the longest idle made room")
+        second.send(listIdentity)
+        #expect(second.receive(count: 24).count == 24, "the others are untouched")
+        try await server.close()
+    }
+}
