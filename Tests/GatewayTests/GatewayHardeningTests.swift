@@ -125,7 +125,9 @@ import Testing
     /// A client pipelining writes used to hold off another client's reads
     /// for as long as its writes lasted (writes went first, with no turns).
     @Test func aClientPipeliningWritesDoesNotStarveAnothersReads() async throws {
-        let rig = try await rig()
+        var options = Bus.Options(health: .init(maximumTimeout: .milliseconds(200)))
+        options.queueCapacity = 200
+        let rig = try await rig(options: options)
         let writer = try RawConnection(port: rig.server.port), reader = try RawConnection(port: rig.server.port)
         let writes = 150
         writer.send((0..<writes).flatMap { frame(UInt16($0), [6, 0, 90, 0, UInt8($0 & 0xFF)]) })
@@ -137,10 +139,10 @@ import Testing
             #expect(replyPDU(reader) == [3, 2, 0, UInt8(index)])
             slowest = max(slowest, ContinuousClock.now - started)
         }
-        // A transaction is ~12 ms at 19200 baud; 150 writes are ~2 s of line.
-        #expect(slowest < .milliseconds(300), "each read waited for one write at most, not for all: \(slowest)")
+        // A transaction is ~12 ms at 19200 baud: the 150 writes queued are ~2 s of line.
+        #expect(slowest < .milliseconds(600), "each read waited for one write at most, not for all: \(slowest)")
         let answers = (0..<writes).map { _ in replyPDU(writer, within: 10_000) }
-        #expect(answers.allSatisfy { $0.first == 6 || $0 == [0x86, 0x06] }, "every write answered (or refused busy)")
+        #expect(answers.allSatisfy { $0.first == 6 }, "every write answered")
         try await rig.stop()
     }
 
