@@ -19,6 +19,22 @@ import Testing
         return path
     }
 
+    /// One line `name` on `adapter` as unit 1, one listener on a free port, no status endpoint.
+    private func oneLineConfig(name: String, adapter: String) throws -> String {
+        try configFile("""
+            [[line]]
+            name = "\(name)"
+            adapter = "\(adapter)"
+            [[route]]
+            units = "1"
+            line = "\(name)"
+            [[listener]]
+            bind = "127.0.0.1:0"
+            [status]
+            enabled = false
+            """)
+    }
+
     /// mbpoll once against 127.0.0.1:`port`; `values` are written (they follow the host).
     private func mbpoll(_ arguments: [String], port: String, values: [String] = []) throws -> Peers.Output {
         try Peers.run(Peers.program("mbpoll"), arguments + ["-1", "-p", port, "127.0.0.1"] + values)
@@ -161,18 +177,7 @@ import Testing
         let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([5, 6])]),
                                 faults: [.delay(0.5...0.5)])
         defer { slave.stop() }
-        let config = try configFile("""
-            [[line]]
-            name = "slow"
-            adapter = "\(line.paths[0])"
-            [[route]]
-            units = "1"
-            line = "slow"
-            [[listener]]
-            bind = "127.0.0.1:0"
-            [status]
-            enabled = false
-            """)
+        let config = try oneLineConfig(name: "slow", adapter: line.paths[0])
         defer { try? FileManager.default.removeItem(atPath: config) }
         let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
         let port = try #require(Int(try gateway.waitForLine(startingWith: "gateway: Modbus/TCP on 127.0.0.1:")))
@@ -194,18 +199,7 @@ import Testing
     @Test func aBusyAdapterIsReportedWithItsHolder() throws {
         let line = try VirtualBus(ends: 2, settings: settings)
         let held = try SerialPort(path: line.paths[0], settings: settings)
-        let config = try configFile("""
-            [[line]]
-            name = "held"
-            adapter = "\(held.path)"
-            [[route]]
-            units = "1"
-            line = "held"
-            [[listener]]
-            bind = "127.0.0.1:0"
-            [status]
-            enabled = false
-            """)
+        let config = try oneLineConfig(name: "held", adapter: held.path)
         defer { try? FileManager.default.removeItem(atPath: config) }
         let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
         let reason = try gateway.waitForLine(startingWith: "gateway: line held is down: ")

@@ -40,6 +40,13 @@ import Testing
         return Rig(line: line, bus: bus, slave: slave, server: server)
     }
 
+    /// The rig's options with a queue of `capacity`.
+    private func queue(_ capacity: Int) -> Bus.Options {
+        var options = Bus.Options(health: .init(maximumTimeout: .milliseconds(200)))
+        options.queueCapacity = capacity
+        return options
+    }
+
     private func frame(_ transaction: UInt16, unit: UInt8 = 1, _ pdu: [UInt8]) -> [UInt8] {
         let length = UInt16(pdu.count + 1)
         return [UInt8(transaction >> 8), UInt8(transaction & 0xFF), 0, 0, UInt8(length >> 8), UInt8(length & 0xFF), unit] + pdu
@@ -125,9 +132,7 @@ import Testing
     /// A client pipelining writes used to hold off another client's reads
     /// for as long as its writes lasted (writes went first, with no turns).
     @Test func aClientPipeliningWritesDoesNotStarveAnothersReads() async throws {
-        var options = Bus.Options(health: .init(maximumTimeout: .milliseconds(200)))
-        options.queueCapacity = 200
-        let rig = try await rig(options: options)
+        let rig = try await rig(options: queue(200))
         let writer = try RawConnection(port: rig.server.port), reader = try RawConnection(port: rig.server.port)
         let writes = 150
         writer.send((0..<writes).flatMap { frame(UInt16($0), [6, 0, 90, 0, UInt8($0 & 0xFF)]) })
@@ -149,9 +154,7 @@ import Testing
     /// A client pipelining past the queue used to get other clients' reads
     /// answered 0x06. Now the flooder is the one refused.
     @Test func aFullQueueRefusesTheFlooderNotTheOthers() async throws {
-        var options = Bus.Options(health: .init(maximumTimeout: .milliseconds(200)))
-        options.queueCapacity = 16
-        let rig = try await rig(options: options)
+        let rig = try await rig(options: queue(16))
         let flooder = try RawConnection(port: rig.server.port), other = try RawConnection(port: rig.server.port)
         let flood = 200
         flooder.send((0..<flood).flatMap { frame(UInt16($0), [3, 0, 1, 0, 1]) })
