@@ -10,8 +10,6 @@ final class ConnectionRegistry: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    var count: Int { clients.withLock { $0.count } }
-
     /// Admits `channel`; the client closed to make room for it, if any.
     func admit(_ channel: any Channel) -> (any Channel)? {
         clients.withLock { clients in

@@ -37,7 +37,7 @@ public final class ENIPClient: Sendable {
     /// Connects and registers a session.
     public static func connect(host: String, port: Int = 44818, group: any EventLoopGroup,
                                timeout: Duration = .seconds(5)) async throws -> ENIPClient {
-        let amount = TimeAmount.nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let amount = timeout.timeAmount
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(amount)

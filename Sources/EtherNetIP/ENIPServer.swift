@@ -66,9 +66,9 @@ public final class ENIPServer: Sendable {
                     }
                     let session = EncapsulationSession(router: router, local: channel.localAddress, eventLoop: channel.eventLoop)
                     if let idle = limits.idle {
-                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .nanoseconds(idle.nanosecondsClamped)))
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle.timeAmount))
                     }
-                    try channel.pipeline.syncOperations.addHandler(ConnectionGuard(registry: registry, frameTimeout: .nanoseconds(limits.frame.nanosecondsClamped)))
+                    try channel.pipeline.syncOperations.addHandler(ConnectionGuard(registry: registry, frameTimeout: limits.frame.timeAmount))
                     // Stops reading a client whose unsent replies pass the high-water mark.
                     try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
@@ -95,7 +95,6 @@ public final class ENIPServer: Sendable {
         }
         return ENIPServer(channel: channel, discovery: udp, router: router)
     }
-
 
     public func close() async throws {
         try await channel.close()
@@ -242,13 +241,5 @@ final class DiscoveryHandler: ChannelInboundHandler {
         guard found else { return local }
         name.sin_port = bound.address.sin_port
         return SocketAddress(name, host: "")
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, for NIO's TimeAmount.
-    var nanosecondsClamped: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow ? .max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -184,7 +184,7 @@ public final class Bus: Sendable {
         }
         if refusal == .serverBusy || displaced != nil { metrics.refusedBusy.increment() }
         // The client holding the most of a full queue is the one refused.
-        displaced.map { $0.promise.succeed(Self.exception(.serverBusy, to: $0.pdu)) }
+        if let displaced { displaced.promise.succeed(Self.exception(.serverBusy, to: displaced.pdu)) }
         if let refusal {
             promise.succeed(Self.exception(refusal, to: pdu))
         } else {

@@ -42,9 +42,7 @@ extension Configuration {
         let limit = try reader.int("connection_limit", in: 1...4096) ?? 64
         var limits = ENIPServer.Limits()
         limits.connections = try reader.int("tcp_connection_limit", in: 1...100_000) ?? 256
-        let idle = try reader.double("idle_timeout_s", in: 0...86_400) ?? 300
-        limits.idle = idle > 0 ? .milliseconds(Int(idle * 1000)) : nil
-        limits.frame = .milliseconds(Int((try reader.double("frame_timeout_s", in: 0.1...3600) ?? 5) * 1000))
+        (limits.idle, limits.frame) = try connectionTimeouts(&reader)
         let allow = try allowList(&reader)
         try reader.finish()
         return ENIP(host: host, port: port, connectionLimit: limit, allow: allow, limits: limits)

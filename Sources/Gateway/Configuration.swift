@@ -240,13 +240,19 @@ public struct Configuration: Sendable {
         let bind = try reader.string("bind") ?? "0.0.0.0:502"
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let limit = try reader.int("connection_limit", in: 1...100_000) ?? 256
-        let idle = try reader.double("idle_timeout_s", in: 0...86_400) ?? 300
-        let frame = try reader.double("frame_timeout_s", in: 0.1...3600) ?? 5
+        let (idle, frame) = try connectionTimeouts(&reader)
         let allow = try allowList(&reader)
         let readOnly = try reader.bool("read_only") ?? false
         try reader.finish()
-        let timeouts = ModbusTCPServer.Timeouts(idle: idle > 0 ? .milliseconds(Int(idle * 1000)) : nil, frame: .milliseconds(Int(frame * 1000)))
+        let timeouts = ModbusTCPServer.Timeouts(idle: idle, frame: frame)
         return Listener(host: host, port: port, connectionLimit: limit, timeouts: timeouts, allow: allow, readOnly: readOnly)
+    }
+
+    /// `idle_timeout_s` (0: never) and `frame_timeout_s`, as a listener and [enip] take them.
+    static func connectionTimeouts(_ reader: inout TOMLReader) throws(ConfigurationError) -> (idle: Duration?, frame: Duration) {
+        let idle = try reader.double("idle_timeout_s", in: 0...86_400) ?? 300
+        let frame = try reader.double("frame_timeout_s", in: 0.1...3600) ?? 5
+        return (idle > 0 ? .milliseconds(Int(idle * 1000)) : nil, .milliseconds(Int(frame * 1000)))
     }
 
     /// `allow`: addresses or IPv4 networks (CIDR) let in; empty lets everyone in.

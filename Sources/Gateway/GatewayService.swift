@@ -39,12 +39,11 @@ public final class GatewayService: Sendable {
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
         let parts = Parts()
         do {
-            try await parts.start(configuration, group: group, logger: logger)
+            return try await parts.start(configuration, group: group, logger: logger)
         } catch {
             await parts.service.stop()
             throw error
         }
-        return parts.service
     }
 
     /// What has started so far, so that a failure can stop it.
@@ -60,7 +59,8 @@ public final class GatewayService: Sendable {
             GatewayService(buses: buses, servers: servers, enipServer: enipServer, paths: paths, pollers: pollers, statusServer: statusServer)
         }
 
-        func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws {
+        /// The service, once every part has started.
+        func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
             for line in configuration.lines {
                 // Looked up at every opening: a re-plugged USB adapter may come back as another node.
                 buses[line.name] = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger)
@@ -88,7 +88,9 @@ public final class GatewayService: Sendable {
             }
             let service = Box()
             statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }
-            service.value = self.service
+            let made = self.service
+            service.value = made
+            return made
         }
 
         private func routes(_ routes: [Configuration.Route], polled: [DeviceKey: (poller: Poller, agentAge: Duration?)]) -> [UInt8: Router.Route] {
@@ -104,7 +106,7 @@ public final class GatewayService: Sendable {
     }
 
     /// A server started on `host:port`; its failure says which server, where, and why.
-    private static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
+    public static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
         do {
             return try await start()
         } catch {

@@ -71,6 +71,4 @@ public struct LoadAverage: Sendable, Hashable {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-    /// The same span for NIO's timers.
-    var timeAmount: TimeAmount { .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000) }
 }

@@ -175,9 +175,9 @@ final class ServerLoop: @unchecked Sendable {
             // A client paused for not reading its replies is not late with its frame: we are.
             let reading = client.interest & EPOLLIN.rawValue != 0
             if reading, let since = client.partialSince, now - since > timeouts.frame {
-                drop(client, because: TimedOut(what: "a frame begun \(now - since) ago is still not whole"))
+                drop(client, because: ClosedByServer(what: "a frame begun \(now - since) ago is still not whole"))
             } else if let idle = timeouts.idle, client.isIdle, now - client.lastActivity > idle {
-                drop(client, because: TimedOut(what: "idle for \(idle)"))
+                drop(client, because: ClosedByServer(what: "idle for \(idle)"))
             }
         }
     }
@@ -247,7 +247,7 @@ extension ServerLoop {
                 settings.logger.notice("refused Modbus/TCP connection from \(peer): connection limit reached, every client busy")
                 return _ = Glibc.close(socket)
             }
-            drop(idlest, because: TimedOut(what: "the longest idle at the connection limit, closed for a new client"))
+            drop(idlest, because: ClosedByServer(what: "the longest idle at the connection limit, closed for a new client"))
             guard settings.connections.open() else { return _ = Glibc.close(socket) }
         }
         // accept4 is hidden from Swift behind _GNU_SOURCE: two fcntl calls per client instead.
@@ -366,8 +366,10 @@ extension ServerLoop {
         _ = epoll_ctl(epoll, EPOLL_CTL_DEL, client.socket, nil)
         // Unread requests would make the close a reset, and a reset can
         // discard replies the client has not yet read: read them away first.
-        var scratch = [UInt8](repeating: 0, count: 4096)
-        while client.closing && Glibc.read(client.socket, &scratch, scratch.count) > 0 {}
+        if client.closing {
+            var scratch = [UInt8](repeating: 0, count: 4096)
+            while Glibc.read(client.socket, &scratch, scratch.count) > 0 {}
+        }
         Glibc.close(client.socket)
         client.connection.close()
         settings.connections.close()
@@ -375,8 +377,8 @@ extension ServerLoop {
     }
 }
 
-/// Why a client was closed by the server's own timing.
-struct TimedOut: Error, CustomStringConvertible {
+/// Why the server closed a client of its own accord (a timeout, the limit).
+struct ClosedByServer: Error, CustomStringConvertible {
     let what: String
     var description: String { what }
 }

@@ -117,13 +117,12 @@ struct ModbusSimCommand: AsyncParsableCommand {
         }
     }
 
-    /// A server started on `host:port`, or a failure naming where and why.
+    /// A server started on `host:port`, or the command's failure naming where and why.
     static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
         do {
-            return try await start()
+            return try await GatewayService.listening(what, host, port, start)
         } catch {
-            throw CommandFailure("\(what) cannot listen on \(host):\(port): \(SocketFailure.reason(of: error))",
-                                 status: CommandFailure.unavailable)
+            throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
     }
 
