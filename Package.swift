@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
+        .executable(name: "fieldgw-fuzz", targets: ["FuzzHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,6 +88,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/ModbusBench"
+        ),
+        // libFuzzer targets for every decoder of outside bytes (`make fuzz`);
+        // built without the sanitizers, a replayer of their corpora.
+        .executableTarget(
+            name: "FuzzHarness",
+            dependencies: [
+                "Automata", "Modbus", "EtherNetIP", "Gateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/Harness"
         ),
         // Helpers the test targets share: finding and running real peers.
         .target(name: "TestSupport", dependencies: ["Modbus", "Serial", "Gateway"], path: "Tests/TestSupport"),

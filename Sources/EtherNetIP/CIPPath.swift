@@ -68,7 +68,9 @@ public struct CIPPath: Hashable, Sendable {
         var port = UInt16(kind & 0x0F)
         let extended = kind & 0x10 != 0
         let linkLength = extended ? Int(try reader.u8()) : 1
+        // Port 0 is reserved: not in the segment byte, nor as an extended port (found by fuzzing).
         if port == 0x0F { port = try reader.u16() }
+        guard port != 0 else { throw .pathSegmentError }
         let link = Array(try reader.take(linkLength))
         if extended && linkLength % 2 == 1 { try reader.skip(1) }
         return .port(port, link: link)
@@ -88,8 +90,11 @@ public struct CIPPath: Hashable, Sendable {
                 out += [0x91, UInt8(name.utf8.count)] + Array(name.utf8)
                 if name.utf8.count % 2 == 1 { out.append(0) }
             case .port(let port, let link):
-                if link.count == 1 { out += [UInt8(port), link[0]] } else {
-                    out += [UInt8(port) | 0x10, UInt8(link.count)] + link
+                // Ports 15 and up are 0x0F then the port as 16 bits, after the link size.
+                let low = port >= 0x0F ? 0x0F : UInt8(port)
+                let wide: [UInt8] = port >= 0x0F ? [UInt8(port & 0xFF), UInt8(port >> 8)] : []
+                if link.count == 1 { out += [low] + wide + link } else {
+                    out += [low | 0x10, UInt8(link.count)] + wide + link
                     if link.count % 2 == 1 { out.append(0) }
                 }
             }

@@ -20,6 +20,7 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
     public static let attributeNotSupported = CIPStatus(0x14)
     /// A write to a read-only tag.
     public static let privilegeViolation = CIPStatus(0x0F)
+    public static let replyTooLarge = CIPStatus(0x11)
     public static let notEnoughData = CIPStatus(0x13)
     public static let tooMuchData = CIPStatus(0x15)
     public static let embeddedServiceError = CIPStatus(0x1E)
@@ -37,7 +38,7 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
 
     private static let names: [UInt8: String] = [
         0x00: "success", 0x01: "connection failure", 0x04: "path segment error", 0x05: "path destination unknown",
-        0x06: "partial transfer", 0x08: "service not supported", 0x0F: "privilege violation", 0x13: "not enough data", 0x14: "attribute not supported",
+        0x06: "partial transfer", 0x08: "service not supported", 0x0F: "privilege violation", 0x11: "reply data too large", 0x13: "not enough data", 0x14: "attribute not supported",
         0x15: "too much data", 0x1E: "embedded service error", 0x26: "invalid path size", 0xFF: "general error",
     ]
 }

@@ -137,26 +137,43 @@ public struct MessageRouter: Sendable {
 
     /// Multiple Service Packet: each embedded request answered in turn (a
     /// write through a line is waited for); 0x1E when any of them failed.
+    /// The whole reply fits `limit`, as one reply must: each request is given
+    /// the room the replies before it left (keeping 4 bytes for each after
+    /// it), and a reply that still does not fit is 0x11, reply too large.
     private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
-        let answers = try MultipleServicePacket.unpack(request.data[...]).map { part in
-            answer(part, limit: limit, session: session, on: eventLoop)
+        let parts = try MultipleServicePacket.unpack(request.data[...])
+        var room = limit - 4 - 2 - 2 * parts.count - 4 * parts.count
+        guard room >= 0 else { throw .replyTooLarge }
+        var answers: [Answer<CIPReply>] = []
+        for part in parts {
+            let answer = answer(part, limit: room + 4, session: session, on: eventLoop)
+            if case .now(let reply) = answer { room -= max(0, reply.bytes.count - 4) }
+            answers.append(answer)
         }
         let service = request.service
         let now = answers.compactMap { if case .now(let reply) = $0 { reply } else { nil } }
-        guard now.count < answers.count, let eventLoop else { return .now(Self.packet(now, service: service)) }
+        guard now.count < answers.count, let eventLoop else { return .now(Self.packet(now, service: service, limit: limit)) }
         let futures = answers.map { answer -> EventLoopFuture<CIPReply> in
             switch answer {
             case .now(let reply): eventLoop.makeSucceededFuture(reply)
             case .later(let future): future
             }
         }
-        return .later(EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { Self.packet($0, service: service) })
+        return .later(EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { Self.packet($0, service: service, limit: limit) })
     }
 
-    /// The Multiple Service Packet reply of `replies`.
-    private static func packet(_ replies: [CIPReply], service: UInt8) -> CIPReply {
-        let out = MultipleServicePacket.pack(replies.map(\.bytes))
-        let failed = replies.contains { $0.status != .success && $0.status != .partialTransfer }
+    /// The Multiple Service Packet reply of `replies`, each that would take
+    /// it past `limit` replaced by 0x11 (4 bytes).
+    private static func packet(_ replies: [CIPReply], service: UInt8, limit: Int) -> CIPReply {
+        var room = limit - 4 - 2 - 2 * replies.count
+        let fitted = replies.enumerated().map { index, reply in
+            let kept = reply.bytes.count <= room - 4 * (replies.count - index - 1)
+                ? reply : CIPReply(service: reply.service, status: .replyTooLarge)
+            room -= kept.bytes.count
+            return kept
+        }
+        let out = MultipleServicePacket.pack(fitted.map(\.bytes))
+        let failed = fitted.contains { $0.status != .success && $0.status != .partialTransfer }
         return CIPReply(service: service, status: failed ? .embeddedServiceError : .success, data: out)
     }
 }

@@ -147,6 +147,8 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
             rest = rest[rest.index(after: close)...]
         }
         let items = rest.trimmingPrefix("[").split(separator: ",").map { $0.filter { $0 != "]" && $0 != " " } }
+        // Found by fuzzing: `Tag+2=` was a write of nothing.
+        guard !items.isEmpty else { throw TagOperationError(operation: operation, reason: "no value to write after '='") }
         var data: [UInt8] = []
         for item in items {
             guard let bytes = type.bytes(for: item) else {

@@ -42,6 +42,9 @@ public struct TagTable: Sendable {
     private mutating func insert(_ name: String, type: DataType, dimensions: [Int], readOnly: Bool, source: (any TagSource)?,
                                  definition: String) throws(TagDefinitionError) -> Tag {
         guard byName[name.lowercased()] == nil else { throw TagDefinitionError(definition: definition, reason: "\(name) is defined twice") }
+        guard Self.bytes(of: type, dimensions) <= Self.maximumBytes else {
+            throw TagDefinitionError(definition: definition, reason: "more than \(Self.maximumBytes >> 20) MiB in one tag")
+        }
         if let dot = name.firstIndex(of: "."), programs[name[..<dot].lowercased()] == nil {
             programs[name[..<dot].lowercased()] = nextInstance
             nextInstance += 1
@@ -53,6 +56,18 @@ public struct TagTable: Sendable {
         byName[name.lowercased()] = tag
         byInstance[tag.instance] = tag
         return tag
+    }
+
+    /// The most bytes one tag may hold (found by fuzzing: `Flags=BOOL[63333333333333334]`
+    /// asked for petabytes, and the process died allocating them).
+    public static let maximumBytes = 64 << 20
+
+    /// The bytes of `dimensions` elements of `type`; Int.max if that overflows.
+    private static func bytes(of type: DataType, _ dimensions: [Int]) -> Int {
+        dimensions.reduce(type.size) { total, dimension in
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            return overflow ? Int.max : product
+        }
     }
 
     /// The program name as written (`Program:Main`), by its lowercased key.

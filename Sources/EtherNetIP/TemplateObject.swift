@@ -10,13 +10,15 @@ struct TemplateObject {
               let template = tags.templates[UInt16(truncatingIfNeeded: id)], id <= 0xFFFF else { throw .pathDestinationUnknown }
         var reader = WireReader(request.data)
         switch request.service {
-        case Self.getAttributeList: return try attributes(template, &reader, service: request.service)
+        case Self.getAttributeList: return try attributes(template, &reader, service: request.service, limit: limit)
         case LogixServices.readTag: return try definition(template, &reader, limit: limit)
         default: throw .serviceNotSupported
         }
     }
 
-    private func attributes(_ template: Template, _ reader: inout WireReader, service: UInt8) throws(CIPStatus) -> CIPReply {
+    /// A list that would not fit one reply is refused whole with 0x11 (found
+    /// by fuzzing: a request repeating an attribute drew a reply of any size).
+    private func attributes(_ template: Template, _ reader: inout WireReader, service: UInt8, limit: Int) throws(CIPStatus) -> CIPReply {
         let count = try reader.u16()
         var out: [UInt8] = []
         out.append16(count)
@@ -32,6 +34,7 @@ struct TemplateObject {
             case 5: out.append16(0); out.append32(UInt32(template.size))
             default: out.append16(UInt16(CIPStatus.attributeNotSupported.general))
             }
+            guard 4 + out.count <= limit else { throw .replyTooLarge }
         }
         return CIPReply(service: service, data: out)
     }

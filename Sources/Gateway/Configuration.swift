@@ -93,6 +93,9 @@ public struct Configuration: Sendable {
     }
 
     public init(toml text: String, file: String) throws(ConfigurationError) {
+        if let (line, found) = TOMLHeaderCheck.badHeader(in: text) {
+            throw ConfigurationError(file: file, key: "", reason: "line \(line): a table header must begin with a key, not '\(found)'")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

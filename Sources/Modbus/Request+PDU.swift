@@ -54,6 +54,8 @@ extension Request {
     /// wrong length, exception 3.
     public init(pdu: ArraySlice<UInt8>) throws(ModbusException) {
         guard let first = pdu.first else { throw ModbusException(function: 0, code: .illegalFunction) }
+        // No frame carries more (found by fuzzing: diagnostics took any length).
+        guard pdu.count <= Limits.pduBytes else { throw ModbusException(function: first, code: .illegalDataValue) }
         var input = ByteReader(pdu.dropFirst(), function: first)
         switch FunctionCode(first) {
         case .readCoils, .readDiscreteInputs, .readHoldingRegisters, .readInputRegisters:

@@ -59,6 +59,7 @@ extension Response {
     /// function, a wrong byte count, an echo that differs) is `.malformedReply`.
     public init(pdu: ArraySlice<UInt8>, for request: Request) throws(ModbusError) {
         guard let first = pdu.first else { throw ModbusError(.malformedReply, "empty reply") }
+        guard pdu.count <= Limits.pduBytes else { throw ModbusError(.malformedReply, "a reply of \(pdu.count) bytes") }
         let function = request.function.rawValue
         if first == function | 0x80 {
             guard pdu.count == 2 else { throw ModbusError(.malformedReply, "exception reply of \(pdu.count) bytes") }

@@ -68,6 +68,21 @@ import Testing
         #expect(call(0x4C, [.symbol("Count")], [1, 0]).data == [0xC4, 0, 0xE1, 0, 0, 0])
     }
 
+    /// Found by fuzzing: each embedded read used to be given the whole limit,
+    /// so big reads made one reply of 1.5 KB in a 504-byte message. Now each
+    /// takes the room those before it left: a big read is partial with what
+    /// fits, and one after it that cannot fit is 0x11, reply data too large.
+    @Test func aMultipleServicePacketReplyFitsTheLimit() throws {
+        let read = CIPRequest(service: 0x4C, path: CIPPath([.symbol("SCADA")]), data: [0xFA, 0]).bytes
+        let count = CIPRequest(service: 0x4C, path: CIPPath([.symbol("Count")]), data: [1, 0]).bytes
+        let reply = call(0x0A, [.classID(2), .instance(1)], MultipleServicePacket.pack([count, read, read]))
+        #expect(reply.bytes.count <= 504, "\(reply.bytes.count) bytes")
+        let parts = try MultipleServicePacket.unpack(reply.data[...]).map { try CIPReply(parsing: $0) }
+        #expect(parts.map(\.status) == [.success, .partialTransfer, .replyTooLarge], "\(parts.map(\.status))")
+        #expect(parts[0].data == [0xC4, 0, 0, 0, 0, 0])
+        #expect(reply.status == .embeddedServiceError)
+    }
+
     @Test func aMultipleServicePacketSaysWhenOneFailed() throws {
         let good = CIPRequest(service: 0x4C, path: CIPPath([.symbol("Count")]), data: [1, 0]).bytes
         let bad = CIPRequest(service: 0x4C, path: CIPPath([.symbol("Nope")]), data: [1, 0]).bytes

@@ -46,6 +46,29 @@ import EtherNetIP
         #expect(device.members[1].encoding == .real && !device.members[1].lowWordFirst && device.members[3].address == ModbusAddress(1))
     }
 
+    /// Found by fuzzing: toml++ aborts the process (an assertion, even in a
+    /// release build) on a table header whose key begins with a character no
+    /// key may begin with. Such a header is a configuration error, with its
+    /// line; headers and values that only look alike still load.
+    @Test func aTableHeaderThatWouldAbortTheParserIsAnError() throws {
+        for (text, line, found) in [("[!a]", 1, "!"), ("a = 1\n\n[[ %x]]", 3, "%"), ("[line]\nb = [\n  1,\n]\n[ {x]", 5, "{")] {
+            #expect(throws: ConfigurationError(file: "t.toml", key: "", reason: "line \(line): a table header must begin with a key, not '\(found)'")) {
+                try Configuration(toml: text, file: "t.toml")
+            }
+        }
+        let fine = """
+            # [!comment]
+            [logging]
+            level = "info" # [!x]
+            [status]
+            bind = "127.0.0.1:0"
+            text = \"\"\"
+            [!not a header]
+            \"\"\"
+            """
+        #expect(TOMLHeaderCheck.badHeader(in: fine) == nil)
+    }
+
     @Test func theStatusEndpointIsOnByDefaultAndCanBeMovedOrTurnedOff() throws {
         #expect(try Configuration(toml: minimal, file: "s").statusBind! == ("127.0.0.1", 8502))
         #expect(try Configuration(toml: minimal + "\n[status]\nbind = \":9000\"\n", file: "s").statusBind! == ("0.0.0.0", 9000))

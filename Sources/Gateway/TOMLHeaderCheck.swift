@@ -1,0 +1,80 @@
+/// toml++ (under TOMLKit) asserts, aborting the process, on a table header
+/// whose key begins with a character no key may begin with (`[!a]`, found
+/// by fuzzing the configuration). Such headers are found here first, so that
+/// they are a configuration error like any other.
+enum TOMLHeaderCheck {
+    /// The line of the first such header, and the character found; nil if none.
+    static func badHeader(in text: String) -> (line: Int, found: Unicode.Scalar)? {
+        var scanner = Scanner(Array(text.unicodeScalars))
+        return scanner.run()
+    }
+
+    private struct Scanner {
+        let characters: [Unicode.Scalar]
+        var index = 0
+        var line = 1
+        /// Open brackets and braces of values (an array may span lines).
+        var depth = 0
+        var lineStart = true
+
+        init(_ characters: [Unicode.Scalar]) { self.characters = characters }
+
+        mutating func run() -> (line: Int, found: Unicode.Scalar)? {
+            while index < characters.count {
+                let character = characters[index]
+                if character == "\n" { line += 1; lineStart = true; index += 1; continue }
+                if character == " " || character == "\t" || character == "\r" { index += 1; continue }
+                if lineStart && depth == 0 && character == "[", let found = headerStart() { return (line, found) }
+                lineStart = false
+                step(character)
+            }
+            return nil
+        }
+
+        /// After `[` or `[[` and blanks: a key's first character, `]` (toml++ refuses that itself), or the end.
+        func headerStart() -> Unicode.Scalar? {
+            var next = index + 1
+            if next < characters.count && characters[next] == "[" { next += 1 }
+            while next < characters.count && (characters[next] == " " || characters[next] == "\t") { next += 1 }
+            guard next < characters.count else { return nil }
+            let found = characters[next]
+            let allowed = found.properties.isASCIIHexDigit || ("a"..."z").contains(found) || ("A"..."Z").contains(found)
+                || "_-\"']\n\r".unicodeScalars.contains(found)
+            return allowed ? nil : found
+        }
+
+        mutating func step(_ character: Unicode.Scalar) {
+            switch character {
+            case "#": skip(until: "\n")
+            case "[", "{": depth += 1; index += 1
+            case "]", "}": depth = max(0, depth - 1); index += 1
+            case "\"", "'": skipString(character)
+            default: index += 1
+            }
+        }
+
+        mutating func skip(until end: Unicode.Scalar) {
+            while index < characters.count && characters[index] != end { index += 1 }
+        }
+
+        /// A basic or literal string, single- or multi-line.
+        mutating func skipString(_ quote: Unicode.Scalar) {
+            let triple = index + 2 < characters.count && characters[index + 1] == quote && characters[index + 2] == quote
+            index += triple ? 3 : 1
+            while index < characters.count {
+                let character = characters[index]
+                if character == "\\" && quote == "\"" { index += 2; continue }
+                if character == "\n" {
+                    if !triple { return }
+                    line += 1
+                }
+                if character == quote && (!triple || closesTriple(quote)) { index += triple ? 3 : 1; return }
+                index += 1
+            }
+        }
+
+        func closesTriple(_ quote: Unicode.Scalar) -> Bool {
+            index + 2 < characters.count && characters[index + 1] == quote && characters[index + 2] == quote
+        }
+    }
+}
