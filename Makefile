@@ -15,7 +15,7 @@ CPPPO_VENV := .build/venv-cpppo
 CPPPO_PACKAGES := cpppo==5.2.5
 DEMO_DIR := .build/demo
 
-.PHONY: demo test bench apt-deps py-deps
+.PHONY: demo test bench soak fuzz fuzz-build apt-deps py-deps
 
 apt-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -37,6 +37,24 @@ $(VENV)/.installed: Makefile
 test: py-deps
 	$(SWIFT) build --build-tests
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest
+	$(MAKE) fuzz-build
+	Fuzz/run $(FUZZ_TEST_SECONDS)
+
+# libFuzzer with AddressSanitizer, in a build of its own. The combined
+# -sanitize=fuzzer,address is given to swiftc because SwiftPM hands the Swift
+# frontend only one of several --sanitize values (which one varies from run
+# to run); --sanitize fuzzer is kept so that SwiftPM links libFuzzer's main.
+FUZZ_BUILD := .build/fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_TEST_SECONDS ?= 5
+
+fuzz-build: apt-deps
+	$(SWIFT) build --build-path $(FUZZ_BUILD) --product fieldgw-fuzz --sanitize fuzzer \
+		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link,address
+
+# Every target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=600 TARGETS="mbap-server enip-server").
+fuzz: fuzz-build
+	Fuzz/run $(FUZZ_SECONDS) $(TARGETS)
 
 demo: apt-deps
 	$(SWIFT) build -c release --product fieldgw
@@ -72,3 +90,11 @@ bench: py-deps
 	$(PYTHON) Benchmarks/automata_bench.py .build/release/automata-bench
 	$(PYTHON) Benchmarks/modbus_bench.py .build/release $(BENCH_DIR)
 	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python $(BENCH_DIR)
+
+# The gateway under mixed load for SOAK_SECONDS: memory, descriptors and
+# latency at the start and the end. Not part of `make test`.
+SOAK_SECONDS ?= 600
+
+soak: py-deps
+	$(SWIFT) build -c release --product fieldgw
+	$(PYTHON) Benchmarks/soak.py .build/release $(SOAK_SECONDS)

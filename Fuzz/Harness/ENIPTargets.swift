@@ -11,7 +11,7 @@ enum ENIPTargets {
         do {
             try tags.addStructure(definition: "Motor=Speed:REAL,Run:BOOL,Fault:BOOL,Counts:DINT[4],Name:STRING")
             for definition in ["SCADA=INT[1000]", "Temp=REAL", "Grid=DINT[4,8]", "Label=STRING", "Flags=BOOL[64]",
-                               "Pump=Motor", "Pumps=Motor[3]", "Program:Main.Count=DINT", "Speed@0x93/3/10=REAL", "Big=LREAL[300]"] {
+                               "Pump=Motor", "Pumps=Motor[3]", "Program:Main.Count=DINT", "Speed@0x93/3/10=REAL", "Big=LREAL[300]", "Wide@0x93/3/11=LREAL[100]"] {
                 try tags.add(definition: definition)
             }
             try tags.add(definition: "Limit=DINT", readOnly: true)

@@ -70,7 +70,7 @@ public struct MessageRouter: Sendable {
 
     /// Services answered at once by the objects here.
     private func local(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
-        if let tag = tags.attributes[request.path] { return try attribute(tag, request) }
+        if let tag = tags.attributes[request.path] { return try attribute(tag, request, limit: limit) }
         switch (request.service, request.path.segments.first) {
         case (ConnectionManager.forwardOpen, .classID(6)?), (ConnectionManager.largeForwardOpen, .classID(6)?):
             return try connections.open(request, session: session)
@@ -83,7 +83,7 @@ public struct MessageRouter: Sendable {
         case (_, .classID(0x6C)?):
             return try TemplateObject(tags: tags).serve(request, limit: limit)
         case (_, .classID(0x8B)?):
-            return try clock.serve(request)
+            return try clock.serve(request, limit: limit)
         case (Self.getInstanceAttributeList, _):
             return try SymbolList(tags: tags).serve(request, limit: limit)
         case (_, .classID?):
@@ -94,11 +94,12 @@ public struct MessageRouter: Sendable {
     }
 
     /// A tag defined with an @CLASS/INSTANCE/ATTRIBUTE address: Get and Set
-    /// Attribute Single read and write all of it.
-    private func attribute(_ tag: Tag, _ request: CIPRequest) throws(CIPStatus) -> CIPReply {
+    /// Attribute Single read and write all of it; one too big for a reply is 0x11.
+    private func attribute(_ tag: Tag, _ request: CIPRequest, limit: Int) throws(CIPStatus) -> CIPReply {
         let size = tag.type.size * tag.count
         switch request.service {
         case Self.getAttributeSingle:
+            guard 4 + size <= limit else { throw .replyTooLarge }
             return CIPReply(service: request.service, data: tag.bytes(at: 0, count: size))
         case Self.setAttributeSingle:
             guard request.data.count >= size else { throw .notEnoughData }

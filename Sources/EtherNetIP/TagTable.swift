@@ -107,6 +107,10 @@ public struct TagTable: Sendable {
                 dimensions = [(bits + 31) / 32]
             }
             guard dimensions.count <= 1 else { throw TagDefinitionError(definition: definition, reason: "a member has at most one dimension") }
+            // A template holds a member's element count in 16 bits (found by fuzzing: more trapped).
+            guard (dimensions.first ?? 0) <= 0xFFFF else {
+                throw TagDefinitionError(definition: definition, reason: "member \(parts[0]) has more than 65535 elements")
+            }
             guard !fields.contains(where: { $0.0.lowercased() == parts[0].lowercased() }) else {
                 throw TagDefinitionError(definition: definition, reason: "member \(parts[0]) is defined twice")
             }
@@ -121,6 +125,13 @@ public struct TagTable: Sendable {
     public mutating func addStructure(name: String, fields: [(String, DataType, Int)], packBools: Bool = true) throws(TagDefinitionError) -> Template {
         guard structures[name.lowercased()] == nil, CIPType(name: name) == nil else {
             throw TagDefinitionError(definition: name, reason: "type \(name) is defined already")
+        }
+        let bytes = fields.map { Self.bytes(of: $0.1, [max($0.2, 1)]) }.reduce(0) { total, member in
+            let (sum, overflow) = total.addingReportingOverflow(member)
+            return overflow ? Int.max : sum
+        }
+        guard bytes <= Self.maximumBytes else {
+            throw TagDefinitionError(definition: name, reason: "more than \(Self.maximumBytes >> 20) MiB in one structure")
         }
         // UDT instances count from 0x100; STRING, predefined, is not one of them.
         let template = Template(name: name, id: UInt16(0x100 + structures.count - 1), fields: fields, packBools: packBools)

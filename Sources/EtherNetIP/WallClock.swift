@@ -22,7 +22,9 @@ public final class WallClock: Sendable {
         Int64(Date().timeIntervalSince1970 * 1_000_000) + state.withLock { $0.offset }
     }
 
-    func serve(_ request: CIPRequest) throws(CIPStatus) -> CIPReply {
+    /// A list whose reply would not fit `limit` is refused whole with 0x11
+    /// (found by fuzzing: repeated attributes drew a reply of any size).
+    func serve(_ request: CIPRequest, limit: Int) throws(CIPStatus) -> CIPReply {
         guard request.path.segments.count == 2, request.path.segments[1] == .instance(1) else { throw .pathDestinationUnknown }
         var reader = WireReader(request.data)
         let count = Int(try reader.u16())
@@ -34,6 +36,7 @@ public final class WallClock: Sendable {
             out.append16(id)
             let ok = request.service == Self.getAttributeList ? get(id, into: &out) : try set(id, from: &reader, into: &out)
             failed = failed || !ok
+            guard 4 + out.count <= limit else { throw .replyTooLarge }
         }
         switch request.service {
         case Self.getAttributeList, Self.setAttributeList:

@@ -1,7 +1,7 @@
 import NIOCore
 
-/// How urgent a request on a line is: writes first, then requests forwarded
-/// from TCP clients, then the poller's reads.
+/// What a request on a line is: a client's write (ahead of its reads), a
+/// client's read, or the poller's read (which takes turns as one more client).
 public enum BusPriority: Int, Sendable, Hashable, CaseIterable {
     case write, forwarded, poll
 }
@@ -11,7 +11,10 @@ public enum BusPriority: Int, Sendable, Hashable, CaseIterable {
 /// Clients take turns, one transaction each: whatever a client sends, and
 /// however many, every other client with a request waiting is served once
 /// before it is served again. Within its turn a client's writes go ahead of
-/// its reads. The poller's reads come when no client waits.
+/// its reads. The poller takes its turn as one more client: however busy
+/// clients keep the line, a poll waits at most one round of them (a soak
+/// run found polls that came only when no client waited left device tags
+/// stale under steady load).
 ///
 /// Bounded: when `capacity` requests wait, a newcomer pushes out the newest
 /// request of the client holding the most (that one is answered 0x06); a
@@ -20,8 +23,9 @@ public enum BusPriority: Int, Sendable, Hashable, CaseIterable {
 struct BusQueue<Item> {
     let capacity: Int
     private var clients: [Int: ClientRequests] = [:]
-    /// Clients with requests waiting, in turn order.
+    /// Clients with requests waiting, in turn order; `pollerTurn` for the poller.
     private var turns = CircularBuffer<Int>()
+    private static var pollerTurn: Int { Int.min }
     private var polls = CircularBuffer<Item>()
     private(set) var count = 0
 
@@ -49,7 +53,9 @@ struct BusQueue<Item> {
         }
         count += 1
         switch priority {
-        case .poll: polls.append(item)
+        case .poll:
+            if polls.isEmpty { turns.append(Self.pollerTurn) }
+            polls.append(item)
         case .write, .forwarded:
             if clients[client] == nil { turns.append(client) }
             if priority == .write {
@@ -63,13 +69,19 @@ struct BusQueue<Item> {
 
     /// The next request to send.
     mutating func pop() -> Item? {
-        let item = popTurn() ?? polls.popFirst()
+        let item = popTurn()
         if item != nil { count -= 1 }
         return item
     }
 
     private mutating func popTurn() -> Item? {
-        guard let client = turns.popFirst(), var requests = clients[client] else { return nil }
+        guard let client = turns.popFirst() else { return nil }
+        if client == Self.pollerTurn {
+            let item = polls.popFirst()
+            if !polls.isEmpty { turns.append(Self.pollerTurn) }
+            return item
+        }
+        guard var requests = clients[client] else { return nil }
         let item = requests.writes.popFirst() ?? requests.reads.popFirst()
         if requests.count > 0 {
             clients[client] = requests
@@ -87,6 +99,7 @@ struct BusQueue<Item> {
         let mine = polling ? polls.count : clients[client]?.count ?? 0
         if !polling, polls.count > mine + 1 {
             count -= 1
+            defer { if polls.isEmpty { turns.removeAll { $0 == Self.pollerTurn } } }
             return polls.popLast()
         }
         guard let (largest, requests) = clients.max(by: { $0.value.count < $1.value.count }),

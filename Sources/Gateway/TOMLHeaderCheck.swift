@@ -31,7 +31,8 @@ enum TOMLHeaderCheck {
             return nil
         }
 
-        /// After `[` or `[[` and blanks: a key's first character, `]` (toml++ refuses that itself), or the end.
+        /// After `[` or `[[` and blanks: a key's first character, `]` (toml++
+        /// refuses that itself), or the end; not a line's end (`[` alone on a line).
         func headerStart() -> Unicode.Scalar? {
             var next = index + 1
             if next < characters.count && characters[next] == "[" { next += 1 }
@@ -39,7 +40,7 @@ enum TOMLHeaderCheck {
             guard next < characters.count else { return nil }
             let found = characters[next]
             let allowed = found.properties.isASCIIHexDigit || ("a"..."z").contains(found) || ("A"..."Z").contains(found)
-                || "_-\"']\n\r".unicodeScalars.contains(found)
+                || "_-\"']".unicodeScalars.contains(found)
             return allowed ? nil : found
         }
 

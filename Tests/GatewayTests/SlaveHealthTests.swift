@@ -84,13 +84,26 @@ import Testing
         return true
     }
 
-    @Test func aClientsWritesGoBeforeItsReadsAndPollsComeLast() {
+    @Test func aClientsWritesGoBeforeItsReadsAndThePollerTakesATurn() {
         var queue = BusQueue<String>(capacity: 10)
-        let pushed = [queue.push("poll", priority: .poll, client: 0), queue.push("read", priority: .forwarded, client: 1),
+        let pushed = [queue.push("read", priority: .forwarded, client: 1), queue.push("poll", priority: .poll, client: 0),
                       queue.push("write", priority: .write, client: 1)]
         #expect(pushed.allSatisfy(queued))
         let order = [queue.pop(), queue.pop(), queue.pop(), queue.pop()]
-        #expect(order == ["write", "read", "poll", nil] && queue.count == 0)
+        #expect(order == ["write", "poll", "read", nil] && queue.count == 0)
+    }
+
+    /// Clients that always have a request waiting do not starve the poller:
+    /// it is served once each round.
+    @Test func busyClientsDoNotStarveThePoller() {
+        var queue = BusQueue<String>(capacity: 100)
+        for index in 0..<10 {
+            _ = queue.push("a\(index)", priority: .forwarded, client: 1)
+            _ = queue.push("b\(index)", priority: .forwarded, client: 2)
+        }
+        for index in 0..<3 { _ = queue.push("p\(index)", priority: .poll, client: 0) }
+        let order = (0..<9).compactMap { _ in queue.pop() }
+        #expect(order == ["a0", "b0", "p0", "a1", "b1", "p1", "a2", "b2", "p2"])
     }
 
     @Test func clientsTakeTurns() {
@@ -132,7 +145,7 @@ import Testing
         guard case .queuedDisplacing(let out) = queue.push(9, priority: .forwarded, client: 5) else { Issue.record("queued"); return }
         #expect(out == 2)
         let drained = queue.drain()
-        #expect(drained == [9, 0, 1] && queue.count == 0)
+        #expect(drained == [0, 9, 1] && queue.count == 0)
     }
 }
 
