@@ -1,11 +1,13 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CoreMetrics
 import Discovery
 import EtherNetIP
 import Logging
 import Modbus
 import NIOCore
+import Prometheus
 import Serial
 import Synchronization
 
@@ -35,9 +37,11 @@ public final class GatewayService: Sendable {
 
     /// Starts every part the configuration names. A part that fails to start
     /// (a port already in use) stops those already started, and the error names
-    /// the address and the reason.
-    public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
-        let parts = Parts()
+    /// the address and the reason. With a `metrics` registry, the lines'
+    /// metrics are kept in it and the status endpoint serves it at `/metrics`.
+    public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
+                             metrics: PrometheusCollectorRegistry? = nil) async throws -> GatewayService {
+        let parts = Parts(metrics: metrics)
         do {
             return try await parts.start(configuration, group: group, logger: logger)
         } catch {
@@ -48,12 +52,15 @@ public final class GatewayService: Sendable {
 
     /// What has started so far, so that a failure can stop it.
     private final class Parts {
+        let metrics: PrometheusCollectorRegistry?
         var buses: [String: Bus] = [:]
         var paths: [String: String] = [:]
         var servers: [ModbusTCPServer] = []
         var enipServer: ENIPServer?
         var pollers: [Poller] = []
         var statusServer: StatusServer?
+
+        init(metrics: PrometheusCollectorRegistry?) { self.metrics = metrics }
 
         var service: GatewayService {
             GatewayService(buses: buses, servers: servers, enipServer: enipServer, paths: paths, pollers: pollers, statusServer: statusServer)
@@ -63,7 +70,9 @@ public final class GatewayService: Sendable {
         func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
             for line in configuration.lines {
                 // Looked up at every opening: a re-plugged USB adapter may come back as another node.
-                buses[line.name] = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger)
+                let factory: any MetricsFactory = metrics.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
+                buses[line.name] = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger,
+                                       metrics: factory)
                 paths[line.name] = (try? GatewayService.resolve(line)) ?? "(waiting for \(line.adapter))"
             }
             let polled = startPolls(configuration.polls, on: buses)
@@ -87,7 +96,9 @@ public final class GatewayService: Sendable {
                 }
             }
             let service = Box()
-            statusServer = await startStatus(configuration, group: group, logger: logger) { service.value?.status ?? GatewayStatus(lines: []) }
+            statusServer = await startStatus(configuration, group: group, logger: logger, metrics: metrics) {
+                service.value?.status ?? GatewayStatus(lines: [])
+            }
             let made = self.service
             service.value = made
             return made
@@ -116,10 +127,11 @@ public final class GatewayService: Sendable {
 
     /// The status endpoint; a port already taken costs the status, not the gateway.
     fileprivate static func startStatus(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
-                                    status: @escaping @Sendable () -> GatewayStatus) async -> StatusServer? {
+                                        metrics: PrometheusCollectorRegistry?,
+                                        status: @escaping @Sendable () -> GatewayStatus) async -> StatusServer? {
         guard let (host, port) = configuration.statusBind else { return nil }
         do {
-            return try await StatusServer.start(host: host, port: port, group: group, status: status)
+            return try await StatusServer.start(host: host, port: port, group: group, metrics: metrics, status: status)
         } catch {
             logger.warning("no status endpoint on \(host):\(port): \(error)")
             return nil

@@ -3,7 +3,9 @@ import Dispatch
 import Foundation
 import Gateway
 import Logging
+import Metrics
 import NIOPosix
+import Prometheus
 import Synchronization
 
 #if canImport(Glibc)
@@ -42,11 +44,15 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fieldgw.gateway")
+        // Every swift-metrics figure of the process goes to Prometheus, served at /metrics.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         // Listening from before start-up: a SIGTERM while the lines open is not lost.
         let stop = StopSignal()
         let service: GatewayService
         do {
-            service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
+                                                     metrics: registry)
         } catch {
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
@@ -73,7 +79,9 @@ struct GatewayCommand: AsyncParsableCommand {
             ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.channel.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
         }
         if let status = service.statusServer {
-            ModbusSimCommand.say("gateway: status on http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)/status")
+            let address = "http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)"
+            ModbusSimCommand.say("gateway: status on \(address)/status")
+            ModbusSimCommand.say("gateway: metrics on \(address)/metrics")
         }
     }
 }
