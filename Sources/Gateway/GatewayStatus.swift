@@ -48,11 +48,17 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
 
 extension GatewayService {
     /// The state of every line and every slave it knows.
-    public var status: GatewayStatus {
-        GatewayStatus(lines: buses.keys.sorted().map { name in line(name, buses[name]!) })
+    public var status: GatewayStatus { GatewayStatus(buses: buses, paths: paths, pollers: pollers) }
+}
+
+extension GatewayStatus {
+    /// The state of every line of `buses` and every slave it knows, for parts
+    /// started without a `GatewayService` (the demo's).
+    public init(buses: [String: Bus], paths: [String: String], pollers: [Poller]) {
+        self.init(lines: buses.keys.sorted().map { name in Self.line(name, buses[name]!, paths: paths, pollers: pollers) })
     }
 
-    private func line(_ name: String, _ bus: Bus) -> GatewayStatus.Line {
+    private static func line(_ name: String, _ bus: Bus, paths: [String: String], pollers: [Poller]) -> GatewayStatus.Line {
         let counters = bus.counters
         let framer = bus.framerCounters
         let polled = pollers.filter { $0.bus === bus }
@@ -65,7 +71,7 @@ extension GatewayService {
         let health = bus.slaves
         let addresses = Set(health.keys).union(polled.map(\.slave)).sorted()
         let slaves = addresses.map { address in
-            Self.slave(address, health[address] ?? SlaveHealth(), polled.first { $0.slave == address })
+            slave(address, health[address] ?? SlaveHealth(), polled.first { $0.slave == address })
         }
         return GatewayStatus.Line(
             name: name, up: bus.isUp, adapter: paths[name] ?? "", queueDepth: bus.queueDepth, utilisation: bus.utilisation,

@@ -4,7 +4,9 @@ import EtherNetIP
 import Gateway
 import Logging
 import Modbus
+import Metrics
 import NIOPosix
+import Prometheus
 import Serial
 
 struct DemoCommand: AsyncParsableCommand {
@@ -25,6 +27,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The EtherNet/IP port on 127.0.0.1 (0 picks a free one).")
     var enipPort = 44818
 
+    @Option(name: .long, help: "The status endpoint's port on 127.0.0.1 (GET /status for `fieldgw status`, GET /metrics for Prometheus; 0 picks a free one).")
+    var statusPort = 8502
+
     @Option(name: .long, help: "The simulated line's baud rate.")
     var baud = 19200
 
@@ -34,6 +39,9 @@ struct DemoCommand: AsyncParsableCommand {
             handler.logLevel = .warning
             return handler
         }
+        // Bootstrapped before the line is made, so that its metrics reach /metrics.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let settings = SerialSettings(baud: baud)
         let line = try VirtualBus(ends: 4, settings: settings)
         let devices = (1...3).map { _ in Self.device() }
@@ -50,7 +58,8 @@ struct DemoCommand: AsyncParsableCommand {
         let (tags, pollers) = try DeviceTags.table(for: Self.tagDevices, on: ["demo": bus])
         let enip = try await ENIPServer.start(host: "127.0.0.1", port: enipPort, router: MessageRouter(tags: tags),
                                               group: MultiThreadedEventLoopGroup.singleton)
-        introduce(port: server.port, enipPort: enip.port)
+        let status = try await startStatus(registry: registry, bus: bus, path: line.paths[0], pollers: pollers)
+        introduce(port: server.port, enipPort: enip.port, statusPort: status?.port)
         let stop = StopSignal()
         let ticker = Task { await tick(devices: devices, pollers: pollers, bus: bus) }
         _ = await stop.wait()
@@ -58,9 +67,23 @@ struct DemoCommand: AsyncParsableCommand {
         pollers.forEach { $0.stop() }
         try await server.close()
         try await enip.close()
+        await status?.close()
         await bus.close()
         slaves.forEach { $0.stop() }
         ModbusSimCommand.say("\ndemo: stopped")
+    }
+
+    /// The status endpoint with /metrics; a port already taken costs only the endpoint, as in the gateway.
+    private func startStatus(registry: PrometheusCollectorRegistry, bus: Bus, path: String, pollers: [Poller]) async throws -> StatusServer? {
+        do {
+            return try await StatusServer.start(host: "127.0.0.1", port: statusPort, group: MultiThreadedEventLoopGroup.singleton,
+                                                metrics: registry) {
+                GatewayStatus(buses: ["demo": bus], paths: ["demo": path], pollers: pollers)
+            }
+        } catch {
+            ModbusSimCommand.say("demo: no status endpoint on 127.0.0.1:\(statusPort): \(SocketFailure.reason(of: error))")
+            return nil
+        }
     }
 
     /// Holding registers 40001-40010: 40001 counts seconds, the others hold 2..10.
@@ -79,7 +102,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    private func introduce(port: Int, enipPort: Int) {
+    private func introduce(port: Int, enipPort: Int, statusPort: Int?) {
         ModbusSimCommand.say("""
             demo: a simulated RS485 line at \(baud) baud, 8E1, with three slaves, each with holding registers 40001-40010:
               unit 1  answers at once (40001 counts seconds)
@@ -92,6 +115,12 @@ struct DemoCommand: AsyncParsableCommand {
             demo: EtherNet/IP on 127.0.0.1:\(enipPort): each slave is a structure tag Unit1..Unit3 (Seconds, R2..R10)
             demo: try  fieldgw enip-client -a 127.0.0.1:\(enipPort) Unit1.Seconds Unit2.R5 --list-tags
                        python3 -c "from pylogix import PLC; c = PLC('127.0.0.1'); c.Port = \(enipPort); print(c.Read('Unit1.Seconds'))"
+            """)
+        guard let statusPort else { return }
+        let url = "http://127.0.0.1:\(statusPort)"
+        ModbusSimCommand.say("""
+            demo: status on \(url)/status, metrics (Prometheus) on \(url)/metrics
+            demo: try  fieldgw status\(statusPort == 8502 ? "" : " --url \(url)/status")
             """)
     }
 
