@@ -94,7 +94,7 @@ public struct Configuration: Sendable {
 
     public init(toml text: String, file: String) throws(ConfigurationError) {
         if let (line, found) = TOMLHeaderCheck.badHeader(in: text) {
-            throw ConfigurationError(file: file, key: "", reason: "line \(line): a table header must begin with a key, not '\(found)'")
+            throw ConfigurationError(file: file, key: "", reason: "line \(line): a table header must begin with a key, not '\(found.escaped(asASCII: false))'")
         }
         let table: TOMLTable
         do {

@@ -23,7 +23,11 @@ enum TOMLHeaderCheck {
             while index < characters.count {
                 let character = characters[index]
                 if character == "\n" { line += 1; lineStart = true; index += 1; continue }
-                if character == " " || character == "\t" || character == "\r" { index += 1; continue }
+                // toml++ skips a byte-order mark at the start, so the line after it still begins there.
+                if character == " " || character == "\t" || character == "\r" || (index == 0 && character == "\u{FEFF}") {
+                    index += 1
+                    continue
+                }
                 if lineStart && depth == 0 && character == "[", let found = headerStart() { return (line, found) }
                 lineStart = false
                 step(character)

@@ -51,7 +51,7 @@ import EtherNetIP
     /// key may begin with. Such a header is a configuration error, with its
     /// line; headers and values that only look alike still load.
     @Test func aTableHeaderThatWouldAbortTheParserIsAnError() throws {
-        for (text, line, found) in [("[!a]", 1, "!"), ("a = 1\n\n[[ %x]]", 3, "%"), ("[line]\nb = [\n  1,\n]\n[ {x]", 5, "{")] {
+        for (text, line, found) in [("[!a]", 1, "!"), ("a = 1\n\n[[ %x]]", 3, "%"), ("[line]\nb = [\n  1,\n]\n[ {x]", 5, "{"), ("\u{FEFF}[[\nunits = 1", 1, "\\n")] {
             #expect(throws: ConfigurationError(file: "t.toml", key: "", reason: "line \(line): a table header must begin with a key, not '\(found)'")) {
                 try Configuration(toml: text, file: "t.toml")
             }
