@@ -23,19 +23,27 @@ public final class DeviceTags: TagSource {
         size = template.size
     }
 
-    /// Each device as one structure tag (its type named after it), polled by
-    /// a poller of its own at its period; the pollers, to stop them.
-    public static func table(for devices: [Configuration.Device], on buses: [String: Bus]) throws -> (TagTable, [Poller]) {
+    /// Each device as one structure tag (its type named after it), polled at
+    /// its period by its slave's poller: the one in `sharing` (by line, then
+    /// slave: the [[poll]]s' pollers), or one made here and shared by every
+    /// device of that slave, so that no slave is polled twice. The pollers
+    /// made here, to stop them.
+    public static func table(for devices: [Configuration.Device], on buses: [String: Bus],
+                             sharing: [String: [UInt8: Poller]] = [:]) throws -> (TagTable, [Poller]) {
         var tags = TagTable()
         var pollers: [Poller] = []
+        var shared = sharing
         for device in devices {
             guard let bus = buses[device.line] else { throw GatewayError(reason: "device \(device.tag): no line \(device.line)") }
-            let poller = Poller(bus: bus, slave: device.slave, period: device.period)
+            let poller = shared[device.line]?[device.slave] ?? Poller(bus: bus, slave: device.slave, period: device.period)
+            if shared[device.line]?[device.slave] == nil {
+                shared[device.line, default: [:]][device.slave] = poller
+                pollers.append(poller)
+            }
             poller.poll(device.members.flatMap(\.addresses), period: device.period)
             let template = try tags.addStructure(name: device.tag, fields: fields(device.members), packBools: false)
             let source = DeviceTags(members: device.members, template: template, poller: poller, maxAge: device.maxAge)
             try tags.add(name: device.tag, type: .structure(template), source: source)
-            pollers.append(poller)
         }
         return (tags, pollers)
     }

@@ -86,7 +86,9 @@ public final class GatewayService: Sendable {
                                                     logger: logger)
                 })
             }
-            let (tags, devicePollers) = try DeviceTags.table(for: configuration.devices, on: buses)
+            var sharing: [String: [UInt8: Poller]] = [:]
+            for (key, entry) in polled { sharing[key.line, default: [:]][key.slave] = entry.poller }
+            let (tags, devicePollers) = try DeviceTags.table(for: configuration.devices, on: buses, sharing: sharing)
             pollers += devicePollers
             if let enip = configuration.enip {
                 enipServer = try await listening("EtherNet/IP", enip.host, enip.port) {

@@ -201,8 +201,27 @@ public final class Poller: Sendable {
         let start = ContinuousClock.now
         return bus.submit(read.request.pdu, to: slave, priority: .poll, on: loop).flatMap { reply in
             let values = Self.values(reply, for: read)
-            if let values { self.store(values, of: read) }
-            return self.poll(reads.dropFirst(), busy: busy + (ContinuousClock.now - start), answered: answered && values != nil)
+            if let values { self.store(values, of: read) } else { self.clear(read) }
+            let heard = values != nil || Self.slaveException(reply)
+            return self.poll(reads.dropFirst(), busy: busy + (ContinuousClock.now - start), answered: answered && heard)
+        }
+    }
+
+    /// An exception the slave itself gave (an address it does not have): it
+    /// is online, and only that read's values are gone. 0x0A and 0x0B are the
+    /// gateway's: no answer. (Devices and [[poll]]s of one slave share a
+    /// poller, so one bad address must not take the others' values.)
+    private static func slaveException(_ reply: [UInt8]?) -> Bool {
+        guard let reply, reply.count == 2, reply[0] & 0x80 != 0 else { return false }
+        return ![ExceptionCode.gatewayPathUnavailable.rawValue, ExceptionCode.gatewayTargetFailed.rawValue].contains(reply[1])
+    }
+
+    /// A read that brought no values: what it covers is not known now.
+    private func clear(_ read: PollPlan.Read) {
+        state.withLock { state in
+            for index in 0..<read.count {
+                state.values[ModbusAddress(table: read.table, offset: read.offset &+ UInt16(index))] = nil
+            }
         }
     }
 

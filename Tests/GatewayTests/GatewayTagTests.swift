@@ -128,6 +128,59 @@ import EtherNetIP
         await service.stop()
     }
 
+    /// A [[poll]] and two [[device]] tags of one slave share one poller: the
+    /// slave is polled once a cycle for all of them (the shipped
+    /// configuration used to poll boiler-house slave 1 twice).
+    @Test func aPollAndDevicesOfOneSlaveShareOnePoller() async throws {
+        let settings = SerialSettings(baud: 19200)
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice(Array(10..<20))]))
+        defer { slave.stop() }
+        let configuration = try Configuration(toml: """
+            [status]
+            enabled = false
+            [enip]
+            bind = "127.0.0.1:0"
+            [[line]]
+            name = "shared"
+            adapter = "\(line.paths[0])"
+            [[poll]]
+            line = "shared"
+            slave = 1
+            addresses = ["40001-40002"]
+            period_s = 0.2
+            [[device]]
+            tag = "A"
+            line = "shared"
+            slave = 1
+            period_s = 0.2
+              [[device.member]]
+              name = "X"
+              register = "40003"
+            [[device]]
+            tag = "B"
+            line = "shared"
+            slave = 1
+              [[device.member]]
+              name = "Y"
+              register = "40004"
+            """, file: "shared.toml")
+        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        #expect(service.pollers.count == 1, "one poller for slave 1, not \(service.pollers.count)")
+        let poller = try #require(service.pollers.first)
+        var deadline = 40
+        while poller.read(ModbusAddress(40004)!) == nil && deadline > 0 {
+            usleep(50_000)
+            deadline -= 1
+        }
+        #expect((40001...40004).map { poller.read(ModbusAddress($0)!) } == [10, 11, 12, 13])
+        let before = service.buses["shared"]!.counters.transactions
+        usleep(1_000_000)
+        let cycles = service.buses["shared"]!.counters.transactions - before
+        #expect((3...7).contains(cycles), "one read a cycle of 0.2 s for the poll and both devices: \(cycles) in 1 s")
+        await service.stop()
+    }
+
     @Test func aDevicesConfigurationIsChecked() throws {
         let base = "[[line]]\nname = \"a\"\nadapter = \"/dev/null\"\n[[device]]\ntag = \"D\"\nline = \"a\"\nslave = 1\n"
         let cases: [(String, String)] = [

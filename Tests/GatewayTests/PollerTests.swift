@@ -77,4 +77,21 @@ import Testing
         poller.stop()
         await bus.close()
     }
+
+    /// An address the slave does not have (exception 2) costs only its own
+    /// value: the slave answered, so it stays online and its other values
+    /// stay (a [[poll]] and [[device]] tags of one slave share a poller).
+    @Test func anAddressTheSlaveRefusesCostsOnlyItsOwnValue() async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [3: holdingDevice([7, 8])]))
+        let bus = Bus(name: "refuse", port: try SerialPort(path: line.paths[0], settings: settings),
+                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(200))), logger: Logger(label: "test"))
+        let poller = Poller(bus: bus, slave: 3, period: .milliseconds(50))
+        poller.poll([ModbusAddress(40001)!, ModbusAddress(40500)!])
+        try await waitUntil { poller.cycles >= 3 }
+        #expect(poller.online && poller.read(ModbusAddress(40001)!) == 7 && poller.read(ModbusAddress(40500)!) == nil)
+        poller.stop()
+        await bus.close()
+        slave.stop()
+    }
 }
