@@ -12,13 +12,16 @@ public struct Identity: Sendable {
     public var status: UInt16 = 0x3060
     public var serial: UInt32 = 0x00C0_FFEE
     public var productName = "1756-L61/B LOGIX5561"
+    /// Attribute 8: 3, operational.
+    public var state: UInt8 = 3
     public var programName = "fieldgw"
 
     public init() {}
 
-    /// Get Attributes All (0x01) on class 1 instance 1.
+    /// Get Attributes All (0x01) on class 1 instance 1: attributes 1 to 8
+    /// (pylogix's GetDeviceProperties reads the state after the name).
     var attributesAll: [UInt8] {
-        (1...7).flatMap { attribute($0) ?? [] }
+        (1...8).flatMap { attribute($0) ?? [] }
     }
 
     /// Get Attribute Single (0x0E).
@@ -32,6 +35,7 @@ public struct Identity: Sendable {
         case 5: out.append16(status)
         case 6: out.append32(serial)
         case 7: out += [UInt8(productName.utf8.count)] + Array(productName.utf8)
+        case 8: out.append(state)
         default: return nil
         }
         return out
@@ -51,8 +55,7 @@ public struct Identity: Sendable {
             data += [0, 0, 0, 0]
         }
         data += [UInt8](repeating: 0, count: 8)
-        data += (1...7).flatMap { attribute($0) ?? [] }
-        data.append(3)
+        data += (1...8).flatMap { attribute($0) ?? [] }
         return CommonPacket.Item(type: CommonPacket.identity, data: data)
     }
 
@@ -61,5 +64,18 @@ public struct Identity: Sendable {
         var out: [UInt8] = []
         out.append16(UInt16(programName.utf8.count))
         return out + Array(programName.utf8)
+    }
+}
+
+extension Identity: Hashable {
+    public static func == (a: Identity, b: Identity) -> Bool {
+        a.vendor == b.vendor && a.deviceType == b.deviceType && a.productCode == b.productCode && a.revision == b.revision
+            && a.status == b.status && a.serial == b.serial && a.productName == b.productName && a.state == b.state
+            && a.programName == b.programName
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(serial)
+        hasher.combine(productName)
     }
 }

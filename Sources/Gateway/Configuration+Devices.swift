@@ -1,3 +1,4 @@
+import Foundation
 import EtherNetIP
 import Modbus
 
@@ -33,6 +34,40 @@ extension Configuration {
         public var allow: [AddressRange] = []
         /// TCP clients at once, idle and frame timeouts.
         public var limits = ENIPServer.Limits()
+        /// What the server says it is ([enip.identity]).
+        public var identity = Configuration.defaultIdentity
+    }
+
+    /// A ControlLogix's identity, with a serial number of this machine's own
+    /// (from /etc/machine-id), so that two gateways on one network differ.
+    public static var defaultIdentity: Identity {
+        var identity = Identity()
+        if let id = try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8) {
+            // FNV-1a: stable across runs, spread over 32 bits.
+            identity.serial = id.trimmingCharacters(in: .whitespacesAndNewlines).utf8.reduce(2_166_136_261) { ($0 ^ UInt32($1)) &* 16_777_619 }
+        }
+        return identity
+    }
+
+    /// `[enip.identity]`: vendor_id, device_type, product_code, revision ("20.11"), serial_number, product_name.
+    static func identity(_ source: TOMLReader) throws(ConfigurationError) -> Identity {
+        var reader = source
+        var identity = defaultIdentity
+        identity.vendor = UInt16(try reader.int("vendor_id", in: 0...0xFFFF) ?? Int(identity.vendor))
+        identity.deviceType = UInt16(try reader.int("device_type", in: 0...0xFFFF) ?? Int(identity.deviceType))
+        identity.productCode = UInt16(try reader.int("product_code", in: 0...0xFFFF) ?? Int(identity.productCode))
+        if let revision = try reader.string("revision") {
+            let parts = revision.split(separator: ".").compactMap { UInt8($0) }
+            guard parts.count == 2 else { throw reader.error("revision", "\"\(revision)\" is not MAJOR.MINOR (20.11), each 0-255") }
+            identity.revision = (parts[0], parts[1])
+        }
+        identity.serial = UInt32(try reader.int("serial_number", in: 0...0xFFFF_FFFF) ?? Int(identity.serial))
+        if let name = try reader.string("product_name") {
+            guard (1...32).contains(name.utf8.count) else { throw reader.error("product_name", "1 to 32 bytes, not \(name.utf8.count)") }
+            identity.productName = name
+        }
+        try reader.finish()
+        return identity
     }
 
     static func enip(_ source: TOMLReader) throws(ConfigurationError) -> ENIP {
@@ -44,8 +79,9 @@ extension Configuration {
         limits.connections = try reader.int("tcp_connection_limit", in: 1...100_000) ?? 256
         (limits.idle, limits.frame) = try connectionTimeouts(&reader)
         let allow = try allowList(&reader)
+        let identity = try reader.subtable("identity").map { table throws(ConfigurationError) in try Self.identity(table) } ?? defaultIdentity
         try reader.finish()
-        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow, limits: limits)
+        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow, limits: limits, identity: identity)
     }
 
     static func device(_ source: TOMLReader) throws(ConfigurationError) -> Device {

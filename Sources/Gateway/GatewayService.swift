@@ -93,7 +93,8 @@ public final class GatewayService: Sendable {
             if let enip = configuration.enip {
                 enipServer = try await listening("EtherNet/IP", enip.host, enip.port) {
                     try await ENIPServer.start(host: enip.host, port: enip.port,
-                                               router: MessageRouter(tags: tags, connections: ConnectionManager(limit: enip.connectionLimit)),
+                                               router: MessageRouter(tags: tags, identity: enip.identity,
+                                                                     connections: ConnectionManager(limit: enip.connectionLimit)),
                                                group: group, limits: enip.limits, accepts: allowing(enip.allow), logger: logger)
                 }
             }

@@ -181,6 +181,46 @@ import EtherNetIP
         await service.stop()
     }
 
+    /// `[enip.identity]` is what pylogix's GetDeviceProperties reads back,
+    /// the state (attribute 8) included; unset, the serial number is this
+    /// machine's own.
+    @Test func theIdentityIsConfigurableAndReadsRightInPylogix() async throws {
+        let configuration = try Configuration(toml: """
+            [status]
+            enabled = false
+            [enip]
+            bind = "127.0.0.1:0"
+            [enip.identity]
+            vendor_id = 1
+            product_code = 55
+            revision = "32.11"
+            serial_number = 0x12345678
+            product_name = "fieldgw test gateway"
+            """, file: "identity.toml")
+        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let port = try #require(service.enipServer?.port)
+        let script = """
+            import sys
+            from pylogix import PLC
+            with PLC() as plc:
+                plc.IPAddress, plc.Port = "127.0.0.1", int(sys.argv[1])
+                d = plc.GetDeviceProperties().Value
+                print(d.ProductName, d.ProductCode, d.Revision, d.SerialNumber, d.State)
+            """
+        let seen = try Peers.run(Peers.python(), ["-c", script, "\(port)"])
+        #expect(seen.text == "fieldgw test gateway 55 32.11 0x12345678 3\n", "\(seen.text) \(seen.stderr)")
+        await service.stop()
+
+        let plain = try Configuration(toml: "[enip]\nbind = \"127.0.0.1:0\"\n", file: "plain.toml")
+        if FileManager.default.fileExists(atPath: "/etc/machine-id") {
+            #expect(plain.enip?.identity.serial != Identity().serial, "the serial number comes from /etc/machine-id")
+        }
+        let error = #expect(throws: ConfigurationError.self) {
+            try Configuration(toml: "[enip]\n[enip.identity]\nrevision = \"20\"\n", file: "r.toml")
+        }
+        #expect(error?.description == "r.toml: enip.identity.revision: \"20\" is not MAJOR.MINOR (20.11), each 0-255")
+    }
+
     @Test func aDevicesConfigurationIsChecked() throws {
         let base = "[[line]]\nname = \"a\"\nadapter = \"/dev/null\"\n[[device]]\ntag = \"D\"\nline = \"a\"\nslave = 1\n"
         let cases: [(String, String)] = [
