@@ -104,7 +104,11 @@ let package = Package(
             path: "Fuzz/Harness"
         ),
         // Helpers the test targets share: finding and running real peers.
-        .target(name: "TestSupport", dependencies: ["Modbus", "Serial", "Gateway"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport",
+            dependencies: ["Modbus", "Serial", "Gateway", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
         .testTarget(
             name: "ModbusTests",

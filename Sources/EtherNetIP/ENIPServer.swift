@@ -57,7 +57,8 @@ public final class ENIPServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let accepts, !accepts(channel.remoteAddress) {
-                        logger.notice("refused EtherNet/IP connection from \(channel.remoteAddress?.description ?? "?"): not in the allow list")
+                        let peer = channel.remoteAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+                        logger.notice("refused EtherNet/IP connection from \(peer): not in the allow list")
                         throw NotAllowed()
                     }
                     if let evicted = registry.admit(channel) {

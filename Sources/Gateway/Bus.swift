@@ -57,7 +57,7 @@ public final class Bus: Sendable {
     /// Set when the line's thread has ended; those waiting in `close()` resume then.
     private let ended = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
     private let options: Options
-    private let logger: Logger
+    let logger: Logger
     private let metrics: LineMetrics
 
     private struct State {
@@ -120,7 +120,7 @@ public final class Bus: Sendable {
             first = PortHandOver(port: try open())
         } catch {
             reason = Self.downReason(error)
-            logger.warning("line \(name) is down: \(reason!); waiting for it")
+            logger.warning("line \(name) is down: \(reason!); waiting for it", metadata: ["line": "\(name)"])
         }
         self.init(name: name, first: first, open: open, options: options, logger: logger, metrics: metrics)
         state.withLock { $0.downReason = reason }
@@ -267,7 +267,7 @@ public final class Bus: Sendable {
     /// The line's port opened again (or for the first time): the line is up.
     private func reopen(_ open: @Sendable () throws -> SerialPort) -> RTUMaster? {
         guard let port = try? open() else { return nil }
-        logger.notice("line \(name) is up on \(port.path)")
+        logger.notice("line \(name) is up on \(port.path)", metadata: ["line": "\(name)"])
         state.withLock { state in
             state.up = true
             state.health.removeAll()
@@ -363,14 +363,31 @@ public final class Bus: Sendable {
         state.withLock { state in
             state.counters.transactions += 1
             if case .exception? = response { state.counters.exceptions += 1 }
-            state.health[slave, default: SlaveHealth(policy: options.health)].answered(after: max(.zero, latency))
+        }
+        updateHealth(slave) { $0.answered(after: max(.zero, latency)) }
+    }
+
+    /// Changes `slave`'s health; a breaker that opens or closes is an event in the log.
+    private func updateHealth(_ slave: UInt8, _ change: (inout SlaveHealth) -> Void) {
+        let (before, after) = state.withLock { state in
+            let before = state.health[slave]?.breaker ?? .closed
+            change(&state.health[slave, default: SlaveHealth(policy: options.health)])
+            return (before, state.health[slave]?.breaker ?? .closed)
+        }
+        let metadata: Logger.Metadata = ["line": "\(name)", "slave": "\(slave)"]
+        let opened = { (breaker: SlaveHealth.Breaker) -> Bool in if case .open = breaker { true } else { false } }
+        // Open again after a failed probe is not news; from closed it is.
+        if opened(after) && before == .closed {
+            logger.notice("slave \(slave) on line \(name): breaker open, it does not answer", metadata: metadata)
+        } else if after == .closed && before != .closed {
+            logger.notice("slave \(slave) on line \(name): breaker closed, it answers again", metadata: metadata)
         }
     }
 
     private func failed(_ pending: Pending, error: ModbusError, health evidence: Evidence) -> [UInt8] {
         switch error.code {
         case .connection:
-            logger.error("line \(name) is down: \(error.detail)")
+            logger.warning("line \(name) is down: \(error.detail)", metadata: ["line": "\(name)"])
             let waiting = state.withLock { state in
                 state.up = false
                 state.downReason = "the line failed: \(error.detail)"
@@ -384,11 +401,11 @@ public final class Bus: Sendable {
             state.withLock { state in
                 state.counters.transactions += 1
                 state.counters.timeouts += 1
-                switch evidence {
-                case .timedOut: state.health[pending.slave, default: SlaveHealth(policy: options.health)].timedOut(at: .now)
-                case .heard: state.health[pending.slave, default: SlaveHealth(policy: options.health)].heard()
-                case .none: break
-                }
+            }
+            switch evidence {
+            case .timedOut: updateHealth(pending.slave) { $0.timedOut(at: .now) }
+            case .heard: updateHealth(pending.slave) { $0.heard() }
+            case .none: break
             }
             return Self.exception(.gatewayTargetFailed, to: pending.pdu)
         }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Logging
 import Modbus
 import NIOCore
 import NIOPosix
@@ -192,10 +193,12 @@ public final class Poller: Sendable {
     /// The reads one after another; the time they took.
     private func poll(_ reads: ArraySlice<PollPlan.Read>, busy: Duration, answered: Bool) -> EventLoopFuture<Duration> {
         guard let read = reads.first else {
-            state.withLock { state in
-                state.online = answered
+            let was = state.withLock { state in
+                defer { state.online = answered }
                 if !answered { state.values.removeAll() }
+                return state.cycles == 0 ? nil : state.online
             }
+            if let was, was != answered { announce(online: answered) }
             return loop.makeSucceededFuture(busy)
         }
         let start = ContinuousClock.now
@@ -204,6 +207,16 @@ public final class Poller: Sendable {
             if let values { self.store(values, of: read) } else { self.clear(read) }
             let heard = values != nil || Self.slaveException(reply)
             return self.poll(reads.dropFirst(), busy: busy + (ContinuousClock.now - start), answered: answered && heard)
+        }
+    }
+
+    /// A slave going offline or coming back is an event in the log.
+    private func announce(online: Bool) {
+        let metadata: Logger.Metadata = ["line": "\(bus.name)", "slave": "\(slave)"]
+        if online {
+            bus.logger.notice("slave \(slave) on line \(bus.name) is online, answering its polls again", metadata: metadata)
+        } else {
+            bus.logger.notice("slave \(slave) on line \(bus.name) is offline: it did not answer its poll", metadata: metadata)
         }
     }
 

@@ -235,7 +235,8 @@ extension ServerLoop {
     }
 
     private func admit(_ socket: Int32, from address: SocketAddress?) {
-        let peer = address?.description ?? "?"
+        // 127.0.0.1:47398, not NIO's "[IPv4]127.0.0.1/127.0.0.1:47398".
+        let peer = address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
         if let accepts = settings.accepts, !accepts(address) {
             settings.logger.notice("refused Modbus/TCP connection from \(peer): not in the allow list")
             return _ = Glibc.close(socket)

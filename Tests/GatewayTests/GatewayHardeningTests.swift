@@ -106,6 +106,40 @@ import Testing
         try await rig.stop()
     }
 
+    /// A slave going offline and coming back, and its breaker opening and
+    /// closing, are each one notice in the log, with the line and the slave
+    /// as metadata.
+    @Test func slaveAndBreakerEventsAreLogged() async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let registers = UnitMap(devices: [1: holdingDevice(Array(0..<10))])
+        var slave = SlaveThread(path: line.paths[1], settings: settings, units: registers)
+        let capture = LogCapture()
+        let policy = SlaveHealth.Policy(maximumTimeout: .milliseconds(100), backoff: .milliseconds(200), maximumBackoff: .milliseconds(400))
+        let bus = Bus(name: "events", port: try SerialPort(path: line.paths[0], settings: settings), options: Bus.Options(health: policy),
+                      logger: capture.logger(label: "test.events"))
+        let poller = Poller(bus: bus, slave: 1, period: .milliseconds(50))
+        poller.poll(ModbusAddress(40001)!)
+        func waitFor(_ text: String) -> LogCapture.Record? {
+            for _ in 0..<100 {
+                if let found = capture.records.first(where: { $0.message.contains(text) }) { return found }
+                usleep(50_000)
+            }
+            return nil
+        }
+        while poller.cycles < 3 { usleep(20_000) }
+        slave.stop()
+        let offline = waitFor("is offline"), opened = waitFor("breaker open")
+        #expect(offline?.level == .notice && offline?.metadata["line"] == "events" && offline?.metadata["slave"] == "1", "\(capture.records.map(\.message))")
+        #expect(opened?.level == .notice && opened?.metadata["slave"] == "1", "\(capture.records.map(\.message))")
+        slave = SlaveThread(path: line.paths[1], settings: settings, units: registers)
+        let closed = waitFor("breaker closed"), online = waitFor("is online")
+        #expect(closed?.metadata["line"] == "events" && online?.metadata["slave"] == "1", "\(capture.records.map(\.message))")
+        #expect(capture.records.filter { $0.message.contains("breaker open") }.count == 1, "one event, not one per failed probe")
+        poller.stop()
+        await bus.close()
+        slave.stop()
+    }
+
     /// Line noise alone used to hold a slave's breaker open (0 of 200 reads
     /// delivered). With the default policy the breaker stays out of the way
     /// of a slave that answers most requests, with or without retries, and

@@ -141,10 +141,14 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
     /// once; its request fails then, whether the close came before the write
     /// or after it.
     @Test func aRefusedClientFailsItsRequestsAtOnce() async throws {
+        let capture = LogCapture()
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
-                                                     group: MultiThreadedEventLoopGroup.singleton, accepts: { _ in false })
+                                                     group: MultiThreadedEventLoopGroup.singleton, accepts: { _ in false },
+                                                     logger: capture.logger(label: "test.refused"))
         let second = try RawConnection(port: server.port)
         #expect(second.readsEndOfFile(within: 5), "the server closes the one it refuses")
+        let said = capture.records.first?.message ?? ""
+        #expect(said.hasPrefix("refused Modbus/TCP connection from 127.0.0.1:") && !said.contains("[IPv4]"), "the peer as an operator writes it: \(said)")
         for _ in 0..<20 {
             let refused = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton,
                                                             timeout: .seconds(30))
