@@ -90,6 +90,8 @@ let package = Package(
                 "Modbus", "Gateway", "Serial",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Benchmarks/ModbusBench"
         ),

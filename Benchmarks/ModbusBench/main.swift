@@ -183,12 +183,15 @@ case (3, "serve"):
     try serveLine(baud: Int(arguments[2])!)
 case (3, "latency"):
     try await latencyBench(count: Int(arguments[2])!)
+case (5, "metrics"):
+    metricsBench(lines: Int(arguments[2])!, slaves: Int(arguments[3])!, rounds: Int(arguments[4])!)
 default:
     FileHandle.standardError.write(Data("""
         usage: modbus-bench framer STREAM FRAMES LENGTHS READ_SIZE
                modbus-bench line BAUD SECONDS
                modbus-bench serve BAUD
                modbus-bench latency COUNT
+               modbus-bench metrics LINES SLAVES ROUNDS
 
         """.utf8))
     exit(2)

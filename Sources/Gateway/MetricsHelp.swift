@@ -1,8 +1,20 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Prometheus
+
 /// The `# HELP` lines of the gateway's metrics. swift-prometheus gives
 /// metrics made through swift-metrics no help text (and stops the process if
 /// one name is given two), so the text is added where `/metrics` is served,
 /// before each metric's `# TYPE` line.
-enum MetricsHelp {
+public enum MetricsHelp {
+    /// What `GET /metrics` answers: `registry` in Prometheus's text format, with help.
+    public static func render(_ registry: PrometheusCollectorRegistry) -> [UInt8] {
+        var text: [UInt8] = []
+        registry.emit(into: &text)
+        return annotate(text)
+    }
+
     static let texts: [String: String] = [
         "fieldgw_line_transactions_total": "Transactions the line carried (requests put on the wire).",
         "fieldgw_line_timeouts_total": "Requests that no slave answered in time.",
@@ -17,19 +29,33 @@ enum MetricsHelp {
         "fieldgw_slave_poll_load": "Fraction of the line a slave's polls take, over 1, 5 and 15 minutes.",
     ]
 
-    /// `text` (Prometheus's text format) with a `# HELP` line before each `# TYPE` line whose metric has one.
+    /// `text` (Prometheus's text format) with a `# HELP` line before each
+    /// `# TYPE` line whose metric has one. Only the few `# TYPE` lines are
+    /// looked at (found with memchr); the rest is copied in bulk: a gateway
+    /// of 16 lines × 32 slaves renders 640 KB.
     static func annotate(_ text: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(text.count + 2048)
-        for line in text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            if line.starts(with: Array("# TYPE ".utf8)) {
-                let name = String(decoding: line.dropFirst(7).prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
-                if let help = texts[name] { out += Array("# HELP \(name) \(help)\n".utf8) }
+        let marker = Array("# TYPE ".utf8)
+        text.withUnsafeBufferPointer { bytes in
+            guard let base = bytes.baseAddress else { return }
+            var copied = 0
+            var from = 0
+            // '#' is rare in the text: only comment lines (and label values) hold it.
+            while from < bytes.count, let found = memchr(base + from, Int32(UInt8(ascii: "#")), bytes.count - from) {
+                let at = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                from = at + 1
+                guard at == 0 || bytes[at - 1] == UInt8(ascii: "\n"), bytes[at...].starts(with: marker) else { continue }
+                from = at + marker.count
+                let nameEnd = (from..<bytes.count).first { bytes[$0] == UInt8(ascii: " ") } ?? bytes.count
+                let name = String(decoding: bytes[from..<nameEnd], as: UTF8.self)
+                guard let help = texts[name] else { continue }
+                out.append(contentsOf: bytes[copied..<at])
+                out.append(contentsOf: "# HELP \(name) \(help)\n".utf8)
+                copied = at
             }
-            out += line
-            out.append(UInt8(ascii: "\n"))
+            out.append(contentsOf: bytes[copied...])
         }
-        if text.last == UInt8(ascii: "\n") || text.isEmpty { out.removeLast() }
         return out
     }
 }

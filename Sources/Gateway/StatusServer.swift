@@ -72,9 +72,7 @@ final class StatusHandler: ChannelInboundHandler {
         case ("/status", _):
             return (.ok, "application/json", Array((try? Self.encoder.encode(status())) ?? Data()))
         case ("/metrics", let registry?):
-            var text: [UInt8] = []
-            registry.emit(into: &text)
-            return (.ok, "text/plain; version=0.0.4; charset=utf-8", MetricsHelp.annotate(text))
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", MetricsHelp.render(registry))
         default:
             let served = metrics == nil ? "GET /status" : "GET /status and GET /metrics"
             return (.notFound, "text/plain", Array("only \(served) are served here\n".utf8))
