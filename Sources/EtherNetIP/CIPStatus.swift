@@ -37,8 +37,8 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     private static let names: [UInt8: String] = [
-        0x00: "success", 0x01: "connection failure", 0x04: "path segment error", 0x05: "path destination unknown",
+        0x00: "success", 0x01: "connection failure", 0x02: "resource unavailable", 0x04: "path segment error", 0x05: "path destination unknown",
         0x06: "partial transfer", 0x08: "service not supported", 0x0F: "privilege violation", 0x11: "reply data too large", 0x13: "not enough data", 0x14: "attribute not supported",
-        0x15: "too much data", 0x1E: "embedded service error", 0x26: "invalid path size", 0xFF: "general error",
+        0x15: "too much data", 0x1E: "embedded service error", 0x1F: "vendor specific", 0x26: "invalid path size", 0xFF: "general error",
     ]
 }

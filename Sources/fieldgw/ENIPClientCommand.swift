@@ -80,13 +80,31 @@ struct ENIPClientCommand: AsyncParsableCommand {
         await client.close()
     }
 
+    /// A fieldgw gateway answers a write the slave refused, or could not
+    /// carry, with CIP 0x1F and the Modbus exception code as extended status:
+    /// said in words.
+    static func explained(_ result: TagResult) -> String {
+        guard result.status.general == 0x1F, result.status.extended.count == 1 else { return "\(result)" }
+        let meaning: String? = switch result.status.extended[0] {
+        case 0x01: "the slave refused the function (Modbus exception 1)"
+        case 0x02: "the slave has no such register (Modbus exception 2)"
+        case 0x03: "the slave refused the value (Modbus exception 3)"
+        case 0x04: "the slave failed (Modbus exception 4)"
+        case 0x06: "the slave is busy (Modbus exception 6)"
+        case 0x0A: "gateway path unavailable: the line is down (Modbus exception 0x0A)"
+        case 0x0B: "the slave did not answer (Modbus exception 0x0B)"
+        default: nil
+        }
+        return meaning.map { "\(result): \($0)" } ?? "\(result)"
+    }
+
     private func perform(_ all: [TagOperation], on client: ENIPClient) async throws {
         guard !all.isEmpty else { return }
         let start = ContinuousClock.now
         var failed = 0
         for try await result in client.perform(all, depth: depth, multiple: multiple, fragment: fragment) {
             if result.status != .success { failed += 1 }
-            if !quiet { print(result) }
+            if !quiet { print(Self.explained(result)) }
         }
         let seconds = max((ContinuousClock.now - start) / .seconds(1), 1e-9)
         print(String(format: "enip-client: %d operations (%d failed) in %.3f s: %.0f TPS (%.3f ms each)",

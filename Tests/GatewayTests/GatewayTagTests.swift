@@ -221,6 +221,38 @@ import EtherNetIP
         #expect(error?.description == "r.toml: enip.identity.revision: \"20\" is not MAJOR.MINOR (20.11), each 0-255")
     }
 
+    /// `fieldgw enip-client` says in words what a gateway's CIP statuses
+    /// mean: a write to a slave that does not answer (0x1F, extended 0x0B),
+    /// a read of a device never polled (0x02).
+    @Test func enipClientSaysWhatTheGatewaysStatusesMean() async throws {
+        let line = try VirtualBus(ends: 2, settings: SerialSettings(baud: 19200))
+        let configuration = try Configuration(toml: """
+            [status]
+            enabled = false
+            [enip]
+            bind = "127.0.0.1:0"
+            [[line]]
+            name = "silent"
+            adapter = "\(line.paths[0])"
+            timeout_max_ms = 100
+            [[device]]
+            tag = "Nobody"
+            line = "silent"
+            slave = 9
+              [[device.member]]
+              name = "Level"
+              register = "40001"
+            """, file: "silent.toml")
+        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let port = try #require(service.enipServer?.port)
+        let write = try Peers.run(Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "Nobody.Level=(INT)5"])
+        #expect(write.status == 1 && write.text.contains("failed: CIP 0x1F (vendor specific) extended 0xB: the slave did not answer"),
+                "\(write.text) \(write.stderr)")
+        let read = try Peers.run(Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "Nobody.Level"])
+        #expect(read.text.contains("Nobody.Level failed: CIP 0x02 (resource unavailable)"), "\(read.text) \(read.stderr)")
+        await service.stop()
+    }
+
     @Test func aDevicesConfigurationIsChecked() throws {
         let base = "[[line]]\nname = \"a\"\nadapter = \"/dev/null\"\n[[device]]\ntag = \"D\"\nline = \"a\"\nslave = 1\n"
         let cases: [(String, String)] = [
