@@ -50,7 +50,8 @@ struct StatusCommand: ParsableCommand {
 
     private static func describe(_ slave: GatewayStatus.Slave) -> String {
         var text = "slave \(slave.address): breaker \(slave.breaker), timeout \(String(format: "%.1f", slave.timeoutMilliseconds)) ms"
-        if let latency = slave.latencyMilliseconds { text += ", latency \(String(format: "%.1f", latency)) ms" }
+        // The slave's own answer time, smoothed: its frames' time on the wire is left out.
+        if let latency = slave.latencyMilliseconds { text += ", answers in \(String(format: "%.1f", latency)) ms" }
         if slave.consecutiveTimeouts > 0 { text += ", \(slave.consecutiveTimeouts) timeouts in a row" }
         if let online = slave.online { text += ", polled: \(online ? "online" : "offline")" }
         if let load = slave.load { text += ", load \(format(load))" }
