@@ -113,10 +113,8 @@ def modbus():
             if request[0] in PICK:
                 pick = bytes([PICK[request[0]]])
                 seed("modbus-response", pick + reply)
-                sent_frame = crc16(bytes([1]) + request)
                 seed("rtu-master", pick + bytes([0, 0, 0]) + crc16(bytes([1]) + reply))
                 seed("rtu-master", pick + bytes([0, 1, 7]) + b"\x00" + crc16(bytes([1]) + reply))
-                del sent_frame
 
 
 PYMODBUS = """

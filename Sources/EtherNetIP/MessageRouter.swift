@@ -143,7 +143,7 @@ public struct MessageRouter: Sendable {
     /// it), and a reply that still does not fit is 0x11, reply too large.
     private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         let parts = try MultipleServicePacket.unpack(request.data[...])
-        var room = limit - 4 - 2 - 2 * parts.count - 4 * parts.count
+        var room = Self.packetRoom(limit, parts: parts.count) - 4 * parts.count
         guard room >= 0 else { throw .replyTooLarge }
         var answers: [Answer<CIPReply>] = []
         for part in parts {
@@ -163,10 +163,14 @@ public struct MessageRouter: Sendable {
         return .later(EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { Self.packet($0, service: service, limit: limit) })
     }
 
+    /// What `limit` leaves for the parts of a Multiple Service Packet reply of
+    /// `parts`: less its reply header (4), part count (2) and offsets (2 each).
+    private static func packetRoom(_ limit: Int, parts: Int) -> Int { limit - 4 - 2 - 2 * parts }
+
     /// The Multiple Service Packet reply of `replies`, each that would take
     /// it past `limit` replaced by 0x11 (4 bytes).
     private static func packet(_ replies: [CIPReply], service: UInt8, limit: Int) -> CIPReply {
-        var room = limit - 4 - 2 - 2 * replies.count
+        var room = Self.packetRoom(limit, parts: replies.count)
         let fitted = replies.enumerated().map { index, reply in
             let kept = reply.bytes.count <= room - 4 * (replies.count - index - 1)
                 ? reply : CIPReply(service: reply.service, status: .replyTooLarge)

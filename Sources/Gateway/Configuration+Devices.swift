@@ -40,14 +40,14 @@ extension Configuration {
 
     /// A ControlLogix's identity, with a serial number of this machine's own
     /// (from /etc/machine-id), so that two gateways on one network differ.
-    public static var defaultIdentity: Identity {
+    public static let defaultIdentity: Identity = {
         var identity = Identity()
         if let id = try? String(contentsOfFile: "/etc/machine-id", encoding: .utf8) {
             // FNV-1a: stable across runs, spread over 32 bits.
             identity.serial = id.trimmingCharacters(in: .whitespacesAndNewlines).utf8.reduce(2_166_136_261) { ($0 ^ UInt32($1)) &* 16_777_619 }
         }
         return identity
-    }
+    }()
 
     /// `[enip.identity]`: vendor_id, device_type, product_code, revision ("20.11"), serial_number, product_name.
     static func identity(_ source: TOMLReader) throws(ConfigurationError) -> Identity {

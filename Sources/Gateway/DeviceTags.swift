@@ -35,8 +35,11 @@ public final class DeviceTags: TagSource {
         var shared = sharing
         for device in devices {
             guard let bus = buses[device.line] else { throw GatewayError(reason: "device \(device.tag): no line \(device.line)") }
-            let poller = shared[device.line]?[device.slave] ?? Poller(bus: bus, slave: device.slave, period: device.period)
-            if shared[device.line]?[device.slave] == nil {
+            let poller: Poller
+            if let existing = shared[device.line]?[device.slave] {
+                poller = existing
+            } else {
+                poller = Poller(bus: bus, slave: device.slave, period: device.period)
                 shared[device.line, default: [:]][device.slave] = poller
                 pollers.append(poller)
             }

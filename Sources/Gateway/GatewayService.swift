@@ -68,9 +68,9 @@ public final class GatewayService: Sendable {
 
         /// The service, once every part has started.
         func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
+            let factory: any MetricsFactory = metrics.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
             for line in configuration.lines {
                 // Looked up at every opening: a re-plugged USB adapter may come back as another node.
-                let factory: any MetricsFactory = metrics.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
                 buses[line.name] = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger,
                                        metrics: factory)
                 paths[line.name] = (try? GatewayService.resolve(line)) ?? "(waiting for \(line.adapter))"

@@ -64,7 +64,7 @@ enum TOMLHeaderCheck {
 
         /// A basic or literal string, single- or multi-line.
         mutating func skipString(_ quote: Unicode.Scalar) {
-            let triple = index + 2 < characters.count && characters[index + 1] == quote && characters[index + 2] == quote
+            let triple = tripled(quote)
             index += triple ? 3 : 1
             while index < characters.count {
                 let character = characters[index]
@@ -73,12 +73,13 @@ enum TOMLHeaderCheck {
                     if !triple { return }
                     line += 1
                 }
-                if character == quote && (!triple || closesTriple(quote)) { index += triple ? 3 : 1; return }
+                if character == quote && (!triple || tripled(quote)) { index += triple ? 3 : 1; return }
                 index += 1
             }
         }
 
-        func closesTriple(_ quote: Unicode.Scalar) -> Bool {
+        /// Three of `quote` from here: a multi-line string opens or closes.
+        func tripled(_ quote: Unicode.Scalar) -> Bool {
             index + 2 < characters.count && characters[index + 1] == quote && characters[index + 2] == quote
         }
     }

@@ -4,7 +4,6 @@ import EtherNetIP
 import Gateway
 import Logging
 import Modbus
-import Metrics
 import NIOPosix
 import Prometheus
 import Serial
@@ -40,8 +39,7 @@ struct DemoCommand: AsyncParsableCommand {
             return handler
         }
         // Bootstrapped before the line is made, so that its metrics reach /metrics.
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = PrometheusCollectorRegistry.bootstrapped()
         let settings = SerialSettings(baud: baud)
         let line = try VirtualBus(ends: 4, settings: settings)
         let devices = (1...3).map { _ in Self.device() }

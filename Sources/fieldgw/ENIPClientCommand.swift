@@ -1,6 +1,7 @@
 import ArgumentParser
 import EtherNetIP
 import Foundation
+import Modbus
 import NIOPosix
 
 struct ENIPClientCommand: AsyncParsableCommand {
@@ -84,15 +85,17 @@ struct ENIPClientCommand: AsyncParsableCommand {
     /// carry, with CIP 0x1F and the Modbus exception code as extended status:
     /// said in words.
     static func explained(_ result: TagResult) -> String {
-        guard result.status.general == 0x1F, result.status.extended.count == 1 else { return "\(result)" }
-        let meaning: String? = switch result.status.extended[0] {
-        case 0x01: "the slave refused the function (Modbus exception 1)"
-        case 0x02: "the slave has no such register (Modbus exception 2)"
-        case 0x03: "the slave refused the value (Modbus exception 3)"
-        case 0x04: "the slave failed (Modbus exception 4)"
-        case 0x06: "the slave is busy (Modbus exception 6)"
-        case 0x0A: "gateway path unavailable: the line is down (Modbus exception 0x0A)"
-        case 0x0B: "the slave did not answer (Modbus exception 0x0B)"
+        guard result.status.general == 0x1F, result.status.extended.count == 1, let code = UInt8(exactly: result.status.extended[0]) else {
+            return "\(result)"
+        }
+        let meaning: String? = switch ExceptionCode(rawValue: code) {
+        case .illegalFunction: "the slave refused the function (Modbus exception 1)"
+        case .illegalDataAddress: "the slave has no such register (Modbus exception 2)"
+        case .illegalDataValue: "the slave refused the value (Modbus exception 3)"
+        case .serverDeviceFailure: "the slave failed (Modbus exception 4)"
+        case .serverBusy: "the slave is busy (Modbus exception 6)"
+        case .gatewayPathUnavailable: "gateway path unavailable: the line is down (Modbus exception 0x0A)"
+        case .gatewayTargetFailed: "the slave did not answer (Modbus exception 0x0B)"
         default: nil
         }
         return meaning.map { "\(result): \($0)" } ?? "\(result)"

@@ -44,9 +44,7 @@ struct GatewayCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "fieldgw.gateway")
-        // Every swift-metrics figure of the process goes to Prometheus, served at /metrics.
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = PrometheusCollectorRegistry.bootstrapped()
         // Listening from before start-up: a SIGTERM while the lines open is not lost.
         let stop = StopSignal()
         let service: GatewayService
@@ -131,5 +129,15 @@ final class StopSignal: @unchecked Sendable {
             }
             if let came { continuation.resume(returning: came) }
         }
+    }
+}
+
+extension PrometheusCollectorRegistry {
+    /// A registry that every swift-metrics figure of the process goes to,
+    /// for `/metrics` to serve. Bootstrapping can happen once a process.
+    static func bootstrapped() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
     }
 }

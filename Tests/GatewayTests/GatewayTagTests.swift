@@ -59,6 +59,12 @@ import EtherNetIP
             """, file: "test.toml")
     }
 
+    /// The gateway of `toml`, with no status endpoint and EtherNet/IP on a free loopback port.
+    private func gateway(_ toml: String, file: String) async throws -> GatewayService {
+        let configuration = try Configuration(toml: "[status]\nenabled = false\n[enip]\nbind = \"127.0.0.1:0\"\n" + toml, file: file)
+        return try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+    }
+
     @Test func pylogixAndPycomm3ReadAndWriteAPymodbusSlavesRegistersAsTags() async throws {
         let plain = SerialSettings(baud: 19200, parity: .none)
         let line = try VirtualBus(ends: 2, settings: plain)
@@ -136,11 +142,7 @@ import EtherNetIP
         let line = try VirtualBus(ends: 2, settings: settings)
         let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice(Array(10..<20))]))
         defer { slave.stop() }
-        let configuration = try Configuration(toml: """
-            [status]
-            enabled = false
-            [enip]
-            bind = "127.0.0.1:0"
+        let service = try await gateway("""
             [[line]]
             name = "shared"
             adapter = "\(line.paths[0])"
@@ -165,7 +167,6 @@ import EtherNetIP
               name = "Y"
               register = "40004"
             """, file: "shared.toml")
-        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         #expect(service.pollers.count == 1, "one poller for slave 1, not \(service.pollers.count)")
         let poller = try #require(service.pollers.first)
         var deadline = 40
@@ -185,11 +186,7 @@ import EtherNetIP
     /// the state (attribute 8) included; unset, the serial number is this
     /// machine's own.
     @Test func theIdentityIsConfigurableAndReadsRightInPylogix() async throws {
-        let configuration = try Configuration(toml: """
-            [status]
-            enabled = false
-            [enip]
-            bind = "127.0.0.1:0"
+        let service = try await gateway("""
             [enip.identity]
             vendor_id = 1
             product_code = 55
@@ -197,7 +194,6 @@ import EtherNetIP
             serial_number = 0x12345678
             product_name = "fieldgw test gateway"
             """, file: "identity.toml")
-        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         let port = try #require(service.enipServer?.port)
         let script = """
             import sys
@@ -226,11 +222,7 @@ import EtherNetIP
     /// a read of a device never polled (0x02).
     @Test func enipClientSaysWhatTheGatewaysStatusesMean() async throws {
         let line = try VirtualBus(ends: 2, settings: SerialSettings(baud: 19200))
-        let configuration = try Configuration(toml: """
-            [status]
-            enabled = false
-            [enip]
-            bind = "127.0.0.1:0"
+        let service = try await gateway("""
             [[line]]
             name = "silent"
             adapter = "\(line.paths[0])"
@@ -243,7 +235,6 @@ import EtherNetIP
               name = "Level"
               register = "40001"
             """, file: "silent.toml")
-        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         let port = try #require(service.enipServer?.port)
         let write = try Peers.run(Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "Nobody.Level=(INT)5"])
         #expect(write.status == 1 && write.text.contains("failed: CIP 0x1F (vendor specific) extended 0xB: the slave did not answer"),
