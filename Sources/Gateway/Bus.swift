@@ -17,7 +17,7 @@ import Synchronization
 /// full, 0x0B when the slave does not answer (or its breaker is open), 0x0A
 /// when the line is down.
 public final class Bus: Sendable {
-    public struct Options: Sendable {
+    public struct Options: Sendable, Hashable {
         public var health: SlaveHealth.Policy
         /// Requests waiting, beyond which the line answers 0x06.
         public var queueCapacity: Int
@@ -120,7 +120,7 @@ public final class Bus: Sendable {
             first = PortHandOver(port: try open())
         } catch {
             reason = Self.downReason(error)
-            logger.warning("line \(name) is down: \(reason!); waiting for it", metadata: ["line": "\(name)"])
+            logger.warning("line \(name) is down: \(reason!); waiting for it", metadata: ["line": "\(name)", "event": "line-down"])
         }
         self.init(name: name, first: first, open: open, options: options, logger: logger, metrics: metrics)
         state.withLock { $0.downReason = reason }
@@ -267,7 +267,7 @@ public final class Bus: Sendable {
     /// The line's port opened again (or for the first time): the line is up.
     private func reopen(_ open: @Sendable () throws -> SerialPort) -> RTUMaster? {
         guard let port = try? open() else { return nil }
-        logger.notice("line \(name) is up on \(port.path)", metadata: ["line": "\(name)"])
+        logger.notice("line \(name) is up on \(port.path)", metadata: ["line": "\(name)", "event": "line-up"])
         state.withLock { state in
             state.up = true
             state.health.removeAll()
@@ -374,12 +374,14 @@ public final class Bus: Sendable {
             change(&state.health[slave, default: SlaveHealth(policy: options.health)])
             return (before, state.health[slave]?.breaker ?? .closed)
         }
-        let metadata: Logger.Metadata = ["line": "\(name)", "slave": "\(slave)"]
+        var metadata: Logger.Metadata = ["line": "\(name)", "slave": "\(slave)"]
         let opened = { (breaker: SlaveHealth.Breaker) -> Bool in if case .open = breaker { true } else { false } }
         // Open again after a failed probe is not news; from closed it is.
         if opened(after) && before == .closed {
+            metadata["event"] = "breaker-open"
             logger.notice("slave \(slave) on line \(name): breaker open, it does not answer", metadata: metadata)
         } else if after == .closed && before != .closed {
+            metadata["event"] = "breaker-closed"
             logger.notice("slave \(slave) on line \(name): breaker closed, it answers again", metadata: metadata)
         }
     }
@@ -387,7 +389,7 @@ public final class Bus: Sendable {
     private func failed(_ pending: Pending, error: ModbusError, health evidence: Evidence) -> [UInt8] {
         switch error.code {
         case .connection:
-            logger.warning("line \(name) is down: \(error.detail)", metadata: ["line": "\(name)"])
+            logger.warning("line \(name) is down: \(error.detail)", metadata: ["line": "\(name)", "event": "line-down"])
             let waiting = state.withLock { state in
                 state.up = false
                 state.downReason = "the line failed: \(error.detail)"

@@ -10,7 +10,7 @@ import TOMLKit
 /// and logging. Reading it checks everything it can without hardware; an
 /// error names the file, the key and the reason.
 public struct Configuration: Sendable {
-    public struct Line: Sendable {
+    public struct Line: Sendable, Hashable {
         public var name: String
         public var adapter: AdapterMatcher
         public var settings: SerialSettings
@@ -49,8 +49,8 @@ public struct Configuration: Sendable {
     }
 
     public var logLevel: Logger.Level = .info
-    /// Where the status endpoint (`fieldgw status`) listens; nil turns it off.
-    public var statusBind: (host: String, port: Int)? = ("127.0.0.1", 8502)
+    /// The web server (dashboard, JSON API, /metrics, `fieldgw status`); nil turns it off.
+    public var web: Web? = Web()
     public var lines: [Line] = []
     public var routes: [Route] = []
     public var polls: [Poll] = []
@@ -71,6 +71,8 @@ public struct Configuration: Sendable {
     }
 
     /// Reads and checks the file at `path`.
+    init() {}
+
     public init(file path: String) throws(ConfigurationError) {
         try self.init(toml: try Self.text(of: path), file: path)
     }
@@ -109,10 +111,7 @@ public struct Configuration: Sendable {
             logLevel = try Self.level(&logging)
             try logging.finish()
         }
-        if var status = try root.subtable("status") {
-            statusBind = try Self.statusBind(&status)
-            try status.finish()
-        }
+        web = try Self.web(&root)
         lines = try root.tables("line").map { reader throws(ConfigurationError) in try Self.line(reader) }
         routes = try root.tables("route").map { reader throws(ConfigurationError) in try Self.route(reader) }
         polls = try root.tables("poll").map { reader throws(ConfigurationError) in try Self.poll(reader) }
@@ -133,14 +132,6 @@ public struct Configuration: Sendable {
             throw reader.error("level", "\"\(text)\" is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
-    }
-
-    private static func statusBind(_ reader: inout TOMLReader) throws(ConfigurationError) -> (host: String, port: Int)? {
-        let enabled = try reader.bool("enabled") ?? true
-        let bind = try reader.string("bind") ?? "127.0.0.1:8502"
-        guard enabled else { return nil }
-        guard let endpoint = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
-        return endpoint
     }
 
     static func hostAndPort(_ text: String) -> (host: String, port: Int)? {

@@ -9,114 +9,113 @@ import Modbus
 import NIOCore
 import Prometheus
 import Serial
+import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
-/// The running gateway: a Bus per configured line, the router, and the
-/// Modbus/TCP listeners. `stop()` closes the listeners, then lets each line
-/// finish the transaction in flight.
+/// The running gateway: a Bus per configured line, a poller per polled
+/// slave, the router, the Modbus/TCP listeners and the EtherNet/IP server,
+/// each a `Part` (a `Service`) in one `ServiceGroup`. Its graceful shutdown
+/// goes listeners (stop accepting and reading) → pollers → lines (each
+/// finishes the transaction in flight) → the Modbus/TCP connections close
+/// once their replies are sent → the EtherNet/IP server. `reload` applies a
+/// new configuration as a difference.
 public final class GatewayService: Sendable {
-    public let buses: [String: Bus]
-    public let servers: [ModbusTCPServer]
-    /// The devices' registers as Logix tags, when configured.
-    public let enipServer: ENIPServer?
-    public let pollers: [Poller]
-    /// The status endpoint, unless turned off or its port was taken.
-    public let statusServer: StatusServer?
-    /// Where each line's adapter was found at start-up (or that it is awaited).
-    public let paths: [String: String]
+    /// The outer group: run it, or shut it down with `stop()`.
+    public let group: ServiceGroup
+    /// Recent events (slaves offline/online, breakers, lines down/up, reloads).
+    public let events: EventLog
+    let kinds: Kinds
+    let plant = Guarded(Plant())
+    let logger: Logger
+    let loops: any EventLoopGroup
+    let metrics: any MetricsFactory
+    let routes = RouteTable()
+    let running = Latch<Result<Void, GatewayError>>()
+    let reloads = ReloadQueue()
 
-    private init(buses: [String: Bus], servers: [ModbusTCPServer], enipServer: ENIPServer?, paths: [String: String], pollers: [Poller],
-                 statusServer: StatusServer?) {
-        self.buses = buses
-        self.servers = servers
-        self.enipServer = enipServer
-        self.paths = paths
-        self.pollers = pollers
-        self.statusServer = statusServer
+    /// The nested groups, one per kind of part, in the outer group's order.
+    struct Kinds {
+        let enip: ServiceGroup
+        let lines: ServiceGroup
+        let pollers: ServiceGroup
+        let listeners: ServiceGroup
+    }
+
+    private init(logger: Logger, loops: any EventLoopGroup, metrics: PrometheusCollectorRegistry?, signals: [UnixSignal],
+                 attachments: [Part]) {
+        let events = EventLog()
+        self.events = events
+        self.logger = Logger(label: logger.label) { _ in EventTap(base: logger.handler, events: events) }
+        self.loops = loops
+        self.metrics = metrics.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
+        kinds = Kinds(enip: .parts("EtherNet/IP", logger: logger), lines: .parts("lines", logger: logger),
+                      pollers: .parts("pollers", logger: logger), listeners: .parts("Modbus/TCP listeners", logger: logger))
+        let closing = Part("Modbus/TCP connections", stop: { [plant] in
+            for server in plant.withLock({ $0.listeners.values.map(\.server) }) { try? await server.close() }
+        })
+        let order: [any Service] = [closing, kinds.enip, kinds.lines, kinds.pollers] + attachments + [kinds.listeners]
+        group = ServiceGroup(configuration: ServiceGroupConfiguration(services: order, gracefulShutdownSignals: signals, logger: logger))
     }
 
     /// Starts every part the configuration names. A part that fails to start
-    /// (a port already in use) stops those already started, and the error names
-    /// the address and the reason. With a `metrics` registry, the lines'
-    /// metrics are kept in it and the status endpoint serves it at `/metrics`.
+    /// (a port already in use) stops those already started, and the error
+    /// names the address and the reason. `attachments` (the web server) run
+    /// between the pollers and the listeners: made from the service, they
+    /// stop after the listeners stop accepting. With `signals`, the group
+    /// shuts down gracefully when one comes. With a `metrics` registry, the
+    /// lines' metrics are kept in it.
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
-                             metrics: PrometheusCollectorRegistry? = nil) async throws -> GatewayService {
-        let parts = Parts(metrics: metrics)
+                             metrics: PrometheusCollectorRegistry? = nil, signals: [UnixSignal] = [],
+                             attachments: @escaping @Sendable (GatewayService) -> [Part] = { _ in [] }) async throws -> GatewayService {
+        let holder = Latch<GatewayService>()
+        let made = Mutex<[Part]>([])
+        let service = GatewayService(logger: logger, loops: group, metrics: metrics, signals: signals, attachments: [
+            Part("attachments", body: { ready in
+                let service = await holder.wait()
+                let parts = attachments(service)
+                made.withLock { $0 = parts }
+                guard !parts.isEmpty else {
+                    ready()
+                    try? await gracefulShutdown()
+                    return
+                }
+                try await withThrowingDiscardingTaskGroup { tasks in
+                    for part in parts { tasks.addTask { try await part.run() } }
+                    for part in parts { try await part.ready() }
+                    ready()
+                }
+            }),
+        ])
+        holder.set(service)
+        Task { [service] in
+            do {
+                try await service.group.run()
+                service.running.set(.success(()))
+            } catch {
+                service.running.set(.failure(error as? GatewayError ?? GatewayError(reason: "\(error)")))
+            }
+        }
         do {
-            return try await parts.start(configuration, group: group, logger: logger)
+            _ = try await service.apply(configuration)
+            for part in made.withLock({ $0 }) { try await part.ready() }
         } catch {
-            await parts.service.stop()
+            await service.stop()
             throw error
         }
+        return service
     }
 
-    /// What has started so far, so that a failure can stop it.
-    private final class Parts {
-        let metrics: PrometheusCollectorRegistry?
-        var buses: [String: Bus] = [:]
-        var paths: [String: String] = [:]
-        var servers: [ModbusTCPServer] = []
-        var enipServer: ENIPServer?
-        var pollers: [Poller] = []
-        var statusServer: StatusServer?
+    /// Shuts the gateway down gracefully and waits until every part stopped.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await running.wait()
+    }
 
-        init(metrics: PrometheusCollectorRegistry?) { self.metrics = metrics }
-
-        var service: GatewayService {
-            GatewayService(buses: buses, servers: servers, enipServer: enipServer, paths: paths, pollers: pollers, statusServer: statusServer)
-        }
-
-        /// The service, once every part has started.
-        func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> GatewayService {
-            let factory: any MetricsFactory = metrics.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
-            for line in configuration.lines {
-                // Looked up at every opening: a re-plugged USB adapter may come back as another node.
-                buses[line.name] = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger,
-                                       metrics: factory)
-                paths[line.name] = (try? GatewayService.resolve(line)) ?? "(waiting for \(line.adapter))"
-            }
-            let polled = startPolls(configuration.polls, on: buses)
-            pollers = polled.values.map(\.poller)
-            let router = Router(routes: routes(configuration.routes, polled: polled))
-            for listener in configuration.listeners {
-                let serving: any ModbusServing = listener.readOnly ? ReadOnlyServing(base: router) : router
-                servers.append(try await listening("Modbus/TCP", listener.host, listener.port) {
-                    try await ModbusTCPServer.start(host: listener.host, port: listener.port, serving: serving, group: group,
-                                                    connectionLimit: listener.connectionLimit, timeouts: listener.timeouts, accepts: allowing(listener.allow),
-                                                    logger: logger)
-                })
-            }
-            var sharing: [String: [UInt8: Poller]] = [:]
-            for (key, entry) in polled { sharing[key.line, default: [:]][key.slave] = entry.poller }
-            let (tags, devicePollers) = try DeviceTags.table(for: configuration.devices, on: buses, sharing: sharing)
-            pollers += devicePollers
-            if let enip = configuration.enip {
-                enipServer = try await listening("EtherNet/IP", enip.host, enip.port) {
-                    try await ENIPServer.start(host: enip.host, port: enip.port,
-                                               router: MessageRouter(tags: tags, identity: enip.identity,
-                                                                     connections: ConnectionManager(limit: enip.connectionLimit)),
-                                               group: group, limits: enip.limits, accepts: allowing(enip.allow), logger: logger)
-                }
-            }
-            let service = Box()
-            statusServer = await startStatus(configuration, group: group, logger: logger, metrics: metrics) {
-                service.value?.status ?? GatewayStatus(lines: [])
-            }
-            let made = self.service
-            service.value = made
-            return made
-        }
-
-        private func routes(_ routes: [Configuration.Route], polled: [DeviceKey: (poller: Poller, agentAge: Duration?)]) -> [UInt8: Router.Route] {
-            var table: [UInt8: Router.Route] = [:]
-            for route in routes {
-                for (unit, plain) in Router.range(route.units, offset: route.offset, to: buses[route.line]!) {
-                    let polled = polled[DeviceKey(line: route.line, slave: plain.slave)]
-                    table[unit] = Router.Route(bus: plain.bus, slave: plain.slave, poller: polled?.poller, agentAge: polled?.agentAge)
-                }
-            }
-            return table
-        }
+    /// Waits until the gateway stopped (after a signal or `stop()`); throws
+    /// why when a part failed.
+    public func wait() async throws(GatewayError) {
+        try await running.wait().get()
     }
 
     /// A server started on `host:port`; its failure says which server, where, and why.
@@ -128,38 +127,8 @@ public final class GatewayService: Sendable {
         }
     }
 
-    /// The status endpoint; a port already taken costs the status, not the gateway.
-    fileprivate static func startStatus(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
-                                        metrics: PrometheusCollectorRegistry?,
-                                        status: @escaping @Sendable () -> GatewayStatus) async -> StatusServer? {
-        guard let (host, port) = configuration.statusBind else { return nil }
-        do {
-            return try await StatusServer.start(host: host, port: port, group: group, metrics: metrics, status: status)
-        } catch {
-            logger.warning("no status endpoint on \(host):\(port): \(error)")
-            return nil
-        }
-    }
-
-    fileprivate struct DeviceKey: Hashable {
-        let line: String
-        let slave: UInt8
-    }
-
-    /// One poller per slave, polling what every [[poll]] for it names, at the fastest period asked.
-    fileprivate static func startPolls(_ polls: [Configuration.Poll], on buses: [String: Bus]) -> [DeviceKey: (poller: Poller, agentAge: Duration?)] {
-        var pollers: [DeviceKey: (poller: Poller, agentAge: Duration?)] = [:]
-        for poll in polls {
-            let key = DeviceKey(line: poll.line, slave: poll.slave)
-            let entry = pollers[key] ?? (Poller(bus: buses[poll.line]!, slave: poll.slave, period: poll.period, reach: poll.reach), nil)
-            entry.poller.poll(poll.addresses, period: poll.period)
-            pollers[key] = (entry.poller, [entry.agentAge, poll.agentAge].compactMap { $0 }.max())
-        }
-        return pollers
-    }
-
     /// The listener's allow list as the server's test of a client; nil lets everyone in.
-    fileprivate static func allowing(_ allow: [AddressRange]) -> (@Sendable (SocketAddress?) -> Bool)? {
+    static func allowing(_ allow: [AddressRange]) -> (@Sendable (SocketAddress?) -> Bool)? {
         guard !allow.isEmpty else { return nil }
         return { (address: SocketAddress?) -> Bool in
             guard let ip = address?.ipAddress else { return false }
@@ -167,7 +136,7 @@ public final class GatewayService: Sendable {
         }
     }
 
-    fileprivate static func open(_ line: Configuration.Line) throws -> SerialPort {
+    static func open(_ line: Configuration.Line) throws -> SerialPort {
         let port = try SerialPort(path: try resolve(line), settings: line.settings)
         if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
         return port
@@ -175,7 +144,7 @@ public final class GatewayService: Sendable {
 
     /// A device node written out is used as it is (a pty, a built-in UART);
     /// any other matcher is looked up among the adapters udev knows.
-    fileprivate static func resolve(_ line: Configuration.Line) throws -> String {
+    static func resolve(_ line: Configuration.Line) throws -> String {
         if case .node(let pattern) = line.adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
         do {
             return try Discovery.resolve(line.adapter).node
@@ -183,24 +152,36 @@ public final class GatewayService: Sendable {
             throw GatewayError(reason: "line \(line.name): \(error)")
         }
     }
+}
 
-    /// Stops in the order that loses no answer: the listeners stop accepting
-    /// and reading, the pollers stop, each line finishes its transaction in
-    /// flight (what waits behind it is answered 0x0A), the replies of what
-    /// completed are sent, and only then are the connections closed.
-    public func stop() async {
-        for server in servers { server.drain() }
-        await statusServer?.close()
-        for poller in pollers { poller.stop() }
-        for bus in buses.values { await bus.close() }
-        for server in servers { try? await server.close() }
-        try? await enipServer?.close()
+extension GatewayService {
+    /// Each line's Bus, by name.
+    public var buses: [String: Bus] { plant.withLock { $0.lines.mapValues(\.bus) } }
+    /// Where each line's adapter was found at start-up (or that it is awaited).
+    public var paths: [String: String] { plant.withLock { $0.lines.mapValues(\.path) } }
+    public var pollers: [Poller] { plant.withLock { $0.slaves.values.map(\.poller) } }
+    public var servers: [ModbusTCPServer] { plant.withLock { $0.listeners.values.map(\.server) } }
+    /// The devices' registers as Logix tags, when configured.
+    public var enipServer: ENIPServer? { plant.withLock { $0.enip?.server } }
+    /// The configuration in force (the last one applied).
+    public var configuration: Configuration { plant.withLock { $0.configuration } }
+    /// The poller of a slave (every [[device]] slave has one).
+    public func poller(line: String, slave: UInt8) -> Poller? {
+        plant.withLock { $0.slaves[SlaveKey(line: line, slave: slave)]?.poller }
+    }
+
+    /// The slaves `[[device]]` tables name, by line.
+    public var deviceSlaves: [String: Set<UInt8>] {
+        plant.withLock { plant in
+            plant.configuration.devices.reduce(into: [:]) { $0[$1.line, default: []].insert($1.slave) }
+        }
     }
 }
 
 public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public var description: String { reason }
+    public init(reason: String) { self.reason = reason }
 }
 
 /// A listener that only reads. An allow-list, not a deny-list: functions
@@ -224,16 +205,6 @@ struct ReadOnlyServing: ModbusServing {
     func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
         guard Self.onlyReads(pdu) else { return .now([(pdu.first ?? 0) | 0x80, ExceptionCode.illegalFunction.rawValue]) }
         return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop)
-    }
-}
-
-/// The service, for the status endpoint, which starts before the service is made.
-private final class Box: Sendable {
-    private let service = Mutex<GatewayService?>(nil)
-
-    var value: GatewayService? {
-        get { service.withLock { $0 } }
-        set { service.withLock { $0 = newValue } }
     }
 }
 

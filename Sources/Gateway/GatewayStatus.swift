@@ -48,17 +48,20 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
 
 extension GatewayService {
     /// The state of every line and every slave it knows.
-    public var status: GatewayStatus { GatewayStatus(buses: buses, paths: paths, pollers: pollers) }
+    public var status: GatewayStatus { GatewayStatus(buses: buses, paths: paths, pollers: pollers, named: deviceSlaves) }
 }
 
 extension GatewayStatus {
-    /// The state of every line of `buses` and every slave it knows, for parts
-    /// started without a `GatewayService` (the demo's).
-    public init(buses: [String: Bus], paths: [String: String], pollers: [Poller]) {
-        self.init(lines: buses.keys.sorted().map { name in Self.line(name, buses[name]!, paths: paths, pollers: pollers) })
+    /// The state of every line of `buses` and of the slaves on it that are
+    /// polled, `named` (by a [[device]]) or have ever answered: a scan of
+    /// absent units routed to the line leaves nothing behind.
+    public init(buses: [String: Bus], paths: [String: String], pollers: [Poller], named: [String: Set<UInt8>] = [:]) {
+        self.init(lines: buses.keys.sorted().map { name in
+            Self.line(name, buses[name]!, paths: paths, pollers: pollers, named: named[name] ?? [])
+        })
     }
 
-    private static func line(_ name: String, _ bus: Bus, paths: [String: String], pollers: [Poller]) -> GatewayStatus.Line {
+    private static func line(_ name: String, _ bus: Bus, paths: [String: String], pollers: [Poller], named: Set<UInt8>) -> GatewayStatus.Line {
         let counters = bus.counters
         let framer = bus.framerCounters
         let polled = pollers.filter { $0.bus === bus }
@@ -69,7 +72,8 @@ extension GatewayStatus {
             sum.fifteen += each.fifteen
         }
         let health = bus.slaves
-        let addresses = Set(health.keys).union(polled.map(\.slave)).sorted()
+        let heard = health.filter { $0.value.everHeard }.keys
+        let addresses = Set(heard).union(polled.map(\.slave)).union(named).sorted()
         let slaves = addresses.map { address in
             slave(address, health[address] ?? SlaveHealth(), polled.first { $0.slave == address })
         }

@@ -98,6 +98,23 @@ public final class Poller: Sendable {
         }
     }
 
+    /// The values of `addresses` as last polled, and the age of the oldest;
+    /// nil until each was read once. Stale values too: the web API shows
+    /// them with their age.
+    public func sample(_ addresses: [ModbusAddress]) -> (values: [UInt16], age: Duration)? {
+        let now = ContinuousClock.now
+        return state.withLock { state -> (values: [UInt16], age: Duration)? in
+            var values: [UInt16] = []
+            var oldest = now
+            for address in addresses {
+                guard let entry = state.values[address] else { return nil }
+                values.append(entry.value)
+                oldest = min(oldest, entry.at)
+            }
+            return (values, now - oldest)
+        }
+    }
+
     /// The values of `addresses`, all read from the cache at one moment (a
     /// consistent snapshot), if each was polled less than `maxAge` ago.
     public func cached(_ addresses: [ModbusAddress], maxAge: Duration) -> [UInt16]? {
@@ -212,7 +229,7 @@ public final class Poller: Sendable {
 
     /// A slave going offline or coming back is an event in the log.
     private func announce(online: Bool) {
-        let metadata: Logger.Metadata = ["line": "\(bus.name)", "slave": "\(slave)"]
+        let metadata: Logger.Metadata = ["line": "\(bus.name)", "slave": "\(slave)", "event": online ? "slave-online" : "slave-offline"]
         if online {
             bus.logger.notice("slave \(slave) on line \(bus.name) is online, answering its polls again", metadata: metadata)
         } else {

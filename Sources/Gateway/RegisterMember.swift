@@ -46,29 +46,54 @@ public struct RegisterMember: Sendable, Hashable {
     public var writable: Bool { !readOnly && [.holdingRegisters, .coils].contains(address.table) }
 
     /// The addresses it is read from.
-    var addresses: [ModbusAddress] {
+    public var addresses: [ModbusAddress] {
         (0..<encoding.registers).map { ModbusAddress(table: address.table, offset: address.offset &+ UInt16($0)) }
     }
 
     /// Registers as the member's tag bytes (little-endian, as CIP sends them).
     func bytes(from registers: ArraySlice<UInt16>) -> [UInt8] {
-        let words = registers.map { swapBytes ? $0.byteSwapped : $0 }
-        let raw = words.count == 2 ? (lowWordFirst ? UInt32(words[words.startIndex + 1]) << 16 | UInt32(words[words.startIndex])
-                                                   : UInt32(words[words.startIndex]) << 16 | UInt32(words[words.startIndex + 1]))
-                                   : UInt32(words[words.startIndex])
-        let value: Double
-        switch encoding {
-        case .bool: return [raw != 0 ? 1 : 0]
-        case .int: value = Double(Int16(truncatingIfNeeded: raw))
-        case .uint, .udint: value = Double(raw)
-        case .dint: value = Double(Int32(bitPattern: raw))
-        case .real: value = Double(Float(bitPattern: raw))
-        }
+        let raw = raw(from: registers)
+        if encoding == .bool { return [raw != 0 ? 1 : 0] }
         guard let scale else { return Self.littleEndian(raw, count: type.size) }
-        return Self.littleEndian(Float(value * scale).bitPattern, count: 4)
+        return Self.littleEndian(Float(Self.value(raw, encoding) * scale).bitPattern, count: 4)
     }
 
-    /// Tag bytes as the registers to write; 0x09 when the value does not fit them.
+    /// The member's value as a number (scaled, when it has a scale), for the web API.
+    public func number(from registers: ArraySlice<UInt16>) -> Double {
+        let value = Self.value(raw(from: registers), encoding)
+        if encoding == .bool { return value != 0 ? 1 : 0 }
+        return scale.map { Double(Float(value * $0)) } ?? value
+    }
+
+    /// The registers that hold `number` (unscaled first); 0x09 when it does not fit.
+    public func registers(for number: Double) throws(CIPStatus) -> [UInt16] {
+        let raw = try Self.raw(scale.map { (number / $0).rounded() } ?? number, for: encoding == .bool ? .uint : encoding)
+        return words(encoding == .bool ? (raw != 0 ? 1 : 0) : raw)
+    }
+
+    private func raw(from registers: ArraySlice<UInt16>) -> UInt32 {
+        let words = registers.map { swapBytes ? $0.byteSwapped : $0 }
+        return words.count == 2 ? (lowWordFirst ? UInt32(words[words.startIndex + 1]) << 16 | UInt32(words[words.startIndex])
+                                                : UInt32(words[words.startIndex]) << 16 | UInt32(words[words.startIndex + 1]))
+                                : UInt32(words[words.startIndex])
+    }
+
+    private static func value(_ raw: UInt32, _ encoding: Encoding) -> Double {
+        switch encoding {
+        case .bool, .uint, .udint: Double(raw)
+        case .int: Double(Int16(truncatingIfNeeded: raw))
+        case .dint: Double(Int32(bitPattern: raw))
+        case .real: Double(Float(bitPattern: raw))
+        }
+    }
+
+    private func words(_ raw: UInt32) -> [UInt16] {
+        let words: [UInt16] = encoding.registers == 2
+            ? (lowWordFirst ? [UInt16(raw & 0xFFFF), UInt16(raw >> 16)] : [UInt16(raw >> 16), UInt16(raw & 0xFFFF)])
+            : [UInt16(truncatingIfNeeded: raw)]
+        return words.map { swapBytes ? $0.byteSwapped : $0 }
+    }
+
     func registers(from bytes: ArraySlice<UInt8>) throws(CIPStatus) -> [UInt16] {
         guard bytes.count == type.size else { throw .notEnoughData }
         var raw = bytes.reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

@@ -55,6 +55,8 @@ public struct SlaveHealth: Sendable {
     public private(set) var consecutiveTimeouts = 0
     /// Smoothed latency and its mean deviation, in seconds; nil before a first answer.
     public private(set) var smoothedLatency: Double?
+    /// Something ever came from it: the status lists it from then on.
+    public private(set) var everHeard = false
     private var latencyDeviation = 0.0
     private var nextBackoff: Duration
     /// Whether each of the latest requests (up to `window`) was answered, oldest first.
@@ -105,6 +107,7 @@ public struct SlaveHealth: Sendable {
     /// The slave sent something, though the line damaged it (a CRC error):
     /// it is alive, and the breaker closes; no latency is learned from it.
     public mutating func heard() {
+        everHeard = true
         remember(answered: true)
         consecutiveTimeouts = 0
         breaker = .closed

@@ -7,6 +7,7 @@ import Modbus
 import NIOPosix
 import Prometheus
 import Serial
+import Web
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,13 +27,15 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The EtherNet/IP port on 127.0.0.1 (0 picks a free one).")
     var enipPort = 44818
 
-    @Option(name: .long, help: "The status endpoint's port on 127.0.0.1 (GET /status for `fieldgw status`, GET /metrics for Prometheus; 0 picks a free one).")
+    @Option(name: [.customLong("web-port"), .customLong("status-port")],
+            help: "The web server's port on 127.0.0.1: the dashboard, /api, /status for `fieldgw status`, /metrics for Prometheus (0 picks a free one).")
     var statusPort = 8502
 
     @Option(name: .long, help: "The simulated line's baud rate.")
     var baud = 19200
 
     func run() async throws {
+        let stop = StopSignal()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
@@ -48,40 +51,61 @@ struct DemoCommand: AsyncParsableCommand {
             SlaveThread(path: line.paths[index + 1], settings: settings, units: UnitMap(devices: [UInt8(index + 1): devices[index]]),
                         faults: faults[index])
         }
-        let bus = Bus(name: "demo", port: try SerialPort(path: line.paths[0], settings: settings),
-                      options: Bus.Options(health: .init(maximumTimeout: .milliseconds(300), failuresToOpen: 5, backoff: .seconds(2))),
-                      logger: Logger(label: "fieldgw.demo"))
-        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: port, serving: Router(routes: Router.range(1...3, to: bus)),
-                                                     group: MultiThreadedEventLoopGroup.singleton)
-        let (tags, pollers) = try DeviceTags.table(for: Self.tagDevices, on: ["demo": bus])
-        let enip = try await ENIPServer.start(host: "127.0.0.1", port: enipPort, router: MessageRouter(tags: tags),
-                                              group: MultiThreadedEventLoopGroup.singleton)
-        let status = try await startStatus(registry: registry, bus: bus, path: line.paths[0], pollers: pollers)
-        introduce(port: server.port, enipPort: enip.port, statusPort: status?.port)
-        let stop = StopSignal()
-        let ticker = Task { await tick(devices: devices, pollers: pollers, bus: bus) }
-        _ = await stop.wait()
+        defer { slaves.forEach { $0.stop() } }
+        let configuration = try Configuration(toml: configurationText(adapter: line.paths[0]), file: "(the demo's own)")
+        let web = Latch<WebServer>()
+        let service: GatewayService
+        do {
+            service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton,
+                                                     logger: Logger(label: "fieldgw.demo"), metrics: registry,
+                                                     signals: [.sigterm, .sigint]) { service in
+                let server = WebServer(settings: configuration.web!, gateway: service, metrics: registry, logger: Logger(label: "fieldgw.web"))
+                web.set(server)
+                return [server.part()]
+            }
+        } catch {
+            ModbusSimCommand.say("demo: \(error)")
+            throw ExitCode(CommandFailure.unavailable)
+        }
+        introduce(service: service, web: web.value?.bound.value)
+        let ticker = Task { await tick(devices: devices, service: service) }
+        Task {
+            _ = await stop.wait()
+            await service.group.triggerGracefulShutdown()
+        }
+        try? await service.wait()
         ticker.cancel()
-        pollers.forEach { $0.stop() }
-        try await server.close()
-        try await enip.close()
-        await status?.close()
-        await bus.close()
-        slaves.forEach { $0.stop() }
         ModbusSimCommand.say("\ndemo: stopped")
     }
 
-    /// The status endpoint with /metrics; a port already taken costs only the endpoint, as in the gateway.
-    private func startStatus(registry: PrometheusCollectorRegistry, bus: Bus, path: String, pollers: [Poller]) async throws -> StatusServer? {
-        do {
-            return try await StatusServer.start(host: "127.0.0.1", port: statusPort, group: MultiThreadedEventLoopGroup.singleton,
-                                                metrics: registry) {
-                GatewayStatus(buses: ["demo": bus], paths: ["demo": path], pollers: pollers)
-            }
-        } catch {
-            ModbusSimCommand.say("demo: no status endpoint on 127.0.0.1:\(statusPort): \(SocketFailure.reason(of: error))")
-            return nil
+    /// The demo's gateway, as a configuration file would say it: one line,
+    /// units 1-3 routed to it, each slave a structure tag, the web server.
+    private func configurationText(adapter: String) -> String {
+        let members = ["[[device.member]]\nname = \"Seconds\"\nregister = \"40001\"\ntype = \"UINT\"\nread_only = false"]
+            + (2...10).map { "[[device.member]]\nname = \"R\($0)\"\nregister = \"\(40000 + $0)\"\ntype = \"INT\"" }
+        let units = (1...3).map { unit in
+            "[[device]]\ntag = \"Unit\(unit)\"\nline = \"demo\"\nslave = \(unit)\nperiod_s = 1.0\n" + members.joined(separator: "\n")
         }
+        return """
+            [web]
+            bind = "127.0.0.1:\(statusPort)"
+            writes = true
+            [[line]]
+            name = "demo"
+            adapter = "\(adapter)"
+            baud = \(baud)
+            timeout_max_ms = 300
+            failures_to_open = 5
+            backoff_s = 2.0
+            [[route]]
+            units = "1-3"
+            line = "demo"
+            [[listener]]
+            bind = "127.0.0.1:\(port)"
+            [enip]
+            bind = "127.0.0.1:\(enipPort)"
+
+            """ + units.joined(separator: "\n")
     }
 
     /// Holding registers 40001-40010: 40001 counts seconds, the others hold 2..10.
@@ -91,16 +115,9 @@ struct DemoCommand: AsyncParsableCommand {
         return ModbusDevice(store: store)
     }
 
-    /// Each slave as a structure tag Unit1..Unit3: Seconds (40001) and R2..R10 (40002-40010).
-    private static var tagDevices: [Configuration.Device] {
-        (1...3).map { unit in
-            let members = [RegisterMember(name: "Seconds", address: ModbusAddress(40001)!, encoding: .uint)]
-                + (2...10).map { RegisterMember(name: "R\($0)", address: ModbusAddress(40000 + $0)!, encoding: .int) }
-            return Configuration.Device(tag: "Unit\(unit)", line: "demo", slave: UInt8(unit), members: members)
-        }
-    }
-
-    private func introduce(port: Int, enipPort: Int, statusPort: Int?) {
+    private func introduce(service: GatewayService, web: (host: String, port: Int)?) {
+        let port = service.servers.first?.port ?? self.port
+        let enipPort = service.enipServer?.port ?? self.enipPort
         ModbusSimCommand.say("""
             demo: a simulated RS485 line at \(baud) baud, 8E1, with three slaves, each with holding registers 40001-40010:
               unit 1  answers at once (40001 counts seconds)
@@ -114,24 +131,27 @@ struct DemoCommand: AsyncParsableCommand {
             demo: try  fieldgw enip-client -a 127.0.0.1:\(enipPort) Unit1.Seconds Unit2.R5 --list-tags
                        python3 -c "from pylogix import PLC; c = PLC('127.0.0.1'); c.Port = \(enipPort); print(c.Read('Unit1.Seconds'))"
             """)
-        guard let statusPort else { return }
-        let url = "http://127.0.0.1:\(statusPort)"
+        guard let web else { return }
+        let url = "http://127.0.0.1:\(web.port)"
         ModbusSimCommand.say("""
+            demo: dashboard on \(url)/ (JSON under \(url)/api/status, /api/lines, /api/devices, /api/events)
             demo: status on \(url)/status, metrics (Prometheus) on \(url)/metrics
-            demo: try  fieldgw status\(statusPort == 8502 ? "" : " --url \(url)/status")
+            demo: try  fieldgw status\(web.port == 8502 ? "" : " --url \(url)/status")
+                       curl -d 1234 \(url)/api/devices/Unit1/R2
             """)
     }
 
     /// Once a second: the counters move, and the load line is redrawn (on a
     /// terminal in place; otherwise a new line every five seconds).
-    private func tick(devices: [ModbusDevice], pollers: [Poller], bus: Bus) async {
+    private func tick(devices: [ModbusDevice], service: GatewayService) async {
         let terminal = isatty(STDOUT_FILENO) != 0
         var seconds: UInt16 = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             seconds &+= 1
             for device in devices { try? device.store.write(.holdingRegisters, address: 0, values: [seconds]) }
-            let text = Self.loadLine(pollers: pollers, bus: bus)
+            guard let bus = service.buses["demo"] else { continue }
+            let text = Self.loadLine(pollers: service.pollers.sorted { $0.slave < $1.slave }, bus: bus)
             if terminal {
                 FileHandle.standardOutput.write(Data(("\r" + text + "\u{1B}[K").utf8))
             } else if seconds % 5 == 0 {

@@ -7,6 +7,7 @@ import Metrics
 import NIOPosix
 import Prometheus
 import Synchronization
+import Web
 
 #if canImport(Glibc)
 import Glibc
@@ -31,6 +32,8 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     private func serve() async throws {
+        // Listening from before start-up: a SIGTERM while the lines open is not lost.
+        let stop = StopSignal()
         let configuration: Configuration
         do {
             configuration = try Configuration(file: config)
@@ -45,23 +48,53 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "fieldgw.gateway")
         let registry = PrometheusCollectorRegistry.bootstrapped()
-        // Listening from before start-up: a SIGTERM while the lines open is not lost.
-        let stop = StopSignal()
+        let web = Latch<WebServer>()
         let service: GatewayService
         do {
             service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
-                                                     metrics: registry)
+                                                     metrics: registry, signals: [.sigterm, .sigint]) { [config] service in
+                guard let settings = configuration.web else { return [] }
+                let server = WebServer(settings: settings, gateway: service, metrics: registry, reload: {
+                    do throws(ConfigurationError) { return .success(try await service.reload(file: config)) } catch { return .failure(error) }
+                }, logger: logger)
+                web.set(server)
+                return [server.part()]
+            }
         } catch {
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
-        introduce(service, configuration)
-        let signal = await stop.wait()
-        logger.notice("\(signal), stopping")
-        await service.stop()
+        introduce(service, configuration, web: web.value)
+        let hangUps = reloading(service, logger: logger)
+        Task {
+            let signal = await stop.wait()
+            logger.notice("\(signal), stopping")
+            await service.group.triggerGracefulShutdown()
+        }
+        defer { hangUps.cancel() }
+        do {
+            try await service.wait()
+        } catch {
+            throw CommandFailure("\(error)", status: CommandFailure.unavailable)
+        }
         ModbusSimCommand.say("gateway: stopped")
     }
 
-    private func introduce(_ service: GatewayService, _ configuration: Configuration) {
+    /// SIGHUP (and `fieldgw reload`, which sends it) reads the file again and
+    /// applies it; a bad file changes nothing and the log says why.
+    private func reloading(_ service: GatewayService, logger: Logger) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { [config] in
+            Task {
+                logger.notice("SIGHUP: reading \(config) again")
+                _ = try? await service.reload(file: config)
+            }
+        }
+        source.resume()
+        return source
+    }
+
+    private func introduce(_ service: GatewayService, _ configuration: Configuration, web: WebServer?) {
         for (name, bus) in service.buses.sorted(by: { $0.key < $1.key }) {
             if let reason = bus.downReason {
                 ModbusSimCommand.say("gateway: line \(name) is down: \(reason); waiting for it")
@@ -76,11 +109,13 @@ struct GatewayCommand: AsyncParsableCommand {
             let why = configuration.enipBindIsDefault ? " (no [enip] bind given: on the Modbus/TCP listeners' address, or loopback)" : ""
             ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.channel.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
         }
-        if let status = service.statusServer {
-            let address = "http://\(status.channel.localAddress?.ipAddress ?? "?"):\(status.port)"
+        if let bound = web?.bound.value {
+            let address = "http://\(bound.host):\(bound.port)"
+            ModbusSimCommand.say("gateway: dashboard on \(address)/ (JSON API under /api)")
             ModbusSimCommand.say("gateway: status on \(address)/status")
             ModbusSimCommand.say("gateway: metrics on \(address)/metrics")
         }
+        ModbusSimCommand.say("gateway: running as pid \(getpid()); SIGHUP or `fieldgw reload` reads \(config) again")
     }
 }
 

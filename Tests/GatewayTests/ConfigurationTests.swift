@@ -69,12 +69,22 @@ import EtherNetIP
         #expect(TOMLHeaderCheck.badHeader(in: fine) == nil)
     }
 
-    @Test func theStatusEndpointIsOnByDefaultAndCanBeMovedOrTurnedOff() throws {
+    @Test func theWebServerIsOnByDefaultOnLoopbackAndAsksForATokenBeyondIt() throws {
         #expect(try Configuration(toml: minimal, file: "s").statusBind! == ("127.0.0.1", 8502))
         #expect(try Configuration(toml: minimal + "\n[status]\nbind = \":9000\"\n", file: "s").statusBind! == ("0.0.0.0", 9000))
         #expect(try Configuration(toml: minimal + "\n[status]\nenabled = false\n", file: "s").statusBind == nil)
         let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[status]\nbind = \"x\"\n", file: "s") }
         #expect(error?.description == "s: status.bind: \"x\" is not HOST:PORT")
+        let open = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[web]\nbind = \"0.0.0.0:8502\"\n", file: "s") }
+        #expect(open?.description == "s: web.bind: 0.0.0.0:8502 is reachable from other machines: set token, or add [[web.user]] entries")
+        let short = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[web]\ntoken = \"abc\"\n", file: "s") }
+        #expect(short?.description == "s: web.token: a token must be at least 16 characters")
+        let hash = #expect(throws: ConfigurationError.self) {
+            try Configuration(toml: minimal + "\n[web]\n[[web.user]]\nname = \"op\"\npassword_hash = \"secret\"\n", file: "s")
+        }
+        #expect(hash?.description.hasSuffix("password_hash: not a bcrypt hash (make one with `fieldgw web-password`)") == true, "\(String(describing: hash))")
+        let both = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[web]\n[status]\n", file: "s") }
+        #expect(both?.description == "s: status: [status] is the older name of [web]: keep one")
     }
 
     @Test func pollsNameALineAndAddressesWithoutValues() throws {
