@@ -92,6 +92,7 @@ let package = Package(
                 "Serial",
                 "Web",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -156,6 +157,7 @@ let package = Package(
             dependencies: [
                 "Web", "Gateway", "Modbus", "Serial", "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Peers"]

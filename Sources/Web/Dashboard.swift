@@ -10,6 +10,7 @@ enum Dashboard {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fieldgw</title>
+<link rel="icon" href="data:,">
 <style>
 :root { --ok: #1a7f37; --bad: #c62828; --warn: #b26a00; --muted: #667; --line: #dde; }
 * { box-sizing: border-box; }

@@ -20,6 +20,16 @@ struct CommandFailure: Error {
     }
 
     /// Runs `body`; a failure is reported as above and becomes the exit status.
+    static func reporting(_ command: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("fieldgw \(command): \(failure.message)\n".utf8))
+            throw ExitCode(failure.status)
+        }
+    }
+
+    /// Runs `body`; a failure is reported as above and becomes the exit status.
     static func reporting(_ command: String, _ body: () async throws -> Void) async throws {
         do {
             try await body()

@@ -10,7 +10,7 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show a running gateway's lines and slaves: transactions, timeouts, noise, breakers, poll load.",
-        discussion: "It asks the gateway's status endpoint ([status] in the configuration; 127.0.0.1:8502 by default)."
+        discussion: "It asks the gateway's web server ([web] in the configuration; 127.0.0.1:8502 by default)."
     )
 
     @Option(name: .long, help: "The gateway's status endpoint.")
@@ -20,6 +20,10 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        try CommandFailure.reporting("status") { try show() }
+    }
+
+    private func show() throws {
         let body = try Self.get(url)
         if json {
             FileHandle.standardOutput.write(body)
@@ -29,7 +33,7 @@ struct StatusCommand: ParsableCommand {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         let status: GatewayStatus
         do { status = try decoder.decode(GatewayStatus.self, from: body) } catch {
-            throw ValidationError("\(url) did not answer with a gateway's status: \(error)")
+            throw CommandFailure("\(url) did not answer with a gateway's status: \(error)", status: CommandFailure.unavailable)
         }
         print(Self.text(status), terminator: "")
     }
@@ -63,15 +67,21 @@ struct StatusCommand: ParsableCommand {
         [load.one, load.five, load.fifteen].map { String(format: "%.3f", $0) }.joined(separator: " ")
     }
 
-    /// A plain HTTP/1.0 GET of an `http://HOST:PORT/PATH` URL; the body.
-    static func get(_ text: String) throws -> Data {
+    static func get(_ text: String) throws -> Data { try request("GET", text) }
+
+    /// A plain HTTP/1.0 request of an `http://HOST:PORT/PATH` URL; the body
+    /// of a 200 answer, or the failure with what the server said.
+    static func request(_ method: String, _ text: String) throws -> Data {
         guard let url = URL(string: text), url.scheme == "http", let host = url.host else {
-            throw ValidationError("--url: \"\(text)\" is not an http://HOST:PORT/PATH URL")
+            throw CommandFailure("--url: \"\(text)\" is not an http://HOST:PORT/PATH URL", status: EX_USAGE)
         }
         let port = url.port ?? 80
         let descriptor = try connect(host: host, port: port, url: text)
         defer { close(descriptor) }
-        let request = "GET \(url.path.isEmpty ? "/" : url.path) HTTP/1.0\r\nHost: \(host)\r\n\r\n"
+        // Ten seconds at most for an answer: a gateway that hangs must not hang its status command.
+        var limit = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let request = "\(method) \(url.path.isEmpty ? "/" : url.path)\(url.query.map { "?" + $0 } ?? "") HTTP/1.0\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
         _ = request.utf8CString.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count - 1) }
         var response = Data()
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -83,7 +93,9 @@ struct StatusCommand: ParsableCommand {
         guard let split = response.range(of: Data("\r\n\r\n".utf8)),
               let statusLine = String(data: response[..<split.lowerBound], encoding: .utf8)?.split(separator: "\r\n").first,
               statusLine.contains(" 200 ") else {
-            throw ValidationError("\(text) answered: \(String(decoding: response.prefix(200), as: UTF8.self))")
+            let answer = response.range(of: Data("\r\n\r\n".utf8)).map { response[$0.upperBound...] } ?? response
+            throw CommandFailure("\(text) answered: \(String(decoding: answer.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))",
+                                 status: CommandFailure.unavailable)
         }
         return response[split.upperBound...]
     }
@@ -93,15 +105,39 @@ struct StatusCommand: ParsableCommand {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var found: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, "\(port)", &hints, &found) == 0, let first = found else {
-            throw ValidationError("\(url): cannot resolve \(host)")
+            throw CommandFailure("\(url): cannot resolve \(host)", status: CommandFailure.unavailable)
         }
         defer { freeaddrinfo(found) }
         let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
         guard descriptor >= 0, Glibc.connect(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let reason = String(cString: strerror(errno))
             if descriptor >= 0 { close(descriptor) }
-            throw ValidationError("\(url): \(reason) (is the gateway running, with its [status] endpoint there?)")
+            throw CommandFailure("\(url): \(reason) (is the gateway running, with its [web] server there?)", status: CommandFailure.unavailable)
         }
         return descriptor
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Make a running gateway read its configuration file again and apply what changed.",
+        discussion: """
+            It asks the gateway's web server (POST /api/reload) and prints what was kept, \
+            restarted, stopped and started. A bad file changes nothing: the answer says \
+            which key and why. `kill -HUP PID` does the same, with the outcome in the log.
+            """
+    )
+
+    @Option(name: .long, help: "The gateway's reload endpoint.")
+    var url = "http://127.0.0.1:8502/api/reload"
+
+    func run() throws {
+        try CommandFailure.reporting("reload") {
+            let body = try StatusCommand.request("POST", url)
+            let report = try JSONDecoder().decode(ReloadReport.self, from: body)
+            print(report.description.isEmpty ? "nothing changed" : report.description.replacingOccurrences(of: "; ", with: "\n"))
+            if !report.failed.isEmpty { throw CommandFailure("some parts did not start", status: CommandFailure.unavailable) }
+        }
     }
 }

@@ -70,9 +70,13 @@ import EtherNetIP
     }
 
     @Test func theWebServerIsOnByDefaultOnLoopbackAndAsksForATokenBeyondIt() throws {
-        #expect(try Configuration(toml: minimal, file: "s").statusBind! == ("127.0.0.1", 8502))
-        #expect(try Configuration(toml: minimal + "\n[status]\nbind = \":9000\"\n", file: "s").statusBind! == ("0.0.0.0", 9000))
-        #expect(try Configuration(toml: minimal + "\n[status]\nenabled = false\n", file: "s").statusBind == nil)
+        #expect(try Configuration(toml: minimal, file: "s").web == Configuration.Web(host: "127.0.0.1", port: 8502))
+        let token = "0123456789abcdef0123"
+        #expect(try Configuration(toml: minimal + "\n[web]\nbind = \":9000\"\ntoken = \"\(token)\"\n", file: "s").web
+            == Configuration.Web(host: "0.0.0.0", port: 9000, token: token))
+        #expect(try Configuration(toml: minimal + "\n[status]\nenabled = false\n", file: "s").web == nil)
+        let user = "\n[web]\nwrites = true\n[[web.user]]\nname = \"op\"\npassword_hash = \"$2b$12$abc\"\n"
+        #expect(try Configuration(toml: minimal + user, file: "s").web == Configuration.Web(users: [.init(name: "op", passwordHash: "$2b$12$abc")], writes: true))
         let error = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[status]\nbind = \"x\"\n", file: "s") }
         #expect(error?.description == "s: status.bind: \"x\" is not HOST:PORT")
         let open = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[web]\nbind = \"0.0.0.0:8502\"\n", file: "s") }

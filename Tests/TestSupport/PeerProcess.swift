@@ -27,8 +27,18 @@ public final class PeerProcess: @unchecked Sendable {
 
     private var partial = ""
 
+    private var outputEnded = false
+
     private func take(_ data: Data, error: Bool) {
-        guard !data.isEmpty else { return }
+        guard !data.isEmpty else {
+            if !error {
+                lock.lock()
+                outputEnded = true
+                lock.unlock()
+                arrived.signal()
+            }
+            return
+        }
         let text = String(decoding: data, as: UTF8.self)
         lock.lock()
         if error {
@@ -81,6 +91,25 @@ public final class PeerProcess: @unchecked Sendable {
     }
 
     public var processIdentifier: Int32 { process.processIdentifier }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Everything it wrote to standard output so far, lines not yet taken by
+    /// `waitForLine` included (wait until it ended to have all of it).
+    public var standardOutput: String {
+        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            lock.lock()
+            let ended = outputEnded
+            lock.unlock()
+            if ended { break }
+            _ = arrived.wait(timeout: .now() + 0.1)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        return (lines + [partial]).joined(separator: "\n")
+    }
 
     /// Ends the peer: `signal` if given, stdin closed, then SIGKILL if it
     /// lingers. A child started from a test thread inherits that thread's

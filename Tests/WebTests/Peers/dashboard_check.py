@@ -1,0 +1,67 @@
+"""Opens the dashboard in headless Chromium (selenium, chromium-driver) and
+checks that it shows the line, its slave and a value that changes on the
+slave, without the page being loaded again. Saves a screenshot.
+
+usage: dashboard_check.py URL DEVICE MEMBER SCREENSHOT.png
+prints a JSON object: what it saw.
+"""
+import json
+import sys
+import time
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+
+def browser(width, height):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def value_of(driver, device, member):
+    cells = driver.find_elements(By.CSS_SELECTOR, f'tr[data-device="{device}"][data-member="{member}"] td.value')
+    return cells[0].text if cells else None
+
+
+def wait_for(condition, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    return None
+
+
+def main():
+    url, device, member, screenshot = sys.argv[1:5]
+    seen = {}
+    driver = browser(1280, 1000)
+    try:
+        driver.get(url)
+        driver.execute_script("window.loadedOnce = 'yes'")
+        first = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–") and v, 15)
+        seen["first"] = first
+        seen["changed"] = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–", first) and v, 15)
+        seen["same_page"] = driver.execute_script("return window.loadedOnce") == "yes"
+        seen["lines"] = [e.get_attribute("data-line") for e in driver.find_elements(By.CSS_SELECTOR, "section.line")]
+        seen["slaves"] = [e.get_attribute("data-slave") for e in driver.find_elements(By.CSS_SELECTOR, "tr[data-slave]")]
+        seen["line_up"] = bool(driver.find_elements(By.CSS_SELECTOR, "section.line .pill.up"))
+        seen["chart"] = len(driver.find_elements(By.CSS_SELECTOR, "section.line svg"))
+        seen["console_errors"] = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        driver.save_screenshot(screenshot)
+        # A phone's width: nothing wider than the screen but the tables' own scrolling.
+        driver.set_window_size(390, 844)
+        time.sleep(0.5)
+        seen["phone_overflow"] = driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth + 1")
+    finally:
+        driver.quit()
+    print(json.dumps(seen))
+
+
+main()
