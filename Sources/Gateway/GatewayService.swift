@@ -160,7 +160,10 @@ extension GatewayService {
     /// Where each line's adapter was found at start-up (or that it is awaited).
     public var paths: [String: String] { plant.withLock { $0.lines.mapValues(\.path) } }
     public var pollers: [Poller] { plant.withLock { $0.slaves.values.map(\.poller) } }
-    public var servers: [ModbusTCPServer] { plant.withLock { $0.listeners.values.map(\.server) } }
+    /// The Modbus/TCP listeners, in the configuration's order.
+    public var servers: [ModbusTCPServer] {
+        plant.withLock { plant in plant.configuration.listeners.compactMap { plant.listeners[$0]?.server } }
+    }
     /// The devices' registers as Logix tags, when configured.
     public var enipServer: ENIPServer? { plant.withLock { $0.enip?.server } }
     /// The configuration in force (the last one applied).

@@ -94,10 +94,19 @@ struct StatusCommand: ParsableCommand {
               let statusLine = String(data: response[..<split.lowerBound], encoding: .utf8)?.split(separator: "\r\n").first,
               statusLine.contains(" 200 ") else {
             let answer = response.range(of: Data("\r\n\r\n".utf8)).map { response[$0.upperBound...] } ?? response
-            throw CommandFailure("\(text) answered: \(String(decoding: answer.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))",
-                                 status: CommandFailure.unavailable)
+            throw CommandFailure("\(text) answered: \(Self.message(in: Data(answer)))", status: CommandFailure.unavailable)
         }
         return response[split.upperBound...]
+    }
+
+    /// What an error answer says: Hummingbird's {"error":{"message":...}}, or the text.
+    private static func message(in body: Data) -> String {
+        struct Answer: Decodable {
+            struct Error: Decodable { var message: String }
+            var error: Error
+        }
+        if let answer = try? JSONDecoder().decode(Answer.self, from: body) { return answer.error.message }
+        return String(decoding: body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private static func connect(host: String, port: Int, url: String) throws -> Int32 {

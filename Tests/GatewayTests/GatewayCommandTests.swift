@@ -137,6 +137,54 @@ import Testing
         try await taken.close()
     }
 
+    /// SIGHUP and `fieldgw reload` read the file again and apply it; a bad
+    /// file changes nothing, and `fieldgw reload` says which key and why.
+    @Test func sighupAndFieldgwReloadApplyTheFileAgain() throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let text = "[[line]]\nname = \"l\"\nadapter = \"\(line.paths[0])\"\n[[route]]\nunits = \"1\"\nline = \"l\"\n[web]\nbind = \"127.0.0.1:0\"\n"
+            + "[[listener]]\nbind = \"127.0.0.1:0\"\n"
+        let config = try configFile(text)
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
+        let web = try gateway.waitForLine(startingWith: "gateway: status on ").replacingOccurrences(of: "/status", with: "")
+        try (text + "[[listener]]\nbind = \"127.0.0.1:0\"\nread_only = true\n").write(toFile: config, atomically: true, encoding: .utf8)
+        kill(gateway.processIdentifier, SIGHUP)
+        try gateway.waitForError(containing: "reload: kept: line l, Modbus/TCP 127.0.0.1:0; started: Modbus/TCP 127.0.0.1:0")
+        let again = try Peers.run(Peers.fieldgw(), ["reload", "--url", web + "/api/reload"])
+        #expect(again.status == 0 && again.text.hasPrefix("kept: line l, Modbus/TCP 127.0.0.1:0, Modbus/TCP 127.0.0.1:0"), "\(again.text) \(again.stderr)")
+        try (text + "[[listener]]\nbind = \"nowhere\"\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let refused = try Peers.run(Peers.fieldgw(), ["reload", "--url", web + "/api/reload"])
+        #expect(refused.status == 69 && refused.stderr.contains("nothing changed: \(config): listener[1].bind"), "\(refused.stderr)")
+        gateway.stop(signal: SIGINT)
+        #expect(gateway.exitStatus == 0, "\(gateway.standardError)")
+    }
+
+    /// A SIGTERM that comes while the gateway starts is kept, and it stops
+    /// cleanly once started, instead of being killed half-way.
+    @Test func aSignalDuringStartUpIsNotLost() throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let config = try oneLineConfig(name: "early", adapter: line.paths[0])
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
+        // As soon as SIGTERM is caught (the kernel says so in /proc), before it has said it listens.
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !Self.catches(SIGTERM, gateway.processIdentifier) { usleep(200) }
+        kill(gateway.processIdentifier, SIGTERM)
+        gateway.stop()
+        #expect(gateway.exitStatus == 0, "exit 0, not killed by the signal: \(gateway.standardError)")
+        #expect(try gateway.waitForLine(startingWith: "gateway: stopped", timeout: 1) == "")
+    }
+
+    /// Whether process `pid` ignores or handles `signal` now (SigIgn/SigCgt in /proc).
+    static func catches(_ signal: Int32, _ pid: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        let bit = UInt64(1) << UInt64(signal - 1)
+        return status.split(separator: "\n").contains { line in
+            (line.hasPrefix("SigIgn:") || line.hasPrefix("SigCgt:"))
+                && (UInt64(line.split(separator: "\t").last ?? "", radix: 16).map { $0 & bit != 0 } ?? false)
+        }
+    }
+
     /// What started before the part that failed is stopped: its port is free
     /// again and the line's adapter is let go.
     @Test func aPartThatFailsToStartStopsThoseStartedBefore() async throws {

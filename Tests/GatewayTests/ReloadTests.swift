@@ -100,24 +100,4 @@ import Testing
         #expect(service.configuration.lines[1].options.health.maximumTimeout == .milliseconds(300), "the configuration in force is the good one")
         await service.stop()
     }
-
-    /// A part that cannot start stops those already started: the lines are
-    /// closed (their ptys free again) and the error names the address.
-    @Test func aPartThatFailsToStartStopsTheOthers() async throws {
-        let taken = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
-                                                    group: MultiThreadedEventLoopGroup.singleton)
-        defer { Task { try? await taken.close() } }
-        let lineA = try VirtualBus(ends: 2, settings: settings)
-        let lineB = try VirtualBus(ends: 2, settings: settings)
-        let configuration = try Configuration(toml: text(a: lineA.paths[0], b: lineB.paths[0], bTimeout: 300,
-                                                         extra: "[[listener]]\nbind = \"127.0.0.1:\(taken.port)\""), file: "taken.toml")
-        let error = await #expect(throws: GatewayError.self) {
-            _ = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test.reload"))
-        }
-        #expect(error?.reason == "Modbus/TCP cannot listen on 127.0.0.1:\(taken.port): Address already in use")
-        // Both lines were closed: their ports, which a line holds exclusively, open again.
-        for line in [lineA, lineB] {
-            #expect(throws: Never.self) { _ = try SerialPort(path: line.paths[0], settings: settings) }
-        }
-    }
 }
