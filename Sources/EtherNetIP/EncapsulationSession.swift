@@ -56,7 +56,10 @@ final class EncapsulationSession {
     }
 
     func close() {
-        if handle != 0 { router.connections.closeAll(session: handle) }
+        guard handle != 0 else { return }
+        router.connections.closeAll(session: handle)
+        router.metrics?.sessions.decrement()
+        router.metrics?.connections.record(router.connections.count)
     }
 
     /// Any sender context is accepted and echoed (pycomm3 and pylogix send one).
@@ -67,12 +70,15 @@ final class EncapsulationSession {
         }
         guard handle == 0 else { return .reply(message.reply(status: EncapsulationStatus.incorrectData, data: message.data)) }
         handle = Self.nextHandle.wrappingAdd(1, ordering: .relaxed).oldValue
+        router.metrics?.sessions.increment()
         return .reply(message.reply(session: handle, data: message.data))
     }
 
     private func unconnected(_ packet: CommonPacket) throws(CIPStatus) -> Answer<[CommonPacket.Item]> {
         guard let item = packet.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw .notEnoughData }
         let answer = router.answer(item.data[...], limit: MessageRouter.unconnectedLimit, session: handle, on: eventLoop)
+        // Forward Open and Close come unconnected: the count can only change here.
+        router.metrics?.connections.record(router.connections.count)
         return answer.map { reply in
             [CommonPacket.Item(type: CommonPacket.nullAddress, data: []), CommonPacket.Item(type: CommonPacket.unconnectedData, data: reply.bytes)]
         }

@@ -20,13 +20,16 @@ public struct MessageRouter: Sendable {
 
     /// Told of every tag read and write served (`enip-server --print`).
     public let report: (@Sendable (String) -> Void)?
+    /// Requests, errors, sessions and connections, for /metrics.
+    public let metrics: ServerMetrics?
 
     public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager(),
-                report: (@Sendable (String) -> Void)? = nil) {
+                report: (@Sendable (String) -> Void)? = nil, metrics: ServerMetrics? = nil) {
         self.tags = tags
         self.identity = identity
         self.connections = connections
         self.report = report
+        self.metrics = metrics
     }
 
     /// The reply to one request's bytes, for tags held in memory.
@@ -44,13 +47,33 @@ public struct MessageRouter: Sendable {
         do {
             request = try CIPRequest(parsing: bytes)
         } catch {
-            return .now(CIPReply(service: bytes.first ?? 0, status: error))
+            return counted(.now(CIPReply(service: bytes.first ?? 0, status: error)), service: bytes.first ?? 0)
         }
+        let answer: Answer<CIPReply>
         do {
-            return try dispatch(request, limit: limit, session: session, on: eventLoop)
+            answer = try dispatch(request, limit: limit, session: session, on: eventLoop)
         } catch {
-            return .now(CIPReply(service: request.service, status: error))
+            answer = .now(CIPReply(service: request.service, status: error))
         }
+        // Unconnected Send and Multiple Service Packet only carry requests: those are counted, not the wrappers.
+        return Self.carries(request) ? answer : counted(answer, service: request.service)
+    }
+
+    private static func carries(_ request: CIPRequest) -> Bool {
+        switch request.path.segments.first {
+        case .classID(6)?: request.service == ConnectionManager.unconnectedSend
+        case .classID(2)?: request.service == multipleServicePacket
+        default: false
+        }
+    }
+
+    private func counted(_ answer: Answer<CIPReply>, service: UInt8) -> Answer<CIPReply> {
+        guard let metrics else { return answer }
+        switch answer {
+        case .now(let reply): metrics.served(service, reply.status)
+        case .later(let reply): reply.whenSuccess { metrics.served(service, $0.status) }
+        }
+        return answer
     }
 
     private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {

@@ -260,7 +260,8 @@ extension GatewayService {
         let server = try await Self.listening("Modbus/TCP", listener.host, listener.port) {
             try await ModbusTCPServer.start(host: listener.host, port: listener.port, serving: serving, group: loops,
                                             connectionLimit: listener.connectionLimit, timeouts: listener.timeouts,
-                                            accepts: Self.allowing(listener.allow), logger: logger)
+                                            accepts: Self.allowing(listener.allow),
+                                            metrics: ListenerMetrics(listener: "\(listener.host):\(listener.port)", factory: metrics), logger: logger)
         }
         let part = Part("Modbus/TCP \(listener.host):\(listener.port)", stop: { server.drain() })
         plant.withLock { $0.listeners[listener] = Plant.Listener(server: server, part: part) }
@@ -306,7 +307,8 @@ extension GatewayService {
         var sharing: [String: [UInt8: Poller]] = [:]
         for (key, slave) in slaves { sharing[key.line, default: [:]][key.slave] = slave.poller }
         let (tags, _) = try DeviceTags.table(for: devices, on: buses, sharing: sharing)
-        let router = MessageRouter(tags: tags, identity: enip.identity, connections: ConnectionManager(limit: enip.connectionLimit))
+        let router = MessageRouter(tags: tags, identity: enip.identity, connections: ConnectionManager(limit: enip.connectionLimit),
+                                   metrics: ServerMetrics(server: "\(enip.host):\(enip.port)", factory: metrics))
         let server = try await Self.listening("EtherNet/IP", enip.host, enip.port) {
             try await ENIPServer.start(host: enip.host, port: enip.port, router: router, group: loops, limits: enip.limits,
                                        accepts: Self.allowing(enip.allow), logger: logger)

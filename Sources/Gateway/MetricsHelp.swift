@@ -27,6 +27,14 @@ public enum MetricsHelp {
         "fieldgw_line_utilisation": "Fraction of the last utilisation window the line spent in transactions.",
         "fieldgw_slave_latency_seconds": "Time a slave took to answer, its frames' own time on the wire left out.",
         "fieldgw_slave_poll_load": "Fraction of the line a slave's polls take, over 1, 5 and 15 minutes.",
+        "fieldgw_modbus_tcp_connections": "Modbus/TCP clients connected to the listener now.",
+        "fieldgw_modbus_tcp_connections_total": "Modbus/TCP clients the listener accepted.",
+        "fieldgw_modbus_tcp_requests_total": "Modbus/TCP requests the listener served.",
+        "fieldgw_modbus_tcp_exceptions_total": "Modbus exception replies the listener sent, by exception code.",
+        "fieldgw_enip_sessions": "EtherNet/IP sessions registered now.",
+        "fieldgw_enip_connections": "EtherNet/IP (Forward Open) connections open now.",
+        "fieldgw_enip_requests_total": "CIP requests the EtherNet/IP server answered, by service code.",
+        "fieldgw_enip_errors_total": "CIP replies with an error, by general status.",
     ]
 
     /// `text` (Prometheus's text format) with a `# HELP` line before each

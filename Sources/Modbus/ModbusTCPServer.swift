@@ -51,12 +51,13 @@ public final class ModbusTCPServer: Sendable {
     /// closes the longest-idle one (refused only when none is idle).
     public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
                              threads: Int = 1, connectionLimit: Int = 1024, timeouts: Timeouts = Timeouts(), faults: [ModbusFault] = [],
-                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
+                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil, metrics: ListenerMetrics? = nil,
                              logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
         var settings = ServerLoop.Settings(
             serving: faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults), faults: faults,
             accepts: accepts, connections: ConnectionCounter(limit: connectionLimit), group: group, logger: logger)
         settings.timeouts = timeouts
+        settings.metrics = metrics
         return try start(host: host, port: port, threads: threads, settings: settings)
     }
 
@@ -127,4 +128,6 @@ final class ConnectionCounter: Sendable {
     }
 
     func close() { count.withLock { $0 -= 1 } }
+
+    var current: Int { count.withLock { $0 } }
 }

@@ -28,6 +28,7 @@ final class ServerLoop: @unchecked Sendable {
         /// megabytes) to reach `ServerConnection.outputLimit` soon.
         var sendBuffer: Int32?
         var timeouts = ModbusTCPServer.Timeouts()
+        var metrics: ListenerMetrics?
     }
 
     private struct Posted {
@@ -57,6 +58,8 @@ final class ServerLoop: @unchecked Sendable {
     private var clients: [Int: ServerConnection] = [:]
     private var draining = false
     private var nextSweep = ContinuousClock.now
+    /// Counted here, handed to the metrics once per wake-up.
+    private var tally = ListenerMetrics.Tally()
 
     init(listener: Int32, settings: Settings) throws(ServerSocketError) {
         self.listener = listener
@@ -129,6 +132,7 @@ final class ServerLoop: @unchecked Sendable {
                 break
             }
             for event in events.prefix(Int(max(count, 0))) { dispatch(event) }
+            settings.metrics?.add(&tally, connected: settings.connections.current)
             if ContinuousClock.now >= nextSweep { sweep() }
         }
         shutDown()
@@ -259,6 +263,7 @@ extension ServerLoop {
         if var size = settings.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let client = ServerConnection(socket: socket, peer: peer, eventLoop: settings.group.next(), interest: EPOLLIN.rawValue)
         clients[client.connection.id] = client
+        tally.accepted += 1
         watch(socket, key: UInt64(client.connection.id), events: client.interest, operation: EPOLL_CTL_ADD)
     }
 
@@ -288,6 +293,7 @@ extension ServerLoop {
     }
 
     private func serve(_ frame: MBAPFrame, for client: ServerConnection) {
+        tally.requests += 1
         switch settings.serving.serve(unit: frame.unit, pdu: frame.pdu, from: client.connection, on: client.eventLoop) {
         case .now(let reply) where client.order.isEmpty:
             if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), for: client) }
@@ -318,6 +324,7 @@ extension ServerLoop {
     }
 
     private func encode(_ frame: MBAPFrame, for client: ServerConnection) {
+        if frame.pdu.count == 2, frame.pdu[0] & 0x80 != 0 { tally.exceptions[frame.pdu[1], default: 0] += 1 }
         guard !settings.faults.isEmpty else { return MBAPEncoder.write(frame, to: &client.output) }
         var one = ByteBuffer()
         MBAPEncoder.write(frame, to: &one)

@@ -1,6 +1,9 @@
 import Foundation
 @testable import Gateway
+import Logging
 import Modbus
+import NIOPosix
+import Prometheus
 import Serial
 import TestSupport
 import Testing
@@ -69,5 +72,60 @@ import Testing
         let value = (result?.first?["value"] as? [Any])?.last as? String
         #expect(value == "5", "Prometheus answered \(answer.text) \(answer.stderr) \(prometheus.standardError.suffix(400))")
         #expect(gateway.exitStatus == 0)
+    }
+
+    /// The Modbus/TCP listener's and the EtherNet/IP server's own figures:
+    /// connections, requests, exceptions by code, sessions, requests by CIP
+    /// service and errors by CIP status, as real clients (mbpoll, fieldgw
+    /// enip-client) make them.
+    @Test func theListenersAndTheEtherNetIPServerCountWhatTheyServe() async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([5, 6, 7])]))
+        defer { slave.stop() }
+        let configuration = try Configuration(toml: """
+            [web]
+            enabled = false
+            [[line]]
+            name = "counted"
+            adapter = "\(line.paths[0])"
+            [[route]]
+            units = "1"
+            line = "counted"
+            [[listener]]
+            bind = "127.0.0.1:0"
+            [enip]
+            bind = "127.0.0.1:0"
+            [[device]]
+            tag = "Meter"
+            line = "counted"
+            slave = 1
+            [[device.member]]
+            name = "A"
+            register = "40001"
+            """, file: "counted.toml")
+        let registry = PrometheusCollectorRegistry()
+        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"),
+                                                     metrics: registry)
+        let port = try #require(service.servers.first?.port)
+        let enipPort = try #require(service.enipServer?.port)
+        let outputs = try await Task.detached {
+            [try Peers.run(Peers.program("mbpoll"), ["-a", "1", "-r", "1", "-c", "3", "-1", "-p", "\(port)", "127.0.0.1"]),
+             try Peers.run(Peers.program("mbpoll"), ["-a", "9", "-r", "1", "-1", "-p", "\(port)", "127.0.0.1"]),
+             try Peers.run(Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(enipPort)", "Meter.A", "Nobody"])]
+        }.value
+        try await Task.sleep(for: .milliseconds(200))
+        let text = String(decoding: MetricsHelp.render(registry), as: UTF8.self)
+        await service.stop()
+        #expect(outputs[1].stderr.contains("Gateway path unavailable"), "\(outputs[1].stderr)")
+        #expect(!text.contains("service=\"0x52\""), "Unconnected Send carries the reads: they are counted, not it")
+        for wanted in ["fieldgw_modbus_tcp_requests_total{listener=\"127.0.0.1:0\"} 2",
+                       "fieldgw_modbus_tcp_connections_total{listener=\"127.0.0.1:0\"} 2",
+                       "fieldgw_modbus_tcp_exceptions_total{listener=\"127.0.0.1:0\",code=\"0x0A\"} 1",
+                       "fieldgw_enip_requests_total{server=\"127.0.0.1:0\",service=\"0x4C\"} 2",
+                       "fieldgw_enip_errors_total{server=\"127.0.0.1:0\",status=\"0x05\"} 1",
+                       "fieldgw_enip_sessions{server=\"127.0.0.1:0\"} 0",
+                       "# HELP fieldgw_modbus_tcp_exceptions_total ", "# HELP fieldgw_enip_requests_total "] {
+            #expect(text.contains(wanted), "\(wanted) in:\n\(text.split(separator: "\n").filter { $0.contains("tcp_") || $0.contains("enip") }.joined(separator: "\n"))")
+        }
     }
 }

@@ -1,0 +1,41 @@
+import CoreMetrics
+import Synchronization
+
+/// An EtherNet/IP server's figures, labelled `server` (its HOST:PORT):
+/// sessions registered and Forward Open connections now, requests by CIP
+/// service and error replies by CIP status.
+public final class ServerMetrics: Sendable {
+    let sessions: Meter
+    let connections: Gauge
+    private let factory: any MetricsFactory
+    private let server: String
+    private let requests = Mutex<[UInt8: Counter]>([:])
+    private let errors = Mutex<[UInt8: Counter]>([:])
+
+    public init(server: String, factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        self.server = server
+        sessions = Meter(label: "fieldgw_enip_sessions", dimensions: [("server", server)], factory: factory)
+        connections = Gauge(label: "fieldgw_enip_connections", dimensions: [("server", server)], factory: factory)
+    }
+
+    /// One request of `service` answered with `status`.
+    func served(_ service: UInt8, _ status: CIPStatus) {
+        counter(in: requests, "fieldgw_enip_requests_total", "service", service).increment()
+        if status != .success { counter(in: errors, "fieldgw_enip_errors_total", "status", status.general).increment() }
+    }
+
+    private func counter(in table: borrowing Mutex<[UInt8: Counter]>, _ label: String, _ key: String, _ byte: UInt8) -> Counter {
+        table.withLock { counters in
+            if let counter = counters[byte] { return counter }
+            let counter = Counter(label: label, dimensions: [("server", server), (key, Self.hex(byte))], factory: factory)
+            counters[byte] = counter
+            return counter
+        }
+    }
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = String(byte, radix: 16, uppercase: true)
+        return "0x" + (digits.count < 2 ? "0" + digits : digits)
+    }
+}
