@@ -25,9 +25,10 @@ public final class ListenerMetrics: Sendable {
     /// Counts kept by one loop between hand-overs.
     struct Tally {
         var accepted = 0
+        var closed = 0
         var requests = 0
         var exceptions: [UInt8: Int] = [:]
-        var isEmpty: Bool { accepted == 0 && requests == 0 && exceptions.isEmpty }
+        var isEmpty: Bool { accepted == 0 && closed == 0 && requests == 0 && exceptions.isEmpty }
     }
 
     func add(_ tally: inout Tally, connected now: Int) {

@@ -381,6 +381,7 @@ extension ServerLoop {
         Glibc.close(client.socket)
         client.connection.close()
         settings.connections.close()
+        tally.closed += 1
         clients[client.connection.id] = nil
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import EtherNetIP
 import Gateway
 import NIOPosix
+import Prometheus
 
 struct ENIPServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -44,6 +45,9 @@ struct ENIPServerCommand: AsyncParsableCommand {
         return low...high
     }
 
+    @Option(name: .long, help: "[HOST]:PORT to serve /metrics (Prometheus) on; loopback unless a host is given.")
+    var web: String?
+
     func run() async throws {
         var table = TagTable()
         for definition in structures {
@@ -56,15 +60,17 @@ struct ENIPServerCommand: AsyncParsableCommand {
         var report: (@Sendable (String) -> Void)?
         if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }
         let delay = try delayRange()
+        let metricsAddress = try web.map { try ModbusSimCommand.endpoint($0, defaultPort: 8502, loopback: true) }
         let stop = StopSignal()
+        let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("enip-server") {
+            let router = MessageRouter(tags: table, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
             let server = try await ModbusSimCommand.listening("EtherNet/IP", host, port) {
-                try await ENIPServer.start(host: host, port: port, router: MessageRouter(tags: table, report: report),
-                                           group: MultiThreadedEventLoopGroup.singleton, delay: delay)
+                try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay)
             }
             ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
-            _ = await stop.wait()
-            try await server.close()
+            try await Serving.run("enip-server", parts: [Serving.part("EtherNet/IP") { try? await server.close() }], web: metricsAddress,
+                                  registry: registry, stop: stop)
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Modbus
 import NIOPosix
+import Prometheus
 import Serial
 
 extension SerialSettings.Parity: ExpressibleByArgument {}
@@ -59,6 +60,9 @@ struct ModbusSimCommand: AsyncParsableCommand {
     @OptionGroup(title: "Serial line (RTU)")
     var serial: SerialOptions
 
+    @Option(name: .long, help: "[HOST]:PORT to serve /metrics (Prometheus) on; loopback unless a host is given.")
+    var web: String?
+
     @Argument(help: "Registers, e.g. 40001-40100=99.")
     var registers: [String] = []
 
@@ -104,16 +108,19 @@ struct ModbusSimCommand: AsyncParsableCommand {
 
     private func serveTCP(units: UnitMap, faults: [ModbusFault]) async throws {
         let (host, port) = try Self.endpoint(address)
+        let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
         let stop = StopSignal()
+        let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("modbus-sim") {
             let server = try await Self.listening("Modbus/TCP", host, port) {
                 try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
                                                 group: MultiThreadedEventLoopGroup.singleton, threads: threads, connectionLimit: connectionLimit,
-                                                timeouts: .init(idle: idleTimeout > 0 ? .milliseconds(Int(idleTimeout * 1000)) : nil), faults: faults)
+                                                timeouts: .init(idle: idleTimeout > 0 ? .milliseconds(Int(idleTimeout * 1000)) : nil), faults: faults,
+                                                metrics: ListenerMetrics(listener: "\(host):\(port)"))
             }
             Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
-            _ = await stop.wait()
-            try await server.close()
+            try await Serving.run("modbus-sim", parts: [Serving.part("Modbus/TCP") { try? await server.close() }], web: metricsAddress,
+                                  registry: registry, stop: stop)
         }
     }
 
@@ -138,10 +145,10 @@ struct ModbusSimCommand: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    /// "HOST:PORT", ":PORT" (every interface) or "HOST" (port 502).
-    static func endpoint(_ text: String, defaultPort: Int = 502) throws -> (String, Int) {
+    /// "HOST:PORT", ":PORT" (every interface, or loopback when `loopback`) or "HOST" (port `defaultPort`).
+    static func endpoint(_ text: String, defaultPort: Int = 502, loopback: Bool = false) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":") else { return (text, defaultPort) }
-        let host = text[..<colon].isEmpty ? "0.0.0.0" : String(text[..<colon])
+        let host = text[..<colon].isEmpty ? (loopback ? "127.0.0.1" : "0.0.0.0") : String(text[..<colon])
         guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError("--address: \"\(text)\" has no port number after the colon")
         }

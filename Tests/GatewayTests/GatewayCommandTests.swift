@@ -185,6 +185,33 @@ import Testing
         }
     }
 
+    /// modbus-sim and enip-server serve /metrics with --web, and stop on
+    /// SIGTERM or SIGINT with exit 0, their ports free again.
+    @Test func theSimulatorsServeMetricsAndStopCleanly() async throws {
+        let cases: [([String], String, String)] = [
+            (["modbus-sim", "-a", "127.0.0.1:0", "--web", ":0", "40001-40010=5"], "modbus-sim: Modbus/TCP on 127.0.0.1:", "fieldgw_modbus_tcp_requests_total"),
+            (["enip-server", "-a", "127.0.0.1:0", "--web", ":0", "Scada=INT[10]"], "enip-server: EtherNet/IP on 127.0.0.1:", "fieldgw_enip_requests_total"),
+        ]
+        for (signal, (arguments, listening, metric)) in zip([SIGTERM, SIGINT], cases) {
+            let simulator = try PeerProcess(Peers.fieldgw(), arguments)
+            let port = try simulator.waitForLine(startingWith: listening)
+            let metrics = try simulator.waitForLine(startingWith: "\(arguments[0]): metrics on ")
+            #expect(metrics.hasPrefix("http://127.0.0.1:"), "loopback unless a host is given: \(metrics)")
+            let client = arguments[0] == "modbus-sim"
+                ? try Peers.run(Peers.program("mbpoll"), ["-a", "1", "-r", "1", "-c", "2", "-1", "-p", port, "127.0.0.1"])
+                : try Peers.run(Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "Scada[1]"])
+            #expect(client.status == 0, "\(client.text) \(client.stderr)")
+            let text = try Peers.run(Peers.program("curl"), ["-s", metrics]).text
+            #expect(text.contains("\(metric){") && text.contains("# HELP \(metric) "), "\(text)")
+            simulator.stop(signal: signal)
+            #expect(simulator.exitStatus == 0, "\(arguments[0]) after signal \(signal): \(simulator.standardError)")
+            let again = try await ModbusTCPServer.start(host: "127.0.0.1", port: Int(port)!, serving: DeviceServing(units: UnitMap(fallback: holdingDevice([1]))),
+                                                        group: MultiThreadedEventLoopGroup.singleton)
+            #expect(again.port == Int(port)!, "its port is free again")
+            try await again.close()
+        }
+    }
+
     /// What started before the part that failed is stopped: its port is free
     /// again and the line's adapter is let go.
     @Test func aPartThatFailsToStartStopsThoseStartedBefore() async throws {

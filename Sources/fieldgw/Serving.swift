@@ -1,0 +1,43 @@
+import Gateway
+import Logging
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import Web
+
+/// How the simulators serve: their parts in one ServiceGroup that SIGTERM
+/// and SIGINT shut down gracefully (a signal that came during start-up,
+/// kept by `stop`, does too), optionally beside a web server for /metrics.
+enum Serving {
+    static func run(_ command: String, parts: [Part], web: (host: String, port: Int)?, registry: PrometheusCollectorRegistry,
+                    stop: StopSignal) async throws {
+        let logger = Logger(label: "fieldgw.\(command)")
+        var services: [any Service] = parts
+        var server: WebServer?
+        if let (host, port) = web {
+            server = WebServer(settings: Configuration.Web(host: host, port: port), gateway: nil, metrics: registry, logger: logger)
+            services.append(server!.part())
+        }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                                          logger: logger))
+        let watcher = Task {
+            _ = await stop.wait()
+            await group.triggerGracefulShutdown()
+        }
+        defer { watcher.cancel() }
+        let announce = Task {
+            if let bound = await server?.bound.wait() { ModbusSimCommand.say("\(command): metrics on http://\(bound.host):\(bound.port)/metrics") }
+        }
+        defer { announce.cancel() }
+        do {
+            try await group.run()
+        } catch {
+            throw CommandFailure("\(error)", status: CommandFailure.unavailable)
+        }
+    }
+
+    /// A server already listening, as a part: it stops on the group's shutdown.
+    static func part(_ name: String, stop: @escaping @Sendable () async -> Void) -> Part {
+        Part(name, stop: stop)
+    }
+}
