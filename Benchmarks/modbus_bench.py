@@ -305,10 +305,23 @@ def metrics_bench(release_dir):
     return [] if ours["median_ms"] < 5 else [f"/metrics render {ours['median_ms']:.2f} ms: floor 5 ms"]
 
 
+def reload_bench(release_dir):
+    """One line of 16 reloaded 20 times, beside one restart of the whole gateway; clients on the other 15 lines count."""
+    result = json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "reload", "16", "20"],
+                                       capture_output=True, text=True, check=True).stdout)
+    print("reload of one line among 16 (20 reloads), clients reading the other 15 without pause")
+    print(f"  reload:  {result['reload_reads']} reads, {result['reload_failed']} failed, longest gap {result['reload_longest_gap_ms']:.0f} ms"
+          f" (quiet: {result['quiet_longest_gap_ms']:.0f} ms); a reload takes {result['reload_ms_median']:.1f} ms (max {result['reload_ms_max']:.1f})")
+    print(f"  restart: {result['restart_reads']} reads, {result['restart_failed']} failed, longest gap {result['restart_longest_gap_ms']:.0f} ms;"
+          f" the restart takes {result['restart_ms']:.1f} ms")
+    return [] if result["reload_failed"] == 0 else [f"reload lost {result['reload_failed']} reads on the other lines: floor 0"]
+
+
 def main():
     release_dir, peer_dir = sys.argv[1:3]
     missed = framer_bench(release_dir) + server_bench(release_dir, peer_dir) + line_bench(release_dir) + latency_bench(release_dir)
     missed += metrics_bench(release_dir)
+    missed += reload_bench(release_dir)
     for floor in missed:
         print("FLOOR MISSED:", floor)
     sys.exit(1 if missed else 0)

@@ -183,6 +183,8 @@ case (3, "serve"):
     try serveLine(baud: Int(arguments[2])!)
 case (3, "latency"):
     try await latencyBench(count: Int(arguments[2])!)
+case (4, "reload"):
+    try await reloadBench(lines: Int(arguments[2])!, reloads: Int(arguments[3])!)
 case (5, "metrics"):
     metricsBench(lines: Int(arguments[2])!, slaves: Int(arguments[3])!, rounds: Int(arguments[4])!)
 default:
@@ -192,6 +194,7 @@ default:
                modbus-bench serve BAUD
                modbus-bench latency COUNT
                modbus-bench metrics LINES SLAVES ROUNDS
+               modbus-bench reload LINES RELOADS
 
         """.utf8))
     exit(2)

@@ -144,7 +144,7 @@ public final class Bus: Sendable {
         self.logger = logger
         self.metrics = LineMetrics(line: name, factory: metrics)
         state = Mutex(State(queue: BusQueue(capacity: options.queueCapacity), up: first != nil))
-        let thread = Thread { [self] in run(first: first?.port, open: open) }
+        let thread = Thread { [self] in run(first: first, open: open) }
         thread.name = "bus \(name)"
         thread.start()
     }
@@ -228,9 +228,18 @@ public final class Bus: Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    private func run(first: SerialPort?, open: @Sendable () throws -> SerialPort) {
-        defer { finish() }
-        var master = first.map(makeMaster)
+    /// The line's thread. Its waiters hear it ended only once `serve` has
+    /// returned and let the port go: a line restarted by a reload opens the
+    /// same adapter at once, and the old one must no longer hold it.
+    private func run(first: PortHandOver?, open: @Sendable () throws -> SerialPort) {
+        serve(first: first, open: open)
+        finish()
+    }
+
+    /// Only `master` holds the port (taken from the hand-over here, not
+    /// passed in: an argument would be kept alive by the caller).
+    private func serve(first: PortHandOver?, open: @Sendable () throws -> SerialPort) {
+        var master = first?.take().map(makeMaster)
         while state.withLock({ $0.running }) {
             guard let current = master ?? reopen(open) else {
                 _ = work.wait(timeout: .now() + .milliseconds(Int(options.reopenInterval.seconds * 1000)))
@@ -425,6 +434,19 @@ public final class Bus: Sendable {
 
 /// Carries the port from the caller to the line's thread, its only user from
 /// then on: the caller gives it up when it makes the Bus.
-private struct PortHandOver: @unchecked Sendable {
-    let port: SerialPort
+/// The port a line was opened with, passed to its thread once. The thread's
+/// closure lives as long as the thread does, so it must not keep the port:
+/// `take` leaves nothing behind, and the port closes when the line ends.
+private final class PortHandOver: @unchecked Sendable {
+    private var port: SerialPort?
+    private let lock = NSLock()
+
+    init(port: SerialPort) { self.port = port }
+
+    func take() -> SerialPort? {
+        lock.lock()
+        defer { lock.unlock() }
+        defer { port = nil }
+        return port
+    }
 }

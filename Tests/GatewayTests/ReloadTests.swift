@@ -70,6 +70,14 @@ import Testing
         #expect(tally.right > before && tally.refused == 0 && tally.unanswered == 0 && tally.wrong.isEmpty,
                 "line a's client lost nothing through the reload: \(tally)")
         #expect(service.buses["a"] === busA && service.buses["b"] !== busB, "a kept its Bus, b has a new one")
+        // The old Bus let its adapter go before the new one opened it: up at once, every time.
+        #expect(service.buses["b"]?.isUp == true)
+        for round in 0..<6 {
+            let report = await service.reload(try Configuration(toml: text(a: lineA.paths[0], b: lineB.paths[0], bTimeout: 250 + round,
+                                                                           extra: "[[listener]]\nbind = \"127.0.0.1:0\"\nread_only = true"), file: "n.toml"))
+            #expect(report.restarted == ["line b"] && service.buses["b"]?.isUp == true, "round \(round): \(report)")
+        }
+        #expect(!capture.records.contains { $0.message.contains("busy") }, "\(capture.records.map(\.message))")
         #expect(service.pollers.isEmpty && service.servers.count == 2)
         #expect(capture.records.contains { $0.message.hasPrefix("reload: ") && $0.metadata["event"] == "reload" })
         #expect(service.events.recent.contains { $0.event == "reload" })
