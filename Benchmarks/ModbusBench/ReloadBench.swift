@@ -18,6 +18,8 @@ func reloadBench(lines: Int, reloads: Int) async throws {
         SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: ModbusDevice(store: store())]))
     }
     defer { slaves.forEach { $0.stop() } }
+    // The pty pairs must outlive the restart (an optimised build ends them after their last use).
+    defer { withExtendedLifetime(buses) {} }
     let port = try freePort()
     let text = { (timeout: Int) in reloadConfiguration(buses.map { $0.paths[0] }, port: port, firstTimeout: timeout) }
     var service = try await GatewayService.start(try Configuration(toml: text(300), file: "bench.toml"),

@@ -30,6 +30,8 @@ final class ConnectionRegistry: Sendable {
     func remove(_ channel: any Channel) {
         _ = clients.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
+
+    var all: [any Channel] { clients.withLock { $0.values.map(\.channel) } }
 }
 
 /// First in each connection's pipeline: it times the client. A client that

@@ -15,10 +15,13 @@ public final class ENIPServer: Sendable {
     public let router: MessageRouter
     public var port: Int { channel.localAddress?.port ?? 0 }
 
-    private init(channel: any Channel, discovery: (any Channel)?, router: MessageRouter) {
+    private let clients: ConnectionRegistry
+
+    private init(channel: any Channel, discovery: (any Channel)?, router: MessageRouter, clients: ConnectionRegistry) {
         self.channel = channel
         self.discovery = discovery
         self.router = router
+        self.clients = clients
     }
 
     /// How long a client may hold a connection without using it, and how many may.
@@ -77,7 +80,7 @@ public final class ENIPServer: Sendable {
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        guard discovery else { return ENIPServer(channel: channel, discovery: nil, router: router) }
+        guard discovery else { return ENIPServer(channel: channel, discovery: nil, router: router, clients: registry) }
         let local = channel.localAddress
         let udp: any Channel
         do {
@@ -94,12 +97,20 @@ public final class ENIPServer: Sendable {
             try? await channel.close()
             throw error
         }
-        return ENIPServer(channel: channel, discovery: udp, router: router)
+        return ENIPServer(channel: channel, discovery: udp, router: router, clients: registry)
     }
 
+    /// Stops accepting clients and answering discovery; the clients connected stay.
+    public func stopAccepting() {
+        channel.close(promise: nil)
+        discovery?.close(promise: nil)
+    }
+
+    /// Stops accepting and closes every client's connection.
     public func close() async throws {
-        try await channel.close()
-        try await discovery?.close()
+        try? await channel.close()
+        try? await discovery?.close()
+        for client in clients.all { try? await client.close() }
     }
 
     struct NotAllowed: Error, CustomStringConvertible {

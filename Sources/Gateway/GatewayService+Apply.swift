@@ -101,6 +101,11 @@ final class RouteTable: ModbusServing, Sendable {
 final class ReloadQueue: Sendable {
     private let last = Mutex<Task<Void, Never>?>(nil)
 
+    /// Returns once the reloads asked so far are done.
+    func idle() async {
+        await last.withLock { $0 }?.value
+    }
+
     func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) async -> T {
         let result = Latch<T>()
         let task = last.withLock { last -> Task<Void, Never> in
@@ -127,6 +132,7 @@ extension GatewayService {
     @discardableResult
     public func reload(_ configuration: Configuration) async -> ReloadReport {
         let report = await reloads.run { [self] in
+            guard stopping.value == nil else { return ReloadReport(failed: [Self.isStopping.reason]) }
             do {
                 return try await apply(configuration, failing: false)
             } catch {
@@ -156,8 +162,8 @@ extension GatewayService {
         let signatures = SlaveSignature.all(configuration)
         try await applyListenersRemoved(configuration, old: old, report: &report)
         await stopSlaves(old: old, signatures: signatures, report: &report)
-        await applyLines(configuration, old: old, report: &report)
-        await startSlaves(signatures, report: &report)
+        try await applyLines(configuration, old: old, report: &report)
+        try await startSlaves(signatures, report: &report)
         routes.replace(with: routeTable(configuration))
         try await startListeners(configuration, failing: failing, report: &report)
         try await applyENIP(configuration, failing: failing, report: &report)
@@ -184,7 +190,7 @@ extension GatewayService {
         }
     }
 
-    private func applyLines(_ configuration: Configuration, old: Plant, report: inout ReloadReport) async {
+    private func applyLines(_ configuration: Configuration, old: Plant, report: inout ReloadReport) async throws(GatewayError) {
         let wanted = Dictionary(configuration.lines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (name, running) in old.lines where wanted[name] != running.configuration {
             running.part.retire()
@@ -202,20 +208,35 @@ extension GatewayService {
             } else {
                 report.restarted.append("line \(line.name)")
             }
-            await startLine(line)
+            try await startLine(line)
         }
     }
 
-    private func startLine(_ line: Configuration.Line) async {
+    /// Adds `part` to `group` and waits until it started; throws why not,
+    /// or that the gateway is stopping (its group would never run it).
+    func launch(_ part: Part, in group: ServiceGroup) async throws(GatewayError) {
+        pending.withLock { $0[ObjectIdentifier(part)] = part }
+        defer { pending.withLock { $0[ObjectIdentifier(part)] = nil } }
+        guard stopping.value == nil else { throw Self.isStopping }
+        await group.addServiceUnlessShutdown(ServiceGroup.member(part))
+        try await part.ready()
+    }
+
+    private func startLine(_ line: Configuration.Line) async throws(GatewayError) {
         // Looked up at every opening: a re-plugged USB adapter may come back as another node.
         let bus = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger, metrics: metrics)
         let path = (try? GatewayService.resolve(line)) ?? "(waiting for \(line.adapter))"
         let part = Part("line \(line.name)", stop: { await bus.close() })
         plant.withLock { $0.lines[line.name] = Plant.Line(configuration: line, bus: bus, path: path, part: part) }
-        await kinds.lines.addServiceUnlessShutdown(ServiceGroup.member(part))
+        do {
+            try await launch(part, in: kinds.lines)
+        } catch {
+            await bus.close()
+            throw error
+        }
     }
 
-    private func startSlaves(_ signatures: [SlaveKey: SlaveSignature], report: inout ReloadReport) async {
+    private func startSlaves(_ signatures: [SlaveKey: SlaveSignature], report: inout ReloadReport) async throws(GatewayError) {
         let (running, buses) = plant.withLock { ($0.slaves, $0.lines.mapValues(\.bus)) }
         for (key, signature) in signatures.sorted(by: { ($0.key.line, $0.key.slave) < ($1.key.line, $1.key.slave) }) {
             guard running[key] == nil, let bus = buses[key.line] else { continue }
@@ -223,7 +244,12 @@ extension GatewayService {
             for poll in signature.polls { poller.poll(poll.addresses, period: poll.period) }
             let part = Part("poller \(key.line)/\(key.slave)", stop: { poller.stop() })
             plant.withLock { $0.slaves[key] = Plant.Slave(signature: signature, poller: poller, agentAge: signature.agentAge, part: part) }
-            await kinds.pollers.addServiceUnlessShutdown(ServiceGroup.member(part))
+            do {
+                try await launch(part, in: kinds.pollers)
+            } catch {
+                poller.stop()
+                throw error
+            }
             report.started.append("poller \(key.line)/\(key.slave)")
         }
     }
@@ -265,8 +291,12 @@ extension GatewayService {
         }
         let part = Part("Modbus/TCP \(listener.host):\(listener.port)", stop: { server.drain() })
         plant.withLock { $0.listeners[listener] = Plant.Listener(server: server, part: part) }
-        await kinds.listeners.addServiceUnlessShutdown(ServiceGroup.member(part))
-        try await part.ready()
+        do {
+            try await launch(part, in: kinds.listeners)
+        } catch {
+            try? await server.close()
+            throw error
+        }
     }
 }
 
@@ -313,10 +343,15 @@ extension GatewayService {
             try await ENIPServer.start(host: enip.host, port: enip.port, router: router, group: loops, limits: enip.limits,
                                        accepts: Self.allowing(enip.allow), logger: logger)
         }
-        let part = Part("EtherNet/IP \(enip.host):\(enip.port)", stop: { try? await server.close() })
+        // At the shutdown it stops accepting with the other listeners; it closes last, with the connections.
+        let part = Part("EtherNet/IP \(enip.host):\(enip.port)", stop: { server.stopAccepting() })
         let pollers = devices.compactMap { sharing[$0.line]?[$0.slave] }.map(ObjectIdentifier.init)
         plant.withLock { $0.enip = Plant.ENIP(configuration: enip, devices: devices, pollers: pollers, server: server, part: part) }
-        await kinds.enip.addServiceUnlessShutdown(ServiceGroup.member(part))
-        try await part.ready()
+        do {
+            try await launch(part, in: kinds.listeners)
+        } catch {
+            try? await server.close()
+            throw error
+        }
     }
 }

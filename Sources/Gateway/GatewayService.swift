@@ -16,10 +16,11 @@ import UnixSignals
 /// The running gateway: a Bus per configured line, a poller per polled
 /// slave, the router, the Modbus/TCP listeners and the EtherNet/IP server,
 /// each a `Part` (a `Service`) in one `ServiceGroup`. Its graceful shutdown
-/// goes listeners (stop accepting and reading) → pollers → lines (each
-/// finishes the transaction in flight) → the Modbus/TCP connections close
-/// once their replies are sent → the EtherNet/IP server. `reload` applies a
-/// new configuration as a difference.
+/// goes: nothing new starts and a reload under way finishes → the listeners
+/// (Modbus/TCP and EtherNet/IP) stop accepting and reading → the web server
+/// → pollers → lines (each finishes the transaction in flight) → the
+/// connections close once their replies are sent. `reload` applies a new
+/// configuration as a difference.
 public final class GatewayService: Sendable {
     /// The outer group: run it, or shut it down with `stop()`.
     public let group: ServiceGroup
@@ -33,60 +34,70 @@ public final class GatewayService: Sendable {
     let routes = RouteTable()
     let running = Latch<Result<Void, GatewayError>>()
     let reloads = ReloadQueue()
+    /// Set when the graceful shutdown begins: nothing starts after it.
+    let stopping = Latch<Void>()
+    /// Parts added and not yet started: the shutdown tells them not to wait.
+    let pending = Guarded<[ObjectIdentifier: Part]>([:])
 
     /// The nested groups, one per kind of part, in the outer group's order.
     struct Kinds {
-        let enip: ServiceGroup
         let lines: ServiceGroup
         let pollers: ServiceGroup
         let listeners: ServiceGroup
     }
 
     private init(logger: Logger, loops: any EventLoopGroup, metrics: PrometheusCollectorRegistry?, signals: [UnixSignal],
-                 attachments: [Part]) {
+                 attachments: Part) {
         let events = EventLog()
         self.events = events
         self.logger = Logger(label: logger.label) { _ in EventTap(base: logger.handler, events: events) }
         self.loops = loops
         self.metrics = metrics.map { PrometheusMetricsFactory(registry: $0) } ?? MetricsSystem.factory
-        kinds = Kinds(enip: .parts("EtherNet/IP", logger: logger), lines: .parts("lines", logger: logger),
-                      pollers: .parts("pollers", logger: logger), listeners: .parts("Modbus/TCP listeners", logger: logger))
-        let closing = Part("Modbus/TCP connections", stop: { [plant] in
-            for server in plant.withLock({ $0.listeners.values.map(\.server) }) { try? await server.close() }
+        kinds = Kinds(lines: .parts("lines", logger: logger), pollers: .parts("pollers", logger: logger),
+                      listeners: .parts("listeners", logger: logger))
+        let closing = Part("connections", stop: { [plant] in
+            let (servers, enip) = plant.withLock { ($0.listeners.values.map(\.server), $0.enip?.server) }
+            for server in servers { try? await server.close() }
+            try? await enip?.close()
         })
-        let order: [any Service] = [closing, kinds.enip, kinds.lines, kinds.pollers] + attachments + [kinds.listeners]
+        let guarding = Part("shutdown guard", stop: { [stopping, pending, reloads] in
+            // First to stop: no part starts from now on, and a reload under way finishes before any part stops.
+            stopping.set(())
+            for part in pending.withLock({ Array($0.values) }) { part.started.set(.failure(Self.isStopping)) }
+            await reloads.idle()
+        })
+        pending.withLock { $0[ObjectIdentifier(attachments)] = attachments }
+        let order: [any Service] = [closing, kinds.lines, kinds.pollers, attachments, kinds.listeners, guarding]
         group = ServiceGroup(configuration: ServiceGroupConfiguration(services: order, gracefulShutdownSignals: signals, logger: logger))
     }
+
+    static let isStopping = GatewayError(reason: "the gateway is stopping")
 
     /// Starts every part the configuration names. A part that fails to start
     /// (a port already in use) stops those already started, and the error
     /// names the address and the reason. `attachments` (the web server) run
     /// between the pollers and the listeners: made from the service, they
     /// stop after the listeners stop accepting. With `signals`, the group
-    /// shuts down gracefully when one comes. With a `metrics` registry, the
-    /// lines' metrics are kept in it.
+    /// shuts down gracefully when one comes (then `start` throws "the gateway
+    /// is stopping"). With a `metrics` registry, the lines' metrics are kept in it.
     public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger,
                              metrics: PrometheusCollectorRegistry? = nil, signals: [UnixSignal] = [],
                              attachments: @escaping @Sendable (GatewayService) -> [Part] = { _ in [] }) async throws -> GatewayService {
         let holder = Latch<GatewayService>()
-        let made = Mutex<[Part]>([])
-        let service = GatewayService(logger: logger, loops: group, metrics: metrics, signals: signals, attachments: [
-            Part("attachments", body: { ready in
-                let service = await holder.wait()
-                let parts = attachments(service)
-                made.withLock { $0 = parts }
-                guard !parts.isEmpty else {
-                    ready()
-                    try? await gracefulShutdown()
-                    return
-                }
-                try await withThrowingDiscardingTaskGroup { tasks in
-                    for part in parts { tasks.addTask { try await part.run() } }
-                    for part in parts { try await part.ready() }
-                    ready()
-                }
-            }),
-        ])
+        let attached = Part("attachments", body: { ready in
+            let parts = attachments(await holder.wait())
+            guard !parts.isEmpty else {
+                ready()
+                try? await gracefulShutdown()
+                return
+            }
+            try await withThrowingDiscardingTaskGroup { tasks in
+                for part in parts { tasks.addTask { try await part.run() } }
+                for part in parts { try await part.ready() }
+                ready()
+            }
+        })
+        let service = GatewayService(logger: logger, loops: group, metrics: metrics, signals: signals, attachments: attached)
         holder.set(service)
         Task { [service] in
             do {
@@ -98,7 +109,8 @@ public final class GatewayService: Sendable {
         }
         do {
             _ = try await service.apply(configuration)
-            for part in made.withLock({ $0 }) { try await part.ready() }
+            try await attached.ready()
+            service.pending.withLock { $0[ObjectIdentifier(attached)] = nil }
         } catch {
             await service.stop()
             throw error

@@ -65,8 +65,10 @@ public struct RegisterMember: Sendable, Hashable {
         return scale.map { Double(Float(value * $0)) } ?? value
     }
 
-    /// The registers that hold `number` (unscaled first); 0x09 when it does not fit.
+    /// The registers that hold `number` (unscaled first); 0x09 when it does
+    /// not fit, a fraction given to a whole-number member included.
     public func registers(for number: Double) throws(CIPStatus) -> [UInt16] {
+        if scale == nil, encoding != .real, number.rounded() != number { throw CIPStatus(0x09) }
         let raw = try Self.raw(scale.map { (number / $0).rounded() } ?? number, for: encoding == .bool ? .uint : encoding)
         return words(encoding == .bool ? (raw != 0 ? 1 : 0) : raw)
     }

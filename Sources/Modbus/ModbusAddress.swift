@@ -43,4 +43,17 @@ public struct ModbusAddress: Hashable, Sendable, CustomStringConvertible {
         }
         return "\(base + Int(offset))"
     }
+
+    /// The five-digit form (40001) where the offset allows it, as people
+    /// write registers; the six-digit form (465536) above 9998.
+    public var short: String {
+        guard offset <= 9998 else { return description }
+        let base = switch table {
+        case .coils: 1
+        case .discreteInputs: 10_001
+        case .inputRegisters: 30_001
+        case .holdingRegisters: 40_001
+        }
+        return "\(base + Int(offset))"
+    }
 }

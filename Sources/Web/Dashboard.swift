@@ -22,7 +22,7 @@ main { padding: 1em; display: grid; gap: 1em; grid-template-columns: repeat(auto
 section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .8em 1em; min-width: 0; }
 h2 { margin: 0 0 .4em; font-size: 1.05em; display: flex; gap: .6em; align-items: center; flex-wrap: wrap; }
 .pill { display: inline-block; padding: 0 .5em; border-radius: 1em; font-size: .85em; color: #fff; }
-.up, .online, .closed { background: var(--ok); } .down, .offline, .open { background: var(--bad); } .probing, .stale { background: var(--warn); }
+.up, .online, .closed, .fresh { background: var(--ok); } .down, .offline, .open { background: var(--bad); } .probing, .stale { background: var(--warn); }
 .muted { color: var(--muted); font-size: .9em; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -62,9 +62,11 @@ function chart(samples) {
   svg.setAttribute("viewBox", "0 0 360 100");
   svg.setAttribute("preserveAspectRatio", "none");
   if (!samples || samples.length < 2) return svg;
-  const now = Date.now() / 1000, maxRate = Math.max(1, ...samples.map(s => s.rate));
+  // The last hour, or less while the gateway has not run that long.
+  const now = Date.now() / 1000, span = Math.min(3600, Math.max(60, now - samples[0].time));
+  const maxRate = Math.max(1, ...samples.map(s => s.rate));
   const path = (key, scale) => samples.map((s, i) =>
-    (i ? "L" : "M") + (360 - (now - s.time) / 10).toFixed(1) + "," + (100 - 98 * s[key] / scale).toFixed(1)).join("");
+    (i ? "L" : "M") + (360 - 360 * (now - s.time) / span).toFixed(1) + "," + (100 - 98 * s[key] / scale).toFixed(1)).join("");
   for (const [key, scale, colour] of [["utilisation", 1, "#1f6feb"], ["rate", maxRate, "#d97706"]]) {
     const line = document.createElementNS(svg.namespaceURI, "path");
     line.setAttribute("d", path(key, scale));
@@ -75,6 +77,7 @@ function chart(samples) {
     svg.append(line);
   }
   svg.dataset.maxRate = maxRate.toFixed(1);
+  svg.dataset.span = span >= 3600 ? "last hour" : "last " + Math.ceil(span / 60) + " min";
   return svg;
 }
 
@@ -97,7 +100,7 @@ function lineSection(line) {
       el("thead", {}, el("tr", {}, ...["slave", "polled", "breaker", "timeout", "latency", "load 1/5/15"].map(h => el("th", {}, h)))),
       el("tbody", {}, ...rows))),
     svg,
-    el("div", { class: "legend" }, "last hour: ", el("span", { style: "color:#1f6feb" }, "■ utilisation (0–100 %)"), "  ",
+    el("div", { class: "legend" }, (svg.dataset.span || "last hour") + ": ", el("span", { style: "color:#1f6feb" }, "■ utilisation (0–100 %)"), "  ",
       el("span", { style: "color:#d97706" }, "■ transactions/s (0–" + (svg.dataset.maxRate || "1") + ")")));
 }
 
@@ -105,7 +108,7 @@ function deviceTable(devices) {
   if (!devices.length) return el("p", { class: "muted" }, "no [[device]] configured");
   const rows = devices.flatMap(d => d.members.map((m, i) => el("tr", { "data-device": d.name, "data-member": m.name },
     el("td", {}, i ? "" : d.name), el("td", {}, m.name), el("td", { class: "value" }, m.value == null ? "–" : String(m.value)),
-    el("td", {}, m.age_seconds == null ? "–" : fixed(m.age_seconds, 1) + " s"), el("td", {}, pill(m.fresh ? "online" : "stale")),
+    el("td", {}, m.age_seconds == null ? "–" : fixed(m.age_seconds, 1) + " s"), el("td", {}, pill(m.fresh ? "fresh" : "stale")),
     el("td", { class: "muted" }, d.line + "/" + d.slave + " " + m.address + " " + m.type))));
   return el("table", {}, el("thead", {}, el("tr", {}, ...["device", "member", "value", "age", "", "where"].map(h => el("th", {}, h)))),
     el("tbody", {}, ...rows));

@@ -70,7 +70,7 @@ extension WebServer {
             let members = device.members.map { member in
                 let sample = poller?.sample(member.addresses)
                 let age = sample.map { $0.age.seconds }
-                return DeviceValue(name: member.name, address: "\(member.address)", type: member.encoding.rawValue, writable: member.writable,
+                return DeviceValue(name: member.name, address: member.address.short, type: member.encoding.rawValue, writable: member.writable,
                                    value: sample.map { member.number(from: $0.values[...]) }, ageSeconds: age,
                                    fresh: online && (age.map { $0 <= maxAge } ?? false))
             }
@@ -120,16 +120,16 @@ extension WebServer {
         return try json(["device": name, "member": memberName, "written": "\(number)"])
     }
 
-    /// The value a POST carries: `{"value": 12.5}` or the bare number.
+    /// The value a POST carries, as JSON: `{"value": 12.5}` or the bare number.
     static func number(in request: Request) async throws -> Double {
         let body = try await request.body.collect(upTo: 4096)
         let text = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
-        if let number = Double(text) { return number }
         struct Body: Decodable { var value: Double }
-        guard let decoded = try? JSONDecoder().decode(Body.self, from: Data(text.utf8)) else {
-            throw HTTPError(.badRequest, message: "send a number, or {\"value\": NUMBER}")
+        if let decoded = try? JSONDecoder().decode(Body.self, from: Data(text.utf8)) { return decoded.value }
+        guard let number = try? JSONDecoder().decode(Double.self, from: Data(text.utf8)) else {
+            throw HTTPError(.badRequest, message: "send a JSON number, or {\"value\": NUMBER}")
         }
-        return decoded.value
+        return number
     }
 
     private func reloadNow() async throws -> Response {

@@ -35,7 +35,7 @@ struct DemoCommand: AsyncParsableCommand {
     var baud = 19200
 
     func run() async throws {
-        let stop = StopSignal()
+        let stop = await StopSignal()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
@@ -137,7 +137,7 @@ struct DemoCommand: AsyncParsableCommand {
             demo: dashboard on \(url)/ (JSON under \(url)/api/status, /api/lines, /api/devices, /api/events)
             demo: status on \(url)/status, metrics (Prometheus) on \(url)/metrics
             demo: try  fieldgw status\(web.port == 8502 ? "" : " --url \(url)/status")
-                       curl -d 1234 \(url)/api/devices/Unit1/R2
+                       curl -H 'Content-Type: application/json' -d 1234 \(url)/api/devices/Unit1/R2
             """)
     }
 

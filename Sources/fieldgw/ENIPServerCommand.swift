@@ -61,7 +61,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
         if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }
         let delay = try delayRange()
         let metricsAddress = try web.map { try ModbusSimCommand.endpoint($0, defaultPort: 8502, loopback: true) }
-        let stop = StopSignal()
+        let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("enip-server") {
             let router = MessageRouter(tags: table, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
@@ -69,7 +69,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay)
             }
             ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
-            try await Serving.run("enip-server", parts: [Serving.part("EtherNet/IP") { try? await server.close() }], web: metricsAddress,
+            try await Serving.run("enip-server", parts: [Part("EtherNet/IP", stop: { try? await server.close() })], web: metricsAddress,
                                   registry: registry, stop: stop)
         }
     }

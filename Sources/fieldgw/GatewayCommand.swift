@@ -6,7 +6,9 @@ import Logging
 import Metrics
 import NIOPosix
 import Prometheus
+import ServiceLifecycle
 import Synchronization
+import UnixSignals
 import Web
 
 #if canImport(Glibc)
@@ -20,7 +22,8 @@ struct GatewayCommand: AsyncParsableCommand {
         discussion: """
             etc/fieldgw.toml documents every key. A bad file is reported with its key and \
             reason, and nothing starts. SIGTERM or SIGINT closes the listeners, lets each \
-            line finish the transaction in flight, and exits 0.
+            line finish the transaction in flight, and exits 0. SIGHUP (or `fieldgw reload`) \
+            reads the file again and applies what changed.
             """
     )
 
@@ -32,8 +35,9 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 
     private func serve() async throws {
-        // Listening from before start-up: a SIGTERM while the lines open is not lost.
-        let stop = StopSignal()
+        // Listening from before start-up: a SIGTERM while the lines open is not lost, a SIGHUP does not kill.
+        let stop = await StopSignal()
+        let hangUps = await UnixSignalsSequence(trapping: .sighup)
         let configuration: Configuration
         do {
             configuration = try Configuration(file: config)
@@ -61,37 +65,32 @@ struct GatewayCommand: AsyncParsableCommand {
                 return [server.part()]
             }
         } catch {
+            // A signal during start-up stops it: that is no failure.
+            if let signal = stop.came {
+                logger.notice("\(signal) during start-up, stopped")
+                return ModbusSimCommand.say("gateway: stopped")
+            }
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
         introduce(service, configuration, web: web.value)
-        let hangUps = reloading(service, logger: logger)
+        let reloader = Task { [config] in
+            for await _ in hangUps {
+                logger.notice("SIGHUP: reading \(config) again")
+                _ = try? await service.reload(file: config)
+            }
+        }
+        defer { reloader.cancel() }
         Task {
             let signal = await stop.wait()
             logger.notice("\(signal), stopping")
             await service.group.triggerGracefulShutdown()
         }
-        defer { hangUps.cancel() }
         do {
             try await service.wait()
         } catch {
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
         ModbusSimCommand.say("gateway: stopped")
-    }
-
-    /// SIGHUP (and `fieldgw reload`, which sends it) reads the file again and
-    /// applies it; a bad file changes nothing and the log says why.
-    private func reloading(_ service: GatewayService, logger: Logger) -> any DispatchSourceSignal {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { [config] in
-            Task {
-                logger.notice("SIGHUP: reading \(config) again")
-                _ = try? await service.reload(file: config)
-            }
-        }
-        source.resume()
-        return source
     }
 
     private func introduce(_ service: GatewayService, _ configuration: Configuration, web: WebServer?) {
@@ -119,52 +118,32 @@ struct GatewayCommand: AsyncParsableCommand {
     }
 }
 
-/// Waits for SIGTERM or SIGINT. Its sources run from the moment it is made,
-/// so a signal that comes before `wait` (during start-up) is kept, not lost.
-/// The signals are unblocked first: a process started by another may inherit
-/// a mask that blocks them.
-final class StopSignal: @unchecked Sendable {
-    private let sources: [any DispatchSourceSignal]
-    private let arrival = Arrival()
+/// SIGTERM or SIGINT (swift-service-lifecycle's `UnixSignalsSequence`),
+/// caught from the moment it is made: a signal that comes before `wait`,
+/// during start-up, is kept, not lost. The signals are unblocked first: a
+/// process started by another may inherit a mask that blocks them.
+final class StopSignal: Sendable {
+    private let arrival = Latch<String>()
+    private let listener: Task<Void, Never>
 
-    private final class Arrival: Sendable {
-        let state = Mutex<(came: String?, waiter: CheckedContinuation<String, Never>?)>((nil, nil))
-    }
-
-    init() {
+    init(_ signals: [UnixSignal] = [.sigterm, .sigint]) async {
         var set = sigset_t()
         sigemptyset(&set)
-        for number in [SIGTERM, SIGINT] {
-            sigaddset(&set, number)
-            signal(number, SIG_IGN)
-        }
+        for signal in signals { sigaddset(&set, signal.rawValue) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        sources = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .global()) }
-        for (source, name) in zip(sources, ["SIGTERM", "SIGINT"]) {
-            source.setEventHandler { [arrival] in
-                let waiter = arrival.state.withLock { state in
-                    if state.came == nil { state.came = name }
-                    defer { state.waiter = nil }
-                    return state.waiter
-                }
-                waiter?.resume(returning: name)
-            }
-            source.resume()
+        let sequence = await UnixSignalsSequence(trapping: signals)
+        listener = Task { [arrival] in
+            for await signal in sequence { arrival.set("\(signal)") }
         }
     }
 
-    deinit { sources.forEach { $0.cancel() } }
+    deinit { listener.cancel() }
 
     /// The name of the signal that came (at once if one came already).
-    func wait() async -> String {
-        await withCheckedContinuation { continuation in
-            let came = arrival.state.withLock { state in
-                if state.came == nil { state.waiter = continuation }
-                return state.came
-            }
-            if let came { continuation.resume(returning: came) }
-        }
-    }
+    func wait() async -> String { await arrival.wait() }
+
+    /// The signal that came, if one did.
+    var came: String? { arrival.value }
 }
 
 extension PrometheusCollectorRegistry {

@@ -5,6 +5,7 @@ import Modbus
 import NIOPosix
 import Prometheus
 import Serial
+import Synchronization
 
 extension SerialSettings.Parity: ExpressibleByArgument {}
 
@@ -75,7 +76,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
         guard connectionLimit >= 1, idleTimeout >= 0 else { throw ValidationError("--connection-limit must be at least 1, --idle-timeout not negative") }
         let units = try unitMap(ModbusDevice(store: store))
         if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
-            try serveRTU(path: path, units: units, faults: faults(tcp: false))
+            try await serveRTU(path: path, units: units, faults: faults(tcp: false))
         } else {
             try await serveTCP(units: units, faults: faults(tcp: true))
         }
@@ -109,7 +110,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     private func serveTCP(units: UnitMap, faults: [ModbusFault]) async throws {
         let (host, port) = try Self.endpoint(address)
         let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
-        let stop = StopSignal()
+        let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("modbus-sim") {
             let server = try await Self.listening("Modbus/TCP", host, port) {
@@ -119,7 +120,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
                                                 metrics: ListenerMetrics(listener: "\(host):\(port)"))
             }
             Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
-            try await Serving.run("modbus-sim", parts: [Serving.part("Modbus/TCP") { try? await server.close() }], web: metricsAddress,
+            try await Serving.run("modbus-sim", parts: [Part("Modbus/TCP", stop: { try? await server.close() })], web: metricsAddress,
                                   registry: registry, stop: stop)
         }
     }
@@ -133,11 +134,34 @@ struct ModbusSimCommand: AsyncParsableCommand {
         }
     }
 
-    private func serveRTU(path: String, units: UnitMap, faults: [ModbusFault]) throws {
+    /// The RTU slave serves on a thread of its own (its reads block), as a
+    /// part that the group's shutdown stops within a tenth of a second.
+    private func serveRTU(path: String, units: UnitMap, faults: [ModbusFault]) async throws {
         let settings = serial.settings
-        let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units, faults: faults)
-        Self.say("modbus-sim: Modbus/RTU on \(path), \(serial.baud) baud")
-        try slave.serve { true }
+        let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
+        let stop = await StopSignal()
+        let registry = PrometheusCollectorRegistry.bootstrapped()
+        try await CommandFailure.reporting("modbus-sim") {
+            let stopping = Atomic<Bool>(false)
+            let opened = Latch<String?>()
+            let ended = Latch<Void>()
+            Thread.detachNewThread {
+                defer { ended.set(()) }
+                do {
+                    let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units, faults: faults)
+                    opened.set(nil)
+                    try slave.serve { !stopping.load(ordering: .relaxed) }
+                } catch {
+                    if opened.value == nil { opened.set("\(error)") } else { Self.say("modbus-sim: \(path): \(error)") }
+                }
+            }
+            if let failure = await opened.wait() { throw CommandFailure(failure, status: CommandFailure.unavailable) }
+            Self.say("modbus-sim: Modbus/RTU on \(path), \(serial.baud) baud")
+            try await Serving.run("modbus-sim", parts: [Part("Modbus/RTU", stop: {
+                stopping.store(true, ordering: .relaxed)
+                await ended.wait()
+            })], web: metricsAddress, registry: registry, stop: stop)
+        }
     }
 
     /// A line on stdout at once, unbuffered: scripts wait for it to know the port.

@@ -35,9 +35,4 @@ enum Serving {
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
     }
-
-    /// A server already listening, as a part: it stops on the group's shutdown.
-    static func part(_ name: String, stop: @escaping @Sendable () async -> Void) -> Part {
-        Part(name, stop: stop)
-    }
 }

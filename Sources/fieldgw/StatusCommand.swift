@@ -19,12 +19,15 @@ struct StatusCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the gateway's JSON as it is.")
     var json = false
 
+    @Option(name: .long, help: "The web server's token, when [web] sets one (default: $FIELDGW_WEB_TOKEN).")
+    var token: String?
+
     func run() throws {
         try CommandFailure.reporting("status") { try show() }
     }
 
     private func show() throws {
-        let body = try Self.get(url)
+        let body = try Self.request("GET", url, token: token ?? Self.environmentToken)
         if json {
             FileHandle.standardOutput.write(body)
             return
@@ -67,11 +70,11 @@ struct StatusCommand: ParsableCommand {
         [load.one, load.five, load.fifteen].map { String(format: "%.3f", $0) }.joined(separator: " ")
     }
 
-    static func get(_ text: String) throws -> Data { try request("GET", text) }
-
     /// A plain HTTP/1.0 request of an `http://HOST:PORT/PATH` URL; the body
     /// of a 200 answer, or the failure with what the server said.
-    static func request(_ method: String, _ text: String) throws -> Data {
+    static var environmentToken: String? { ProcessInfo.processInfo.environment["FIELDGW_WEB_TOKEN"] }
+
+    static func request(_ method: String, _ text: String, token: String? = nil) throws -> Data {
         guard let url = URL(string: text), url.scheme == "http", let host = url.host else {
             throw CommandFailure("--url: \"\(text)\" is not an http://HOST:PORT/PATH URL", status: EX_USAGE)
         }
@@ -81,7 +84,9 @@ struct StatusCommand: ParsableCommand {
         // Ten seconds at most for an answer: a gateway that hangs must not hang its status command.
         var limit = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        let request = "\(method) \(url.path.isEmpty ? "/" : url.path)\(url.query.map { "?" + $0 } ?? "") HTTP/1.0\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
+        let request = "\(method) \(url.path.isEmpty ? "/" : url.path)\(url.query.map { "?" + $0 } ?? "") HTTP/1.0\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+            + (token.map { "Authorization: Bearer \($0)\r\n" } ?? "")
+            + (method == "POST" ? "Content-Type: application/json\r\nContent-Length: 0\r\n" : "") + "\r\n"
         _ = request.utf8CString.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count - 1) }
         var response = Data()
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -141,9 +146,12 @@ struct ReloadCommand: ParsableCommand {
     @Option(name: .long, help: "The gateway's reload endpoint.")
     var url = "http://127.0.0.1:8502/api/reload"
 
+    @Option(name: .long, help: "The web server's token, when [web] sets one (default: $FIELDGW_WEB_TOKEN).")
+    var token: String?
+
     func run() throws {
         try CommandFailure.reporting("reload") {
-            let body = try StatusCommand.request("POST", url)
+            let body = try StatusCommand.request("POST", url, token: token ?? StatusCommand.environmentToken)
             let report = try JSONDecoder().decode(ReloadReport.self, from: body)
             print(report.description.isEmpty ? "nothing changed" : report.description.replacingOccurrences(of: "; ", with: "\n"))
             if !report.failed.isEmpty { throw CommandFailure("some parts did not start", status: CommandFailure.unavailable) }

@@ -147,6 +147,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: config) }
         let gateway = try PeerProcess(Peers.fieldgw(), ["gateway", "--config", config])
         let web = try gateway.waitForLine(startingWith: "gateway: status on ").replacingOccurrences(of: "/status", with: "")
+        _ = try gateway.waitForLine(startingWith: "gateway: running as pid ")
         try (text + "[[listener]]\nbind = \"127.0.0.1:0\"\nread_only = true\n").write(toFile: config, atomically: true, encoding: .utf8)
         kill(gateway.processIdentifier, SIGHUP)
         try gateway.waitForError(containing: "reload: kept: line l, Modbus/TCP 127.0.0.1:0; started: Modbus/TCP 127.0.0.1:0")
@@ -210,6 +211,19 @@ import Testing
             #expect(again.port == Int(port)!, "its port is free again")
             try await again.close()
         }
+    }
+
+    /// modbus-sim serving RTU on a serial line stops on SIGTERM too (its
+    /// reads block on a thread of their own), exit 0, its port let go.
+    @Test func theRTUSimulatorStopsCleanly() throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let simulator = try PeerProcess(Peers.fieldgw(), ["modbus-sim", "-a", line.paths[1], "--unit", "1", "40001=42"])
+        _ = try simulator.waitForLine(startingWith: "modbus-sim: Modbus/RTU on ")
+        let master = RTUMaster(port: try SerialPort(path: line.paths[0], settings: settings), slaveTimeout: .seconds(1))
+        #expect(try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 1) == .registers([42]))
+        simulator.stop(signal: SIGTERM)
+        #expect(simulator.exitStatus == 0, "\(simulator.standardError)")
+        #expect(throws: Never.self) { _ = try SerialPort(path: line.paths[1], settings: settings) }
     }
 
     /// What started before the part that failed is stopped: its port is free

@@ -29,6 +29,8 @@ final class WebRig: @unchecked Sendable {
             \(settings)
             [enip]
             bind = "127.0.0.1:0"
+            [[listener]]
+            bind = "127.0.0.1:0"
             [[line]]
             name = "pumps"
             adapter = "\(bus.paths[0])"
@@ -70,6 +72,18 @@ final class WebRig: @unchecked Sendable {
         base = "http://127.0.0.1:\(bound.port)"
     }
 
+    /// A rig for `body`, stopped when it ends, however it ends.
+    static func with(web: String = "", extraSlaves: [UInt8] = [], _ body: (WebRig) async throws -> Void) async throws {
+        let rig = try await WebRig(web: web, extraSlaves: extraSlaves)
+        do {
+            try await body(rig)
+        } catch {
+            await rig.stop()
+            throw error
+        }
+        await rig.stop()
+    }
+
     func stop() async {
         await service.stop()
         slave.stop()
@@ -90,6 +104,8 @@ final class WebRig: @unchecked Sendable {
     /// One request with curl (URLSession on Linux hangs on a 401 that asks for credentials).
     func send(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Reply {
         var arguments = ["-s", "-i", "--max-time", "10", "-X", method]
+        var headers = headers
+        if method == "POST" && !headers.keys.contains("Content-Type") { headers["Content-Type"] = "application/json" }
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
         if let body { arguments += ["--data-binary", body] }
         let url = base + path
