@@ -265,6 +265,12 @@ public struct Configuration: Sendable {
         for (index, line) in lines.enumerated() where !names.insert(line.name).inserted {
             throw root.error("line[\(index)].name", "\"\(line.name)\" names two lines")
         }
+        // The gateway knows a listener by its table: two the same would be one.
+        for (index, listener) in listeners.enumerated() {
+            if let first = listeners.firstIndex(of: listener), first < index {
+                throw root.error("listener[\(index)]", "the same as listener[\(first)]")
+            }
+        }
         var routed: [UInt8: Int] = [:]
         for (index, route) in routes.enumerated() {
             guard names.contains(route.line) else { throw root.error("route[\(index)].line", "no [[line]] is named \"\(route.line)\"") }

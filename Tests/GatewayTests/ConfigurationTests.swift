@@ -87,6 +87,9 @@ import EtherNetIP
             try Configuration(toml: minimal + "\n[web]\n[[web.user]]\nname = \"op\"\npassword_hash = \"secret\"\n", file: "s")
         }
         #expect(hash?.description.hasSuffix("password_hash: not a bcrypt hash (make one with `fieldgw web-password`)") == true, "\(String(describing: hash))")
+        let twice = "\n[[listener]]\nbind = \"127.0.0.1:0\"\n"
+        let same = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + twice + twice, file: "s") }
+        #expect(same?.description.contains("the same as listener[") == true, "\(String(describing: same))")
         let both = #expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + "\n[web]\n[status]\n", file: "s") }
         #expect(both?.description == "s: status: [status] is the older name of [web]: keep one")
     }
