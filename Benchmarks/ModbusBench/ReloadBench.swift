@@ -20,10 +20,10 @@ func reloadBench(lines: Int, reloads: Int) async throws {
     defer { slaves.forEach { $0.stop() } }
     // The pty pairs must outlive the restart (an optimised build ends them after their last use).
     defer { withExtendedLifetime(buses) {} }
-    let port = try freePort()
-    let text = { (timeout: Int) in reloadConfiguration(buses.map { $0.paths[0] }, port: port, firstTimeout: timeout) }
-    var service = try await GatewayService.start(try Configuration(toml: text(300), file: "bench.toml"),
+    let text = { (port: Int, timeout: Int) in reloadConfiguration(buses.map { $0.paths[0] }, port: port, firstTimeout: timeout) }
+    var service = try await GatewayService.start(try Configuration(toml: text(0, 300), file: "bench.toml"),
                                                  group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "bench"))
+    let port = service.servers[0].port
     let readers = (1..<lines).map { ReloadReader(port: port, unit: UInt8($0 + 1)) }
     try await Task.sleep(for: .seconds(1))
     readers.forEach { $0.mark() }
@@ -33,7 +33,7 @@ func reloadBench(lines: Int, reloads: Int) async throws {
     var reloadTimes: [Double] = []
     for round in 0..<reloads {
         let start = ContinuousClock.now
-        let report = await service.reload(try Configuration(toml: text(round % 2 == 0 ? 301 : 300), file: "bench.toml"))
+        let report = await service.reload(try Configuration(toml: text(0, round % 2 == 0 ? 301 : 300), file: "bench.toml"))
         reloadTimes.append(microseconds(ContinuousClock.now - start) / 1000)
         precondition(report.restarted == ["line l0"], "\(report)")
         try await Task.sleep(for: .milliseconds(100))
@@ -44,7 +44,8 @@ func reloadBench(lines: Int, reloads: Int) async throws {
     readers.forEach { $0.mark() }
     let restartStart = ContinuousClock.now
     await service.stop()
-    service = try await GatewayService.start(try Configuration(toml: text(300), file: "bench.toml"),
+    // Started again where the clients look: the port it had.
+    service = try await GatewayService.start(try Configuration(toml: text(port, 300), file: "bench.toml"),
                                              group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "bench"))
     let restartMilliseconds = microseconds(ContinuousClock.now - restartStart) / 1000
     try await Task.sleep(for: .seconds(1))
@@ -64,12 +65,6 @@ private func store() -> DataStore {
     let store = DataStore()
     store.define(.holdingRegisters, at: 0, values: Array(0..<10))
     return store
-}
-
-/// A port free on 127.0.0.1 now: the restart must find the listener where the clients look.
-private func freePort() throws -> Int {
-    let server = try ModbusTCPServerProbe.bind()
-    return server
 }
 
 private func reloadConfiguration(_ adapters: [String], port: Int, firstTimeout: Int) -> String {
@@ -167,22 +162,5 @@ final class BlockingSocket {
             have += count
         }
         return Array(reply[0..<have])
-    }
-}
-
-enum ModbusTCPServerProbe {
-    /// Binds port 0, reads the port back, and lets it go.
-    static func bind() throws -> Int {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
