@@ -11,7 +11,6 @@ import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
 
 
 def browser(width, height):
@@ -23,9 +22,21 @@ def browser(width, height):
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
+# Read in the page, in one script: the page rebuilds its tables every second,
+# so an element found first and read after may be gone by then.
 def value_of(driver, device, member):
-    cells = driver.find_elements(By.CSS_SELECTOR, f'tr[data-device="{device}"][data-member="{member}"] td.value')
-    return cells[0].text if cells else None
+    return driver.execute_script(
+        "const cell = document.querySelector(arguments[0]); return cell ? cell.textContent : null",
+        f'tr[data-device="{device}"][data-member="{member}"] td.value')
+
+
+def attributes(driver, selector, name):
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), e => e.getAttribute(arguments[1]))", selector, name)
+
+
+def count(driver, selector):
+    return driver.execute_script("return document.querySelectorAll(arguments[0]).length", selector)
 
 
 def wait_for(condition, seconds):
@@ -49,10 +60,10 @@ def main():
         seen["first"] = first
         seen["changed"] = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–", first) and v, 15)
         seen["same_page"] = driver.execute_script("return window.loadedOnce") == "yes"
-        seen["lines"] = [e.get_attribute("data-line") for e in driver.find_elements(By.CSS_SELECTOR, "section.line")]
-        seen["slaves"] = [e.get_attribute("data-slave") for e in driver.find_elements(By.CSS_SELECTOR, "tr[data-slave]")]
-        seen["line_up"] = bool(driver.find_elements(By.CSS_SELECTOR, "section.line .pill.up"))
-        seen["chart"] = len(driver.find_elements(By.CSS_SELECTOR, "section.line svg"))
+        seen["lines"] = attributes(driver, "section.line", "data-line")
+        seen["slaves"] = attributes(driver, "tr[data-slave]", "data-slave")
+        seen["line_up"] = count(driver, "section.line .pill.up") > 0
+        seen["chart"] = count(driver, "section.line svg")
         seen["console_errors"] = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
         driver.save_screenshot(screenshot)
         # A phone's width: nothing wider than the screen but the tables' own scrolling.
