@@ -12,10 +12,20 @@ import TOMLKit
 public struct Configuration: Sendable {
     public struct Line: Sendable, Hashable {
         public var name: String
+        /// Where a `serial` line's port is (for `rtu-over-tcp`, the address written as a node).
         public var adapter: AdapterMatcher
         public var settings: SerialSettings
         public var rs485: RS485Settings?
         public var options: Bus.Options
+        /// `kind = "rtu-over-tcp"`: the serial device server that carries the line's bytes.
+        public var remote: Remote?
+    }
+
+    /// A serial device server's address (ser2net, a Moxa NPort in raw TCP mode).
+    public struct Remote: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public var connectTimeout: Duration
     }
 
     public struct Route: Sendable, Hashable {
@@ -142,9 +152,7 @@ public struct Configuration: Sendable {
     private static func line(_ source: TOMLReader) throws(ConfigurationError) -> Line {
         var reader = source
         let name = try reader.required("name") { reader, key throws(ConfigurationError) in try reader.string(key) }
-        let adapterText = try reader.required("adapter") { reader, key throws(ConfigurationError) in try reader.string(key) }
-        let adapter: AdapterMatcher
-        do { adapter = try AdapterMatcher(parsing: adapterText) } catch { throw reader.error("adapter", error.reason) }
+        let (adapter, remote) = try Self.whereTheLineIs(&reader)
         var settings = SerialSettings()
         settings.baud = try reader.int("baud", in: 50...4_000_000) ?? 19200
         if let parity = try reader.string("parity") {
@@ -155,9 +163,28 @@ public struct Configuration: Sendable {
         }
         settings.stopBits = try reader.int("stop_bits", in: 1...2) ?? 1
         let rs485 = try Self.rs485(&reader)
+        if remote != nil && rs485 != nil { throw reader.error("rs485", "an rtu-over-tcp line has no local port to set RS485 on") }
         let options = try Self.busOptions(&reader)
         try reader.finish()
-        return Line(name: name, adapter: adapter, settings: settings, rs485: rs485, options: options)
+        return Line(name: name, adapter: adapter, settings: settings, rs485: rs485, options: options, remote: remote)
+    }
+
+    /// `kind` (serial, the default, or rtu-over-tcp) and where: `adapter` for
+    /// a local port, `address` (and `connect_timeout_ms`) for a device server.
+    private static func whereTheLineIs(_ reader: inout TOMLReader) throws(ConfigurationError) -> (AdapterMatcher, Remote?) {
+        switch try reader.string("kind") ?? "serial" {
+        case "serial":
+            let text = try reader.required("adapter") { reader, key throws(ConfigurationError) in try reader.string(key) }
+            do { return (try AdapterMatcher(parsing: text), nil) } catch { throw reader.error("adapter", error.reason) }
+        case "rtu-over-tcp":
+            if try reader.string("adapter") != nil { throw reader.error("adapter", "an rtu-over-tcp line has an address, not an adapter") }
+            let text = try reader.required("address") { reader, key throws(ConfigurationError) in try reader.string(key) }
+            guard let (host, port) = hostAndPort(text), port > 0 else { throw reader.error("address", "\"\(text)\" is not HOST:PORT") }
+            let timeout = try reader.int("connect_timeout_ms", in: 10...60_000) ?? 3000
+            return (.node(pattern: text), Remote(host: host, port: port, connectTimeout: .milliseconds(timeout)))
+        case let other:
+            throw reader.error("kind", "\"\(other)\" is not one of serial, rtu-over-tcp")
+        }
     }
 
     private static func rs485(_ reader: inout TOMLReader) throws(ConfigurationError) -> RS485Settings? {

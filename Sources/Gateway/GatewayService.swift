@@ -149,6 +149,9 @@ public final class GatewayService: Sendable {
     }
 
     static func open(_ line: Configuration.Line) throws -> SerialPort {
+        if let remote = line.remote {
+            return try SerialPort(connectingTo: remote.host, port: remote.port, settings: line.settings, timeout: remote.connectTimeout)
+        }
         let port = try SerialPort(path: try resolve(line), settings: line.settings)
         if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
         return port
@@ -157,6 +160,7 @@ public final class GatewayService: Sendable {
     /// A device node written out is used as it is (a pty, a built-in UART);
     /// any other matcher is looked up among the adapters udev knows.
     static func resolve(_ line: Configuration.Line) throws -> String {
+        if let remote = line.remote { return "\(remote.host):\(remote.port) (rtu-over-tcp)" }
         if case .node(let pattern) = line.adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
         do {
             return try Discovery.resolve(line.adapter).node

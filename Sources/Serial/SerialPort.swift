@@ -13,11 +13,15 @@ public final class SerialPort {
     public private(set) var settings: SerialSettings
     public internal(set) var readMode: ReadMode = .deadline
     public let descriptor: Int32
+    /// A TCP connection carrying the line's bytes (a serial device server),
+    /// not a tty: no termios, no lock; `settings` only time the frames.
+    public let isSocket: Bool
 
     /// Opens and configures `path`; another opener gets `.busy`.
     public init(path: String, settings: SerialSettings = SerialSettings()) throws(SerialError) {
         self.path = path
         self.settings = settings
+        isSocket = false
         descriptor = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
             // TIOCEXCL held by another process refuses the open itself with EBUSY.
@@ -29,6 +33,14 @@ public final class SerialPort {
         // another thread may already have reused).
         try lockExclusively()
         try configure(settings)
+    }
+
+    /// A connected socket as the port (see `init(connectingTo:port:settings:timeout:)`).
+    init(socket: Int32, name: String, settings: SerialSettings) {
+        path = name
+        self.settings = settings
+        isSocket = true
+        descriptor = socket
     }
 
     deinit { Glibc.close(descriptor) }
@@ -49,6 +61,7 @@ public final class SerialPort {
     /// Applies `settings`: raw mode, framing, flow control, then the speed,
     /// which is read back; a mismatch is an error.
     public func configure(_ settings: SerialSettings) throws(SerialError) {
+        guard !isSocket else { return self.settings = settings }
         var attributes = termios()
         guard tcgetattr(descriptor, &attributes) == 0 else { throw .system(.configure, path: path, "tcgetattr") }
         try RawMode.apply(settings, readMode: readMode, to: &attributes, path: path)
@@ -118,13 +131,14 @@ public final class SerialPort {
                 throw .system(.io, path: path, "write")
             }
         }
-        guard tcdrain(descriptor) == 0 else { throw .system(.io, path: path, "tcdrain") }
+        guard isSocket || tcdrain(descriptor) == 0 else { throw .system(.io, path: path, "tcdrain") }
     }
 
     public enum Queue: Sendable { case input, output, both }
 
     /// Discards what is queued and unread, or written and unsent.
     public func flush(_ queue: Queue = .both) throws(SerialError) {
+        guard !isSocket else { return try discardPendingInput(queue) }
         let which: Int32 = switch queue {
         case .input: TCIFLUSH
         case .output: TCOFLUSH

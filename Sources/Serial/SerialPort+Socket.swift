@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSerialShim
+
+extension SerialPort {
+    /// A TCP connection to a serial device server (ser2net, a Moxa NPort)
+    /// that passes a line's raw bytes: read, written and timed as a local
+    /// port is. `settings` give the line's speed at the far end, for t3.5.
+    /// A refused or slow connection is `.open`; a lost one, `.disconnected`.
+    public convenience init(connectingTo host: String, port: Int, settings: SerialSettings = SerialSettings(),
+                            timeout: Duration = .seconds(3)) throws(SerialError) {
+        let name = "\(host):\(port)"
+        let descriptor = try Self.connect(host, port, name: name, timeout: timeout)
+        self.init(socket: descriptor, name: name, settings: settings)
+    }
+
+    private static func connect(_ host: String, _ port: Int, name: String, timeout: Duration) throws(SerialError) -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, "\(port)", &hints, &found) == 0, let first = found else {
+            throw SerialError(.open, path: name, "cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(found) }
+        let descriptor = socket(first.pointee.ai_family, first.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw .system(.open, path: name, "socket") }
+        if Glibc.connect(descriptor, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
+            let failure = SerialError.system(.open, path: name, "connect")
+            Glibc.close(descriptor)
+            throw failure
+        }
+        // Non-blocking connect: writable when done; SO_ERROR says how it went.
+        var request = pollfd(fd: descriptor, events: Int16(POLLOUT), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        var problem: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard poll(&request, 1, milliseconds) == 1, getsockopt(descriptor, SOL_SOCKET, SO_ERROR, &problem, &length) == 0, problem == 0 else {
+            Glibc.close(descriptor)
+            throw SerialError(.open, path: name, problem != 0 ? String(cString: strerror(problem)) : "no connection within \(timeout)")
+        }
+        var on: Int32 = 1
+        _ = setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_KEEPALIVE, &on, socklen_t(MemoryLayout<Int32>.size))
+        return descriptor
+    }
+
+    /// Reads away what has arrived and is unread (a socket has no tcflush).
+    func discardPendingInput(_ queue: Queue) throws(SerialError) {
+        guard queue != .output else { return }
+        var scratch = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = Glibc.read(descriptor, &scratch, scratch.count)
+            if count > 0 { continue }
+            if count == 0 { throw SerialError(.disconnected, path: path, "the device server closed the connection") }
+            if errno == EINTR { continue }
+            guard errno == EAGAIN else { throw .system(.disconnected, path: path, "read") }
+            return
+        }
+    }
+}
