@@ -84,6 +84,42 @@ import Testing
         await service.stop()
     }
 
+    /// TCP splits and joins the line's bytes anywhere, and noise comes
+    /// between them: every reply is right or an honest exception, never a
+    /// wrong value.
+    @Test(arguments: [false, true]) func anRTUOverTCPLineSurvivesSplitSegmentsAndNoise(noise: Bool) async throws {
+        let line = try VirtualBus(ends: 2, settings: settings)
+        let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice(Array(0..<10))]))
+        defer { slave.stop() }
+        let server = try SplittingServer(device: line.paths[0], settings: settings, noise: noise)
+        defer { server.stop() }
+        let configuration = try Configuration(toml: """
+            [web]
+            enabled = false
+            [[line]]
+            name = "split"
+            kind = "rtu-over-tcp"
+            address = "127.0.0.1:\(server.port)"
+            timeout_max_ms = 300
+            retries = 1
+            [[route]]
+            units = "1"
+            line = "split"
+            [[listener]]
+            bind = "127.0.0.1:0"
+            """, file: "split.toml")
+        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test.split"))
+        let client = FaultSuiteTests.LoadClient(port: try #require(service.servers.first?.port), unit: 1, register: 3)
+        try await Task.sleep(for: .seconds(3))
+        client.stop()
+        #expect(client.join(within: 5))
+        let tally = client.snapshot
+        let framer = try #require(service.buses["split"]).framerCounters
+        #expect(tally.right > 20 && tally.wrong.isEmpty && tally.unanswered == 0, "noise \(noise): \(tally)")
+        if noise { #expect(framer.noiseBytes > 0, "the noise was seen and skipped: \(framer)") }
+        await service.stop()
+    }
+
     @Test func aRemoteLineIsConfiguredByAddressNotAdapter() throws {
         let remote = try Configuration(toml: """
             [[line]]
