@@ -43,7 +43,11 @@ import Testing
         private let done = DispatchSemaphore(value: 0)
         private let stopping = Atomic<Bool>(false)
 
-        init(port: Int, unit: UInt8, register: UInt16) {
+        /// Exception codes counted as honest refusals (the gateway's own by default).
+        private let honest: Set<UInt8>
+
+        init(port: Int, unit: UInt8, register: UInt16, honest: Set<UInt8> = [0x06, 0x0A, 0x0B]) {
+            self.honest = honest
             Thread.detachNewThread { [self] in
                 defer { done.signal() }
                 guard let connection = try? RawConnection(port: port) else { return }
@@ -84,7 +88,7 @@ import Testing
                         tally.acknowledged = value
                         tally.unknown = []
                     }
-                } else if reply.count == 2, reply[0] == function | 0x80, [0x06, 0x0A, 0x0B].contains(reply[1]) {
+                } else if reply.count == 2, reply[0] == function | 0x80, honest.contains(reply[1]) {
                     tally.refused += 1
                 } else {
                     tally.wrong.append("\(reply) for \(expected)")

@@ -21,6 +21,9 @@ import Testing
         name = "a"
         adapter = "\(a)"
         baud = 38400
+        # A loaded machine must not be mistaken for a lost transaction: only a reload could lose one here.
+        timeout_min_ms = 2000
+        timeout_max_ms = 3000
         [[line]]
         name = "b"
         adapter = "\(b)"
