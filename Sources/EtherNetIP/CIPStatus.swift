@@ -17,6 +17,7 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
     public static let pathDestinationUnknown = CIPStatus(0x05)
     public static let partialTransfer = CIPStatus(0x06)
     public static let serviceNotSupported = CIPStatus(0x08)
+    public static let invalidAttributeValue = CIPStatus(0x09)
     public static let attributeNotSupported = CIPStatus(0x14)
     /// A write to a read-only tag.
     public static let privilegeViolation = CIPStatus(0x0F)

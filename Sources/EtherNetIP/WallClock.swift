@@ -67,6 +67,11 @@ public final class WallClock: Sendable {
         case 6, 0x0B:
             let low = UInt64(try reader.u32())
             let micros = Int64(bitPattern: low | UInt64(try reader.u32()) << 32)
+            // 1970 to 3000: anything else is no time, and would overflow the offset (found by fuzzing).
+            guard (0...32_503_680_000_000_000).contains(micros) else {
+                out.append16(UInt16(CIPStatus.invalidAttributeValue.general))
+                throw .invalidAttributeValue
+            }
             let system = Int64(Date().timeIntervalSince1970 * 1_000_000)
             state.withLock { $0.offset = micros - system }
         case 0x0A:
