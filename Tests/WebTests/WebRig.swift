@@ -101,9 +101,11 @@ final class WebRig: @unchecked Sendable {
         try await send("GET", path, headers: headers)
     }
 
-    /// One request with curl (URLSession on Linux hangs on a 401 that asks for credentials).
+    /// One request with curl (URLSession on Linux hangs on a 401 that asks for credentials). A
+    /// minute at most: the other tests in this process can hold, for seconds, the few threads
+    /// the server's handlers run on (a real gateway has no such neighbours).
     func send(_ method: String, _ path: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Reply {
-        var arguments = ["-s", "-i", "--max-time", "10", "-X", method]
+        var arguments = ["-s", "-i", "--max-time", "60", "-X", method]
         var headers = headers
         if method == "POST" && !headers.keys.contains("Content-Type") { headers["Content-Type"] = "application/json" }
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
@@ -123,7 +125,7 @@ final class WebRig: @unchecked Sendable {
     }
 
     /// Polls `body` until it is true, for up to `seconds`.
-    func eventually(_ seconds: Double = 10, _ body: () async throws -> Bool) async throws -> Bool {
+    func eventually(_ seconds: Double = 30, _ body: () async throws -> Bool) async throws -> Bool {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
             if try await body() { return true }

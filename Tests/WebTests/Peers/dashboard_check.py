@@ -56,9 +56,9 @@ def main():
     try:
         driver.get(url)
         driver.execute_script("window.loadedOnce = 'yes'")
-        first = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–") and v, 15)
+        first = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–") and v, 45)
         seen["first"] = first
-        seen["changed"] = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–", first) and v, 15)
+        seen["changed"] = wait_for(lambda: (v := value_of(driver, device, member)) not in (None, "–", first) and v, 45)
         seen["same_page"] = driver.execute_script("return window.loadedOnce") == "yes"
         seen["lines"] = attributes(driver, "section.line", "data-line")
         seen["slaves"] = attributes(driver, "tr[data-slave]", "data-slave")
