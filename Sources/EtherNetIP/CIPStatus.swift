@@ -33,8 +33,13 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         let name = Self.names[general] ?? "status"
         let words = extended.map { "0x" + String($0, radix: 16, uppercase: true) }.joined(separator: ",")
-        let code = String(general, radix: 16, uppercase: true)
-        return "CIP 0x\(code.count < 2 ? "0" + code : code) (\(name))" + (words.isEmpty ? "" : " extended \(words)")
+        return "CIP \(Self.hex(general)) (\(name))" + (words.isEmpty ? "" : " extended \(words)")
+    }
+
+    /// "0x05": a status or service code as the README and the metrics write it.
+    static func hex(_ byte: UInt8) -> String {
+        let digits = String(byte, radix: 16, uppercase: true)
+        return "0x" + (digits.count < 2 ? "0" + digits : digits)
     }
 
     private static let names: [UInt8: String] = [

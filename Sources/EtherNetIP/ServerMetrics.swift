@@ -28,14 +28,9 @@ public final class ServerMetrics: Sendable {
     private func counter(in table: borrowing Mutex<[UInt8: Counter]>, _ label: String, _ key: String, _ byte: UInt8) -> Counter {
         table.withLock { counters in
             if let counter = counters[byte] { return counter }
-            let counter = Counter(label: label, dimensions: [("server", server), (key, Self.hex(byte))], factory: factory)
+            let counter = Counter(label: label, dimensions: [("server", server), (key, CIPStatus.hex(byte))], factory: factory)
             counters[byte] = counter
             return counter
         }
-    }
-
-    static func hex(_ byte: UInt8) -> String {
-        let digits = String(byte, radix: 16, uppercase: true)
-        return "0x" + (digits.count < 2 ? "0" + digits : digits)
     }
 }

@@ -31,12 +31,14 @@ public final class ListenerMetrics: Sendable {
         var isEmpty: Bool { accepted == 0 && closed == 0 && requests == 0 && exceptions.isEmpty }
     }
 
-    func add(_ tally: inout Tally, connected now: Int) {
+    /// `now` is read only when the tally has something: the loop calls this
+    /// after every look at its sockets, spinning ones included.
+    func add(_ tally: inout Tally, connected now: @autoclosure () -> Int) {
         guard !tally.isEmpty else { return }
         if tally.accepted > 0 { accepted.increment(by: tally.accepted) }
         if tally.requests > 0 { requests.increment(by: tally.requests) }
         for (code, count) in tally.exceptions { exceptionCounter(code).increment(by: count) }
-        connected.record(now)
+        connected.record(now())
         tally = Tally()
     }
 
@@ -52,10 +54,7 @@ public final class ListenerMetrics: Sendable {
 
     /// "0x0B", as the exception codes are written in the README.
     static func hex(_ byte: UInt8) -> String {
-        "0x" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+        let digits = String(byte, radix: 16, uppercase: true)
+        return "0x" + (digits.count < 2 ? "0" + digits : digits)
     }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -69,10 +69,7 @@ struct DemoCommand: AsyncParsableCommand {
         }
         introduce(service: service, web: web.value?.bound.value)
         let ticker = Task { await tick(devices: devices, service: service) }
-        Task {
-            _ = await stop.wait()
-            await service.group.triggerGracefulShutdown()
-        }
+        stop.shutsDown(service.group)
         try? await service.wait()
         ticker.cancel()
         ModbusSimCommand.say("\ndemo: stopped")

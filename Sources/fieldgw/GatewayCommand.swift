@@ -80,11 +80,7 @@ struct GatewayCommand: AsyncParsableCommand {
             }
         }
         defer { reloader.cancel() }
-        Task {
-            let signal = await stop.wait()
-            logger.notice("\(signal), stopping")
-            await service.group.triggerGracefulShutdown()
-        }
+        stop.shutsDown(service.group, logger: logger)
         do {
             try await service.wait()
         } catch {
@@ -144,6 +140,15 @@ final class StopSignal: Sendable {
 
     /// The signal that came, if one did.
     var came: String? { arrival.value }
+
+    /// Shuts `group` down gracefully when the signal comes (said in the log when given one).
+    func shutsDown(_ group: ServiceGroup, logger: Logger? = nil) {
+        Task {
+            let signal = await wait()
+            logger?.notice("\(signal), stopping")
+            await group.triggerGracefulShutdown()
+        }
+    }
 }
 
 extension PrometheusCollectorRegistry {

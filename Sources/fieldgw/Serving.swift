@@ -20,11 +20,7 @@ enum Serving {
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                                           logger: logger))
-        let watcher = Task {
-            _ = await stop.wait()
-            await group.triggerGracefulShutdown()
-        }
-        defer { watcher.cancel() }
+        stop.shutsDown(group)
         let announce = Task {
             if let bound = await server?.bound.wait() { ModbusSimCommand.say("\(command): metrics on http://\(bound.host):\(bound.port)/metrics") }
         }
