@@ -35,11 +35,18 @@ $(VENV)/.installed: Makefile
 	$(CPPPO_VENV)/bin/python -m pip install -q --disable-pip-version-check $(CPPPO_PACKAGES)
 	touch $@
 
-test: py-deps
+PEER_DIR := .build/peers
+
+test: py-deps $(PEER_DIR)/libmodbus_server
 	$(SWIFT) build --build-tests
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest
 	$(MAKE) fuzz-build
 	Fuzz/run $(FUZZ_TEST_SECONDS)
+
+# The libmodbus server of the benchmarks, also a remote device in the tcp line tests.
+$(PEER_DIR)/libmodbus_server: Benchmarks/ModbusPeers/libmodbus_server.c | apt-deps
+	@mkdir -p $(PEER_DIR)
+	cc -O2 -Wall $$(pkg-config --cflags libmodbus) -o $@ $< $$(pkg-config --libs libmodbus)
 
 # libFuzzer with AddressSanitizer, in a build of its own. The combined
 # -sanitize=fuzzer,address is given to swiftc because SwiftPM hands the Swift

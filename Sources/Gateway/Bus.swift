@@ -24,8 +24,10 @@ public final class Bus: Sendable {
         public var retries: Int
         /// The pause after a broadcast, for every slave to act on it.
         public var turnaround: Duration
-        /// How often a line that is down tries to open its adapter again.
+        /// How soon a line that is down tries to open its adapter (or connect) again.
         public var reopenInterval: Duration
+        /// The longest pause between those tries: each failed one doubles it up to this.
+        public var reopenMaximum: Duration = .zero
         /// The least silence before each request (slow slaves); the spec's t3.5 when shorter.
         public var interFrameDelay: Duration = .zero
         /// The span over which the line's utilisation (busy time ÷ time) is measured.
@@ -70,6 +72,10 @@ public final class Bus: Sendable {
         /// Why the line is down, while it is.
         var downReason: String?
         var utilisation = Utilisation()
+        /// Why the link failed, until the line's thread has opened it again.
+        var broken: String?
+        /// Counts the links opened, so that a late break from an old one is ignored.
+        var generation = 0
     }
 
     /// Busy time over a window: the fraction of the last whole window the line
@@ -99,37 +105,52 @@ public final class Bus: Sendable {
         let promise: EventLoopPromise<[UInt8]?>
     }
 
-    /// Starts the line's thread on `port`; if the line fails (an adapter
+    /// Opens a line's link; a link that breaks by itself (a remote that hung
+    /// up while idle) calls the function it is given, with the reason.
+    public typealias LinkOpener = @Sendable (_ onBreak: @escaping @Sendable (String) -> Void) throws -> any LineLink
+
+    /// Starts the line's thread on `port` (RTU); if the line fails (an adapter
     /// unplugged), it is opened again at the same path and settings.
     public convenience init(name: String, port: SerialPort, options: Options = .init(), logger: Logger,
                             metrics: any MetricsFactory = MetricsSystem.factory) {
         let (path, settings) = (port.path, port.settings)
-        self.init(name: name, first: PortHandOver(port: port), open: { try SerialPort(path: path, settings: settings) },
+        self.init(name: name, first: LinkHandOver(link: Self.rtu(port, options)),
+                  open: { _ in Self.rtu(try SerialPort(path: path, settings: settings), options) },
                   options: options, logger: logger, metrics: metrics)
     }
 
-    /// Starts the line's thread, which opens the port with `open`. While it
-    /// cannot (no adapter), the line is down: requests are answered 0x0A, and
-    /// `open` is tried again every `reopenInterval` until an adapter is back.
+    /// An RTU line on the port `open` opens (see `init(name:link:options:logger:metrics:)`).
     public convenience init(name: String, open: @escaping @Sendable () throws -> SerialPort, options: Options = .init(), logger: Logger,
                             metrics: any MetricsFactory = MetricsSystem.factory) {
+        self.init(name: name, link: { _ in Self.rtu(try open(), options) }, options: options, logger: logger, metrics: metrics)
+    }
+
+    /// Starts the line's thread, which opens its link with `link`. While it
+    /// cannot (no adapter, no connection), the line is down: requests are
+    /// answered 0x0A, and `link` is tried again after `reopenInterval`,
+    /// doubling up to `reopenMaximum`, until it opens.
+    public convenience init(name: String, link open: @escaping LinkOpener, options: Options = .init(), logger: Logger,
+                            metrics: any MetricsFactory = MetricsSystem.factory) {
         // Opened here first, so that a line whose adapter is there is up from the start.
-        var first: PortHandOver?
+        let breaks = BreakRelay()
+        var first: LinkHandOver?
         var reason: String?
         do {
-            first = PortHandOver(port: try open())
+            first = LinkHandOver(link: try open { breaks.relay($0) })
         } catch {
             reason = Self.downReason(error)
             logger.warning("line \(name) is down: \(reason!); waiting for it", metadata: ["line": "\(name)", "event": "line-down"])
         }
         self.init(name: name, first: first, open: open, options: options, logger: logger, metrics: metrics)
         state.withLock { $0.downReason = reason }
+        breaks.connect { [weak self] reason in self?.markBroken(reason, generation: 0) }
     }
 
-    /// Why an adapter could not be opened, as an operator needs it: busy (and
+    /// Why a link could not be opened, as an operator needs it: busy (and
     /// who holds it) is not the same trouble as missing.
     static func downReason(_ error: any Error) -> String {
         guard let serial = error as? SerialError else { return "its adapter is not there (\(error))" }
+        if serial.path.first != "/" { return "it cannot connect to \(serial.path): \(serial.detail)" }
         switch serial.code {
         case .busy: return "its adapter \(serial.path) is busy, \(serial.detail)"
         case .open where serial.detail.hasSuffix("No such file or directory"): return "its adapter \(serial.path) is not there"
@@ -137,7 +158,7 @@ public final class Bus: Sendable {
         }
     }
 
-    private init(name: String, first: PortHandOver?, open: @escaping @Sendable () throws -> SerialPort, options: Options, logger: Logger,
+    private init(name: String, first: LinkHandOver?, open: @escaping LinkOpener, options: Options, logger: Logger,
                  metrics: any MetricsFactory) {
         self.name = name
         self.options = options
@@ -229,86 +250,200 @@ public final class Bus: Sendable {
     }
 
     /// The line's thread. Its waiters hear it ended only once `serve` has
-    /// returned and let the port go: a line restarted by a reload opens the
+    /// returned and let the link go: a line restarted by a reload opens the
     /// same adapter at once, and the old one must no longer hold it.
-    private func run(first: PortHandOver?, open: @Sendable () throws -> SerialPort) {
+    private func run(first: LinkHandOver?, open: LinkOpener) {
         serve(first: first, open: open)
         finish()
     }
 
-    /// Only `master` holds the port (taken from the hand-over here, not
-    /// passed in: an argument would be kept alive by the caller).
-    private func serve(first: PortHandOver?, open: @Sendable () throws -> SerialPort) {
-        var master = first?.take().map(makeMaster)
+    /// Only `link` holds the port or connection (taken from the hand-over
+    /// here, not passed in: an argument would be kept alive by the caller).
+    /// Each turn takes a request when the link has room for one, or waits for
+    /// work, a reply or the earliest deadline of those in flight.
+    private func serve(first: LinkHandOver?, open: LinkOpener) {
+        var link = first?.take()
+        var pause = options.reopenInterval
         while state.withLock({ $0.running }) {
-            guard let current = master ?? reopen(open) else {
-                _ = work.wait(timeout: .now() + .milliseconds(Int(options.reopenInterval.seconds * 1000)))
+            if let broken = link, let reason = state.withLock({ $0.broken }) {
+                link = reconnect(broken, reason: reason, open)
                 continue
             }
-            master = current
-            work.wait()
-            guard let pending = state.withLock({ $0.running ? $0.queue.pop() : nil }) else { continue }
-            if let connection = pending.connection, !connection.isOpen {
-                state.withLock { $0.counters.droppedGone += 1 }
-                pending.promise.succeed(nil)
+            guard let current = link ?? reopen(open) else {
+                _ = work.wait(timeout: .now() + .nanoseconds(Int(pause.seconds * 1e9)))
+                pause = min(pause * 2, max(options.reopenInterval, options.reopenMaximum))
                 continue
             }
-            let started = ContinuousClock.now
-            pending.promise.succeed(transact(pending, on: current))
-            let framer = current.counters
-            let (old, utilisation) = state.withLock { state in
-                defer { state.framer = framer }
-                metrics.queueDepth.record(state.queue.count)
-                return (state.framer, state.utilisation.add(ContinuousClock.now - started, window: options.utilisationWindow))
+            (link, pause) = (current, options.reopenInterval)
+            let next = current.expire(at: .now)
+            if current.inFlight < current.capacity, let pending = state.withLock({ $0.running ? $0.queue.pop() : nil }) {
+                dispatch(pending, on: current)
+            } else if let next {
+                _ = work.wait(timeout: .now() + .nanoseconds(Int(max(.zero, ContinuousClock.now.duration(to: next)).seconds * 1e9)))
+            } else {
+                work.wait()
             }
-            metrics.framer(from: old, to: framer)
-            if let utilisation { metrics.utilisation.record(utilisation) }
-            if !isUp { master = nil }
+            account(current)
         }
+        if let link { letFlightsLand(link) }
     }
 
-    private func makeMaster(_ port: SerialPort) -> RTUMaster {
-        let master = RTUMaster(port: port, slaveTimeout: options.health.maximumTimeout, retries: options.retries, turnaround: options.turnaround)
-        master.interFrameDelay = options.interFrameDelay
-        return master
+    /// On the way out: what is in flight is answered or times out, then the link closes.
+    private func letFlightsLand(_ link: any LineLink) {
+        while link.inFlight > 0, let next = link.expire(at: .now) {
+            _ = work.wait(timeout: .now() + .nanoseconds(Int(max(.zero, ContinuousClock.now.duration(to: next)).seconds * 1e9)))
+        }
+        link.close()
     }
 
-    /// The line's port opened again (or for the first time): the line is up.
-    private func reopen(_ open: @Sendable () throws -> SerialPort) -> RTUMaster? {
-        guard let port = try? open() else { return nil }
-        logger.notice("line \(name) is up on \(port.path)", metadata: ["line": "\(name)", "event": "line-up"])
+    /// The link's frame counters, into the line's figures and metrics.
+    private func account(_ link: any LineLink) {
+        let framer = link.counters
+        let old = state.withLock { state in
+            defer { state.framer = framer }
+            return state.framer
+        }
+        if old != framer { metrics.framer(from: old, to: framer) }
+    }
+
+    /// Opens the link with a break handler that knows which link it belongs to.
+    private func openLink(_ open: LinkOpener) throws -> any LineLink {
+        let generation = state.withLock { state in
+            state.generation += 1
+            return state.generation
+        }
+        return try open { [weak self] reason in self?.markBroken(reason, generation: generation) }
+    }
+
+    /// The line's link opened again (or for the first time): the line is up.
+    private func reopen(_ open: LinkOpener) -> (any LineLink)? {
+        let link: any LineLink
+        do {
+            link = try openLink(open)
+        } catch {
+            state.withLock { $0.downReason = Self.downReason(error) }
+            return nil
+        }
+        logger.notice("line \(name) is up on \(link.address)", metadata: ["line": "\(name)", "event": "line-up"])
         state.withLock { state in
             state.up = true
             state.health.removeAll()
         }
-        return makeMaster(port)
+        return link
     }
 
-    /// One transaction, as the slave's health allows; the reply PDU to give the client.
-    private func transact(_ pending: Pending, on master: RTUMaster) -> [UInt8]? {
-        let request: Request
+    /// A link that broke is closed and opened again at once; the line stays
+    /// up and its queue waits if that works, and is down (its queue answered
+    /// 0x0A) if not.
+    private func reconnect(_ broken: any LineLink, reason: String, _ open: LinkOpener) -> (any LineLink)? {
+        state.withLock { $0.broken = nil }
+        broken.close()
+        do {
+            let link = try openLink(open)
+            logger.notice("line \(name): \(reason); connected again to \(link.address)", metadata: ["line": "\(name)"])
+            return link
+        } catch {
+            markDown(reason + "; " + Self.downReason(error))
+            return nil
+        }
+    }
+
+    /// The link failed: the serve loop closes it and opens it again. Only
+    /// the link of `generation` (0: the first) can break the line: a late
+    /// word from one already replaced is not news.
+    private func markBroken(_ reason: String, generation: Int) {
+        let current = state.withLock { state in
+            guard state.generation == generation else { return false }
+            state.broken = state.broken ?? reason
+            return true
+        }
+        if current { work.signal() }
+    }
+
+    private func markDown(_ reason: String) {
+        logger.warning("line \(name) is down: \(reason)", metadata: ["line": "\(name)", "event": "line-down"])
+        let waiting = state.withLock { state in
+            state.up = false
+            state.downReason = reason
+            return state.queue.drain()
+        }
+        for other in waiting { other.promise.succeed(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
+    }
+
+    /// Starts one transaction, as the slave's health allows; its reply (or
+    /// the gateway's exception) completes the request's promise when it ends.
+    private func dispatch(_ pending: Pending, on link: any LineLink) {
+        if let connection = pending.connection, !connection.isOpen {
+            state.withLock { $0.counters.droppedGone += 1 }
+            pending.promise.succeed(nil)
+            return
+        }
+        let transaction: LinkTransaction
+        switch prepare(pending, broadcasts: link.broadcasts) {
+        case .answer(let reply):
+            return pending.promise.succeed(reply)
+        case .send(let prepared):
+            transaction = prepared
+        }
+        let (started, share, loss) = (ContinuousClock.now, 1 / Double(link.capacity), link.lossException)
+        let generation = state.withLock { $0.generation }
+        link.start(transaction) { [self] outcome in
+            pending.promise.succeed(conclude(pending, transaction, outcome, loss: loss, generation: generation))
+            let utilisation = state.withLock { state in
+                metrics.queueDepth.record(state.queue.count)
+                return state.utilisation.add((ContinuousClock.now - started) * share, window: options.utilisationWindow)
+            }
+            if let utilisation { metrics.utilisation.record(utilisation) }
+            work.signal()
+        }
+    }
+
+    private enum Preparation {
+        /// Answered without the line: a request the gateway cannot read, or a slave whose breaker is open.
+        case answer([UInt8]?)
+        case send(LinkTransaction)
+    }
+
+    private func prepare(_ pending: Pending, broadcasts: Bool) -> Preparation {
+        var request: Request?
         do {
             request = try Request(pdu: pending.pdu[...])
         } catch {
             // A function we do not know goes to the line as it is; a known one we cannot read is the client's mistake.
             guard let function = pending.pdu.first, !FunctionCode.supported.contains(FunctionCode(function)) else {
-                return [error.function | 0x80, error.code.rawValue]
+                return .answer([error.function | 0x80, error.code.rawValue])
             }
-            return passThrough(pending, on: master)
         }
-        guard pending.slave != 0 else { return broadcast(request, on: master) }
-        guard let timeout = admit(pending.slave) else { return Self.exception(.gatewayTargetFailed, to: pending.pdu) }
-        master.slaveTimeout = timeout
-        let start = ContinuousClock.now
-        let damagedBefore = master.counters.crcErrors
-        do {
-            let response = try master.send(request, unit: pending.slave)
-            record(pending.slave, latency: ContinuousClock.now - start - wireTime(request, master.port.settings), response: response)
-            return response?.pdu(for: request)
-        } catch {
-            // A reply the line damaged still shows the slave is there.
-            let heard = error.code == .malformedReply || master.counters.crcErrors > damagedBefore
-            return failed(pending, error: error, health: heard ? .heard : .timedOut)
+        if pending.slave == 0 && broadcasts {
+            return .send(LinkTransaction(pdu: pending.pdu, unit: 0, request: request, timeout: .zero))
+        }
+        guard let timeout = request == nil ? admitPassThrough(pending.slave) : admit(pending.slave) else {
+            return .answer(Self.exception(.gatewayTargetFailed, to: pending.pdu))
+        }
+        return .send(LinkTransaction(pdu: pending.pdu, unit: pending.slave, request: request, timeout: timeout))
+    }
+
+    /// What a transaction's outcome tells the client and the slave's health.
+    private func conclude(_ pending: Pending, _ transaction: LinkTransaction, _ outcome: LinkOutcome, loss: ExceptionCode,
+                          generation: Int) -> [UInt8]? {
+        if transaction.unit == 0 && transaction.timeout == .zero {
+            if case .failure(let error) = outcome.reply { logger.notice("broadcast on \(name) failed: \(error)") }
+            return nil
+        }
+        switch outcome.reply {
+        case .success(let reply):
+            record(pending.slave, latency: outcome.latency, exception: reply.map { ($0.first ?? 0) & 0x80 != 0 } ?? false)
+            return reply
+        case .failure(let error) where error.code == .connection:
+            markBroken(error.detail, generation: generation)
+            return Self.exception(loss, to: pending.pdu)
+        case .failure(let error):
+            // Many slaves ignore functions they do not know: a client sending
+            // such requests must not open the breaker for every other client.
+            let evidence: Evidence = transaction.request == nil
+                ? (error.code == .malformedReply ? .heard : .none)
+                : (outcome.heard ? .heard : .timedOut)
+            return failed(pending, health: evidence)
         }
     }
 
@@ -333,45 +468,26 @@ public final class Bus: Sendable {
         return timeout
     }
 
-    /// A request of an unknown function, with the same health, timing and
-    /// failures as any other; its reply ends by silence.
-    private func passThrough(_ pending: Pending, on master: RTUMaster) -> [UInt8]? {
-        // Neither probes the breaker nor closes it: only requests the gateway knows do.
-        let health = state.withLock { $0.health[pending.slave] }
+    /// A request of an unknown function neither probes the breaker nor
+    /// closes it (only requests the gateway knows do): it goes only while the
+    /// breaker is closed.
+    private func admitPassThrough(_ slave: UInt8) -> Duration? {
+        let health = state.withLock { $0.health[slave] }
         guard health?.breaker ?? .closed == .closed else {
             state.withLock { $0.counters.failedFast += 1 }
             metrics.failedFast.increment()
-            return Self.exception(.gatewayTargetFailed, to: pending.pdu)
+            return nil
         }
-        master.slaveTimeout = health?.timeout ?? options.health.maximumTimeout
-        let start = ContinuousClock.now
-        do {
-            let reply = try master.passThrough(pending.pdu, unit: pending.slave)
-            record(pending.slave, latency: ContinuousClock.now - start, response: nil)
-            return reply
-        } catch {
-            // Many slaves ignore functions they do not know: a client sending
-            // such requests must not open the breaker for every other client.
-            return failed(pending, error: error, health: error.code == .malformedReply ? .heard : .none)
-        }
+        return health?.timeout ?? options.health.maximumTimeout
     }
 
-    private func broadcast(_ request: Request, on master: RTUMaster) -> [UInt8]? {
-        do {
-            _ = try master.send(request, unit: 0)
-        } catch {
-            logger.notice("broadcast on \(name) failed: \(error)")
-        }
-        return nil
-    }
-
-    private func record(_ slave: UInt8, latency: Duration, response: Response?) {
+    private func record(_ slave: UInt8, latency: Duration, exception: Bool) {
         metrics.transactions.increment()
         metrics.latency(slave, max(.zero, latency))
-        if case .exception? = response { metrics.exceptions.increment() }
+        if exception { metrics.exceptions.increment() }
         state.withLock { state in
             state.counters.transactions += 1
-            if case .exception? = response { state.counters.exceptions += 1 }
+            if exception { state.counters.exceptions += 1 }
         }
         updateHealth(slave) { $0.answered(after: max(.zero, latency)) }
     }
@@ -395,36 +511,19 @@ public final class Bus: Sendable {
         }
     }
 
-    private func failed(_ pending: Pending, error: ModbusError, health evidence: Evidence) -> [UInt8] {
-        switch error.code {
-        case .connection:
-            logger.warning("line \(name) is down: \(error.detail)", metadata: ["line": "\(name)", "event": "line-down"])
-            let waiting = state.withLock { state in
-                state.up = false
-                state.downReason = "the line failed: \(error.detail)"
-                return state.queue.drain()
-            }
-            for other in waiting { other.promise.succeed(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
-            return Self.exception(.gatewayPathUnavailable, to: pending.pdu)
-        default:
-            metrics.transactions.increment()
-            metrics.timeouts.increment()
-            state.withLock { state in
-                state.counters.transactions += 1
-                state.counters.timeouts += 1
-            }
-            switch evidence {
-            case .timedOut: updateHealth(pending.slave) { $0.timedOut(at: .now) }
-            case .heard: updateHealth(pending.slave) { $0.heard() }
-            case .none: break
-            }
-            return Self.exception(.gatewayTargetFailed, to: pending.pdu)
+    private func failed(_ pending: Pending, health evidence: Evidence) -> [UInt8] {
+        metrics.transactions.increment()
+        metrics.timeouts.increment()
+        state.withLock { state in
+            state.counters.transactions += 1
+            state.counters.timeouts += 1
         }
-    }
-
-    /// The request's and the reply's time on the wire, which the latency leaves out.
-    private func wireTime(_ request: Request, _ settings: SerialSettings) -> Duration {
-        settings.characterTime * (request.pdu.count + 3 + request.replyFrameLength)
+        switch evidence {
+        case .timedOut: updateHealth(pending.slave) { $0.timedOut(at: .now) }
+        case .heard: updateHealth(pending.slave) { $0.heard() }
+        case .none: break
+        }
+        return Self.exception(.gatewayTargetFailed, to: pending.pdu)
     }
 
     static func exception(_ code: ExceptionCode, to pdu: [UInt8]) -> [UInt8] {
@@ -432,21 +531,42 @@ public final class Bus: Sendable {
     }
 }
 
-/// Carries the port from the caller to the line's thread, its only user from
-/// then on: the caller gives it up when it makes the Bus.
-/// The port a line was opened with, passed to its thread once. The thread's
-/// closure lives as long as the thread does, so it must not keep the port:
-/// `take` leaves nothing behind, and the port closes when the line ends.
-private final class PortHandOver: @unchecked Sendable {
-    private var port: SerialPort?
+/// Carries the first link from the caller to the line's thread, its only
+/// user from then on. The thread's closure lives as long as the thread does,
+/// so it must not keep the link: `take` leaves nothing behind, and the link
+/// goes when the line ends.
+private final class LinkHandOver: @unchecked Sendable {
+    private var link: (any LineLink)?
     private let lock = NSLock()
 
-    init(port: SerialPort) { self.port = port }
+    init(link: any LineLink) { self.link = link }
 
-    func take() -> SerialPort? {
+    func take() -> (any LineLink)? {
         lock.lock()
         defer { lock.unlock() }
-        defer { port = nil }
-        return port
+        defer { link = nil }
+        return link
+    }
+}
+
+/// The first link is opened before its Bus exists: a break it reports
+/// meanwhile is kept until the Bus connects.
+private final class BreakRelay: Sendable {
+    private let state = Mutex<(handler: (@Sendable (String) -> Void)?, early: String?)>((nil, nil))
+
+    func relay(_ reason: String) {
+        let handler = state.withLock { state in
+            if state.handler == nil { state.early = reason }
+            return state.handler
+        }
+        handler?(reason)
+    }
+
+    func connect(_ handler: @escaping @Sendable (String) -> Void) {
+        let early = state.withLock { state in
+            state.handler = handler
+            return state.early
+        }
+        if let early { handler(early) }
     }
 }

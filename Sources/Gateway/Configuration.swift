@@ -11,21 +11,38 @@ import TOMLKit
 /// error names the file, the key and the reason.
 public struct Configuration: Sendable {
     public struct Line: Sendable, Hashable {
+        /// What carries the line's frames.
+        public enum Kind: String, Sendable, Hashable, CaseIterable {
+            /// Modbus/RTU on a local serial port.
+            case serial
+            /// Modbus ASCII on a local serial port.
+            case serialASCII = "serial-ascii"
+            /// Modbus/RTU frames over TCP to a serial device server.
+            case rtuOverTCP = "rtu-over-tcp"
+            /// A remote Modbus/TCP device or gateway; the slave is the unit id.
+            case tcp
+        }
+
         public var name: String
-        /// Where a `serial` line's port is (for `rtu-over-tcp`, the address written as a node).
+        public var kind: Kind = .serial
+        /// Where a local line's port is (for the TCP kinds, the address written as a node).
         public var adapter: AdapterMatcher
         public var settings: SerialSettings
         public var rs485: RS485Settings?
         public var options: Bus.Options
-        /// `kind = "rtu-over-tcp"`: the serial device server that carries the line's bytes.
+        /// For the TCP kinds: where the line's frames go.
         public var remote: Remote?
+        /// `serial-ascii`: the longest pause between two characters of one frame.
+        public var characterTimeout: Duration = .seconds(1)
     }
 
-    /// A serial device server's address (ser2net, a Moxa NPort in raw TCP mode).
+    /// A serial device server's (ser2net, a Moxa NPort in raw TCP mode) or a Modbus/TCP device's address.
     public struct Remote: Sendable, Hashable {
         public var host: String
         public var port: Int
         public var connectTimeout: Duration
+        /// `tcp`: requests on the connection at once, matched by transaction id.
+        public var maxInFlight: Int = 1
     }
 
     public struct Route: Sendable, Hashable {
@@ -152,8 +169,36 @@ public struct Configuration: Sendable {
     private static func line(_ source: TOMLReader) throws(ConfigurationError) -> Line {
         var reader = source
         let name = try reader.required("name") { reader, key throws(ConfigurationError) in try reader.string(key) }
-        let (adapter, remote) = try Self.whereTheLineIs(&reader)
+        let kindText = try reader.string("kind") ?? "serial"
+        guard let kind = Line.Kind(rawValue: kindText) else {
+            throw reader.error("kind", "\"\(kindText)\" is not one of \(Line.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let (adapter, remote) = try Self.whereTheLineIs(kind, &reader)
+        var line = Line(name: name, kind: kind, adapter: adapter, settings: try Self.serialSettings(kind, &reader), rs485: nil,
+                        options: try Self.busOptions(&reader), remote: remote)
+        line.rs485 = try Self.rs485(&reader)
+        if kind != .serial && kind != .serialASCII && line.rs485 != nil {
+            throw reader.error("rs485", "a \(kind.rawValue) line has no local port to set RS485 on")
+        }
+        if kind == .serialASCII {
+            line.characterTimeout = .milliseconds(try reader.int("char_timeout_ms", in: 1...10_000) ?? 1000)
+        }
+        if kind == .tcp || kind == .rtuOverTCP {
+            line.options.reopenMaximum = .milliseconds(try reader.int("reconnect_max_ms", in: 100...600_000) ?? 10_000)
+        }
+        try reader.finish()
+        return line
+    }
+
+    /// Speed and framing, which a `tcp` line has none of.
+    private static func serialSettings(_ kind: Line.Kind, _ reader: inout TOMLReader) throws(ConfigurationError) -> SerialSettings {
         var settings = SerialSettings()
+        if kind == .tcp {
+            for key in ["baud", "parity", "stop_bits", "data_bits"] where reader.has(key) {
+                throw reader.error(key, "a tcp line carries Modbus/TCP, which has no \(key)")
+            }
+            return settings
+        }
         settings.baud = try reader.int("baud", in: 50...4_000_000) ?? 19200
         if let parity = try reader.string("parity") {
             guard let value = SerialSettings.Parity(rawValue: parity) else {
@@ -162,28 +207,26 @@ public struct Configuration: Sendable {
             settings.parity = value
         }
         settings.stopBits = try reader.int("stop_bits", in: 1...2) ?? 1
-        let rs485 = try Self.rs485(&reader)
-        if remote != nil && rs485 != nil { throw reader.error("rs485", "an rtu-over-tcp line has no local port to set RS485 on") }
-        let options = try Self.busOptions(&reader)
-        try reader.finish()
-        return Line(name: name, adapter: adapter, settings: settings, rs485: rs485, options: options, remote: remote)
+        // ASCII is often 7 data bits (7E1); RTU is always 8.
+        settings.dataBits = kind == .serialASCII ? try reader.int("data_bits", in: 7...8) ?? 8 : 8
+        return settings
     }
 
-    /// `kind` (serial, the default, or rtu-over-tcp) and where: `adapter` for
-    /// a local port, `address` (and `connect_timeout_ms`) for a device server.
-    private static func whereTheLineIs(_ reader: inout TOMLReader) throws(ConfigurationError) -> (AdapterMatcher, Remote?) {
-        switch try reader.string("kind") ?? "serial" {
-        case "serial":
+    /// `adapter` for a local port; `address` (with `connect_timeout_ms`, and
+    /// `max_in_flight` for `tcp`) for a device server or a Modbus/TCP device.
+    private static func whereTheLineIs(_ kind: Line.Kind, _ reader: inout TOMLReader) throws(ConfigurationError) -> (AdapterMatcher, Remote?) {
+        switch kind {
+        case .serial, .serialASCII:
             let text = try reader.required("adapter") { reader, key throws(ConfigurationError) in try reader.string(key) }
             do { return (try AdapterMatcher(parsing: text), nil) } catch { throw reader.error("adapter", error.reason) }
-        case "rtu-over-tcp":
-            if try reader.string("adapter") != nil { throw reader.error("adapter", "an rtu-over-tcp line has an address, not an adapter") }
+        case .rtuOverTCP, .tcp:
+            if try reader.string("adapter") != nil { throw reader.error("adapter", "a \(kind.rawValue) line has an address, not an adapter") }
             let text = try reader.required("address") { reader, key throws(ConfigurationError) in try reader.string(key) }
             guard let (host, port) = hostAndPort(text), port > 0 else { throw reader.error("address", "\"\(text)\" is not HOST:PORT") }
             let timeout = try reader.int("connect_timeout_ms", in: 10...60_000) ?? 3000
-            return (.node(pattern: text), Remote(host: host, port: port, connectTimeout: .milliseconds(timeout)))
-        case let other:
-            throw reader.error("kind", "\"\(other)\" is not one of serial, rtu-over-tcp")
+            var remote = Remote(host: host, port: port, connectTimeout: .milliseconds(timeout))
+            if kind == .tcp { remote.maxInFlight = try reader.int("max_in_flight", in: 1...64) ?? 1 }
+            return (.node(pattern: text), remote)
         }
     }
 

@@ -224,7 +224,7 @@ extension GatewayService {
 
     private func startLine(_ line: Configuration.Line) async throws(GatewayError) {
         // Looked up at every opening: a re-plugged USB adapter may come back as another node.
-        let bus = Bus(name: line.name, open: { try GatewayService.open(line) }, options: line.options, logger: logger, metrics: metrics)
+        let bus = Bus(name: line.name, link: { try GatewayService.open(line, onBreak: $0) }, options: line.options, logger: logger, metrics: metrics)
         let path = (try? GatewayService.resolve(line)) ?? "(waiting for \(line.adapter))"
         let part = Part("line \(line.name)", stop: { await bus.close() })
         plant.withLock { $0.lines[line.name] = Plant.Line(configuration: line, bus: bus, path: path, part: part) }

@@ -148,19 +148,26 @@ public final class GatewayService: Sendable {
         }
     }
 
-    static func open(_ line: Configuration.Line) throws -> SerialPort {
+    /// The line's link, as its kind says; `onBreak` hears of a connection that fails by itself.
+    static func open(_ line: Configuration.Line, onBreak: @escaping @Sendable (String) -> Void) throws -> any LineLink {
         if let remote = line.remote {
-            return try SerialPort(connectingTo: remote.host, port: remote.port, settings: line.settings, timeout: remote.connectTimeout)
+            if line.kind == .tcp {
+                return try Bus.modbusTCP(host: remote.host, port: remote.port, connectTimeout: remote.connectTimeout,
+                                         maxInFlight: remote.maxInFlight, onBreak: onBreak)
+            }
+            let port = try SerialPort(connectingTo: remote.host, port: remote.port, settings: line.settings, timeout: remote.connectTimeout)
+            return Bus.rtu(port, line.options)
         }
         let port = try SerialPort(path: try resolve(line), settings: line.settings)
         if let rs485 = line.rs485 { _ = try port.setRS485(rs485) }
-        return port
+        if line.kind == .serialASCII { return Bus.ascii(port, line.options, characterTimeout: line.characterTimeout) }
+        return Bus.rtu(port, line.options)
     }
 
     /// A device node written out is used as it is (a pty, a built-in UART);
     /// any other matcher is looked up among the adapters udev knows.
     static func resolve(_ line: Configuration.Line) throws -> String {
-        if let remote = line.remote { return "\(remote.host):\(remote.port) (rtu-over-tcp)" }
+        if let remote = line.remote { return "\(remote.host):\(remote.port) (\(line.kind.rawValue))" }
         if case .node(let pattern) = line.adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
         do {
             return try Discovery.resolve(line.adapter).node

@@ -30,6 +30,8 @@ struct TOMLReader {
         return ConfigurationError(file: file, key: full, reason: reason)
     }
 
+    func has(_ key: String) -> Bool { table[key] != nil }
+
     mutating func string(_ key: String) throws(ConfigurationError) -> String? {
         read.insert(key)
         guard let value = table[key] else { return nil }

@@ -25,13 +25,16 @@ public struct RTUFramer: Sendable {
         public var echoes = 0
         /// Deadlines that passed with a frame begun but not finished.
         public var timeouts = 0
+        /// Replies that matched no request in flight (Modbus/TCP: a late reply, or an unknown transaction id).
+        public var strays = 0
 
-        public init(frames: Int = 0, noiseBytes: Int = 0, crcErrors: Int = 0, echoes: Int = 0, timeouts: Int = 0) {
+        public init(frames: Int = 0, noiseBytes: Int = 0, crcErrors: Int = 0, echoes: Int = 0, timeouts: Int = 0, strays: Int = 0) {
             self.frames = frames
             self.noiseBytes = noiseBytes
             self.crcErrors = crcErrors
             self.echoes = echoes
             self.timeouts = timeouts
+            self.strays = strays
         }
     }
 

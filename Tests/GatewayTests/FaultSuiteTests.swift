@@ -91,7 +91,7 @@ import Testing
                 } else if reply.count == 2, reply[0] == function | 0x80, honest.contains(reply[1]) {
                     tally.refused += 1
                 } else {
-                    tally.wrong.append("\(reply) for \(expected)")
+                    tally.wrong.append("\(reply) for \(expected.count == 1 ? "\(expected[0])" : "one of \(expected.count), the last \(expected.suffix(3))")")
                 }
                 return true
             }

@@ -131,3 +131,11 @@ public final class PeerProcess: @unchecked Sendable {
 
     deinit { if process.isRunning { stop() } }
 }
+
+/// Runs `body` on a thread of its own: a test that waits on a process must
+/// not hold one of the few threads the server's request handlers run on.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

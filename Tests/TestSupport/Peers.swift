@@ -57,6 +57,15 @@ public enum Peers {
         throw Missing(description: "\(name) is not installed: run `make test`, which installs it")
     }
 
+    /// A peer that `make test` builds from source into .build/peers (the libmodbus server).
+    public static func built(_ name: String) throws -> String {
+        let path = packageRoot.appendingPathComponent(".build/peers/\(name)").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "\(path) is not built: run `make test`, which builds it")
+        }
+        return path
+    }
+
     public struct Output: Sendable {
         public let status: Int32
         public let stdout: Data

@@ -1,9 +1,10 @@
 """A pymodbus server for the interop tests: holding registers 0-99 hold 0-99
 (FC3/FC6/FC16), coils 0-15 and input registers 0-9 (= 1000 + address).
 
-usage: pymodbus_server.py tcp            listens on 127.0.0.1, a port of its own
-       pymodbus_server.py rtu PATH BAUD  serves unit 1 on a serial device (8N1: a pty refuses
-                                         parity through glibc's tcsetattr, so pyserial cannot set it)
+usage: pymodbus_server.py tcp [PORT]       listens on 127.0.0.1, on PORT or a port of its own
+       pymodbus_server.py rtu PATH BAUD    serves unit 1 on a serial device (8N1: a pty refuses
+                                           parity through glibc's tcsetattr, so pyserial cannot set it)
+       pymodbus_server.py ascii PATH BAUD  the same in Modbus ASCII
 Prints "ready PORT" (or "ready PATH") once serving; stops when stdin closes.
 """
 import asyncio
@@ -33,13 +34,15 @@ async def wait_for_stdin_to_close():
 async def main():
     kind = sys.argv[1]
     if kind == "tcp":
-        server = ModbusTcpServer(context(), address=("127.0.0.1", 0))
+        port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+        server = ModbusTcpServer(context(), address=("127.0.0.1", port))
         await server.listen()
         port = server.transport.sockets[0].getsockname()[1]
         print(f"ready {port}", flush=True)
     else:
         path, baud = sys.argv[2], int(sys.argv[3])
-        server = ModbusSerialServer(context(), framer=FramerType.RTU, port=path, baudrate=baud,
+        framer = FramerType.ASCII if kind == "ascii" else FramerType.RTU
+        server = ModbusSerialServer(context(), framer=framer, port=path, baudrate=baud,
                                     bytesize=8, parity="N", stopbits=1)
         await server.listen()
         print(f"ready {path}", flush=True)

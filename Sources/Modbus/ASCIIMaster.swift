@@ -1,0 +1,97 @@
+import Serial
+
+/// A Modbus ASCII master on a serial port: one transaction at a time, each
+/// frame ':' … CR LF with an LRC. Owned by one thread (a gateway's Bus).
+///
+/// Unlike RTU no silence frames anything: a reply is the first valid frame
+/// from the unit for the request's function, found through noise by
+/// `ASCIIFramer`; its characters may pause up to `characterTimeout` (the
+/// spec's one second). Our own request heard back (local echo) is skipped.
+public final class ASCIIMaster: SerialMaster {
+    public let port: SerialPort
+    public var slaveTimeout: Duration
+    public var retries: Int
+    /// The pause after a broadcast, for every slave to act on it.
+    public var turnaround: Duration
+    private var framer: ASCIIFramer
+
+    public init(port: SerialPort, slaveTimeout: Duration = .seconds(1), retries: Int = 0, turnaround: Duration = .milliseconds(100),
+                characterTimeout: Duration = .seconds(1)) {
+        self.port = port
+        self.slaveTimeout = slaveTimeout
+        self.retries = retries
+        self.turnaround = turnaround
+        framer = ASCIIFramer(characterTimeout: characterTimeout)
+    }
+
+    public var counters: RTUFramer.Counters { framer.counters }
+
+    public func send(_ request: Request, unit: UInt8) throws(ModbusError) -> Response? {
+        var lastError = ModbusError(.timeout, "no reply")
+        for _ in 0...max(0, retries) {
+            do {
+                guard let pdu = try transact(request.pdu, unit: unit, replyCharacters: 2 * request.replyFrameLength + 1) else { return nil }
+                return try Response(pdu: pdu[...], for: request)
+            } catch where error.code == .timeout || error.code == .malformedReply {
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    public func passThrough(_ pdu: [UInt8], unit: UInt8) throws(ModbusError) -> [UInt8]? {
+        try transact(pdu, unit: unit, replyCharacters: 2 * (Limits.pduBytes + 3) + 3)
+    }
+
+    public func wireTime(_ request: Request) -> Duration {
+        port.settings.characterTime * (2 * request.pdu.count + 7 + 2 * request.replyFrameLength + 1)
+    }
+
+    /// Sends the frame and waits for the reply PDU (nil for a broadcast).
+    private func transact(_ pdu: [UInt8], unit: UInt8, replyCharacters: Int) throws(ModbusError) -> [UInt8]? {
+        let frame = ModbusASCII.encode(unit: unit, pdu: pdu)
+        do {
+            try port.flush(.input)
+            try port.write(frame)
+            guard unit != 0 else {
+                try sleep(turnaround)
+                return nil
+            }
+            let deadline = ContinuousClock.now + slaveTimeout + port.settings.characterTime * (frame.count + replyCharacters)
+            return try awaitReply(from: unit, to: pdu, until: deadline)
+        } catch let error as ModbusError {
+            throw error
+        } catch {
+            throw ModbusError(.connection, "\(error)")
+        }
+    }
+
+    private func awaitReply(from unit: UInt8, to pdu: [UInt8], until deadline: ContinuousClock.Instant) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        // Writes of one coil or register and diagnostics are answered with the
+        // request itself: there an identical frame is the reply, not an echo.
+        let answeredWithItself = [0x05, 0x06, 0x08].contains(pdu.first)
+        while true {
+            let count = try buffer.withUnsafeMutableBytes { try port.read(into: $0, deadline: deadline) }
+            guard count > 0 else {
+                framer.timeout()
+                throw ModbusError(.timeout, "no valid reply within \(slaveTimeout)")
+            }
+            for frame in framer.receive(buffer[0..<count]) {
+                if frame.unit == unit && frame.pdu == pdu && !answeredWithItself {
+                    framer.countEcho()
+                } else if frame.unit == unit && frame.pdu.first.map({ $0 & 0x7F }) == pdu.first {
+                    return frame.pdu
+                }
+            }
+        }
+    }
+
+    private func sleep(_ duration: Duration) throws {
+        var scratch = [UInt8](repeating: 0, count: 256)
+        let until = ContinuousClock.now + duration
+        while ContinuousClock.now < until {
+            _ = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: until) }
+        }
+    }
+}
