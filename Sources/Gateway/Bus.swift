@@ -414,8 +414,9 @@ public final class Bus: Sendable {
                 return .answer([error.function | 0x80, error.code.rawValue])
             }
         }
-        if pending.slave == 0 && broadcasts {
-            return .send(LinkTransaction(pdu: pending.pdu, unit: 0, request: request, timeout: .zero))
+        if pending.slave == 0 {
+            // Modbus/TCP has no broadcast: unit 0 there is a device like any other, not every slave at once.
+            return broadcasts ? .send(LinkTransaction(pdu: pending.pdu, unit: 0, request: request, timeout: .zero)) : .answer(nil)
         }
         guard let timeout = request == nil ? admitPassThrough(pending.slave) : admit(pending.slave) else {
             return .answer(Self.exception(.gatewayTargetFailed, to: pending.pdu))

@@ -4,7 +4,7 @@ import Modbus
 /// A line's metrics through swift-metrics (dimension `line`; `slave` where it
 /// is per slave), for whatever backend the process bootstraps (Prometheus in
 /// the web API): transactions, timeouts, exceptions, requests failed fast or
-/// refused busy, the framer's noise bytes and CRC errors, a latency timer per
+/// refused busy, the framer's noise bytes and CRC errors, stray replies (Modbus/TCP lines), a latency timer per
 /// slave (a histogram in most backends), and the queue depth.
 struct LineMetrics: Sendable {
     let factory: any MetricsFactory
@@ -16,6 +16,7 @@ struct LineMetrics: Sendable {
     let refusedBusy: Counter
     let noiseBytes: Counter
     let crcErrors: Counter
+    let strays: Counter
     let queueDepth: Gauge
     /// The fraction of each utilisation window the line spent in transactions.
     let utilisation: Gauge
@@ -31,6 +32,7 @@ struct LineMetrics: Sendable {
         refusedBusy = Counter(label: "fieldgw_line_refused_busy_total", dimensions: dimensions, factory: factory)
         noiseBytes = Counter(label: "fieldgw_line_noise_bytes_total", dimensions: dimensions, factory: factory)
         crcErrors = Counter(label: "fieldgw_line_crc_errors_total", dimensions: dimensions, factory: factory)
+        strays = Counter(label: "fieldgw_line_stray_replies_total", dimensions: dimensions, factory: factory)
         queueDepth = Gauge(label: "fieldgw_line_queue_depth", dimensions: dimensions, factory: factory)
         utilisation = Gauge(label: "fieldgw_line_utilisation", dimensions: dimensions, factory: factory)
     }
@@ -45,5 +47,6 @@ struct LineMetrics: Sendable {
     func framer(from old: RTUFramer.Counters, to new: RTUFramer.Counters) {
         if new.noiseBytes > old.noiseBytes { noiseBytes.increment(by: new.noiseBytes - old.noiseBytes) }
         if new.crcErrors > old.crcErrors { crcErrors.increment(by: new.crcErrors - old.crcErrors) }
+        if new.strays > old.strays { strays.increment(by: new.strays - old.strays) }
     }
 }

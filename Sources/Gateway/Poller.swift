@@ -37,6 +37,8 @@ public final class Poller: Sendable {
         var started = false
         var stopped = false
         var next: Scheduled<Void>?
+        /// The bus was made for this poller alone (`init(host:port:…)`).
+        var ownsBus = false
     }
 
     public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100,
@@ -49,6 +51,29 @@ public final class Poller: Sendable {
             Gauge(label: "fieldgw_slave_poll_load", dimensions: [("line", bus.name), ("slave", "\(slave)"), ("minutes", minutes)], factory: metrics)
         }
         state = Mutex(State(period: period))
+    }
+
+    /// cpppo's `poller_modbus(host, port, rate)`: a poller of the Modbus/TCP
+    /// device at `host:port` (unit `unit`), on a line of its own that
+    /// connects by itself and again when the connection fails. Values are nil
+    /// until polled and while the device is offline; `close()` ends it all.
+    public convenience init(host: String, port: Int = 502, unit: UInt8 = 1, period: Duration = .seconds(1),
+                            timeout: Duration = .seconds(1), logger: Logger = Logger(label: "fieldgw.poller")) {
+        var options = Bus.Options()
+        options.health.maximumTimeout = timeout
+        options.health.minimumTimeout = min(options.health.minimumTimeout, timeout)
+        options.reopenMaximum = .seconds(10)
+        let bus = Bus(name: "\(host):\(port)", link: { onBreak in
+            try Bus.modbusTCP(host: host, port: port, connectTimeout: timeout, maxInFlight: 1, onBreak: onBreak)
+        }, options: options, logger: logger)
+        self.init(bus: bus, slave: unit, period: period)
+        state.withLock { $0.ownsBus = true }
+    }
+
+    /// Stops polling and, for a poller made with `init(host:port:…)`, closes its connection.
+    public func close() async {
+        stop()
+        if state.withLock({ $0.ownsBus }) { await bus.close() }
     }
 
     /// Polls `address` from now on; a `period` shorter than the current one

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Modbus
 import Serial
@@ -93,5 +94,35 @@ import Testing
         poller.stop()
         await bus.close()
         slave.stop()
+    }
+}
+
+/// The poller as a library, as cpppo's `poller_modbus(host, port, rate)`:
+/// against `fieldgw modbus-sim` over TCP, nil until polled and while the
+/// device is away, a write read back.
+@Suite struct RemotePollerTests {
+    @Test func aPollerOfAModbusTCPDeviceFollowsCpppo() async throws {
+        let sim = try PeerProcess(Peers.fieldgw(), ["modbus-sim", "-a", "127.0.0.1:0", "40001-40010=7"])
+        defer { sim.stop(signal: SIGKILL) }
+        let announced = try sim.waitForLine(startingWith: "modbus-sim: Modbus/TCP on 127.0.0.1:")
+        let port = try #require(Int(announced.prefix { $0.isNumber }))
+        let poller = Poller(host: "127.0.0.1", port: port, unit: 1, period: .milliseconds(100))
+        let first = try #require(ModbusAddress(40001)), second = try #require(ModbusAddress(40002))
+        #expect(poller.read(first) == nil, "nothing until it is polled")
+        poller.poll([first, second])
+        let polled = ContinuousClock.now + .seconds(10)
+        while poller.read(first) == nil && .now < polled { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(poller.read(first) == 7 && poller.read(second) == 7)
+        try await poller.write(second, value: 42)
+        #expect(poller.read(second) == 42, "a write is read back at once")
+        let cycles = poller.cycles
+        while poller.cycles < cycles + 2 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(poller.read(second) == 42, "and from the device on the next poll")
+
+        sim.stop(signal: SIGKILL)
+        let offline = ContinuousClock.now + .seconds(10)
+        while poller.read(first) != nil && .now < offline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(poller.read(first) == nil && !poller.online, "nil while the device is away")
+        await poller.close()
     }
 }
