@@ -85,6 +85,8 @@ public struct Configuration: Sendable {
     /// The EtherNet/IP server, when [enip] or a [[device]] is configured.
     public var enip: ENIP?
     public var devices: [Device] = []
+    /// The gateway as a slave to serial masters (`[[serial_slave]]`).
+    public var serialSlaves: [SerialSlave] = []
     /// True when [[device]] asked for the EtherNet/IP server and no [enip] said where.
     public private(set) var enipBindIsDefault = false
 
@@ -145,6 +147,7 @@ public struct Configuration: Sendable {
         listeners = try root.tables("listener").map { reader throws(ConfigurationError) in try Self.listener(reader) }
         if let table = try root.subtable("enip") { enip = try Self.enip(table) }
         devices = try root.tables("device").map { reader throws(ConfigurationError) in try Self.device(reader) }
+        serialSlaves = try root.tables("serial_slave").map { reader throws(ConfigurationError) in try Self.serialSlave(reader) }
         if enip == nil && !devices.isEmpty {
             enip = ENIP(host: defaultENIPHost, port: 44818, connectionLimit: 64)
             enipBindIsDefault = true
@@ -191,7 +194,7 @@ public struct Configuration: Sendable {
     }
 
     /// Speed and framing, which a `tcp` line has none of.
-    private static func serialSettings(_ kind: Line.Kind, _ reader: inout TOMLReader) throws(ConfigurationError) -> SerialSettings {
+    static func serialSettings(_ kind: Line.Kind, _ reader: inout TOMLReader) throws(ConfigurationError) -> SerialSettings {
         var settings = SerialSettings()
         if kind == .tcp {
             for key in ["baud", "parity", "stop_bits", "data_bits"] where reader.has(key) {
@@ -230,7 +233,7 @@ public struct Configuration: Sendable {
         }
     }
 
-    private static func rs485(_ reader: inout TOMLReader) throws(ConfigurationError) -> RS485Settings? {
+    static func rs485(_ reader: inout TOMLReader) throws(ConfigurationError) -> RS485Settings? {
         guard var table = try reader.subtable("rs485") else { return nil }
         var settings = RS485Settings()
         settings.enabled = try table.bool("enabled") ?? true
@@ -259,13 +262,20 @@ public struct Configuration: Sendable {
         return options
     }
 
-    private static func route(_ source: TOMLReader) throws(ConfigurationError) -> Route {
-        var reader = source
+    /// `units`: one unit id or a range LOW-HIGH, as written and as a range.
+    static func units(_ reader: inout TOMLReader) throws(ConfigurationError) -> (text: String, range: ClosedRange<UInt8>) {
         let text = try reader.required("units") { reader, key throws(ConfigurationError) in try reader.string(key) }
         let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { UInt8($0) }
         guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!, low >= 1, low <= high else {
             throw reader.error("units", "\"\(text)\" is not a unit id or a range LOW-HIGH of unit ids 1-255")
         }
+        return (text, low...high)
+    }
+
+    private static func route(_ source: TOMLReader) throws(ConfigurationError) -> Route {
+        var reader = source
+        let (text, units) = try Self.units(&reader)
+        let (low, high) = (units.lowerBound, units.upperBound)
         let line = try reader.required("line") { reader, key throws(ConfigurationError) in try reader.string(key) }
         let offset = try reader.int("offset", in: -246...254) ?? 0
         guard Int(low) - offset >= 1, Int(high) - offset <= 247 else {
@@ -354,7 +364,10 @@ public struct Configuration: Sendable {
             throw root.error("poll[\(index)].line", "no [[line]] is named \"\(poll.line)\"")
         }
         try checkDevices(root, lines: names)
-        if listeners.isEmpty && enip == nil { throw root.error("listener", "at least one [[listener]] (or [enip]) is needed") }
+        try checkSerialSlaves(root, routed: Set(routed.keys))
+        if listeners.isEmpty && enip == nil && serialSlaves.isEmpty {
+            throw root.error("listener", "at least one [[listener]] (or [enip], or [[serial_slave]]) is needed")
+        }
     }
 }
 

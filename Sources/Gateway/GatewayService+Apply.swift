@@ -39,6 +39,7 @@ struct Plant {
     var lines: [String: Line] = [:]
     var slaves: [SlaveKey: Slave] = [:]
     var listeners: [Configuration.Listener: Listener] = [:]
+    var serialSlaves: [Configuration.SerialSlave: (face: SerialSlaveFace, part: Part)] = [:]
     var enip: ENIP?
 }
 
@@ -166,6 +167,7 @@ extension GatewayService {
         try await startSlaves(signatures, report: &report)
         routes.replace(with: routeTable(configuration))
         try await startListeners(configuration, failing: failing, report: &report)
+        try await startSerialSlaves(configuration, report: &report)
         try await applyENIP(configuration, failing: failing, report: &report)
         plant.withLock { $0.configuration = configuration }
         return report
@@ -178,6 +180,13 @@ extension GatewayService {
             try? await running.server.close()
             _ = plant.withLock { $0.listeners.removeValue(forKey: listener) }
             report.stopped.append("Modbus/TCP \(listener.host):\(listener.port)")
+        }
+        let slaves = Set(configuration.serialSlaves)
+        for (slave, running) in old.serialSlaves where !slaves.contains(slave) {
+            running.part.retire()
+            await running.face.stop()
+            _ = plant.withLock { $0.serialSlaves.removeValue(forKey: slave) }
+            report.stopped.append("serial slave \(slave.adapter)")
         }
     }
 
@@ -279,6 +288,27 @@ extension GatewayService {
             }
         }
         report.kept += configuration.listeners.filter { running[$0] != nil }.map { "Modbus/TCP \($0.host):\($0.port)" }
+    }
+
+    /// Each serial slave face answers through the route table, as the listeners do.
+    private func startSerialSlaves(_ configuration: Configuration, report: inout ReloadReport) async throws {
+        let running = plant.withLock { $0.serialSlaves }
+        for slave in configuration.serialSlaves {
+            guard running[slave] == nil else {
+                report.kept.append("serial slave \(slave.adapter)")
+                continue
+            }
+            let face = SerialSlaveFace(slave, serving: routes, loop: loops.next(), logger: logger)
+            let part = Part("serial slave \(slave.adapter)", stop: { await face.stop() })
+            plant.withLock { $0.serialSlaves[slave] = (face, part) }
+            do {
+                try await launch(part, in: kinds.listeners)
+            } catch {
+                await face.stop()
+                throw error
+            }
+            report.started.append("serial slave \(slave.adapter)")
+        }
     }
 
     private func startListener(_ listener: Configuration.Listener) async throws {

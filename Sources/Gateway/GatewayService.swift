@@ -168,11 +168,15 @@ public final class GatewayService: Sendable {
     /// any other matcher is looked up among the adapters udev knows.
     static func resolve(_ line: Configuration.Line) throws -> String {
         if let remote = line.remote { return "\(remote.host):\(remote.port) (\(line.kind.rawValue))" }
-        if case .node(let pattern) = line.adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
+        return try resolve(line.adapter, for: "line \(line.name)")
+    }
+
+    static func resolve(_ adapter: AdapterMatcher, for what: String) throws -> String {
+        if case .node(let pattern) = adapter, !pattern.contains(where: { "*?[".contains($0) }) { return pattern }
         do {
-            return try Discovery.resolve(line.adapter).node
+            return try Discovery.resolve(adapter).node
         } catch {
-            throw GatewayError(reason: "line \(line.name): \(error)")
+            throw GatewayError(reason: "\(what): \(error)")
         }
     }
 }

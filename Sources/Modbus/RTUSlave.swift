@@ -5,18 +5,32 @@ import Serial
 /// (unit 0), though it carries it out. Runs on the thread that calls `serve`.
 public final class RTUSlave {
     public let port: SerialPort
-    public let units: UnitMap
     private var framer: RTUFramer
-    private let serving: DeviceServing
+    /// The reply PDU to a request for a unit; nil stays silent (always, for a broadcast).
+    private let answer: (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]?
     private let faults: [ModbusFault]
 
-    /// `faults` make every reply misbehave (the simulator's `--evil`).
-    public init(port: SerialPort, units: UnitMap, faults: [ModbusFault] = []) {
+    /// Serves the devices of `units`; `faults` make every reply misbehave (the simulator's `--evil`).
+    public convenience init(port: SerialPort, units: UnitMap, faults: [ModbusFault] = []) {
+        let serving = DeviceServing(units: units)
+        self.init(port: port, serving: units.units, faults: faults) { unit, pdu in
+            guard unit == 0 else { return serving.reply(unit: unit, pdu: pdu) }
+            var seen = Set<ObjectIdentifier>()
+            for device in units.devices.values where seen.insert(ObjectIdentifier(device)).inserted {
+                _ = DeviceServing(units: UnitMap(fallback: device)).reply(unit: 0, pdu: pdu)
+            }
+            return nil
+        }
+    }
+
+    /// Answers the requests for `units` (and broadcasts) with `answer`: the
+    /// gateway's serial slave face answers from its routes.
+    public init(port: SerialPort, serving units: Set<UInt8>, faults: [ModbusFault] = [],
+                answer: @escaping (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]?) {
         self.port = port
-        self.units = units
         self.faults = faults
-        serving = DeviceServing(units: units)
-        framer = RTUFramer(servingUnits: units.units)
+        self.answer = answer
+        framer = RTUFramer(servingUnits: units)
     }
 
     public var counters: RTUFramer.Counters { framer.counters }
@@ -45,18 +59,11 @@ public final class RTUSlave {
     }
 
     /// Serves one frame (unit, PDU, CRC): replies, or for a broadcast, carries
-    /// it out on every device served and stays silent.
+    /// it out and stays silent.
     private func answer(_ frame: [UInt8]) throws(SerialError) {
         let unit = frame[0]
-        let pdu = Array(frame.dropFirst().dropLast(2))
-        guard unit != 0 else {
-            var seen = Set<ObjectIdentifier>()
-            for device in units.devices.values where seen.insert(ObjectIdentifier(device)).inserted {
-                _ = DeviceServing(units: UnitMap(fallback: device)).reply(unit: 0, pdu: pdu)
-            }
-            return
-        }
-        let reply = RTUFrame.encode(unit: unit, pdu: serving.reply(unit: unit, pdu: pdu))
+        guard let pdu = answer(unit, Array(frame.dropFirst().dropLast(2))), unit != 0 else { return }
+        let reply = RTUFrame.encode(unit: unit, pdu: pdu)
         guard !faults.isEmpty else { return try port.write(reply) }
         if faults.staysSilent() { return }
         let delay = faults.nextDelay()

@@ -1,0 +1,59 @@
+import Foundation
+@testable import Gateway
+import Logging
+import NIOPosix
+import Serial
+import TestSupport
+import Testing
+
+/// The gateway as a serial slave: minimalmodbus and pymodbus, serial RTU
+/// masters on a pty, reach a pymodbus Modbus/TCP server through a tcp line;
+/// a unit whose line is down is silence, or the gateway's exception when so configured.
+@Suite struct SerialSlaveFaceTests {
+    @Test(arguments: [Configuration.SerialSlave.Absent.silence, .exception])
+    func serialMastersReachAModbusTCPDeviceThroughTheGateway(absent: Configuration.SerialSlave.Absent) async throws {
+        let script = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
+        let server = try PeerProcess(Peers.python(), [script, "tcp"])
+        defer { server.stop() }
+        let port = try server.waitForLine(startingWith: "ready ")
+        let wire = try VirtualBus(ends: 2, settings: SerialSettings(baud: 19200, parity: .none))
+        let configuration = try Configuration(toml: """
+            [web]
+            enabled = false
+            [[line]]
+            name = "plc"
+            kind = "tcp"
+            address = "127.0.0.1:\(port)"
+            timeout_min_ms = 1000
+            timeout_max_ms = 2000
+            [[line]]
+            name = "gone"
+            kind = "tcp"
+            address = "127.0.0.1:\(try Peers.freePort())"
+            connect_timeout_ms = 200
+            [[route]]
+            units = "1"
+            line = "plc"
+            [[route]]
+            units = "2"
+            line = "gone"
+            offset = 1
+            [[serial_slave]]
+            adapter = "\(wire.paths[0])"
+            baud = 19200
+            parity = "none"
+            units = "1-2"
+            absent = "\(absent.rawValue)"
+            """, file: "serial-slave.toml")
+        let service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test.face"))
+        let masters = Peers.packageRoot.appendingPathComponent("Tests/GatewayTests/Peers/serial_masters.py").path
+        let output = try await offPool { try Peers.run(Peers.python(), [masters, wire.paths[1]]) }
+        let seen = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: [String: Any]], "\(output.text) \(output.stderr)")
+        for (library, written) in [("minimalmodbus", 555), ("pymodbus", 556)] {
+            let result = try #require(seen[library])
+            #expect("\(result["read"]!)" == "[0, 1, 2, 3, 4]" && result["after_write"] as? Int == written, "\(library): \(result)")
+            #expect(result["absent"] as? String == absent.rawValue, "\(library): unit 2 gave \(result["absent"]!)")
+        }
+        await service.stop()
+    }
+}
