@@ -12,15 +12,7 @@ public final class RTUSlave {
 
     /// Serves the devices of `units`; `faults` make every reply misbehave (the simulator's `--evil`).
     public convenience init(port: SerialPort, units: UnitMap, faults: [ModbusFault] = []) {
-        let serving = DeviceServing(units: units)
-        self.init(port: port, serving: units.units, faults: faults) { unit, pdu in
-            guard unit == 0 else { return serving.reply(unit: unit, pdu: pdu) }
-            var seen = Set<ObjectIdentifier>()
-            for device in units.devices.values where seen.insert(ObjectIdentifier(device)).inserted {
-                _ = DeviceServing(units: UnitMap(fallback: device)).reply(unit: 0, pdu: pdu)
-            }
-            return nil
-        }
+        self.init(port: port, serving: units.units, faults: faults, answer: units.answerer())
     }
 
     /// Answers the requests for `units` (and broadcasts) with `answer`: the
@@ -69,5 +61,21 @@ public final class RTUSlave {
         let delay = faults.nextDelay()
         if delay > .zero { sleepThread(for: delay) }
         try port.write(faults.damageRTU(reply))
+    }
+}
+
+extension UnitMap {
+    /// A serial slave's answers from these devices: the reply PDU, or for a
+    /// broadcast (unit 0), nil after every device has carried it out.
+    public func answerer() -> (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]? {
+        let serving = DeviceServing(units: self)
+        return { unit, pdu in
+            guard unit == 0 else { return serving.reply(unit: unit, pdu: pdu) }
+            var seen = Set<ObjectIdentifier>()
+            for device in devices.values where seen.insert(ObjectIdentifier(device)).inserted {
+                _ = DeviceServing(units: UnitMap(fallback: device)).reply(unit: 0, pdu: pdu)
+            }
+            return nil
+        }
     }
 }

@@ -78,3 +78,53 @@ extension SerialPort {
         }
     }
 }
+
+/// A TCP port that takes connections as serial lines: the far end of a
+/// serial device server, for simulators that speak RTU over TCP.
+public final class SocketListener {
+    public let port: Int
+    private let descriptor: Int32
+
+    /// Listens on `host:port` (port 0: one of the kernel's choosing).
+    public init(host: String, port: Int) throws(SerialError) {
+        let name = "\(host):\(port)"
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw SerialError(.open, path: name, "\(host) is not an IPv4 address") }
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw .system(.open, path: name, "socket") }
+        var on: Int32 = 1
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && listen(descriptor, 4) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            let failure = SerialError.system(.open, path: name, "listen")
+            Glibc.close(descriptor)
+            throw failure
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { Glibc.close(descriptor) }
+
+    /// The next connection, as a port with `settings`' timing; nil when none came within `timeout`.
+    public func accept(within timeout: Duration, settings: SerialSettings) -> SerialPort? {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&request, 1, milliseconds) > 0 else { return nil }
+        let client = Glibc.accept(descriptor, nil, nil)
+        guard client >= 0 else { return nil }
+        // Non-blocking as every port is: reads wait with ppoll against a deadline.
+        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+        var on: Int32 = 1
+        _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        return SerialPort(socket: client, name: "tcp client of \(port)", settings: settings)
+    }
+}

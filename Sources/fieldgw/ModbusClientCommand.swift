@@ -7,7 +7,7 @@ import Serial
 struct ModbusClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modbus-client",
-        abstract: "Read and write Modbus registers over Modbus/TCP or a serial line (RTU).",
+        abstract: "Read and write Modbus registers over Modbus/TCP or a serial line (RTU or ASCII; local, or over TCP to a device server).",
         discussion: """
             Each OPERATION reads (BEGIN[-END]) or writes (BEGIN[-END]=VALUE[,VALUE...]) with \
             modbus-sim's addresses and values. A read prints one line per address, \
@@ -22,6 +22,12 @@ struct ModbusClientCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Talk Modbus/RTU on this serial device instead of TCP.")
     var rtu: String?
+
+    @Option(name: .long, help: ArgumentHelp("Talk raw RTU frames over TCP to a serial device server (ser2net, a Moxa NPort) at HOST:PORT.", valueName: "HOST:PORT"))
+    var rtuOverTcp: String?
+
+    @Flag(name: .long, help: "Modbus ASCII instead of RTU on the serial device (or over TCP).")
+    var ascii = false
 
     @Option(name: .long, help: "Unit id (slave address).")
     var unit: UInt8 = 1
@@ -61,18 +67,31 @@ struct ModbusClientCommand: AsyncParsableCommand {
     /// A function that sends one request to the unit and returns its reply.
     private func transport() async throws -> (Request) async throws -> Response {
         let unit = unit
-        if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
-            let settings = serial.settings
-            let master = RTUMaster(port: try SerialPort(path: path, settings: settings), slaveTimeout: .milliseconds(Int(timeout * 1000)))
+        if let port = try serialPort() {
+            let wait = Duration.milliseconds(Int(timeout * 1000))
+            let master: any SerialMaster = ascii ? ASCIIMaster(port: port, slaveTimeout: wait) : RTUMaster(port: port, slaveTimeout: wait)
             return { request in
                 guard let response = try master.send(request, unit: unit) else { throw ModbusError(.timeout, "sent as a broadcast (unit 0), which no slave answers") }
                 return response
             }
         }
+        if ascii { throw ValidationError("--ascii needs a serial device (--rtu) or --rtu-over-tcp") }
         let (host, port) = try ModbusSimCommand.endpoint(address)
         let client = try await ModbusTCPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton,
                                                        timeout: .milliseconds(Int64(timeout * 1000)))
         return { request in try await client.send(request, unit: unit) }
+    }
+}
+
+extension ModbusClientCommand {
+    /// The serial line the frames go on: a device, or a device server's TCP port; nil for Modbus/TCP.
+    private func serialPort() throws -> SerialPort? {
+        if let rtuOverTcp {
+            let (host, port) = try ModbusSimCommand.endpoint(rtuOverTcp)
+            return try SerialPort(connectingTo: host, port: port, settings: serial.settings, timeout: .milliseconds(Int(timeout * 1000)))
+        }
+        guard let path = rtu ?? (address.hasPrefix("/") ? address : nil) else { return nil }
+        return try SerialPort(path: path, settings: serial.settings)
     }
 }
 

@@ -26,7 +26,7 @@ struct SerialOptions: ParsableArguments {
 struct ModbusSimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modbus-sim",
-        abstract: "Simulate Modbus devices on Modbus/TCP or on a serial line (RTU), with cpppo's register syntax.",
+        abstract: "Simulate Modbus devices on Modbus/TCP or on a serial line (RTU or ASCII; local, or RTU over TCP), with cpppo's register syntax.",
         discussion: """
             Each REGISTERS argument is BEGIN[-END][=VALUE[,VALUE...]] with cpppo's addresses \
             (1-9999 coils, 10001- discrete inputs, 30001- input registers, 40001- holding \
@@ -42,6 +42,12 @@ struct ModbusSimCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Serve Modbus/RTU on this serial device instead of TCP.")
     var rtu: String?
+
+    @Option(name: .long, help: ArgumentHelp("Serve raw RTU frames over TCP on [HOST]:PORT (loopback unless a host is given), as a device behind a serial device server (ser2net, a Moxa NPort) appears; one client at a time.", valueName: "[HOST]:PORT"))
+    var rtuOverTcp: String?
+
+    @Flag(name: .long, help: "Modbus ASCII instead of RTU on the serial device (or over TCP).")
+    var ascii = false
 
     @Option(name: .long, help: "Unit ids to answer, e.g. 1,3 (default: every unit).")
     var unit: String?
@@ -75,8 +81,11 @@ struct ModbusSimCommand: AsyncParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
         guard connectionLimit >= 1, idleTimeout >= 0 else { throw ValidationError("--connection-limit must be at least 1, --idle-timeout not negative") }
         let units = try unitMap(ModbusDevice(store: store))
-        if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
-            try await serveRTU(path: path, units: units, faults: faults(tcp: false))
+        if ascii && !evil.isEmpty { throw ValidationError("--evil damages Modbus/TCP and RTU replies, not ASCII") }
+        if let rtuOverTcp {
+            try await serveSerial(.socket(try Self.endpoint(rtuOverTcp, loopback: true)), units: units, faults: faults(tcp: false))
+        } else if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
+            try await serveSerial(.device(path), units: units, faults: faults(tcp: false))
         } else {
             try await serveTCP(units: units, faults: faults(tcp: true))
         }
@@ -134,33 +143,69 @@ struct ModbusSimCommand: AsyncParsableCommand {
         }
     }
 
-    /// The RTU slave serves on a thread of its own (its reads block), as a
-    /// part that the group's shutdown stops within a tenth of a second.
-    private func serveRTU(path: String, units: UnitMap, faults: [ModbusFault]) async throws {
-        let settings = serial.settings
+    /// Where a serial slave serves: a device, or TCP connections carrying its bytes.
+    private enum Place {
+        case device(String)
+        case socket((String, Int))
+    }
+
+    /// The serial slave (RTU or ASCII) serves on a thread of its own (its
+    /// reads block), as a part that the group's shutdown stops within a
+    /// tenth of a second.
+    private func serveSerial(_ place: Place, units: UnitMap, faults: [ModbusFault]) async throws {
+        let (settings, ascii) = (serial.settings, ascii)
         let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("modbus-sim") {
             let stopping = Atomic<Bool>(false)
-            let opened = Latch<String?>()
+            let opened = Latch<Result<String, CommandFailure>>()
             let ended = Latch<Void>()
-            Thread.detachNewThread {
-                defer { ended.set(()) }
-                do {
-                    let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units, faults: faults)
-                    opened.set(nil)
-                    try slave.serve { !stopping.load(ordering: .relaxed) }
-                } catch {
-                    if opened.value == nil { opened.set("\(error)") } else { Self.say("modbus-sim: \(path): \(error)") }
+            let serve: @Sendable (SerialPort) throws -> Void = { port in
+                if ascii {
+                    try ASCIISlave(port: port, units: units).serve { !stopping.load(ordering: .relaxed) }
+                } else {
+                    try RTUSlave(port: port, units: units, faults: faults).serve { !stopping.load(ordering: .relaxed) }
                 }
             }
-            if let failure = await opened.wait() { throw CommandFailure(failure, status: CommandFailure.unavailable) }
-            Self.say("modbus-sim: Modbus/RTU on \(path), \(serial.baud) baud")
-            try await Serving.run("modbus-sim", parts: [Part("Modbus/RTU", stop: {
+            let framing = ascii ? "Modbus ASCII" : "Modbus/RTU"
+            Thread.detachNewThread {
+                defer { ended.set(()) }
+                Self.serveSerially(place, settings: settings, framing: framing, running: { !stopping.load(ordering: .relaxed) }, opened: opened, serve: serve)
+            }
+            Self.say("modbus-sim: " + (try await opened.wait().get()))
+            try await Serving.run("modbus-sim", parts: [Part(framing, stop: {
                 stopping.store(true, ordering: .relaxed)
                 await ended.wait()
             })], web: metricsAddress, registry: registry, stop: stop)
+        }
+    }
+
+    /// On the serving thread: opens the place, says where (or why not) through
+    /// `opened`, and serves; over TCP, one client after another.
+    private static func serveSerially(_ place: Place, settings: SerialSettings, framing: String, running: () -> Bool,
+                                      opened: Latch<Result<String, CommandFailure>>, serve: (SerialPort) throws -> Void) {
+        do {
+            switch place {
+            case .device(let path):
+                let port = try SerialPort(path: path, settings: settings)
+                opened.set(.success("\(framing) on \(path), \(settings.baud) baud"))
+                try serve(port)
+            case .socket(let (host, port)):
+                let listener = try SocketListener(host: host, port: port)
+                opened.set(.success("\(framing) over TCP on \(host):\(listener.port)"))
+                while running() {
+                    guard let client = listener.accept(within: .milliseconds(100), settings: settings) else { continue }
+                    // A client that hangs up ends only its own connection.
+                    try? serve(client)
+                }
+            }
+        } catch {
+            if opened.value == nil {
+                opened.set(.failure(CommandFailure("\(error)", status: CommandFailure.unavailable)))
+            } else {
+                say("modbus-sim: \(error)")
+            }
         }
     }
 

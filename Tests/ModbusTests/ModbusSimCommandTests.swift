@@ -86,4 +86,29 @@ import Testing
         let output = try Peers.run(Peers.fieldgw(), ["modbus-client", "30001=5"])
         #expect(output.status != 0 && output.stderr.contains("only coils and holding registers can be written"), "\(output.stderr)")
     }
+
+    /// The simulator as a device behind a serial device server (raw RTU over
+    /// TCP), and the client talking to it that way.
+    @Test func rtuOverTCPBetweenTheClientAndTheSimulator() throws {
+        let (sim, announced) = try simulator(["--rtu-over-tcp", "127.0.0.1:0", "--unit", "3", "40001-40003=7"],
+                                             announcing: "modbus-sim: Modbus/RTU over TCP on 127.0.0.1:")
+        defer { sim.stop(signal: SIGKILL) }
+        let address = "127.0.0.1:\(announced)"
+        let client = try Peers.run(Peers.fieldgw(), ["modbus-client", "--rtu-over-tcp", address, "--unit", "3", "40002=9", "40001-40003"])
+        #expect(client.status == 0 && client.text == "40002=9: written\n400001 = 7\n400002 = 9\n400003 = 7\n", "\(client.text) \(client.stderr)")
+        // A client that has gone leaves the simulator to the next one; another unit stays silent.
+        let silent = try Peers.run(Peers.fieldgw(), ["modbus-client", "--rtu-over-tcp", address, "--unit", "4", "--timeout", "0.3", "40001"])
+        #expect(silent.status == 1 && silent.text.hasPrefix("40001: timeout"), "\(silent.text) \(silent.stderr)")
+    }
+
+    /// Modbus ASCII on a pty bus: the simulator answers, the client asks.
+    @Test func asciiBetweenTheClientAndTheSimulator() throws {
+        let bus = try VirtualBus(ends: 2, settings: SerialSettings(baud: 9600, parity: .none))
+        let (sim, _) = try simulator(["--ascii", "--rtu", bus.paths[1], "--baud", "9600", "--parity", "none", "--unit", "2", "40001-40002=0xABCD,5"],
+                                     announcing: "modbus-sim: Modbus ASCII on ")
+        defer { sim.stop(signal: SIGKILL) }
+        let client = try Peers.run(Peers.fieldgw(), ["modbus-client", "--ascii", "--rtu", bus.paths[0], "--baud", "9600", "--parity", "none",
+                                                      "--unit", "2", "40001-40002", "40002=6", "40002"])
+        #expect(client.status == 0 && client.text == "400001 = 43981\n400002 = 5\n40002=6: written\n400002 = 6\n", "\(client.text) \(client.stderr)")
+    }
 }
