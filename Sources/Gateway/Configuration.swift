@@ -181,7 +181,7 @@ public struct Configuration: Sendable {
                         options: try Self.busOptions(&reader), remote: remote)
         line.rs485 = try Self.rs485(&reader)
         if kind != .serial && kind != .serialASCII && line.rs485 != nil {
-            throw reader.error("rs485", "a \(kind.rawValue) line has no local port to set RS485 on")
+            throw reader.error("rs485", "a line of kind \(kind.rawValue) has no local port to set RS485 on")
         }
         if kind == .serialASCII {
             line.characterTimeout = .milliseconds(try reader.int("char_timeout_ms", in: 1...10_000) ?? 1000)
@@ -223,7 +223,7 @@ public struct Configuration: Sendable {
             let text = try reader.required("adapter") { reader, key throws(ConfigurationError) in try reader.string(key) }
             do { return (try AdapterMatcher(parsing: text), nil) } catch { throw reader.error("adapter", error.reason) }
         case .rtuOverTCP, .tcp:
-            if try reader.string("adapter") != nil { throw reader.error("adapter", "a \(kind.rawValue) line has an address, not an adapter") }
+            if try reader.string("adapter") != nil { throw reader.error("adapter", "a line of kind \(kind.rawValue) has an address, not an adapter") }
             let text = try reader.required("address") { reader, key throws(ConfigurationError) in try reader.string(key) }
             guard let (host, port) = hostAndPort(text), port > 0 else { throw reader.error("address", "\"\(text)\" is not HOST:PORT") }
             let timeout = try reader.int("connect_timeout_ms", in: 10...60_000) ?? 3000

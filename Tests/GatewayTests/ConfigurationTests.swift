@@ -180,7 +180,7 @@ import EtherNetIP
         #expect(error?.description == "f: route[1].units: unit 5 is already routed by route[0]")
         let silent = minimal.replacingOccurrences(of: "[[listener]]\nbind = \"127.0.0.1:0\"", with: "")
         let none = #expect(throws: ConfigurationError.self) { try Configuration(toml: silent, file: "f") }
-        #expect(none?.description == "f: listener: at least one [[listener]] (or [enip]) is needed")
+        #expect(none?.description == "f: listener: at least one [[listener]] (or [enip], or [[serial_slave]]) is needed")
         let missing = #expect(throws: ConfigurationError.self) { try Configuration(file: "/nonexistent/fieldgw.toml") }
         #expect(missing?.description == "/nonexistent/fieldgw.toml: no such file")
     }

@@ -57,3 +57,37 @@ import Testing
         await service.stop()
     }
 }
+
+@Suite struct SerialSlaveConfigurationTests {
+    private func configuration(_ slave: String) throws -> Configuration {
+        try Configuration(toml: """
+            [[line]]
+            name = "a"
+            adapter = "/dev/ttyS0"
+            [[route]]
+            units = "1-3"
+            line = "a"
+            [[serial_slave]]
+            \(slave)
+            """, file: "s.toml")
+    }
+
+    @Test func aSerialSlaveIsEnoughOfAFace() throws {
+        let face = try configuration("adapter = \"/dev/ttyS1\"\nunits = \"1-3\"\nbaud = 9600\nparity = \"none\"")
+        #expect(face.serialSlaves.first == Configuration.SerialSlave(adapter: .node(pattern: "/dev/ttyS1"),
+                                                                    settings: SerialSettings(baud: 9600, parity: .none), rs485: nil,
+                                                                    units: 1...3, absent: .silence))
+        #expect(face.listeners.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("adapter = \"/dev/ttyS1\"\nunits = \"1-4\"", "s.toml: serial_slave[0].units: unit 4 has no [[route]] to a line"),
+        ("adapter = \"/dev/ttyS0\"\nunits = \"1\"", "s.toml: serial_slave[0].adapter: /dev/ttyS0 is a [[line]]'s adapter too"),
+        ("adapter = \"/dev/ttyS1\"\nunits = \"1\"\nabsent = \"shrug\"", "s.toml: serial_slave[0].absent: \"shrug\" is not one of silence, exception"),
+        ("units = \"1\"", "s.toml: serial_slave[0].adapter: is required"),
+    ])
+    func aBadSerialSlaveIsNamed(keys: String, reason: String) {
+        let error = #expect(throws: ConfigurationError.self) { try configuration(keys) }
+        #expect(error?.description == reason)
+    }
+}
