@@ -20,10 +20,17 @@ Usage: modbus_bench.py RELEASE_DIR PEER_DIR   (`make bench` builds them all)
   pymodbus's serial client on the same line. Floor: 90%.
 - latency: a 10-register read's round trip on an unpaced pty, straight from
   our RTU master and through the gateway (p50, p99, microseconds).
+- tcp line: the libmodbus server as a remote device behind a `tcp` line of
+  `fieldgw gateway` (max_in_flight 1 and 8), loaded by the same C client as
+  the server benchmark, beside the same load straight to the libmodbus
+  server: requests/s, and each read's round trip. Floor: the gateway adds
+  under 100 µs to a lone client's p50.
 """
 import json
 import os
 import random
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -317,11 +324,98 @@ def reload_bench(release_dir):
     return [] if result["reload_failed"] == 0 else [f"reload lost {result['reload_failed']} reads on the other lines: floor 0"]
 
 
+TCP_LINE_SCENARIOS = [("1 client", 1), ("16 clients", 16)]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gateway_to(release_dir, remote_port, max_in_flight, directory):
+    """`fieldgw gateway` with one tcp line to 127.0.0.1:remote_port, once it listens."""
+    port = free_port()
+    config = os.path.join(directory, f"tcp-line-{max_in_flight}.toml")
+    with open(config, "w") as out:
+        out.write(f"""[web]
+enabled = false
+[[line]]
+name = "plc"
+kind = "tcp"
+address = "127.0.0.1:{remote_port}"
+max_in_flight = {max_in_flight}
+[[route]]
+units = "1"
+line = "plc"
+[[listener]]
+bind = "127.0.0.1:{port}"
+""")
+    process = subprocess.Popen([os.path.join(release_dir, "fieldgw"), "gateway", "-c", config],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit("fieldgw gateway did not listen")
+
+
+def measure(peer_dir, port, connections):
+    """Best requests/s of the rounds, and the median of their p50 and p99 round trips (µs)."""
+    rounds = []
+    for _ in range(ROUNDS):
+        output = subprocess.run([os.path.join(peer_dir, "modbus_load"), str(port), str(connections), "1", str(SECONDS)],
+                                capture_output=True, text=True)
+        result = json.loads(output.stdout)
+        if output.returncode != 0 or result["errors"]:
+            sys.exit(f"modbus_load found wrong replies: {output.stdout} {output.stderr}")
+        rounds.append(result)
+    return (max(r["requests_per_second"] for r in rounds), statistics.median(r["p50_us"] for r in rounds),
+            statistics.median(r["p99_us"] for r in rounds))
+
+
+def tcp_line_bench(release_dir, peer_dir):
+    """Requests/s and round trips through a tcp line to the libmodbus server, beside the same load straight to it."""
+    libmodbus, remote = start([os.path.join(peer_dir, "libmodbus_server")], "ready")
+    figures = {}
+    try:
+        for scenario, connections in TCP_LINE_SCENARIOS:
+            figures[("direct", scenario)] = measure(peer_dir, remote, connections)
+        with tempfile.TemporaryDirectory() as directory:
+            for max_in_flight in (1, 8):
+                gateway, port = gateway_to(release_dir, remote, max_in_flight, directory)
+                try:
+                    for scenario, connections in TCP_LINE_SCENARIOS:
+                        figures[(max_in_flight, scenario)] = measure(peer_dir, port, connections)
+                finally:
+                    gateway.kill()
+                    gateway.wait()
+    finally:
+        libmodbus.kill()
+        libmodbus.wait()
+    print(f"tcp line to the libmodbus server, read 10 registers: requests/s (best of {ROUNDS} rounds of {SECONDS} s), p50/p99 µs (median)")
+    for scenario, _ in TCP_LINE_SCENARIOS:
+        direct = figures[("direct", scenario)]
+        text = f"  {scenario:11} direct {direct[0]:>7,.0f} ({direct[1]:.0f}/{direct[2]:.0f})"
+        for max_in_flight in (1, 8):
+            through = figures[(max_in_flight, scenario)]
+            text += (f"   max_in_flight {max_in_flight}: {through[0]:>7,.0f} ({through[1]:.0f}/{through[2]:.0f},"
+                     f" {through[0] / direct[0]:.2f}x, +{through[1] - direct[1]:.0f} µs)")
+        print(text)
+    added = figures[(1, "1 client")][1] - figures[("direct", "1 client")][1]
+    return [f"tcp line: the gateway adds {added:.0f} µs to a lone client's p50 (floor: under 100)"] if added >= 100 else []
+
+
 def main():
     release_dir, peer_dir = sys.argv[1:3]
     missed = framer_bench(release_dir) + server_bench(release_dir, peer_dir) + line_bench(release_dir) + latency_bench(release_dir)
     missed += metrics_bench(release_dir)
     missed += reload_bench(release_dir)
+    missed += tcp_line_bench(release_dir, peer_dir)
     for floor in missed:
         print("FLOOR MISSED:", floor)
     sys.exit(1 if missed else 0)

@@ -7,7 +7,8 @@
  * second, then counts for SECONDS.
  *
  * usage: modbus_load PORT CONNECTIONS DEPTH SECONDS
- * prints: {"replies": N, "seconds": S, "errors": E, "requests_per_second": R}
+ * prints: {"replies": N, "seconds": S, "errors": E, "requests_per_second": R,
+ *          "p50_us": P, "p99_us": Q}   (each reply's time since its request was sent)
  *
  * Written in C so that the client is never what limits the figure.
  */
@@ -27,6 +28,7 @@
 #define REQUEST_BYTES 12
 #define REPLY_BYTES (9 + 20)
 #define MAX_DEPTH 256
+#define MAX_SAMPLES (4 << 20)
 
 struct connection {
     int fd;
@@ -34,7 +36,12 @@ struct connection {
     uint16_t next_expected; /* transaction id the next reply must carry */
     unsigned char buffer[MAX_DEPTH * REPLY_BYTES * 2];
     size_t filled;
+    double sent_at[MAX_DEPTH]; /* by transaction id modulo MAX_DEPTH: at most DEPTH are in flight */
 };
+
+static double *samples;
+static long sampled;
+static int sampling;
 
 static double now(void) {
     struct timespec t;
@@ -45,6 +52,16 @@ static double now(void) {
 static void fail(const char *what) {
     perror(what);
     exit(2);
+}
+
+static int compare(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double fraction) {
+    if (sampled == 0) return 0;
+    return samples[(long)(fraction * (sampled - 1))] * 1e6;
 }
 
 static int open_connection(int port) {
@@ -64,6 +81,7 @@ static void send_requests(struct connection *c, int count) {
     for (int i = 0; i < count; i++) {
         unsigned char *r = bytes + i * REQUEST_BYTES;
         uint16_t id = c->next_sent++;
+        c->sent_at[id % MAX_DEPTH] = now();
         unsigned char request[REQUEST_BYTES] = {id >> 8, id & 0xFF, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10};
         memcpy(r, request, REQUEST_BYTES);
     }
@@ -92,6 +110,7 @@ static int take_replies(struct connection *c, long *errors) {
         if (c->filled - at < length) break;
         uint16_t id = (r[0] << 8) | r[1];
         if (length != REPLY_BYTES || id != c->next_expected || r[7] != 3 || r[8] != 20) (*errors)++;
+        if (sampling && sampled < MAX_SAMPLES) samples[sampled++] = now() - c->sent_at[id % MAX_DEPTH];
         c->next_expected = id + 1;
         at += length;
         replies++;
@@ -113,6 +132,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     struct connection *connections = calloc(count, sizeof *connections);
+    samples = malloc(MAX_SAMPLES * sizeof *samples);
     int epoll = epoll_create1(0);
     for (int i = 0; i < count; i++) {
         connections[i].fd = open_connection(port);
@@ -126,7 +146,7 @@ int main(int argc, char **argv) {
     struct epoll_event events[64];
     for (;;) {
         double t = now();
-        if (!counting && t >= counting_from) { counting = 1; replies = 0; errors = 0; }
+        if (!counting && t >= counting_from) { counting = sampling = 1; replies = 0; errors = 0; }
         if (t >= end) break;
         int ready = epoll_wait(epoll, events, 64, 100);
         for (int i = 0; i < ready; i++) {
@@ -137,7 +157,8 @@ int main(int argc, char **argv) {
         }
     }
     double elapsed = now() - counting_from;
-    printf("{\"replies\": %ld, \"seconds\": %.3f, \"errors\": %ld, \"requests_per_second\": %.0f}\n",
-           replies, elapsed, errors, replies / elapsed);
+    qsort(samples, sampled, sizeof *samples, compare);
+    printf("{\"replies\": %ld, \"seconds\": %.3f, \"errors\": %ld, \"requests_per_second\": %.0f, \"p50_us\": %.1f, \"p99_us\": %.1f}\n",
+           replies, elapsed, errors, replies / elapsed, percentile(0.5), percentile(0.99));
     return errors == 0 ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Modbus
+import Synchronization
 
 /// A line's metrics through swift-metrics (dimension `line`; `slave` where it
 /// is per slave), for whatever backend the process bootstraps (Prometheus in
@@ -20,6 +21,8 @@ struct LineMetrics: Sendable {
     let queueDepth: Gauge
     /// The fraction of each utilisation window the line spent in transactions.
     let utilisation: Gauge
+    /// Each slave's latency timer, made once: a backend looks a label up under a lock.
+    private let timers = Guarded<[UInt8: Timer]>([:])
 
     init(line: String, factory: any MetricsFactory) {
         self.factory = factory
@@ -39,7 +42,12 @@ struct LineMetrics: Sendable {
 
     /// The time a slave took to answer (its frames' own time on the wire left out).
     func latency(_ slave: UInt8, _ duration: Duration) {
-        let timer = Timer(label: "fieldgw_slave_latency_seconds", dimensions: [("line", line), ("slave", "\(slave)")], factory: factory)
+        let timer = timers.withLock { timers in
+            if let timer = timers[slave] { return timer }
+            let timer = Timer(label: "fieldgw_slave_latency_seconds", dimensions: [("line", line), ("slave", "\(slave)")], factory: factory)
+            timers[slave] = timer
+            return timer
+        }
         timer.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
