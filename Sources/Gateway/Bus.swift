@@ -76,6 +76,8 @@ public final class Bus: Sendable {
         var broken: String?
         /// Counts the links opened, so that a late break from an old one is ignored.
         var generation = 0
+        /// When the link was last opened.
+        var opened = ContinuousClock.now
     }
 
     /// Busy time over a window: the fraction of the last whole window the line
@@ -270,7 +272,7 @@ public final class Bus: Sendable {
                 continue
             }
             guard let current = link ?? reopen(open) else {
-                _ = work.wait(timeout: .now() + .nanoseconds(Int(pause.seconds * 1e9)))
+                self.pause(until: .now + pause)
                 pause = min(pause * 2, max(options.reopenInterval, options.reopenMaximum))
                 continue
             }
@@ -286,6 +288,19 @@ public final class Bus: Sendable {
             account(current)
         }
         if let link { letFlightsLand(link) }
+    }
+
+    /// Waits until `deadline`, or until the line is closed. The semaphore
+    /// counts every request and reply since it was last waited on, which the
+    /// loop never needs (it takes from the queue before it waits): they are
+    /// let go first, so that only a signal from now on ends the wait early.
+    private func pause(until deadline: ContinuousClock.Instant) {
+        while true {
+            while work.wait(timeout: .now()) == .success {}
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard state.withLock({ $0.running }), left > .zero else { return }
+            _ = work.wait(timeout: .now() + .nanoseconds(Int(left.seconds * 1e9)))
+        }
     }
 
     /// On the way out: what is in flight is answered or times out, then the link closes.
@@ -312,7 +327,9 @@ public final class Bus: Sendable {
             state.generation += 1
             return state.generation
         }
-        return try open { [weak self] reason in self?.markBroken(reason, generation: generation) }
+        let link = try open { [weak self] reason in self?.markBroken(reason, generation: generation) }
+        state.withLock { $0.opened = .now }
+        return link
     }
 
     /// The line's link opened again (or for the first time): the line is up.
@@ -336,8 +353,15 @@ public final class Bus: Sendable {
     /// up and its queue waits if that works, and is down (its queue answered
     /// 0x0A) if not.
     private func reconnect(_ broken: any LineLink, reason: String, _ open: LinkOpener) -> (any LineLink)? {
-        state.withLock { $0.broken = nil }
+        let opened = state.withLock { state in
+            state.broken = nil
+            return state.opened
+        }
         broken.close()
+        // A remote that takes connections and drops them at once is not tried
+        // more often than a missing one: at most once a reopen interval.
+        pause(until: opened + options.reopenInterval)
+        guard state.withLock({ $0.running }) else { return nil }
         do {
             let link = try openLink(open)
             logger.notice("line \(name): \(reason); connected again to \(link.address)", metadata: ["line": "\(name)"])

@@ -81,7 +81,7 @@ extension SerialPort {
 
 /// A TCP port that takes connections as serial lines: the far end of a
 /// serial device server, for simulators that speak RTU over TCP.
-public final class SocketListener {
+public final class SocketListener: Sendable {
     public let port: Int
     private let descriptor: Int32
 

@@ -53,7 +53,7 @@ import Testing
     }
 
     /// The gateway starts before its remote device: the line is down (0x0A)
-    /// and comes up by itself. mbpoll and pycomm3 then read and write the
+    /// and comes up by itself. mbpoll, pymodbus and pycomm3 then read and write the
     /// pymodbus server through it; killed mid-load, the server costs honest
     /// exceptions only, and the line recovers when it is back.
     @Test func aTCPLineReachesAPymodbusServerThroughDeathAndReturn() async throws {
@@ -81,6 +81,12 @@ import Testing
         let listener = try #require(service.servers.first?.port)
         let read = try await mbpoll(listener, ["-r", "1", "-c", "5"])
         #expect((1...5).allSatisfy { read.contains("[\($0)]: \t\($0 - 1)") }, "\(read)")
+        let pymodbusClient = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_client.py").path
+        let client = try await offPool { try Peers.run(Peers.python(), [pymodbusClient, "tcp", "127.0.0.1", "\(listener)"]) }
+        let seen = try #require(try JSONSerialization.jsonObject(with: client.stdout) as? [String: Any], "\(client.text) \(client.stderr)")
+        #expect(seen["read"] as? [Int] == Array(0..<10) && seen["after_write"] as? [Int] == [0, 1, 222, 333, 4], "\(seen)")
+        #expect(seen["after_single"] as? [Int] == [444] && seen["coils"] as? [Bool] == [true, false, true], "\(seen)")
+        #expect(seen["missing_exception"] as? Int == 2 && seen["pipelined"] as? [Int] == [5, 6, 7, 8, 9], "the server's own exception, passed through: \(seen)")
         _ = try await mbpoll(listener, ["-r", "11"], writing: ["1234"])
         #expect(try await mbpoll(listener, ["-r", "11"]).contains("[11]: \t1234"))
         let enip = try #require(service.enipServer?.port)
@@ -168,6 +174,33 @@ import Testing
         #expect(await bus.request(Request.readHoldingRegisters(address: 6, count: 1).pdu, to: 1, priority: .forwarded) == [3, 2, 0, 60])
         #expect(bus.isUp && bus.slaves[1]?.breaker == .closed, "the hang-up opened no breaker")
         await service.stop()
+    }
+
+    /// A remote that takes every connection and drops it at once is tried
+    /// again at most twice a second, not in a tight loop; its clients get
+    /// honest refusals.
+    @Test func aRemoteThatDropsEveryConnectionIsNotHammered() async throws {
+        let listener = try SocketListener(host: "127.0.0.1", port: 0)
+        let accepted = Atomic<Int>(0)
+        let running = Atomic<Bool>(true)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { done.signal() }
+            while running.load(ordering: .relaxed) {
+                if listener.accept(within: .milliseconds(50), settings: SerialSettings()) != nil { accepted.add(1, ordering: .relaxed) }
+            }
+        }
+        let service = try await gateway(tcpLine("dropper", port: listener.port), file: "dropper.toml")
+        let client = FaultSuiteTests.LoadClient(port: try #require(service.servers.first?.port), unit: 1, register: 1)
+        try await Task.sleep(for: .seconds(2))
+        client.stop()
+        #expect(client.join(within: 5))
+        await service.stop()
+        running.store(false, ordering: .relaxed)
+        done.wait()
+        let tally = client.snapshot
+        #expect(tally.right == 0 && tally.refused > 0 && tally.wrong.isEmpty && tally.unanswered == 0, "\(tally)")
+        #expect((2...7).contains(accepted.load(ordering: .relaxed)), "connections in 2 s: \(accepted.load(ordering: .relaxed))")
     }
 
     /// pymodbus's ASCII server on a pty bus, with and without noise between
