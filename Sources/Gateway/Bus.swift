@@ -78,6 +78,9 @@ public final class Bus: Sendable {
         var generation = 0
         /// When the link was last opened.
         var opened = ContinuousClock.now
+        /// The link whose counters `framer` counts now, the figures of the
+        /// links before it, and the latest of its own.
+        var countedLink = (generation: 0, base: RTUFramer.Counters(), latest: RTUFramer.Counters())
     }
 
     /// Busy time over a window: the fraction of the last whole window the line
@@ -285,7 +288,7 @@ public final class Bus: Sendable {
             } else {
                 work.wait()
             }
-            account(current)
+            account(current.counters, generation: state.withLock { $0.generation })
         }
         if let link { letFlightsLand(link) }
     }
@@ -311,14 +314,22 @@ public final class Bus: Sendable {
         link.close()
     }
 
-    /// The link's frame counters, into the line's figures and metrics.
-    private func account(_ link: any LineLink) {
-        let framer = link.counters
-        let old = state.withLock { state in
-            defer { state.framer = framer }
-            return state.framer
+    /// The link's frame counters, into the line's figures and metrics. They
+    /// come from two threads (a reply's and the line's own), so a figure
+    /// read late never takes one back; a link opened anew starts from 0, and
+    /// the line's figures go on from those of the links before it.
+    private func account(_ counters: RTUFramer.Counters, generation: Int) {
+        let (old, new) = state.withLock { state -> (RTUFramer.Counters, RTUFramer.Counters) in
+            let old = state.framer
+            if generation > state.countedLink.generation {
+                state.countedLink = (generation, state.framer, RTUFramer.Counters())
+            }
+            guard generation == state.countedLink.generation else { return (old, old) }
+            state.countedLink.latest = state.countedLink.latest.atLeast(counters)
+            state.framer = state.countedLink.base.adding(state.countedLink.latest)
+            return (old, state.framer)
         }
-        if old != framer { metrics.framer(from: old, to: framer) }
+        if old != new { metrics.framer(from: old, to: new) }
     }
 
     /// Opens the link with a break handler that knows which link it belongs to.
@@ -412,6 +423,7 @@ public final class Bus: Sendable {
         let (started, share, loss) = (ContinuousClock.now, 1 / Double(link.capacity), link.lossException)
         let generation = state.withLock { $0.generation }
         link.start(transaction) { [self] outcome in
+            account(outcome.counters, generation: generation)
             pending.promise.succeed(conclude(pending, transaction, outcome, loss: loss, generation: generation))
             let utilisation = state.withLock { state in
                 metrics.queueDepth.record(state.queue.count)
@@ -593,5 +605,18 @@ private final class BreakRelay: Sendable {
             return state.early
         }
         if let early { handler(early) }
+    }
+}
+
+extension RTUFramer.Counters {
+    /// Each figure the larger of the two.
+    fileprivate func atLeast(_ other: Self) -> Self {
+        Self(frames: max(frames, other.frames), noiseBytes: max(noiseBytes, other.noiseBytes), crcErrors: max(crcErrors, other.crcErrors),
+             echoes: max(echoes, other.echoes), timeouts: max(timeouts, other.timeouts), strays: max(strays, other.strays))
+    }
+
+    fileprivate func adding(_ other: Self) -> Self {
+        Self(frames: frames + other.frames, noiseBytes: noiseBytes + other.noiseBytes, crcErrors: crcErrors + other.crcErrors,
+             echoes: echoes + other.echoes, timeouts: timeouts + other.timeouts, strays: strays + other.strays)
     }
 }

@@ -38,6 +38,8 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
         public var noiseBytes: Int
         public var crcErrors: Int
         public var echoes: Int
+        /// Replies that matched no request in flight (a tcp line's late or unknown transaction ids).
+        public var strays: Int
         /// The sum of its pollers' loads.
         public var load: Load
         public var slaves: [Slave]
@@ -81,7 +83,7 @@ extension GatewayStatus {
             name: name, up: bus.isUp, adapter: paths[name] ?? "", queueDepth: bus.queueDepth, utilisation: bus.utilisation,
             transactions: counters.transactions, timeouts: counters.timeouts, failedFast: counters.failedFast,
             refusedBusy: counters.refusedFull, droppedGone: counters.droppedGone, exceptions: counters.exceptions,
-            noiseBytes: framer.noiseBytes, crcErrors: framer.crcErrors, echoes: framer.echoes, load: load, slaves: slaves
+            noiseBytes: framer.noiseBytes, crcErrors: framer.crcErrors, echoes: framer.echoes, strays: framer.strays, load: load, slaves: slaves
         )
     }
 

@@ -43,6 +43,9 @@ public struct LinkOutcome: Sendable {
     public var latency: Duration
     /// Something came back from the slave, if damaged: it is there.
     public var heard: Bool
+    /// The link's counters once this transaction ended, so that whoever hears
+    /// of the reply can read figures that include it.
+    public var counters: RTUFramer.Counters
 }
 
 /// A serial master as a line's link: one transaction at a time, done before
@@ -72,10 +75,10 @@ final class SerialLink: LineLink {
             } else {
                 reply = try master.passThrough(transaction.pdu, unit: transaction.unit)
             }
-            done(LinkOutcome(reply: .success(reply), latency: max(.zero, ContinuousClock.now - start - wire), heard: true))
+            done(LinkOutcome(reply: .success(reply), latency: max(.zero, ContinuousClock.now - start - wire), heard: true, counters: master.counters))
         } catch {
             let heard = error.code == .malformedReply || master.counters.crcErrors > damagedBefore
-            done(LinkOutcome(reply: .failure(error), latency: ContinuousClock.now - start, heard: heard))
+            done(LinkOutcome(reply: .failure(error), latency: ContinuousClock.now - start, heard: heard, counters: master.counters))
         }
     }
 

@@ -58,26 +58,26 @@ final class MBAPLink: LineLink, @unchecked Sendable {
             state.flights[state.next] = Flight(transaction: transaction, sent: now, deadline: now + transaction.timeout, done: done)
             return state.next
         }
-        guard let id else { return done(Self.lost("the connection to \(address) is closed", since: now)) }
+        guard let id else { return done(lost("the connection to \(address) is closed", since: now)) }
         let length = transaction.pdu.count + 1
         let frame = [UInt8(id >> 8), UInt8(id & 0xFF), 0, 0, UInt8(length >> 8), UInt8(length & 0xFF), transaction.unit] + transaction.pdu
         do {
             try port.write(frame)
         } catch {
             // The reader may have lost it already; whoever takes it answers it.
-            if let flight = state.withLock({ $0.flights.removeValue(forKey: id) }) { flight.done(Self.lost("\(error)", since: now)) }
+            if let flight = state.withLock({ $0.flights.removeValue(forKey: id) }) { flight.done(lost("\(error)", since: now)) }
         }
     }
 
     func expire(at now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        let (expired, next) = state.withLock { state in
+        let (expired, next, counters) = state.withLock { state in
             let expired = state.flights.filter { $0.value.deadline <= now }
             for id in expired.keys { state.flights[id] = nil }
-            return (Array(expired.values), state.flights.values.map(\.deadline).min())
+            return (Array(expired.values), state.flights.values.map(\.deadline).min(), state.counters)
         }
         for flight in expired {
             let error = ModbusError(.timeout, "no reply from \(address) within \(flight.transaction.timeout)")
-            flight.done(LinkOutcome(reply: .failure(error), latency: now - flight.sent, heard: false))
+            flight.done(LinkOutcome(reply: .failure(error), latency: now - flight.sent, heard: false, counters: counters))
         }
         return next
     }
@@ -107,22 +107,23 @@ final class MBAPLink: LineLink, @unchecked Sendable {
             defer { (state.closed, state.flights) = (true, [:]) }
             return (Array(state.flights.values), state.closed)
         }
-        for flight in flights { flight.done(Self.lost(reason, since: flight.sent)) }
+        for flight in flights { flight.done(lost(reason, since: flight.sent)) }
         if !byUs { onBreak("the connection to \(address) failed: \(reason)") }
     }
 
     private func match(_ frame: MBAPFrame) {
         let now = ContinuousClock.now
-        let flight: Flight? = state.withLock { state in
+        let (flight, counters): (Flight?, RTUFramer.Counters) = state.withLock { state in
             guard let flight = state.flights.removeValue(forKey: frame.transaction) else {
                 state.counters.strays += 1
-                return nil
+                return (nil, state.counters)
             }
             state.counters.frames += 1
-            return flight
+            return (flight, state.counters)
         }
         guard let flight else { return }
-        flight.done(LinkOutcome(reply: Self.check(frame.pdu, unit: frame.unit, for: flight.transaction), latency: now - flight.sent, heard: true))
+        flight.done(LinkOutcome(reply: Self.check(frame.pdu, unit: frame.unit, for: flight.transaction), latency: now - flight.sent,
+                                heard: true, counters: counters))
     }
 
     /// The reply as the Bus passes it on, once it fits the request.
@@ -144,7 +145,7 @@ final class MBAPLink: LineLink, @unchecked Sendable {
         }
     }
 
-    private static func lost(_ reason: String, since sent: ContinuousClock.Instant) -> LinkOutcome {
-        LinkOutcome(reply: .failure(ModbusError(.connection, reason)), latency: ContinuousClock.now - sent, heard: false)
+    private func lost(_ reason: String, since sent: ContinuousClock.Instant) -> LinkOutcome {
+        LinkOutcome(reply: .failure(ModbusError(.connection, reason)), latency: ContinuousClock.now - sent, heard: false, counters: counters)
     }
 }

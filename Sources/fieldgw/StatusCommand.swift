@@ -48,7 +48,7 @@ struct StatusCommand: ParsableCommand {
             out += "  busy \(String(format: "%.0f", line.utilisation * 100))%\n"
             out += "  \(line.transactions) transactions, \(line.timeouts) timeouts, \(line.failedFast) failed fast, \(line.exceptions) exceptions,"
             out += " \(line.refusedBusy) refused busy, \(line.droppedGone) dropped (client gone)\n"
-            out += "  \(line.noiseBytes) noise bytes, \(line.crcErrors) CRC errors, \(line.echoes) echoes\n"
+            out += "  \(line.noiseBytes) noise bytes, \(line.crcErrors) CRC errors, \(line.echoes) echoes, \(line.strays) stray replies\n"
             out += "  load 1/5/15 min \(format(line.load))\n"
             for slave in line.slaves { out += "  " + describe(slave) + "\n" }
         }
