@@ -284,7 +284,7 @@ public final class Bus: Sendable {
             if current.inFlight < current.capacity, let pending = state.withLock({ $0.running ? $0.queue.pop() : nil }) {
                 dispatch(pending, on: current)
             } else if let next {
-                _ = work.wait(timeout: .now() + .nanoseconds(Int(max(.zero, ContinuousClock.now.duration(to: next)).seconds * 1e9)))
+                waitForWork(until: next)
             } else {
                 work.wait()
             }
@@ -302,15 +302,19 @@ public final class Bus: Sendable {
             while work.wait(timeout: .now()) == .success {}
             let left = ContinuousClock.now.duration(to: deadline)
             guard state.withLock({ $0.running }), left > .zero else { return }
-            _ = work.wait(timeout: .now() + .nanoseconds(Int(left.seconds * 1e9)))
+            waitForWork(until: deadline)
         }
+    }
+
+    /// A request, a reply or `close()` ends the wait; else `instant` does.
+    private func waitForWork(until instant: ContinuousClock.Instant) {
+        let left = max(.zero, ContinuousClock.now.duration(to: instant))
+        _ = work.wait(timeout: .now() + .nanoseconds(Int(left.seconds * 1e9)))
     }
 
     /// On the way out: what is in flight is answered or times out, then the link closes.
     private func letFlightsLand(_ link: any LineLink) {
-        while link.inFlight > 0, let next = link.expire(at: .now) {
-            _ = work.wait(timeout: .now() + .nanoseconds(Int(max(.zero, ContinuousClock.now.duration(to: next)).seconds * 1e9)))
-        }
+        while link.inFlight > 0, let next = link.expire(at: .now) { waitForWork(until: next) }
         link.close()
     }
 

@@ -20,9 +20,30 @@ public final class PeerProcess: @unchecked Sendable {
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.take(handle.availableData, error: false) }
-        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in self?.take(handle.availableData, error: true) }
         try process.run()
+        read(output.fileHandleForReading, error: false)
+        read(errors.fileHandleForReading, error: true)
+    }
+
+    /// Reads `handle` to its end on a thread of its own. Not a
+    /// `readabilityHandler`: that is a dispatch source, which Foundation lets
+    /// go of while the descriptor may still be closed and its number reused
+    /// by another test's pipe; libdispatch then crashed now and then
+    /// (`_dispatch_event_loop_drain`, a bad pointer) with many peers starting
+    /// and stopping at once. The thread keeps the handle, so the descriptor
+    /// closes only after its last read.
+    private func read(_ handle: FileHandle, error: Bool) {
+        let thread = Thread { [weak self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = Glibc.read(handle.fileDescriptor, &buffer, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                self?.take(count > 0 ? Data(buffer[0..<count]) : Data(), error: error)
+                if count <= 0 { return }
+            }
+        }
+        thread.name = "peer output"
+        thread.start()
     }
 
     private var partial = ""
@@ -122,8 +143,6 @@ public final class PeerProcess: @unchecked Sendable {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
     }
 
     /// After `stop()`: whether the peer exited by itself (not killed by a signal), and its status.
