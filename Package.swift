@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Modbus", targets: ["Modbus"]),
         .library(name: "EtherNetIP", targets: ["EtherNetIP"]),
         .library(name: "Gateway", targets: ["Gateway"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
@@ -44,6 +45,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // MQTT 3.1.1 and 5.0: a pure codec and a client on SwiftNIO; knows nothing of Modbus.
+        .target(
+            name: "MQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
@@ -171,6 +180,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             exclude: ["Peers"]
+        ),
+        .testTarget(
+            name: "MQTTTests",
+            dependencies: ["MQTT", "Serial", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(

@@ -1,0 +1,176 @@
+import NIOCore
+
+/// The client's side of one MQTT connection, on its event loop: packets out
+/// (with packet ids given here, so that they are unique among those in
+/// flight), packets in (acknowledgements matched to what waits for them,
+/// messages handed on and acknowledged), keepalive, and a clear reason when
+/// the broker breaks the protocol.
+final class MQTTClientHandler: ChannelDuplexHandler {
+    struct Outgoing {
+        let packet: MQTTPacket
+        /// Completed with the broker's answer (CONNACK, PUBACK, SUBACK...).
+        let reply: EventLoopPromise<MQTTPacket>?
+    }
+
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = Outgoing
+    typealias OutboundOut = ByteBuffer
+
+    private let options: MQTTConnection.Options
+    private var version: MQTTVersion { options.connect.version }
+    private let messages: AsyncStream<Publish>.Continuation
+    private var input = ByteBuffer()
+    private var connackPromise: EventLoopPromise<MQTTPacket>?
+    private var waiting: [UInt16: EventLoopPromise<MQTTPacket>] = [:]
+    private var lastID: UInt16 = 0
+    private var lastSent = NIODeadline.now()
+    private var pingSent: NIODeadline?
+    private var keepalive: RepeatedTask?
+    private(set) var closeReason: MQTTError?
+
+    init(options: MQTTConnection.Options, messages: AsyncStream<Publish>.Continuation) {
+        self.options = options
+        self.messages = messages
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startKeepalive(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepalive?.cancel()
+        let error = closeReason ?? MQTTError("the connection to the broker closed")
+        connackPromise?.fail(error)
+        connackPromise = nil
+        for promise in waiting.values { promise.fail(error) }
+        waiting = [:]
+        messages.finish()
+        context.fireChannelInactive()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let outgoing = unwrapOutboundIn(data)
+        let packet = numbered(outgoing)
+        var bytes = context.channel.allocator.buffer(capacity: 64)
+        MQTTCodec.encode(packet, version: version, into: &bytes)
+        lastSent = .now()
+        context.write(wrapOutboundOut(bytes), promise: promise)
+    }
+
+    /// The packet with a packet id of its own when it needs one, its reply's promise kept under it.
+    private func numbered(_ outgoing: Outgoing) -> MQTTPacket {
+        switch outgoing.packet {
+        case .connect:
+            connackPromise = outgoing.reply
+            return outgoing.packet
+        case .publish(var publish) where publish.qos != .atMostOnce:
+            publish.packetID = register(outgoing.reply)
+            return .publish(publish)
+        case .subscribe(var subscribe):
+            subscribe.packetID = register(outgoing.reply)
+            return .subscribe(subscribe)
+        case .unsubscribe(var unsubscribe):
+            unsubscribe.packetID = register(outgoing.reply)
+            return .unsubscribe(unsubscribe)
+        default:
+            return outgoing.packet
+        }
+    }
+
+    private func register(_ promise: EventLoopPromise<MQTTPacket>?) -> UInt16 {
+        repeat { lastID = lastID == .max ? 1 : lastID + 1 } while waiting[lastID] != nil
+        if let promise { waiting[lastID] = promise }
+        return lastID
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        input.writeBuffer(&bytes)
+        do {
+            while let packet = try MQTTCodec.decode(from: &input, version: version, maximumSize: options.maximumPacketSize) {
+                try receive(packet, context: context)
+            }
+            input.discardReadBytes()
+        } catch let error as MQTTError {
+            fail(error, context: context)
+        } catch {
+            fail(MQTTError("\(error)"), context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(MQTTError("\(error)"), context: context)
+    }
+
+    private func fail(_ error: MQTTError, context: ChannelHandlerContext) {
+        if closeReason == nil { closeReason = error }
+        context.close(promise: nil)
+    }
+
+    private func receive(_ packet: MQTTPacket, context: ChannelHandlerContext) throws {
+        switch packet {
+        case .connack:
+            guard let promise = connackPromise else { throw MQTTError("a CONNACK the client did not ask for") }
+            connackPromise = nil
+            promise.succeed(packet)
+        case .publish(let publish):
+            messages.yield(publish)
+            if let id = publish.packetID { answer(publish.qos == .atLeastOnce ? .puback : .pubrec, id, context: context) }
+        case .acknowledgement(let ack):
+            try acknowledged(ack, context: context)
+        case .suback(let ack), .unsuback(let ack):
+            waiting.removeValue(forKey: ack.packetID)?.succeed(packet)
+        case .pingresp:
+            pingSent = nil
+        case .disconnect(let reason):
+            throw MQTTError("the broker disconnected us: reason 0x\(String(reason.reasonCode, radix: 16))"
+                                + (reason.properties.text(0x1F).map { ", \($0)" } ?? ""))
+        case .connect, .subscribe, .unsubscribe, .pingreq, .auth:
+            throw MQTTError("the broker sent a packet only a client sends: \(packet)")
+        }
+    }
+
+    private func acknowledged(_ ack: Acknowledgement, context: ChannelHandlerContext) throws {
+        switch ack.kind {
+        case .puback, .pubcomp:
+            waiting.removeValue(forKey: ack.packetID)?.succeed(.acknowledgement(ack))
+        case .pubrec:
+            answer(.pubrel, ack.packetID, context: context)
+        case .pubrel:
+            answer(.pubcomp, ack.packetID, context: context)
+        }
+    }
+
+    private func answer(_ kind: Acknowledgement.Kind, _ id: UInt16, context: ChannelHandlerContext) {
+        var bytes = context.channel.allocator.buffer(capacity: 4)
+        MQTTCodec.encode(.acknowledgement(Acknowledgement(kind, packetID: id)), version: version, into: &bytes)
+        lastSent = .now()
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
+    /// PINGREQ when nothing was sent for half the keepalive; a broker that
+    /// has not answered one within the keepalive is gone.
+    private func startKeepalive(_ context: ChannelHandlerContext) {
+        let seconds = Int64(options.connect.keepAlive)
+        guard seconds > 0 else { return }
+        let half = TimeAmount.milliseconds(seconds * 500)
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        keepalive = context.eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
+            bound.value.handler.checkKeepalive(bound.value.context, seconds: seconds, half: half)
+        }
+    }
+
+    private func checkKeepalive(_ context: ChannelHandlerContext, seconds: Int64, half: TimeAmount) {
+            let now = NIODeadline.now()
+            if let pingSent, now - pingSent > .seconds(seconds) {
+                return fail(MQTTError("the broker did not answer a PINGREQ within the keepalive (\(seconds) s)"), context: context)
+            }
+            guard pingSent == nil, now - lastSent >= half else { return }
+            pingSent = now
+            var bytes = context.channel.allocator.buffer(capacity: 2)
+            MQTTCodec.encode(.pingreq, version: version, into: &bytes)
+            lastSent = now
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+}

@@ -1,0 +1,127 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// One MQTT connection to a broker on SwiftNIO: CONNECT and its CONNACK,
+/// PUBLISH at QoS 0 and 1 (QoS 1 returns once the PUBACK is in), SUBSCRIBE,
+/// messages from the broker as an `AsyncStream` (QoS 1 ones acknowledged),
+/// and keepalive (PINGREQ when the connection has been quiet for half the
+/// keepalive; a broker silent for a whole one more is gone). A packet that
+/// breaks the protocol closes the connection with an `MQTTError` that says
+/// why (`closeReason`); whatever waited on it fails with that error.
+public final class MQTTConnection: Sendable {
+    public struct Options: Sendable {
+        public var host: String
+        public var port: Int
+        public var connect: Connect
+        public var connectTimeout: Duration
+        /// The largest packet taken from the broker.
+        public var maximumPacketSize: Int
+
+        public init(host: String, port: Int = 1883, connect: Connect, connectTimeout: Duration = .seconds(5),
+                    maximumPacketSize: Int = 1 << 20) {
+            self.host = host
+            self.port = port
+            self.connect = connect
+            self.connectTimeout = connectTimeout
+            self.maximumPacketSize = maximumPacketSize
+        }
+    }
+
+    public let connack: ConnAck
+    /// PUBLISH packets from the broker, in order; it ends when the connection closes.
+    public let messages: AsyncStream<Publish>
+    private let channel: any Channel
+    private let handler: NIOLoopBound<MQTTClientHandler>
+
+    private init(channel: any Channel, handler: NIOLoopBound<MQTTClientHandler>, connack: ConnAck, messages: AsyncStream<Publish>) {
+        self.channel = channel
+        self.handler = handler
+        self.connack = connack
+        self.messages = messages
+    }
+
+    /// Connects, sends CONNECT and waits for the CONNACK; a refusal is thrown with its code.
+    public static func connect(_ options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> MQTTConnection {
+        let (messages, continuation) = AsyncStream.makeStream(of: Publish.self)
+        let nanoseconds = options.connectTimeout.components.seconds * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.nanoseconds(nanoseconds))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = MQTTClientHandler(options: options, messages: continuation)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .connect(host: options.host, port: options.port).get()
+        let handler = try await channel.pipeline.handler(type: MQTTClientHandler.self).map { NIOLoopBound($0, eventLoop: channel.eventLoop) }.get()
+        let reply: MQTTPacket
+        do {
+            reply = try await send(.connect(options.connect), awaiting: true, on: channel).get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        guard case .connack(let connack) = reply, connack.code == 0 else {
+            try? await channel.close()
+            throw MQTTError("the broker refused the connection: \(Self.describe(reply, version: options.connect.version))")
+        }
+        return MQTTConnection(channel: channel, handler: handler, connack: connack, messages: messages)
+    }
+
+    /// Publishes; at QoS 1 returns when the broker has acknowledged it (a 5.0 reason code ≥ 0x80 is thrown).
+    public func publish(_ publish: Publish) async throws {
+        let reply = try await Self.send(.publish(publish), awaiting: publish.qos != .atMostOnce, on: channel).get()
+        if case .acknowledgement(let ack) = reply, ack.reasonCode >= 0x80 {
+            throw MQTTError("the broker refused the message to \(publish.topic): reason 0x\(String(ack.reasonCode, radix: 16))")
+        }
+    }
+
+    /// Subscribes; the codes the broker granted, one per subscription (QoS, or ≥ 0x80 refused).
+    public func subscribe(_ subscriptions: [Subscription]) async throws -> [UInt8] {
+        let reply = try await Self.send(.subscribe(Subscribe(packetID: 1, subscriptions: subscriptions)), awaiting: true, on: channel).get()
+        guard case .suback(let ack) = reply else { throw MQTTError("a SUBSCRIBE answered with something else than SUBACK") }
+        return ack.codes
+    }
+
+    /// Sends DISCONNECT (the broker then drops the will) and closes.
+    public func disconnect() async {
+        _ = try? await Self.send(.disconnect(ReasonPacket()), awaiting: false, on: channel).get()
+        try? await channel.close()
+    }
+
+    /// Closes without DISCONNECT: the broker publishes the will, as for a connection lost.
+    public func drop() async {
+        try? await channel.close()
+    }
+
+    /// Why the connection closed (nil while open, or when we closed it).
+    public var closeReason: MQTTError? {
+        get async { try? await channel.eventLoop.submit { self.handler.value.closeReason }.get() }
+    }
+
+    /// Completes when the connection has closed, for whatever reason.
+    public var closed: EventLoopFuture<Void> { channel.closeFuture }
+
+    private static func send(_ packet: MQTTPacket, awaiting: Bool, on channel: any Channel) -> EventLoopFuture<MQTTPacket> {
+        let promise = channel.eventLoop.makePromise(of: MQTTPacket.self)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { result in
+            switch result {
+            case .success: if !awaiting { promise.succeed(packet) }
+            case .failure(let error): promise.fail(error)
+            }
+        }
+        channel.writeAndFlush(MQTTClientHandler.Outgoing(packet: packet, reply: awaiting ? promise : nil), promise: written)
+        return promise.futureResult
+    }
+
+    static func describe(_ packet: MQTTPacket, version: MQTTVersion) -> String {
+        guard case .connack(let connack) = packet else { return "\(packet)" }
+        if version == .v5 { return "reason code 0x\(String(connack.code, radix: 16))" }
+        let reasons = [1: "unacceptable protocol version", 2: "identifier rejected", 3: "server unavailable", 4: "bad user name or password",
+                       5: "not authorized"]
+        return "return code \(connack.code) (\(reasons[Int(connack.code)] ?? "unknown"))"
+    }
+}
