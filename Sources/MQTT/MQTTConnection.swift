@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// One MQTT connection to a broker on SwiftNIO: CONNECT and its CONNACK,
@@ -10,6 +11,38 @@ import Synchronization
 /// breaks the protocol closes the connection with an `MQTTError` that says
 /// why (`closeReason`); whatever waited on it fails with that error.
 public final class MQTTConnection: Sendable {
+    /// TLS to the broker: the CA that signed its certificate, and
+    /// optionally the client's own certificate and key (all PEM files).
+    public struct TLS: Sendable, Hashable {
+        public var caFile: String
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// The name the broker's certificate must carry (default: the host connected to).
+        public var serverName: String?
+
+        public init(caFile: String, certificateFile: String? = nil, keyFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.serverName = serverName
+        }
+
+        /// The NIOSSL context these files make; a file that cannot be read or parsed is named.
+        public func context() throws -> NIOSSLContext {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+                if let certificateFile, let keyFile {
+                    configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+                    configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+                }
+                return try NIOSSLContext(configuration: configuration)
+            } catch {
+                throw MQTTError("TLS files (\([caFile, certificateFile, keyFile].compactMap { $0 }.joined(separator: ", "))): \(error)")
+            }
+        }
+    }
+
     public struct Options: Sendable {
         public var host: String
         public var port: Int
@@ -17,6 +50,7 @@ public final class MQTTConnection: Sendable {
         public var connectTimeout: Duration
         /// The largest packet taken from the broker.
         public var maximumPacketSize: Int
+        public var tls: TLS?
 
         public init(host: String, port: Int = 1883, connect: Connect, connectTimeout: Duration = .seconds(5),
                     maximumPacketSize: Int = 1 << 20) {
@@ -45,17 +79,26 @@ public final class MQTTConnection: Sendable {
     public static func connect(_ options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> MQTTConnection {
         let (messages, continuation) = AsyncStream.makeStream(of: Publish.self)
         let nanoseconds = options.connectTimeout.components.seconds * 1_000_000_000 + options.connectTimeout.components.attoseconds / 1_000_000_000
+        let tls = try options.tls.map { try $0.context() }
+        let serverName = options.tls?.serverName ?? options.host
+        // The handler is kept as it is made, not looked up afterwards: a
+        // channel that closed at once has no pipeline to look in.
+        let made = Mutex<NIOLoopBound<MQTTClientHandler>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(nanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     let handler = MQTTClientHandler(options: options, messages: continuation)
                     try channel.pipeline.syncOperations.addHandler(handler)
+                    made.withLock { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                 }
             }
             .connect(host: options.host, port: options.port).get()
-        let handler = try await channel.pipeline.handler(type: MQTTClientHandler.self).map { NIOLoopBound($0, eventLoop: channel.eventLoop) }.get()
+        guard let handler = made.withLock({ $0 }) else { throw MQTTError("the connection to \(options.host):\(options.port) had no MQTT handler") }
         let reply: MQTTPacket
         do {
             reply = try await send(.connect(options.connect), awaiting: true, on: channel).get()
@@ -72,9 +115,16 @@ public final class MQTTConnection: Sendable {
 
     /// Publishes; at QoS 1 returns when the broker has acknowledged it (a 5.0 reason code ≥ 0x80 is thrown).
     public func publish(_ publish: Publish) async throws {
-        let reply = try await Self.send(.publish(publish), awaiting: publish.qos != .atMostOnce, on: channel).get()
-        if case .acknowledgement(let ack) = reply, ack.reasonCode >= 0x80 {
-            throw MQTTError("the broker refused the message to \(publish.topic): reason 0x\(String(ack.reasonCode, radix: 16))")
+        try await published(publish).get()
+    }
+
+    /// Writes `publish` now (messages go out in the order of these calls);
+    /// the future completes when it is written (QoS 0) or acknowledged (QoS 1).
+    public func published(_ publish: Publish) -> EventLoopFuture<Void> {
+        Self.send(.publish(publish), awaiting: publish.qos != .atMostOnce, on: channel).flatMapThrowing { reply in
+            if case .acknowledgement(let ack) = reply, ack.reasonCode >= 0x80 {
+                throw MQTTError("the broker refused the message to \(publish.topic): reason 0x\(String(ack.reasonCode, radix: 16))")
+            }
         }
     }
 

@@ -1,24 +1,48 @@
 import Foundation
 import MQTT
+import NIOCore
 import Serial
 import Synchronization
 import TestSupport
 import Testing
 
-/// A Mosquitto broker of the test's own, on a free loopback port.
-final class Mosquitto: Sendable {
+/// A Mosquitto broker of the test's own, on a free loopback port; with
+/// `persistence`, what it holds (persistent sessions, their queued messages)
+/// survives `restart()`.
+final class Mosquitto: @unchecked Sendable {
     let port: Int
-    private let process: PeerProcess
+    private var process: PeerProcess?
     private let directory: String
+    private let config: String
 
-    init() throws {
+    /// With `tls`, the listener takes TLS only, with the server certificate
+    /// of `certificates`, and with `clientCertificates` it requires one from the client.
+    init(persistence: Bool = false, tls certificates: TestCertificates? = nil, clientCertificates: Bool = false) throws {
         port = try Peers.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-mosquitto-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let config = "\(directory)/mosquitto.conf"
-        try "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n".write(toFile: config, atomically: true, encoding: .utf8)
+        config = "\(directory)/mosquitto.conf"
+        // `user root`: started as root, Mosquitto would otherwise run as its
+        // own user, which can neither read the test's keys nor save its
+        // persistence file in the test's directory.
+        var text = "listener \(port) 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nuser root\n"
+        text += persistence ? "persistence true\npersistence_location \(directory)/\n" : "persistence false\n"
+        if let certificates {
+            text += "cafile \(certificates.ca)\ncertfile \(certificates.server)\nkeyfile \(certificates.serverKey)\n"
+            text += "require_certificate \(clientCertificates)\n"
+        }
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        try start()
+    }
+
+    private func start() throws {
         let program = (try? Peers.program("mosquitto")) ?? "/usr/sbin/mosquitto"
-        process = try PeerProcess(program, ["-c", config])
+        // Started through Python with every signal unblocked: a child of a
+        // test thread inherits a mask in which dispatch blocks SIGTERM and
+        // SIGINT, and a broker that cannot hear them is killed, unsaved.
+        let unblocked = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
+        let process = try PeerProcess(Peers.python(), ["-c", unblocked, program, "-c", config])
+        self.process = process
         let deadline = Date().addingTimeInterval(10)
         while (try? RawConnection(port: port)) == nil {
             guard Date() < deadline, process.isRunning else { throw Peers.Missing(description: "mosquitto did not listen: \(process.standardError)") }
@@ -26,10 +50,50 @@ final class Mosquitto: Sendable {
         }
     }
 
+    /// Stops the broker (SIGTERM: it saves what it holds) and, after `pause`, starts it again on the same port.
+    func restart(after pause: Duration) throws {
+        process?.stop(signal: SIGTERM)
+        usleep(UInt32(pause.components.seconds * 1_000_000 + pause.components.attoseconds / 1_000_000_000_000))
+        try start()
+    }
+
     func stop() {
-        process.stop(signal: SIGTERM)
+        process?.stop(signal: SIGTERM)
         try? FileManager.default.removeItem(atPath: directory)
     }
+}
+
+/// A CA, a server certificate for localhost, and a client
+/// certificate, made by openssl for one test.
+struct TestCertificates: Sendable {
+    let directory: String
+    var ca: String { "\(directory)/ca.pem" }
+    var server: String { "\(directory)/server.pem" }
+    var serverKey: String { "\(directory)/server.key" }
+    var client: String { "\(directory)/client.pem" }
+    var clientKey: String { "\(directory)/client.key" }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // No IP address in it: NIOSSL would take 127.0.0.1 for a match whatever name the client expects.
+        try "subjectAltName=DNS:localhost\n".write(toFile: "\(directory)/san.ext", atomically: true, encoding: .utf8)
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(directory)/ca.key", "-out", ca, "-days", "2",
+                     "-subj", "/CN=fieldgw test CA"])
+        for (name, extensions) in [("server", true), ("client", false)] {
+            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).csr",
+                         "-subj", "/CN=\(name == "server" ? "localhost" : "fieldgw-client")"])
+            try openssl(["x509", "-req", "-in", "\(directory)/\(name).csr", "-CA", ca, "-CAkey", "\(directory)/ca.key", "-CAcreateserial",
+                         "-out", "\(directory)/\(name).pem", "-days", "2"] + (extensions ? ["-extfile", "\(directory)/san.ext"] : []))
+        }
+    }
+
+    private func openssl(_ arguments: [String]) throws {
+        let output = try Peers.run(Peers.program("openssl"), arguments)
+        guard output.status == 0 else { throw Peers.Missing(description: "openssl \(arguments.first ?? ""): \(output.stderr)") }
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: directory) }
 }
 
 /// What a connection receives, gathered in the background.
@@ -86,6 +150,102 @@ final class Inbox: Sendable {
         await #expect(throws: MQTTError("the broker refused the connection: return code 2 (identifier rejected)")) {
             _ = try await MQTTConnection.connect(refused)
         }
+    }
+}
+
+/// TLS to Mosquitto: the broker's certificate checked against the CA, a
+/// client certificate when the broker requires one.
+@Suite struct MQTTTLSTests {
+    private func roundTrip(_ broker: Mosquitto, _ tls: MQTTConnection.TLS) async throws -> [UInt8]? {
+        var options = MQTTConnection.Options(host: "127.0.0.1", port: broker.port, connect: Connect(clientID: "tls-\(UUID().uuidString.prefix(8))"))
+        options.tls = tls
+        let connection = try await MQTTConnection.connect(options)
+        let inbox = Inbox(connection)
+        _ = try await connection.subscribe([Subscription("fieldgw/tls", qos: .atLeastOnce)])
+        try await connection.publish(Publish(topic: "fieldgw/tls", payload: [42], qos: .atLeastOnce))
+        let received = try await inbox.first(1).first?.payload
+        await connection.disconnect()
+        return received
+    }
+
+    @Test func aTLSBrokerIsReachedAndItsCertificateChecked() async throws {
+        let certificates = try await offPool { try TestCertificates() }
+        defer { certificates.remove() }
+        let broker = try Mosquitto(tls: certificates)
+        defer { broker.stop() }
+        #expect(try await roundTrip(broker, .init(caFile: certificates.ca, serverName: "localhost")) == [42])
+        // The client's own certificate, signed by no CA the client trusts, as a CA: refused.
+        await #expect(throws: (any Error).self) { _ = try await roundTrip(broker, .init(caFile: certificates.client, serverName: "localhost")) }
+        // A name the certificate does not carry: refused.
+        await #expect(throws: (any Error).self) { _ = try await roundTrip(broker, .init(caFile: certificates.ca, serverName: "broker.example")) }
+        let missing = #expect(throws: MQTTError.self) { _ = try MQTTConnection.TLS(caFile: "/nonexistent/ca.pem").context() }
+        #expect(missing?.reason.hasPrefix("TLS files (/nonexistent/ca.pem): ") == true, "\(missing?.reason ?? "")")
+    }
+
+    @Test func aBrokerThatRequiresAClientCertificateGetsOne() async throws {
+        let certificates = try await offPool { try TestCertificates() }
+        defer { certificates.remove() }
+        let broker = try Mosquitto(tls: certificates, clientCertificates: true)
+        defer { broker.stop() }
+        let withCertificate = MQTTConnection.TLS(caFile: certificates.ca, certificateFile: certificates.client, keyFile: certificates.clientKey,
+                                                 serverName: "localhost")
+        #expect(try await roundTrip(broker, withCertificate) == [42])
+        await #expect(throws: (any Error).self) { _ = try await roundTrip(broker, .init(caFile: certificates.ca, serverName: "localhost")) }
+    }
+}
+
+/// The client that stays connected, across a broker restart.
+@Suite struct MQTTClientTests {
+    /// 60 QoS 1 messages published every 20 ms while the broker goes away
+    /// for a second: each publish returns once the broker has it, and the
+    /// subscriber (a persistent session, which the broker keeps) gets every
+    /// one, in order.
+    @Test func qos1MessagesSurviveABrokerRestart() async throws {
+        let broker = try Mosquitto(persistence: true)
+        defer { broker.stop() }
+        var subscriberOptions = MQTTClient.Options(brokers: [.init(host: "127.0.0.1", port: broker.port)],
+                                                   connect: Connect(clientID: "keeper", cleanStart: false, keepAlive: 5))
+        subscriberOptions.reconnectDelay = .milliseconds(100)
+        subscriberOptions.reconnectMaximum = .milliseconds(400)
+        let subscriber = MQTTClient(subscriberOptions)
+        let received = Mutex<[UInt8]>([])
+        let reading = Task { for await message in subscriber.messages { received.withLock { $0.append(contentsOf: message.payload) } } }
+        await subscriber.start()
+        try await subscriber.subscribe(Subscription("fieldgw/outage", qos: .atLeastOnce))
+        while await !subscriber.currentStatus.connected { try await Task.sleep(for: .milliseconds(10)) }
+        var publisherOptions = subscriberOptions
+        publisherOptions.connect = Connect(clientID: "source", keepAlive: 5)
+        let publisher = MQTTClient(publisherOptions)
+        await publisher.start()
+        while await !publisher.currentStatus.connected { try await Task.sleep(for: .milliseconds(10)) }
+
+        let publishing = Task {
+            var acknowledged: [EventLoopFuture<Void>] = []
+            for index in 0..<60 {
+                acknowledged.append(await publisher.enqueue(Publish(topic: "fieldgw/outage", payload: [UInt8(index)], qos: .atLeastOnce)))
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            for future in acknowledged { try await future.get() }
+        }
+        try await Task.sleep(for: .milliseconds(400))
+        try await offPool { try broker.restart(after: .seconds(1)) }
+        try await publishing.value
+        let deadline = ContinuousClock.now + .seconds(10)
+        while Set(received.withLock { $0 }).count < 60 && .now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let got = received.withLock { $0 }
+        var firsts: [UInt8] = []
+        for value in got where !firsts.contains(value) { firsts.append(value) }
+        #expect(firsts == (0..<60).map { UInt8($0) }, "every message, in order (at least once): \(got)")
+        var (published, subscribed) = (await publisher.currentStatus, await subscriber.currentStatus)
+        while !(published.connected && subscribed.connected) && .now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            (published, subscribed) = (await publisher.currentStatus, await subscriber.currentStatus)
+        }
+        #expect(published.connections == 2 && subscribed.connections == 2 && published.unacknowledged == 0,
+                "both came back by themselves: \(published), \(subscribed)")
+        await publisher.stop()
+        await subscriber.stop()
+        reading.cancel()
     }
 }
 
