@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzHarness",
             dependencies: [
-                "Automata", "Modbus", "EtherNetIP", "Gateway",
+                "Automata", "Modbus", "EtherNetIP", "Gateway", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Fuzz/Harness"

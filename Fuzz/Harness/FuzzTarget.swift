@@ -21,6 +21,7 @@ enum FuzzTarget: String, CaseIterable {
     case registerSpec = "register-spec"
     case tomlConfiguration = "toml-configuration"
     case regex
+    case mqttClient = "mqtt-client"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -37,6 +38,7 @@ enum FuzzTarget: String, CaseIterable {
         case .multipleServicePacket: ENIPTargets.multipleServicePacket(bytes)
         case .forwardOpen: ENIPTargets.forwardOpen(bytes)
         case .logixRequest: ENIPTargets.logixRequest(bytes)
+        case .mqttClient: MQTTTargets.client(bytes)
         case .tagOperation: TextTargets.tagOperation(bytes)
         case .tagDefinition: TextTargets.tagDefinition(bytes)
         case .registerSpec: TextTargets.registerSpec(bytes)

@@ -26,6 +26,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     private var lastSent = NIODeadline.now()
     private var pingSent: NIODeadline?
     private var keepalive: RepeatedTask?
+    private var connackDeadline: Scheduled<Void>?
     private(set) var closeReason: MQTTError?
 
     init(options: MQTTConnection.Options, messages: AsyncStream<Publish>.Continuation) {
@@ -33,13 +34,10 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         self.messages = messages
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        startKeepalive(context)
-        context.fireChannelActive()
-    }
 
     func channelInactive(context: ChannelHandlerContext) {
         keepalive?.cancel()
+        connackDeadline?.cancel()
         let error = closeReason ?? MQTTError("the connection to the broker closed")
         connackPromise?.fail(error)
         connackPromise = nil
@@ -51,7 +49,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let outgoing = unwrapOutboundIn(data)
-        let packet = numbered(outgoing)
+        let packet = numbered(outgoing, context: context)
         var bytes = context.channel.allocator.buffer(capacity: 64)
         MQTTCodec.encode(packet, version: version, into: &bytes)
         lastSent = .now()
@@ -59,10 +57,15 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     }
 
     /// The packet with a packet id of its own when it needs one, its reply's promise kept under it.
-    private func numbered(_ outgoing: Outgoing) -> MQTTPacket {
+    private func numbered(_ outgoing: Outgoing, context: ChannelHandlerContext) -> MQTTPacket {
         switch outgoing.packet {
         case .connect:
             connackPromise = outgoing.reply
+            let seconds = options.connectTimeout.components.seconds
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            connackDeadline = context.eventLoop.scheduleTask(in: .milliseconds(max(1, seconds) * 1000)) {
+                bound.value.handler.fail(MQTTError("no CONNACK within \(max(1, seconds)) s"), context: bound.value.context)
+            }
             return outgoing.packet
         case .publish(var publish) where publish.qos != .atMostOnce:
             publish.packetID = register(outgoing.reply)
@@ -113,6 +116,9 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         case .connack:
             guard let promise = connackPromise else { throw MQTTError("a CONNACK the client did not ask for") }
             connackPromise = nil
+            connackDeadline?.cancel()
+            // Keepalive starts with the session: a PINGREQ before CONNECT would end the connection.
+            startKeepalive(context)
             promise.succeed(packet)
         case .publish(let publish):
             messages.yield(publish)

@@ -252,14 +252,24 @@ final class Inbox: Sendable {
 /// A broker of the test's own that breaks the protocol: the client says what
 /// was wrong and closes, and nothing crashes.
 @Suite struct MQTTGarbageTests {
-    /// Accepts one client, reads its CONNECT, and writes `replies` one after the other.
-    private func fakeBroker(_ replies: [[UInt8]]) throws -> (port: Int, done: DispatchSemaphore) {
+    /// Accepts one client, reads its CONNECT (and, for `delay`, whatever else
+    /// comes, into `heard`), and writes `replies` one after the other.
+    final class Heard: Sendable {
+        let bytes = Mutex<[UInt8]>([])
+    }
+
+    private func fakeBroker(_ replies: [[UInt8]], delay: Duration = .zero, heard: Heard? = nil) throws -> (port: Int, done: DispatchSemaphore) {
         let listener = try SocketListener(host: "127.0.0.1", port: 0)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             defer { done.signal() }
-            guard let client = listener.accept(within: .seconds(10), settings: SerialSettings()) else { return }
-            _ = try? client.read(limit: 512, deadline: .now + .seconds(5))
+            guard let client = listener.accept(within: .seconds(60), settings: SerialSettings()) else { return }
+            let bytes = (try? client.read(limit: 512, deadline: .now + .seconds(30))) ?? []
+            heard?.bytes.withLock { $0 += bytes }
+            let until = ContinuousClock.now + delay
+            while ContinuousClock.now < until, let more = try? client.read(limit: 512, deadline: until), !more.isEmpty {
+                heard?.bytes.withLock { $0 += more }
+            }
             for reply in replies {
                 try? client.write(reply)
                 usleep(50_000)
@@ -274,6 +284,28 @@ final class Inbox: Sendable {
         let options = MQTTConnection.Options(host: "127.0.0.1", port: port, connect: Connect(clientID: "c"))
         await #expect(throws: MQTTError("CONNACK flags 4: reserved bits set")) { _ = try await MQTTConnection.connect(options) }
         _ = try await offPool { done.wait() }
+    }
+
+    /// A broker that never answers CONNECT fails the connect after the
+    /// connect timeout; one that answers late hears nothing before it
+    /// answers (no PINGREQ ahead of the session).
+    @Test func aCONNACKLateOrNeverIsHandled() async throws {
+        let (silentPort, silentDone) = try fakeBroker([])
+        var options = MQTTConnection.Options(host: "127.0.0.1", port: silentPort, connect: Connect(clientID: "c", keepAlive: 1))
+        options.connectTimeout = .seconds(1)
+        await #expect(throws: MQTTError("no CONNACK within 1 s")) { _ = try await MQTTConnection.connect(options) }
+        _ = try await offPool { silentDone.wait() }
+
+        let heard = Heard()
+        let (latePort, lateDone) = try fakeBroker([[0x20, 0x02, 0, 0]], delay: .milliseconds(1500), heard: heard)
+        options.port = latePort
+        options.connectTimeout = .seconds(5)
+        let connection = try await MQTTConnection.connect(options)
+        var connect = ByteBuffer()
+        MQTTCodec.encode(.connect(options.connect), version: .v311, into: &connect)
+        #expect(heard.bytes.withLock { $0 } == connect.readBytes(length: connect.readableBytes), "only the CONNECT before the CONNACK")
+        await connection.disconnect()
+        _ = try await offPool { lateDone.wait() }
     }
 
     @Test func aMalformedPacketLaterClosesTheConnectionWithItsReason() async throws {
