@@ -11,7 +11,7 @@ PYTHON := $(abspath $(VENV))/bin/python
 # scrapes and checks the gateway's /metrics; mosquitto is the broker the MQTT tests
 # publish through (mosquitto-clients: mosquitto_pub, the benchmark's C peer).
 APT_PACKAGES := python3 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev prometheus chromium chromium-driver curl ser2net mosquitto mosquitto-clients
-PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1.1 pycomm3==1.2.16 pylogix==1.1.6 prometheus-client==0.21.1 selenium==4.27.1
+PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1.1 paho-mqtt==2.1.0 pycomm3==1.2.16 pylogix==1.1.6 prometheus-client==0.21.1 selenium==4.27.1
 # cpppo pins greenery 2.x, which our regex tests cannot share: a venv of its own.
 CPPPO_VENV := .build/venv-cpppo
 CPPPO_PACKAGES := cpppo==5.2.5
@@ -90,6 +90,7 @@ BENCH_DIR := .build/bench
 bench: py-deps
 	$(SWIFT) build -c release --product automata-bench
 	$(SWIFT) build -c release --product modbus-bench
+	$(SWIFT) build -c release --product mqtt-bench
 	$(SWIFT) build -c release --product fieldgw
 	@mkdir -p $(BENCH_DIR)
 	cc -O2 -Wall -o $(BENCH_DIR)/modbus_load Benchmarks/ModbusPeers/modbus_load.c
@@ -102,6 +103,7 @@ bench: py-deps
 	$(PYTHON) Benchmarks/modbus_bench.py .build/release $(BENCH_DIR) || missed=1; \
 	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python $(BENCH_DIR) || missed=1; \
 	$(PYTHON) Benchmarks/dashboard_bench.py .build/release || missed=1; \
+	$(PYTHON) Benchmarks/mqtt_bench.py .build/release || missed=1; \
 	exit $$missed
 
 # The gateway under mixed load for SOAK_SECONDS: memory, descriptors and

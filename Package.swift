@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
+        .executable(name: "mqtt-bench", targets: ["MQTTBench"]),
         .executable(name: "fieldgw-fuzz", targets: ["FuzzHarness"]),
     ],
     dependencies: [
@@ -126,6 +127,11 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Benchmarks/ModbusBench"
+        ),
+        .executableTarget(
+            name: "MQTTBench",
+            dependencies: ["MQTT", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Benchmarks/MQTTBench"
         ),
         // libFuzzer targets for every decoder of outside bytes (`make fuzz`);
         // built without the sanitizers, a replayer of their corpora.

@@ -263,8 +263,16 @@ final class Inbox: Sendable {
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             defer { done.signal() }
-            guard let client = listener.accept(within: .seconds(60), settings: SerialSettings()) else { return }
-            let bytes = (try? client.read(limit: 512, deadline: .now + .seconds(30))) ?? []
+            // Only a client that opens with an MQTT CONNECT: in the full suite
+            // a gateway retrying a port that was another test's may land here.
+            var accepted: (SerialPort, [UInt8])?
+            let giveUp = ContinuousClock.now + .seconds(60)
+            while accepted == nil, ContinuousClock.now < giveUp {
+                guard let client = listener.accept(within: .seconds(1), settings: SerialSettings()) else { continue }
+                let first = (try? client.read(limit: 512, deadline: .now + .seconds(30))) ?? []
+                if first.first == 0x10 && first.count > 8 && first[4..<8].elementsEqual("MQTT".utf8) { accepted = (client, first) }
+            }
+            guard let (client, bytes) = accepted else { return }
             heard?.bytes.withLock { $0 += bytes }
             let until = ContinuousClock.now + delay
             while ContinuousClock.now < until, let more = try? client.read(limit: 512, deadline: until), !more.isEmpty {

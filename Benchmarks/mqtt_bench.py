@@ -1,0 +1,107 @@
+"""MQTT publish benchmark: our client, paho-mqtt (Python) and mosquitto_pub
+(C), side by side on one local Mosquitto, in one run.
+
+Usage: mqtt_bench.py RELEASE_DIR   (`make bench` builds mqtt-bench there)
+
+Each publishes COUNT messages of 32 bytes to a Mosquitto started here, at
+QoS 0 and at QoS 1, and is done when the broker has the last one (QoS 1:
+every PUBACK in; QoS 0: one QoS 1 message after them acknowledged, which the
+broker handles in order). mosquitto_pub is timed as a whole process
+(`--repeat`), its start-up included, so it gets ten times the messages to
+make that small. Figures are messages/s, the best of ROUNDS. Floors: ours at
+least 10x paho-mqtt's and at least mosquitto_pub's, at each QoS.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROUNDS = 3
+COUNT = 20_000
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mosquitto(directory):
+    port = free_port()
+    config = os.path.join(directory, "mosquitto.conf")
+    with open(config, "w") as out:
+        out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n")
+    process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit("mosquitto did not listen")
+
+
+def ours(release_dir, port, qos):
+    output = subprocess.run([os.path.join(release_dir, "mqtt-bench"), "publish", str(port), str(COUNT), str(qos)],
+                            capture_output=True, text=True, check=True)
+    return json.loads(output.stdout)["rate"]
+
+
+def paho(port, qos):
+    import paho.mqtt.client as mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"paho-bench-{os.getpid()}")
+    client.max_inflight_messages_set(0 if qos else 20)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    payload = b"\x55" * 32
+    start = time.perf_counter()
+    infos = [client.publish("fieldgw/bench", payload, qos=qos) for _ in range(COUNT)]
+    client.publish("fieldgw/bench/end", payload, qos=1).wait_for_publish()
+    for info in infos:
+        info.wait_for_publish()
+    seconds = time.perf_counter() - start
+    client.loop_stop()
+    client.disconnect()
+    return COUNT / seconds
+
+
+def mosquitto_pub(port, qos):
+    count = COUNT * 10
+    start = time.perf_counter()
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "fieldgw/bench", "-q", str(qos),
+                    "-m", "U" * 32, "--repeat", str(count)], check=True)
+    return count / (time.perf_counter() - start)
+
+
+def main():
+    release_dir = sys.argv[1]
+    missed = []
+    with tempfile.TemporaryDirectory() as directory:
+        broker, port = mosquitto(directory)
+        try:
+            print(f"MQTT publish to a local Mosquitto, 32-byte messages, messages/s (best of {ROUNDS})")
+            for qos in (0, 1):
+                figures = {name: max(run(port, qos) for _ in range(ROUNDS)) for name, run in
+                           (("fieldgw", lambda p, q: ours(release_dir, p, q)), ("paho-mqtt", paho), ("mosquitto_pub", mosquitto_pub))}
+                mine, python, c = figures["fieldgw"], figures["paho-mqtt"], figures["mosquitto_pub"]
+                print(f"  QoS {qos}: fieldgw {mine:>9,.0f}   paho-mqtt {python:>8,.0f} ({mine / python:.1f}x)"
+                      f"   mosquitto_pub {c:>9,.0f} ({mine / c:.2f}x)")
+                if mine < 10 * python:
+                    missed.append(f"MQTT QoS {qos}: under 10x paho-mqtt")
+                if mine < c:
+                    missed.append(f"MQTT QoS {qos}: below mosquitto_pub")
+        finally:
+            broker.kill()
+            broker.wait()
+    for floor in missed:
+        print("FLOOR MISSED:", floor)
+    sys.exit(1 if missed else 0)
+
+
+main()
