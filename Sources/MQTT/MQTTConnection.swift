@@ -66,6 +66,8 @@ public final class MQTTConnection: Sendable {
     /// PUBLISH packets from the broker, in order; it ends when the connection closes.
     public let messages: AsyncStream<Publish>
     private let channel: any Channel
+    /// Messages `published` and not yet handed to the event loop.
+    private let outbound = Mutex<[(Publish, EventLoopPromise<Void>)]>([])
     private let handler: NIOLoopBound<MQTTClientHandler>
 
     private init(channel: any Channel, handler: NIOLoopBound<MQTTClientHandler>, connack: ConnAck, messages: AsyncStream<Publish>) {
@@ -118,14 +120,50 @@ public final class MQTTConnection: Sendable {
         try await published(publish).get()
     }
 
-    /// Writes `publish` now (messages go out in the order of these calls);
+    /// Writes `publish` soon (messages go out in the order of these calls);
     /// the future completes when it is written (QoS 0) or acknowledged (QoS 1).
+    /// Messages published together from outside the event loop go to it as
+    /// one batch, with one flush; nothing here attaches a callback to a
+    /// future from outside the loop (each such callback would be a hop).
     public func published(_ publish: Publish) -> EventLoopFuture<Void> {
-        Self.send(.publish(publish), awaiting: publish.qos != .atMostOnce, on: channel).flatMapThrowing { reply in
-            if case .acknowledgement(let ack) = reply, ack.reasonCode >= 0x80 {
-                throw MQTTError("the broker refused the message to \(publish.topic): reason 0x\(String(ack.reasonCode, radix: 16))")
-            }
+        let done = channel.eventLoop.makePromise(of: Void.self)
+        let first = outbound.withLock { queued in
+            queued.append((publish, done))
+            return queued.count == 1
         }
+        if first { channel.eventLoop.execute { self.drain() } }
+        return done.futureResult
+    }
+
+    /// The event loop of the connection: its futures complete there.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// On the event loop: everything queued by `published`, written, then one flush.
+    private func drain() {
+        let batch = outbound.withLock { queued in
+            defer { queued = [] }
+            return queued
+        }
+        for (publish, done) in batch {
+            let reply = publish.qos == .atMostOnce ? nil : channel.eventLoop.makePromise(of: MQTTPacket.self)
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { result in
+                switch result {
+                case .success: if reply == nil { done.succeed() }
+                case .failure(let error): done.fail(error)
+                }
+            }
+            reply?.futureResult.whenComplete { result in
+                switch result {
+                case .success(.acknowledgement(let ack)) where ack.reasonCode >= 0x80:
+                    done.fail(MQTTError("the broker refused the message to \(publish.topic): reason 0x\(String(ack.reasonCode, radix: 16))"))
+                case .success: done.succeed()
+                case .failure(let error): done.fail(error)
+                }
+            }
+            channel.write(MQTTClientHandler.Outgoing(packet: .publish(publish), reply: reply), promise: written)
+        }
+        channel.flush()
     }
 
     /// Subscribes; the codes the broker granted, one per subscription (QoS, or ≥ 0x80 refused).
