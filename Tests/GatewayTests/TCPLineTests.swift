@@ -10,8 +10,10 @@ import Testing
 
 /// Lines of the other kinds: a remote Modbus/TCP device (`tcp`) and Modbus
 /// ASCII on a local port (`serial-ascii`), each against real peers, with the
-/// same queue, health and answers as an RTU line.
-@Suite struct TCPLineTests {
+/// same queue, health and answers as an RTU line. One test at a time: each
+/// starts Python peers, and the whole suite at once starves the machine's
+/// two cores (older timing-bound tests then fail).
+@Suite(.serialized) struct TCPLineTests {
     private static let pymodbusServer = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
 
     private func gateway(_ toml: String, file: String) async throws -> GatewayService {

@@ -112,7 +112,7 @@ final class Inbox: Sendable {
     }
 }
 
-@Suite struct MQTTBrokerTests {
+@Suite(.serialized) struct MQTTBrokerTests {
     private func options(_ broker: Mosquitto, _ version: MQTTVersion, _ id: String, will: Will? = nil) -> MQTTConnection.Options {
         MQTTConnection.Options(host: "127.0.0.1", port: broker.port, connect: Connect(version: version, clientID: id, keepAlive: 5, will: will))
     }
@@ -155,7 +155,7 @@ final class Inbox: Sendable {
 
 /// TLS to Mosquitto: the broker's certificate checked against the CA, a
 /// client certificate when the broker requires one.
-@Suite struct MQTTTLSTests {
+@Suite(.serialized) struct MQTTTLSTests {
     private func roundTrip(_ broker: Mosquitto, _ tls: MQTTConnection.TLS) async throws -> [UInt8]? {
         var options = MQTTConnection.Options(host: "127.0.0.1", port: broker.port, connect: Connect(clientID: "tls-\(UUID().uuidString.prefix(8))"))
         options.tls = tls
