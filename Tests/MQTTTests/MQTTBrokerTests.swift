@@ -10,7 +10,7 @@ import Testing
 /// `persistence`, what it holds (persistent sessions, their queued messages)
 /// survives `restart()`.
 final class Mosquitto: @unchecked Sendable {
-    let port: Int
+    private(set) var port = 0
     private var process: PeerProcess?
     private let directory: String
     private let config: String
@@ -18,21 +18,30 @@ final class Mosquitto: @unchecked Sendable {
     /// With `tls`, the listener takes TLS only, with the server certificate
     /// of `certificates`, and with `clientCertificates` it requires one from the client.
     init(persistence: Bool = false, tls certificates: TestCertificates? = nil, clientCertificates: Bool = false) throws {
-        port = try Peers.freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-mosquitto-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         config = "\(directory)/mosquitto.conf"
-        // `user root`: started as root, Mosquitto would otherwise run as its
-        // own user, which can neither read the test's keys nor save its
-        // persistence file in the test's directory.
-        var text = "listener \(port) 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nuser root\n"
-        text += persistence ? "persistence true\npersistence_location \(directory)/\n" : "persistence false\n"
-        if let certificates {
-            text += "cafile \(certificates.ca)\ncertfile \(certificates.server)\nkeyfile \(certificates.serverKey)\n"
-            text += "require_certificate \(clientCertificates)\n"
+        // A port free when picked may be taken before Mosquitto binds it: then another.
+        var attempt = 0
+        while true {
+            port = try Peers.freePort()
+            // `user root`: started as root, Mosquitto would otherwise run as its
+            // own user, which can neither read the test's keys nor save its
+            // persistence file in the test's directory.
+            var text = "listener \(port) 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nuser root\n"
+            text += persistence ? "persistence true\npersistence_location \(directory)/\n" : "persistence false\n"
+            if let certificates {
+                text += "cafile \(certificates.ca)\ncertfile \(certificates.server)\nkeyfile \(certificates.serverKey)\n"
+                text += "require_certificate \(clientCertificates)\n"
+            }
+            try text.write(toFile: config, atomically: true, encoding: .utf8)
+            do {
+                try start()
+                return
+            } catch where attempt < 3 {
+                attempt += 1
+            }
         }
-        try text.write(toFile: config, atomically: true, encoding: .utf8)
-        try start()
     }
 
     private func start() throws {
@@ -43,11 +52,11 @@ final class Mosquitto: @unchecked Sendable {
         let unblocked = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
         let process = try PeerProcess(Peers.python(), ["-c", unblocked, program, "-c", config])
         self.process = process
-        let deadline = Date().addingTimeInterval(10)
-        while (try? RawConnection(port: port)) == nil {
-            guard Date() < deadline, process.isRunning else { throw Peers.Missing(description: "mosquitto did not listen: \(process.standardError)") }
-            usleep(20_000)
-        }
+        // Its own word that it listens, not a connection that succeeds: the
+        // port, free when picked, may since be another test's (a server on
+        // port 0 can be given it), and then Mosquitto fails to bind it.
+        // (It logs the port before it binds, "running" only once it serves.)
+        try process.waitForError(containing: " running")
     }
 
     /// Stops the broker (SIGTERM: it saves what it holds) and, after `pause`, starts it again on the same port.
