@@ -307,30 +307,42 @@ final class Relay: @unchecked Sendable {
     private func fakeBroker(_ replies: [[UInt8]], delay: Duration = .zero, heard: Heard? = nil) throws -> (port: Int, done: DispatchSemaphore) {
         let listener = try SocketListener(host: "127.0.0.1", port: 0)
         let done = DispatchSemaphore(value: 0)
+        let served = Mutex(false)
         Thread.detachNewThread {
-            defer { done.signal() }
-            // Only a client that opens with an MQTT CONNECT: in the full suite
-            // a gateway retrying a port that was another test's may land here.
-            var accepted: (SerialPort, [UInt8])?
+            // Each connection on a thread of its own, and only one that opens
+            // with an MQTT CONNECT is served: in the full suite, gateways of
+            // other tests retry ports that were their servers', and the kernel
+            // can give such a port to this listener. A stray that says nothing
+            // must not hold up the test's own client (it once filled the
+            // backlog while it was being read, and the client was reset).
             let giveUp = ContinuousClock.now + .seconds(60)
-            while accepted == nil, ContinuousClock.now < giveUp {
-                guard let client = listener.accept(within: .seconds(1), settings: SerialSettings()) else { continue }
-                let first = (try? client.read(limit: 512, deadline: .now + .seconds(30))) ?? []
-                if first.first == 0x10 && first.count > 8 && first[4..<8].elementsEqual("MQTT".utf8) { accepted = (client, first) }
+            while !served.withLock({ $0 }), ContinuousClock.now < giveUp {
+                guard let client = listener.accept(within: .milliseconds(200), settings: SerialSettings()) else { continue }
+                nonisolated(unsafe) let candidate = client
+                Thread.detachNewThread {
+                    let first = (try? candidate.read(limit: 512, deadline: .now + .seconds(30))) ?? []
+                    guard first.first == 0x10 && first.count > 8 && first[4..<8].elementsEqual("MQTT".utf8),
+                          served.withLock({ claimed in defer { claimed = true }; return !claimed }) else { return }
+                    Self.serve(candidate, first: first, replies: replies, delay: delay, heard: heard)
+                    done.signal()
+                }
             }
-            guard let (client, bytes) = accepted else { return }
-            heard?.bytes.withLock { $0 += bytes }
-            let until = ContinuousClock.now + delay
-            while ContinuousClock.now < until, let more = try? client.read(limit: 512, deadline: until), !more.isEmpty {
-                heard?.bytes.withLock { $0 += more }
-            }
-            for reply in replies {
-                try? client.write(reply)
-                usleep(50_000)
-            }
-            _ = try? client.read(limit: 512, deadline: .now + .seconds(2))
+            if !served.withLock({ $0 }) { done.signal() }
         }
         return (listener.port, done)
+    }
+
+    private static func serve(_ client: SerialPort, first bytes: [UInt8], replies: [[UInt8]], delay: Duration, heard: Heard?) {
+        heard?.bytes.withLock { $0 += bytes }
+        let until = ContinuousClock.now + delay
+        while ContinuousClock.now < until, let more = try? client.read(limit: 512, deadline: until), !more.isEmpty {
+            heard?.bytes.withLock { $0 += more }
+        }
+        for reply in replies {
+            try? client.write(reply)
+            usleep(50_000)
+        }
+        _ = try? client.read(limit: 512, deadline: .now + .seconds(2))
     }
 
     @Test func aMalformedCONNACKFailsTheConnect() async throws {
