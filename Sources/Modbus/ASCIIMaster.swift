@@ -54,7 +54,7 @@ public final class ASCIIMaster: SerialMaster {
             try port.flush(.input)
             try port.write(frame)
             guard unit != 0 else {
-                try sleep(turnaround)
+                try port.readAway(for: turnaround)
                 return nil
             }
             let deadline = ContinuousClock.now + slaveTimeout + port.settings.characterTime * (frame.count + replyCharacters)
@@ -84,14 +84,6 @@ public final class ASCIIMaster: SerialMaster {
                     return frame.pdu
                 }
             }
-        }
-    }
-
-    private func sleep(_ duration: Duration) throws {
-        var scratch = [UInt8](repeating: 0, count: 256)
-        let until = ContinuousClock.now + duration
-        while ContinuousClock.now < until {
-            _ = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: until) }
         }
     }
 }

@@ -86,7 +86,7 @@ public final class RTUMaster {
         try port.write(frame)
         lastActivity = .now
         guard unit != 0 else {
-            try sleep(turnaround)
+            try port.readAway(for: turnaround)
             return false
         }
         return true
@@ -155,14 +155,6 @@ public final class RTUMaster {
             let count = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: wait) }
             if count == 0 && ContinuousClock.now >= idleAt { return }
             if count > 0 { quietSince = .now }
-        }
-    }
-
-    private func sleep(_ duration: Duration) throws {
-        var scratch = [UInt8](repeating: 0, count: 256)
-        let until = ContinuousClock.now + duration
-        while ContinuousClock.now < until {
-            _ = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: until) }
         }
     }
 }

@@ -114,6 +114,18 @@ public final class SerialPort {
         return Array(bytes[0..<count])
     }
 
+    /// Reads and drops whatever comes for `duration` (a broadcast's turnaround,
+    /// in which no reply is due and anything heard is another's).
+    public func readAway(for duration: Duration) throws(SerialError) {
+        var scratch = [UInt8](repeating: 0, count: 256)
+        let until = ContinuousClock.now + duration
+        while ContinuousClock.now < until {
+            _ = try scratch.withUnsafeMutableBytes { buffer in
+                Result { () throws(SerialError) -> Int in try read(into: buffer, deadline: until) }
+            }.get()
+        }
+    }
+
     /// Writes every byte (looping over partial writes), then waits until they are on the wire.
     public func write(_ bytes: [UInt8]) throws(SerialError) {
         var written = 0
