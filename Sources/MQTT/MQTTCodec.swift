@@ -144,6 +144,8 @@ extension MQTTCodec {
             let properties = v5 ? try body.readProperties() : []
             let codes = body.readBytes(length: body.readableBytes) ?? []
             if type == 9 && codes.isEmpty { throw MQTTError("a SUBACK with no return codes") }
+            // 3.1.1's UNSUBACK is the packet id alone (remaining length 2).
+            if type == 11 && !v5 && !codes.isEmpty { throw MQTTError("a 3.1.1 UNSUBACK of \(2 + codes.count) bytes, not 2") }
             let ack = SubscriptionAck(packetID: id, codes: codes, properties: properties)
             return type == 9 ? .suback(ack) : .unsuback(ack)
         case 10:

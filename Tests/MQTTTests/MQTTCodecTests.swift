@@ -89,6 +89,7 @@ import Testing
         ([0x00, 0x00], "packet type 0 is reserved"),
         ([0xF0, 0x00], "AUTH is MQTT 5.0's, not 3.1.1's"),
         ([0x90, 0x02, 0, 1], "a SUBACK with no return codes"),
+        ([0xB0, 0x03, 0, 2, 0x30], "a 3.1.1 UNSUBACK of 3 bytes, not 2"),
     ] as [([UInt8], String)])
     func aMalformedPacketIsNamed(bytes: [UInt8], reason: String) {
         let error = #expect(throws: MQTTError.self) { try decode(bytes, .v311) }
