@@ -15,9 +15,12 @@ PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1
 # cpppo pins greenery 2.x, which our regex tests cannot share: a venv of its own.
 CPPPO_VENV := .build/venv-cpppo
 CPPPO_PACKAGES := cpppo==5.2.5
+# pysparkplug (the Sparkplug host of the tests) pins paho-mqtt 1.x: a venv of its own.
+SPARKPLUG_VENV := .build/venv-sparkplug
+SPARKPLUG_PACKAGES := pysparkplug==0.6.1
 DEMO_DIR := .build/demo
 
-.PHONY: demo test bench soak fuzz fuzz-build apt-deps py-deps
+.PHONY: demo test bench soak fuzz fuzz-build apt-deps py-deps sparkplug-proto
 
 apt-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -34,6 +37,8 @@ $(VENV)/.installed: Makefile
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	python3 -m venv $(CPPPO_VENV)
 	$(CPPPO_VENV)/bin/python -m pip install -q --disable-pip-version-check $(CPPPO_PACKAGES)
+	python3 -m venv $(SPARKPLUG_VENV)
+	$(SPARKPLUG_VENV)/bin/python -m pip install -q --disable-pip-version-check $(SPARKPLUG_PACKAGES)
 	touch $@
 
 PEER_DIR := .build/peers
@@ -105,6 +110,22 @@ bench: py-deps
 	$(PYTHON) Benchmarks/dashboard_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/mqtt_bench.py .build/release || missed=1; \
 	exit $$missed
+
+# Sources/Sparkplug/sparkplug_b.pb.swift is generated from Eclipse Tahu's
+# sparkplug_b.proto beside it, and committed (the plugin's first build takes
+# about ten minutes): `make sparkplug-proto` makes it again, with Debian's
+# protoc and swift-protobuf's plugin at the version Package.swift uses.
+PROTOC_GEN_SWIFT := .build/swift-protobuf/.build/release/protoc-gen-swift
+
+$(PROTOC_GEN_SWIFT):
+	rm -rf .build/swift-protobuf
+	git clone -q --depth 1 --branch 1.39.0 https://github.com/apple/swift-protobuf .build/swift-protobuf
+	cd .build/swift-protobuf && $(SWIFT) build -c release --product protoc-gen-swift
+
+sparkplug-proto: $(PROTOC_GEN_SWIFT)
+	$(MAKE) apt-deps APT_PACKAGES=protobuf-compiler
+	protoc --plugin=protoc-gen-swift=$(PROTOC_GEN_SWIFT) --swift_opt=Visibility=Public \
+		--proto_path=Sources/Sparkplug --swift_out=Sources/Sparkplug Sources/Sparkplug/sparkplug_b.proto
 
 # The gateway under mixed load for SOAK_SECONDS: memory, descriptors and
 # latency at the start and the end. Not part of `make test`.

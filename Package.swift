@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "EtherNetIP", targets: ["EtherNetIP"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "Sparkplug", targets: ["Sparkplug"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(name: "Automata"),
@@ -82,6 +84,21 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // The gateway as a Sparkplug B edge node (or a JSON publisher) through
+        // the MQTT client; sparkplug_b.pb.swift is generated from the .proto
+        // beside it (`make sparkplug-proto`) and committed.
+        .target(
+            name: "Sparkplug",
+            dependencies: [
+                "MQTT", "Gateway", "EtherNetIP",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["sparkplug_b.proto"]
+        ),
         // The web server: JSON API, live dashboard, /metrics (Hummingbird 2).
         .target(
             name: "Web",
@@ -103,6 +120,7 @@ let package = Package(
                 "Gateway",
                 "Modbus",
                 "Serial",
+                "Sparkplug",
                 "Web",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -192,6 +210,15 @@ let package = Package(
         .testTarget(
             name: "MQTTTests",
             dependencies: ["MQTT", "Serial", "TestSupport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "SparkplugTests",
+            dependencies: [
+                "Sparkplug", "MQTT", "Gateway", "Modbus", "Serial", "TestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Peers"]
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(

@@ -131,6 +131,8 @@ extension Configuration {
         member.scale = try reader.double("scale", in: -1e12...1e12)
         if member.scale == 0 || (member.scale != nil && encoding == .bool) { throw reader.error("scale", "a scale must be non-zero, and a BOOL has none") }
         member.readOnly = try reader.bool("read_only") ?? false
+        member.deadband = try reader.double("deadband", in: 0...1e12)
+        if member.deadband != nil && member.type != .real { throw reader.error("deadband", "a deadband is for REAL members (type REAL, or a scale)") }
         try reader.finish()
         return member
     }

@@ -87,6 +87,8 @@ public struct Configuration: Sendable {
     public var devices: [Device] = []
     /// The gateway as a slave to serial masters (`[[serial_slave]]`).
     public var serialSlaves: [SerialSlave] = []
+    /// The broker the devices are published to (Sparkplug B or JSON); nil: none.
+    public var mqtt: MQTT?
     /// True when [[device]] asked for the EtherNet/IP server and no [enip] said where.
     public private(set) var enipBindIsDefault = false
 
@@ -148,6 +150,7 @@ public struct Configuration: Sendable {
         if let table = try root.subtable("enip") { enip = try Self.enip(table) }
         devices = try root.tables("device").map { reader throws(ConfigurationError) in try Self.device(reader) }
         serialSlaves = try root.tables("serial_slave").map { reader throws(ConfigurationError) in try Self.serialSlave(reader) }
+        if let table = try root.subtable("mqtt") { mqtt = try Self.mqtt(table) }
         if enip == nil && !devices.isEmpty {
             enip = ENIP(host: defaultENIPHost, port: 44818, connectionLimit: 64)
             enipBindIsDefault = true

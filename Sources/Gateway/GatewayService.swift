@@ -38,6 +38,11 @@ public final class GatewayService: Sendable {
     let stopping = Latch<Void>()
     /// Parts added and not yet started: the shutdown tells them not to wait.
     let pending = Guarded<[ObjectIdentifier: Part]>([:])
+    /// Set once the first configuration is applied (or failed to be): the
+    /// lines and pollers exist from then on, for attachments that need them.
+    public let applied = Latch<Void>()
+    /// The MQTT publisher's state, for `status` (the publisher lives in the Sparkplug module, which sets this).
+    public let mqttStatus = Guarded<(@Sendable () -> GatewayStatus.MQTT)?>(nil)
 
     /// The nested groups, one per kind of part, in the outer group's order.
     struct Kinds {
@@ -108,7 +113,13 @@ public final class GatewayService: Sendable {
             }
         }
         do {
-            _ = try await service.apply(configuration)
+            do {
+                _ = try await service.apply(configuration)
+                service.applied.set(())
+            } catch {
+                service.applied.set(())
+                throw error
+            }
             try await attached.ready()
             service.pending.withLock { $0[ObjectIdentifier(attached)] = nil }
         } catch {

@@ -45,12 +45,51 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
         public var slaves: [Slave]
     }
 
+    /// The MQTT publisher ([mqtt]), when there is one.
+    public struct MQTT: Codable, Sendable, Hashable {
+        /// sparkplug or json.
+        public var mode: String
+        public var connected: Bool
+        /// The broker connected to, or last tried (HOST:PORT).
+        public var broker: String?
+        /// Why the last connection ended or failed.
+        public var lastError: String?
+        public var connections: Int
+        public var published: Int
+        /// Data messages kept on disk while the broker is away.
+        public var queued: Int
+        /// Data messages dropped: the spool was full, or their device is gone.
+        public var dropped: Int
+        /// Writes asked by DCMD (or JSON set) messages, and those refused.
+        public var commands: Int
+        public var refusedCommands: Int
+
+        public init(mode: String, connected: Bool = false, broker: String? = nil, lastError: String? = nil, connections: Int = 0,
+                    published: Int = 0, queued: Int = 0, dropped: Int = 0, commands: Int = 0, refusedCommands: Int = 0) {
+            self.mode = mode
+            self.connected = connected
+            self.broker = broker
+            self.lastError = lastError
+            self.connections = connections
+            self.published = published
+            self.queued = queued
+            self.dropped = dropped
+            self.commands = commands
+            self.refusedCommands = refusedCommands
+        }
+    }
+
     public var lines: [Line]
+    public var mqtt: MQTT?
 }
 
 extension GatewayService {
-    /// The state of every line and every slave it knows.
-    public var status: GatewayStatus { GatewayStatus(buses: buses, paths: paths, pollers: pollers, named: deviceSlaves) }
+    /// The state of every line and every slave it knows, and of the MQTT publisher.
+    public var status: GatewayStatus {
+        var status = GatewayStatus(buses: buses, paths: paths, pollers: pollers, named: deviceSlaves)
+        status.mqtt = mqttStatus.withLock { $0 }?()
+        return status
+    }
 }
 
 extension GatewayStatus {

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Foundation
 import Logging
 import Modbus
 import NIOCore
@@ -39,7 +40,13 @@ public final class Poller: Sendable {
         var next: Scheduled<Void>?
         /// The bus was made for this poller alone (`init(host:port:…)`).
         var ownsBus = false
+        var observers: [Int: CycleObserver] = [:]
+        var observerCount = 0
     }
+
+    /// Told at the end of every cycle, on the poller's event loop, whether
+    /// the slave answered and when (the wall clock, for timestamps).
+    public typealias CycleObserver = @Sendable (_ online: Bool, _ at: Date) -> Void
 
     public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100,
                 on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(), metrics: any MetricsFactory = MetricsSystem.factory) {
@@ -195,6 +202,19 @@ public final class Poller: Sendable {
         try await write(address, values: [value])
     }
 
+    /// Calls `observer` after every cycle from now on, until `stopObserving` with the number returned.
+    public func observeCycles(_ observer: @escaping CycleObserver) -> Int {
+        state.withLock { state in
+            state.observerCount += 1
+            state.observers[state.observerCount] = observer
+            return state.observerCount
+        }
+    }
+
+    public func stopObserving(_ number: Int) {
+        _ = state.withLock { $0.observers.removeValue(forKey: number) }
+    }
+
     public var online: Bool { state.withLock { $0.online } }
     public var load: LoadAverage { state.withLock { $0.load } }
     public var slips: Int { state.withLock { $0.slips } }
@@ -241,6 +261,8 @@ public final class Poller: Sendable {
                 return state.cycles == 0 ? nil : state.online
             }
             if let was, was != answered { announce(online: answered) }
+            let now = Date()
+            for observer in state.withLock({ Array($0.observers.values) }) { observer(answered, now) }
             return loop.makeSucceededFuture(busy)
         }
         let start = ContinuousClock.now

@@ -22,6 +22,8 @@ public struct RegisterMember: Sendable, Hashable {
     /// Tag value = raw × scale (the member is then a REAL).
     public var scale: Double?
     public var readOnly = false
+    /// A REAL member is published (MQTT) only when it moves more than this from the value last published.
+    public var deadband: Double?
 
     public init(name: String, address: ModbusAddress, encoding: Encoding) {
         self.name = name

@@ -26,11 +26,21 @@ public actor MQTTClient {
         public var connectTimeout: Duration = .seconds(5)
         public var reconnectDelay: Duration = .milliseconds(500)
         public var reconnectMaximum: Duration = .seconds(30)
+        /// Called before every connection attempt with the CONNECT to send:
+        /// what it returns is sent (a Sparkplug node's will carries a new
+        /// `bdSeq` on every attempt).
+        public var prepare: (@Sendable (Connect) -> Connect)?
 
         public init(brokers: [Broker], connect: Connect) {
             self.brokers = brokers
             self.connect = connect
         }
+    }
+
+    /// A connection made (with the CONNECT it was made with) or lost (and why).
+    public enum Event: Sendable, Hashable {
+        case connected(Connect)
+        case disconnected(String)
     }
 
     /// What the client is doing, for status pages.
@@ -60,6 +70,7 @@ public actor MQTTClient {
     private var status = Status(connected: false, unacknowledged: 0, connections: 0)
     private var runner: Task<Void, Never>?
     private let (incoming, incomingContinuation) = AsyncStream.makeStream(of: Publish.self)
+    private let (happenings, happeningsContinuation) = AsyncStream.makeStream(of: Event.self)
 
     public init(_ options: Options, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.options = options
@@ -68,6 +79,11 @@ public actor MQTTClient {
 
     /// Messages from every connection, in order; ends when the client stops.
     public nonisolated var messages: AsyncStream<Publish> { incoming }
+
+    /// Each connection as it is made and lost, in order; ends when the client
+    /// stops. `connected` comes after the subscriptions are made and before
+    /// the outbox is sent again: what is published on it goes first.
+    public nonisolated var events: AsyncStream<Event> { happenings }
 
     public var currentStatus: Status {
         var now = status
@@ -90,6 +106,7 @@ public actor MQTTClient {
         for pending in outbox.values { pending.done.fail(MQTTError("the client stopped")) }
         outbox = [:]
         incomingContinuation.finish()
+        happeningsContinuation.finish()
     }
 
     /// Subscribes now if connected, and on every connection from now on.
@@ -149,9 +166,9 @@ public actor MQTTClient {
     private func run() async {
         var pause = options.reconnectDelay
         while !Task.isCancelled {
-            if let connection = await connectToAny() {
+            if let (connection, connect) = await connectToAny() {
                 pause = options.reconnectDelay
-                await serve(connection)
+                await serve(connection, connect)
             }
             guard !Task.isCancelled else { return }
             try? await Task.sleep(for: pause)
@@ -159,16 +176,17 @@ public actor MQTTClient {
         }
     }
 
-    private func connectToAny() async -> MQTTConnection? {
+    private func connectToAny() async -> (MQTTConnection, Connect)? {
         for broker in options.brokers {
             status.broker = broker
-            var attempt = MQTTConnection.Options(host: broker.host, port: broker.port, connect: options.connect)
+            let connect = options.prepare?(options.connect) ?? options.connect
+            var attempt = MQTTConnection.Options(host: broker.host, port: broker.port, connect: connect)
             attempt.connectTimeout = options.connectTimeout
             attempt.tls = options.tls
             do {
                 let connection = try await MQTTConnection.connect(attempt, group: group)
                 if !subscriptions.isEmpty { _ = try await connection.subscribe(subscriptions) }
-                return connection
+                return (connection, connect)
             } catch {
                 status.lastError = "\(broker.host):\(broker.port): \(error)"
             }
@@ -178,14 +196,17 @@ public actor MQTTClient {
 
     /// One connection's life: what waits goes first, in order; messages are
     /// passed on until it closes.
-    private func serve(_ connection: MQTTConnection) async {
+    private func serve(_ connection: MQTTConnection, _ connect: Connect) async {
         self.connection = connection
         status.connected = true
         status.connections += 1
+        happeningsContinuation.yield(.connected(connect))
         for number in outbox.keys.sorted() { send(number, on: connection) }
         for await message in connection.messages { incomingContinuation.yield(message) }
         self.connection = nil
         status.connected = false
-        status.lastError = await connection.closeReason.map { "\($0)" } ?? "the connection closed"
+        let reason = await connection.closeReason.map { "\($0)" } ?? "the connection closed"
+        status.lastError = reason
+        happeningsContinuation.yield(.disconnected(reason))
     }
 }

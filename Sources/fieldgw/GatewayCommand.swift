@@ -7,6 +7,7 @@ import Metrics
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Sparkplug
 import Synchronization
 import UnixSignals
 import Web
@@ -57,12 +58,14 @@ struct GatewayCommand: AsyncParsableCommand {
         do {
             service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
                                                      metrics: registry, signals: [.sigterm, .sigint]) { [config] service in
-                guard let settings = configuration.web else { return [] }
+                var parts = configuration.mqtt.map { [EdgeNode.part($0, gateway: service, logger: logger)] } ?? []
+                guard let settings = configuration.web else { return parts }
                 let server = WebServer(settings: settings, gateway: service, metrics: registry, reload: {
                     do throws(ConfigurationError) { return .success(try await service.reload(file: config)) } catch { return .failure(error) }
                 }, logger: logger)
                 web.set(server)
-                return [server.part()]
+                parts.append(server.part())
+                return parts
             }
         } catch {
             // A signal during start-up stops it: that is no failure.
@@ -109,6 +112,11 @@ struct GatewayCommand: AsyncParsableCommand {
             ModbusSimCommand.say("gateway: dashboard on \(address)/ (JSON API under /api)")
             ModbusSimCommand.say("gateway: status on \(address)/status")
             ModbusSimCommand.say("gateway: metrics on \(address)/metrics")
+        }
+        if let mqtt = configuration.mqtt {
+            let brokers = mqtt.brokers.map { "\($0.tls ? "mqtts" : "mqtt")://\($0.host):\($0.port)" }.joined(separator: ", ")
+            let name = mqtt.mode == .sparkplug ? "Sparkplug B edge node \(mqtt.groupID)/\(mqtt.edgeNodeID)" : "JSON publisher fieldgw/\(mqtt.edgeNodeID)"
+            ModbusSimCommand.say("gateway: \(name) on \(brokers)")
         }
         ModbusSimCommand.say("gateway: running as pid \(getpid()); SIGHUP or `fieldgw reload` reads \(config) again")
     }

@@ -52,6 +52,16 @@ struct StatusCommand: ParsableCommand {
             out += "  load 1/5/15 min \(format(line.load))\n"
             for slave in line.slaves { out += "  " + describe(slave) + "\n" }
         }
+        if let mqtt = status.mqtt { out += describe(mqtt) }
+        return out
+    }
+
+    private static func describe(_ mqtt: GatewayStatus.MQTT) -> String {
+        var out = "mqtt (\(mqtt.mode))  \(mqtt.connected ? "connected" : "NOT CONNECTED")  \(mqtt.broker ?? "")"
+        out += "  \(mqtt.connections) connections\n"
+        out += "  \(mqtt.published) published, \(mqtt.queued) queued on disk, \(mqtt.dropped) dropped,"
+        out += " \(mqtt.commands) commands, \(mqtt.refusedCommands) refused\n"
+        if let error = mqtt.lastError { out += "  last error: \(error)\n" }
         return out
     }
 

@@ -94,6 +94,11 @@ public final class PeerProcess: @unchecked Sendable {
         }
     }
 
+    /// Writes a line to its standard input.
+    public func send(_ line: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
     /// Waits for `text` to appear on standard error (tshark reports there).
     public func waitForError(containing text: String, timeout: TimeInterval = 20) throws {
         let deadline = Date().addingTimeInterval(timeout)

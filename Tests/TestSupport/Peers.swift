@@ -31,6 +31,16 @@ public enum Peers {
         return path
     }
 
+    /// The Sparkplug host's Python (.build/venv-sparkplug): pysparkplug pins a paho-mqtt older than ours.
+    public static func sparkplugPython() throws -> String {
+        let path = ProcessInfo.processInfo.environment["FIELDGW_SPARKPLUG_PYTHON"]
+            ?? packageRoot.appendingPathComponent(".build/venv-sparkplug/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw Missing(description: "no Sparkplug host environment at \(path): run `make test`, which installs it")
+        }
+        return path
+    }
+
     /// A TCP port free on 127.0.0.1 now, for a peer that cannot be told to
     /// pick one and report it (cpppo's server).
     public static func freePort() throws -> Int {

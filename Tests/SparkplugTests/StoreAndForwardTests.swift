@@ -1,0 +1,60 @@
+import Foundation
+import Gateway
+import Modbus
+import Sparkplug
+import TestSupport
+import Testing
+
+/// The broker away for seconds while a register changes every 100 ms: every
+/// change reaches the host once, in order, those of the outage flagged
+/// historical; across a gateway restart too.
+@Suite(.serialized) struct StoreAndForwardTests {
+    @Test(arguments: [false, true])
+    func anOutageLosesNoChange(restartDuringIt: Bool) async throws {
+        let broker = try Mosquitto()
+        defer { broker.stop() }
+        let relay = try Relay(to: broker.port)
+        defer { relay.stop() }
+        let host = try SparkplugHost(port: broker.port)
+        defer { host.stop() }
+        try await SparkplugRig.with(brokerPort: relay.port, period: 0.05) { rig in
+            _ = try await host.next("DBIRTH", device: "Pump")
+            // Changes stop while the gateway restarts: what it never polled it cannot keep.
+            let paused = Guarded(false)
+            let counter = Task {
+                for value in UInt16(1)...UInt16(150) {
+                    while paused.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+                    rig.pumpStore.define(.holdingRegisters, at: 0, values: [value])
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            try await Task.sleep(for: .seconds(2))
+            relay.cut(for: .seconds(10))
+            try await waitUntil { (rig.status?.queued ?? 0) > 10 }
+            if restartDuringIt {
+                try await Task.sleep(for: .seconds(3))
+                paused.withLock { $0 = true }
+                try await Task.sleep(for: .milliseconds(200))
+                try await rig.restart()
+                try await waitUntil { rig.service.pollers.allSatisfy { $0.cycles > 0 } }
+                paused.withLock { $0 = false }
+            }
+            _ = await counter.value
+            let messages = try await host.collect(timeout: 40) { $0.device == "Pump" && $0.value("Count") == 150 }
+            let counts = messages.filter { $0.device == "Pump" && $0.kind == "DDATA" }.flatMap { message in
+                message.metrics.filter { $0.name == "Count" }.map { (value: Int($0.value ?? -1), historical: $0.historical) }
+            }
+            let births = messages.filter { $0.kind == "DBIRTH" && $0.device == "Pump" }.compactMap { $0.value("Count").map(Int.init) }
+            let seen = counts.map(\.value) + births
+            // Every value from the first seen after the subscription to the last, none missing.
+            let first = try #require(seen.min())
+            #expect(Set(seen) == Set(first...150), "missing: \(Set(first...150).subtracting(seen).sorted())")
+            #expect(counts.count == Set(counts.map(\.value)).count, "a value came twice in DDATA")
+            let historical = counts.filter(\.historical).map(\.value)
+            #expect(historical.count > 50, "the outage's changes come flagged historical (\(historical.count))")
+            #expect(historical == historical.sorted(), "in order")
+            #expect(rig.status?.queued == 0)
+            #expect(rig.status?.dropped == 0)
+        }
+    }
+}
