@@ -69,8 +69,10 @@ extension EdgeNode {
                 await bear(tag, values, at: at)
                 continue
             }
-            // Nothing to compare with (the gateway just started, the broker away):
-            // what differs from the spool's latest values (a restart's spool) is news.
+            // Nothing to compare with (the gateway just started, not connected):
+            // during an outage that began before a restart (the spool holds this
+            // device), what differs from the spool's latest values is news;
+            // otherwise the first values wait for the DBIRTH.
             let changed = changes(tracked, values) ?? unspooled(tracked, values)
             devices[tag]?.last = values
             guard !changed.isEmpty else { continue }
@@ -103,6 +105,7 @@ extension EdgeNode {
         for entry in spool.entries where entry.sample.device == tracked.device.tag {
             for value in entry.sample.values { latest[value.name] = value.value }
         }
+        guard !latest.isEmpty else { return [] }
         return tracked.device.members.indices.filter { latest[tracked.device.members[$0].name] != values[$0] }
     }
 

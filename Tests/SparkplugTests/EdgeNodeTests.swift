@@ -42,16 +42,16 @@ import Testing
             // A change beyond the deadband is published, alone; one within it is not.
             rig.pumpStore.define(.holdingRegisters, at: 1, values: [252])
             rig.pumpStore.define(.holdingRegisters, at: 0, values: [8])
+            // Later messages: seq goes on rising (an NDATA may come between under load).
             let data = try await host.next("DDATA", device: "Pump")
-            seq += 1
-            #expect(data.seq == seq)
+            #expect((data.seq ?? 0) > seq)
             #expect(data.metrics.map(\.name) == ["Count"])
             #expect(data.value("Count") == 8)
             rig.pumpStore.define(.holdingRegisters, at: 1, values: [260])
             let level = try await host.next("DDATA", device: "Pump")
             #expect(level.metrics.map(\.name) == ["Level"])
             #expect(level.value("Level") == 26)
-            #expect(level.seq == seq + 1)
+            #expect((level.seq ?? 0) > (data.seq ?? 0))
             #expect(rig.status?.connected == true)
             #expect((rig.status?.published ?? 0) >= 5)
         }

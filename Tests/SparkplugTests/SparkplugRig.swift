@@ -23,7 +23,8 @@ final class SparkplugRig: @unchecked Sendable {
     private let settings: String
     private let brokerPort: Int
 
-    init(brokerPort: Int, mode: String = "sparkplug", period: Double = 0.1, extra: String = "", spool: String? = nil) async throws {
+    init(brokerPort: Int, mode: String = "sparkplug", period: Double = 0.1, extra: String = "", spool: String? = nil,
+         broker: String? = nil) async throws {
         bus = try VirtualBus(ends: 3, settings: serial)
         pumpStore = DataStore()
         pumpStore.define(.holdingRegisters, at: 0, values: [7, 250, 3, 0xFFFE, 0, 0])
@@ -37,7 +38,7 @@ final class SparkplugRig: @unchecked Sendable {
         self.brokerPort = brokerPort
         settings = """
             [mqtt]
-            brokers = ["mqtt://127.0.0.1:\(brokerPort)"]
+            brokers = ["\(broker ?? "mqtt://127.0.0.1:\(brokerPort)")"]
             group_id = "plant"
             edge_node_id = "\(edge)"
             mode = "\(mode)"
@@ -128,9 +129,9 @@ final class SparkplugRig: @unchecked Sendable {
     }
 
     /// A rig for `body`, stopped when it ends, however it ends.
-    static func with(brokerPort: Int, mode: String = "sparkplug", period: Double = 0.1, extra: String = "",
+    static func with(brokerPort: Int, mode: String = "sparkplug", period: Double = 0.1, extra: String = "", broker: String? = nil,
                      _ body: (SparkplugRig) async throws -> Void) async throws {
-        let rig = try await SparkplugRig(brokerPort: brokerPort, mode: mode, period: period, extra: extra)
+        let rig = try await SparkplugRig(brokerPort: brokerPort, mode: mode, period: period, extra: extra, broker: broker)
         do {
             try await body(rig)
         } catch {
