@@ -59,10 +59,8 @@ public final class DeviceTags: TagSource {
     public func snapshot() throws(CIPStatus) -> [UInt8] {
         guard let values = poller.cached(members.flatMap(\.addresses), maxAge: maxAge) else { throw Self.stale }
         var bytes = [UInt8](repeating: 0, count: size)
-        var next = values[...]
-        for (member, offset) in zip(members, offsets) {
-            let encoded = member.bytes(from: next.prefix(member.encoding.registers))
-            next = next.dropFirst(member.encoding.registers)
+        for (member, (offset, registers)) in zip(members, zip(offsets, RegisterMember.split(values, among: members))) {
+            let encoded = member.bytes(from: registers)
             bytes.replaceSubrange(offset..<offset + encoded.count, with: encoded)
         }
         return bytes

@@ -52,6 +52,15 @@ public struct RegisterMember: Sendable, Hashable {
         (0..<encoding.registers).map { ModbusAddress(table: address.table, offset: address.offset &+ UInt16($0)) }
     }
 
+    /// The registers of `members` read in one go (`members.flatMap(\.addresses)`), cut into each member's own.
+    public static func split(_ registers: [UInt16], among members: [RegisterMember]) -> [ArraySlice<UInt16>] {
+        var next = registers[...]
+        return members.map { member in
+            defer { next = next.dropFirst(member.encoding.registers) }
+            return next.prefix(member.encoding.registers)
+        }
+    }
+
     /// Registers as the member's tag bytes (little-endian, as CIP sends them).
     func bytes(from registers: ArraySlice<UInt16>) -> [UInt8] {
         let raw = raw(from: registers)

@@ -113,11 +113,7 @@ extension EdgeNode {
     func values(of tracked: Tracked) -> [Double]? {
         let members = tracked.device.members
         guard let registers = tracked.poller.cached(members.flatMap(\.addresses), maxAge: tracked.device.maxAge) else { return nil }
-        var next = registers[...]
-        return members.map { member in
-            defer { next = next.dropFirst(member.addresses.count) }
-            return member.number(from: next.prefix(member.addresses.count))
-        }
+        return zip(members, RegisterMember.split(registers, among: members)).map { $0.number(from: $1) }
     }
 
     func sample(_ tracked: Tracked, _ values: [Double], at: UInt64, only: [Int]?) -> Sample {
