@@ -79,11 +79,13 @@ import Testing
         holder.arguments = ["-c", "exec 3<>\"$0\"; flock --exclusive 3; exec sleep 30", pty.path]
         try holder.run()
         defer { holder.terminate(); holder.waitUntilExit() }
-        var error: SerialError?
-        for _ in 0..<200 {
-            do { _ = try SerialPort(path: pty.path) } catch let failure { error = failure; break }
+        // The lock is taken before `exec sleep`: until the holder's name is "sleep", the error would
+        // name sh and flock instead, so wait for the exec rather than for the lock.
+        for _ in 0..<500 where (try? String(contentsOfFile: "/proc/\(holder.processIdentifier)/comm", encoding: .utf8)) != "sleep\n" {
             usleep(10_000)
         }
+        var error: SerialError?
+        do { _ = try SerialPort(path: pty.path) } catch let failure { error = failure }
         #expect(error?.code == .busy)
         #expect(error?.detail.contains("pid \(holder.processIdentifier) (sleep)") == true, "\(String(describing: error))")
     }
