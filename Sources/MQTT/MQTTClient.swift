@@ -128,6 +128,19 @@ public actor MQTTClient {
         return true
     }
 
+    /// Whether the broker has everything published so far on this
+    /// connection (see `MQTTConnection.confirm`); false when not connected,
+    /// or when the connection fails first.
+    public func confirm() async -> Bool {
+        guard let connection else { return false }
+        do {
+            try await connection.confirm().get()
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Puts a QoS 1 message in the outbox at once (messages keep the order
     /// of these calls) and sends it if connected; the future completes when
     /// the broker has it.

@@ -24,16 +24,43 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     private var waiting: [UInt16: EventLoopPromise<MQTTPacket>] = [:]
     private var lastID: UInt16 = 0
     private var lastSent = NIODeadline.now()
-    private var pingSent: NIODeadline?
+    /// PINGREQs not yet answered, oldest first (the broker answers in
+    /// order), each with what waits for its PINGRESP: nothing for keepalive's.
+    private var pings: [(sent: NIODeadline, reply: EventLoopPromise<MQTTPacket>?)] = []
     private var keepalive: RepeatedTask?
     private var connackDeadline: Scheduled<Void>?
     private(set) var closeReason: MQTTError?
 
-    init(options: MQTTConnection.Options, messages: AsyncStream<Publish>.Continuation) {
+    /// `connack` is completed with the broker's CONNACK, or failed with why there is none.
+    init(options: MQTTConnection.Options, messages: AsyncStream<Publish>.Continuation, connack: EventLoopPromise<MQTTPacket>) {
         self.options = options
         self.messages = messages
+        self.connackPromise = connack
     }
 
+    /// CONNECT goes out here, on the event loop, the moment the connection
+    /// is up: sent from the task that connected, it waited for a thread of
+    /// Swift's cooperative pool, and with that pool busy long enough the
+    /// broker gave up on a connection that said nothing.
+    func channelActive(context: ChannelHandlerContext) {
+        var bytes = context.channel.allocator.buffer(capacity: 64)
+        MQTTCodec.encode(.connect(options.connect), version: version, into: &bytes)
+        lastSent = .now()
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        let seconds = options.connectTimeout.components.seconds
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        connackDeadline = context.eventLoop.scheduleTask(in: .milliseconds(max(1, seconds) * 1000)) {
+            bound.value.handler.fail(MQTTError("no CONNACK within \(max(1, seconds)) s"), context: bound.value.context)
+        }
+        context.fireChannelActive()
+    }
+
+    /// A connection that never came up still answers the one waiting for its CONNACK.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connackDeadline?.cancel()
+        connackPromise?.fail(closeReason ?? MQTTError("the connection to the broker closed"))
+        connackPromise = nil
+    }
 
     func channelInactive(context: ChannelHandlerContext) {
         keepalive?.cancel()
@@ -43,6 +70,8 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         connackPromise = nil
         for promise in waiting.values { promise.fail(error) }
         waiting = [:]
+        for ping in pings { ping.reply?.fail(error) }
+        pings = []
         messages.finish()
         context.fireChannelInactive()
     }
@@ -59,14 +88,6 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     /// The packet with a packet id of its own when it needs one, its reply's promise kept under it.
     private func numbered(_ outgoing: Outgoing, context: ChannelHandlerContext) -> MQTTPacket {
         switch outgoing.packet {
-        case .connect:
-            connackPromise = outgoing.reply
-            let seconds = options.connectTimeout.components.seconds
-            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-            connackDeadline = context.eventLoop.scheduleTask(in: .milliseconds(max(1, seconds) * 1000)) {
-                bound.value.handler.fail(MQTTError("no CONNACK within \(max(1, seconds)) s"), context: bound.value.context)
-            }
-            return outgoing.packet
         case .publish(var publish) where publish.qos != .atMostOnce:
             publish.packetID = register(outgoing.reply)
             return .publish(publish)
@@ -76,6 +97,9 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         case .unsubscribe(var unsubscribe):
             unsubscribe.packetID = register(outgoing.reply)
             return .unsubscribe(unsubscribe)
+        case .pingreq:
+            pings.append((.now(), outgoing.reply))
+            return .pingreq
         default:
             return outgoing.packet
         }
@@ -128,7 +152,8 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         case .suback(let ack), .unsuback(let ack):
             waiting.removeValue(forKey: ack.packetID)?.succeed(packet)
         case .pingresp:
-            pingSent = nil
+            // One not asked for is not worth closing the connection over.
+            if !pings.isEmpty { pings.removeFirst().reply?.succeed(packet) }
         case .disconnect(let reason):
             throw MQTTError("the broker disconnected us: reason 0x\(String(reason.reasonCode, radix: 16))"
                                 + (reason.properties.text(0x1F).map { ", \($0)" } ?? ""))
@@ -169,11 +194,11 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     private func checkKeepalive(_ context: ChannelHandlerContext, seconds: Int64, half: TimeAmount) {
             let now = NIODeadline.now()
-            if let pingSent, now - pingSent > .seconds(seconds) {
+            if let oldest = pings.first?.sent, now - oldest > .seconds(seconds) {
                 return fail(MQTTError("the broker did not answer a PINGREQ within the keepalive (\(seconds) s)"), context: context)
             }
-            guard pingSent == nil, now - lastSent >= half else { return }
-            pingSent = now
+            guard pings.isEmpty, now - lastSent >= half else { return }
+            pings.append((now, nil))
             var bytes = context.channel.allocator.buffer(capacity: 2)
             MQTTCodec.encode(.pingreq, version: version, into: &bytes)
             lastSent = now

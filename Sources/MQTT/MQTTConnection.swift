@@ -66,8 +66,8 @@ public final class MQTTConnection: Sendable {
     /// PUBLISH packets from the broker, in order; it ends when the connection closes.
     public let messages: AsyncStream<Publish>
     private let channel: any Channel
-    /// Messages `published` and not yet handed to the event loop.
-    private let outbound = Mutex<[(Publish, EventLoopPromise<Void>)]>([])
+    /// Messages `published` (and `confirm`'s PINGREQs) not yet handed to the event loop.
+    private let outbound = Mutex<[(MQTTPacket, EventLoopPromise<Void>)]>([])
     private let handler: NIOLoopBound<MQTTClientHandler>
 
     private init(channel: any Channel, handler: NIOLoopBound<MQTTClientHandler>, connack: ConnAck, messages: AsyncStream<Publish>) {
@@ -85,7 +85,7 @@ public final class MQTTConnection: Sendable {
         let serverName = options.tls?.serverName ?? options.host
         // The handler is kept as it is made, not looked up afterwards: a
         // channel that closed at once has no pipeline to look in.
-        let made = Mutex<NIOLoopBound<MQTTClientHandler>?>(nil)
+        let made = Mutex<(handler: NIOLoopBound<MQTTClientHandler>, connack: EventLoopFuture<MQTTPacket>)?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(nanoseconds))
@@ -94,16 +94,19 @@ public final class MQTTConnection: Sendable {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     }
-                    let handler = MQTTClientHandler(options: options, messages: continuation)
+                    let connack = channel.eventLoop.makePromise(of: MQTTPacket.self)
+                    let handler = MQTTClientHandler(options: options, messages: continuation, connack: connack)
                     try channel.pipeline.syncOperations.addHandler(handler)
-                    made.withLock { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
+                    made.withLock { $0 = (NIOLoopBound(handler, eventLoop: channel.eventLoop), connack.futureResult) }
                 }
             }
             .connect(host: options.host, port: options.port).get()
-        guard let handler = made.withLock({ $0 }) else { throw MQTTError("the connection to \(options.host):\(options.port) had no MQTT handler") }
+        guard let (handler, connack) = made.withLock({ $0 }) else {
+            throw MQTTError("the connection to \(options.host):\(options.port) had no MQTT handler")
+        }
         let reply: MQTTPacket
         do {
-            reply = try await send(.connect(options.connect), awaiting: true, on: channel).get()
+            reply = try await connack.get()
         } catch {
             try? await channel.close()
             throw error
@@ -126,9 +129,20 @@ public final class MQTTConnection: Sendable {
     /// one batch, with one flush; nothing here attaches a callback to a
     /// future from outside the loop (each such callback would be a hop).
     public func published(_ publish: Publish) -> EventLoopFuture<Void> {
+        queue(.publish(publish))
+    }
+
+    /// Completes once the broker has answered a PINGREQ sent after every
+    /// message published before this call: proof that it has them all
+    /// (it reads a connection in order), which QoS 0 alone never gives.
+    public func confirm() -> EventLoopFuture<Void> {
+        queue(.pingreq)
+    }
+
+    private func queue(_ packet: MQTTPacket) -> EventLoopFuture<Void> {
         let done = channel.eventLoop.makePromise(of: Void.self)
         let first = outbound.withLock { queued in
-            queued.append((publish, done))
+            queued.append((packet, done))
             return queued.count == 1
         }
         if first { channel.eventLoop.execute { self.drain() } }
@@ -144,31 +158,38 @@ public final class MQTTConnection: Sendable {
             defer { queued = [] }
             return queued
         }
-        for (publish, done) in batch {
-            let reply = publish.qos == .atMostOnce ? nil : channel.eventLoop.makePromise(of: MQTTPacket.self)
+        for (packet, done) in batch {
+            let qos = if case .publish(let publish) = packet { publish.qos } else { QoS.atLeastOnce }
+            let reply = qos == .atMostOnce ? nil : channel.eventLoop.makePromise(of: MQTTPacket.self)
             let written = channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenComplete { result in
                 switch result {
                 case .success: if reply == nil { done.succeed() }
-                case .failure(let error): done.fail(error)
+                case .failure(let error): done.fail(self.handler.value.closeReason ?? error)
                 }
             }
             reply?.futureResult.whenComplete { result in
                 switch result {
                 case .success(.acknowledgement(let ack)) where ack.reasonCode >= 0x80:
-                    done.fail(MQTTError("the broker refused the message to \(publish.topic): reason 0x\(String(ack.reasonCode, radix: 16))"))
+                    done.fail(MQTTError("the broker refused \(Self.describe(packet)): reason 0x\(String(ack.reasonCode, radix: 16))"))
                 case .success: done.succeed()
                 case .failure(let error): done.fail(error)
                 }
             }
-            channel.write(MQTTClientHandler.Outgoing(packet: .publish(publish), reply: reply), promise: written)
+            channel.write(MQTTClientHandler.Outgoing(packet: packet, reply: reply), promise: written)
         }
         channel.flush()
     }
 
     /// Subscribes; the codes the broker granted, one per subscription (QoS, or ≥ 0x80 refused).
     public func subscribe(_ subscriptions: [Subscription]) async throws -> [UInt8] {
-        let reply = try await Self.send(.subscribe(Subscribe(packetID: 1, subscriptions: subscriptions)), awaiting: true, on: channel).get()
+        let reply: MQTTPacket
+        do {
+            reply = try await Self.send(.subscribe(Subscribe(packetID: 1, subscriptions: subscriptions)), awaiting: true, on: channel).get()
+        } catch {
+            // A broker that broke the protocol right after CONNACK: its fault, not "I/O on closed channel".
+            throw await closeReason ?? error
+        }
         guard case .suback(let ack) = reply else { throw MQTTError("a SUBSCRIBE answered with something else than SUBACK") }
         return ack.codes
     }
@@ -203,6 +224,11 @@ public final class MQTTConnection: Sendable {
         }
         channel.writeAndFlush(MQTTClientHandler.Outgoing(packet: packet, reply: awaiting ? promise : nil), promise: written)
         return promise.futureResult
+    }
+
+    private static func describe(_ packet: MQTTPacket) -> String {
+        if case .publish(let publish) = packet { return "the message to \(publish.topic)" }
+        return "\(packet)"
     }
 
     static func describe(_ packet: MQTTPacket, version: MQTTVersion) -> String {

@@ -16,6 +16,10 @@ extension EdgeNode {
     func disconnected(_ reason: String) {
         connected = false
         for tag in devices.keys { devices[tag]?.born = false }
+        // What the broken connection may have lost goes out again, flagged historical.
+        spool.putBack(unconfirmed.map(\.sample))
+        unconfirmed = []
+        counters.update { $0.queued = spool.count; $0.dropped = spool.dropped }
         logger.warning("MQTT: connection lost: \(reason); keeping data on disk until it is back",
                        metadata: ["event": "mqtt-disconnected"])
         counters.update { $0.connected = false; $0.lastError = reason }
@@ -43,16 +47,24 @@ extension EdgeNode {
         await flush(tag)
     }
 
-    /// The spool's samples of a device just born, in order, flagged historical.
+    /// The spool's samples of a device just born, in order, flagged
+    /// historical; they leave it once the broker confirms it has them.
     private func flush(_ tag: String) async {
         var published: Set<Int> = []
-        for (index, entry) in spool.entries.enumerated() where entry.sample.device == tag {
+        for entry in spool.entries where entry.sample.device == tag {
             guard connected else { break }
             guard await send(dialect.deviceData(entry.sample, seq: nextSeq(), historical: true)) else { break }
-            published.insert(index)
+            published.insert(entry.id)
         }
+        guard !published.isEmpty, await client.confirm() else { return }
         spool.remove(published)
         counters.update { $0.queued = spool.count }
+    }
+
+    /// Once the broker confirms it has what was sent live so far, it is no longer kept for a new connection.
+    private func confirmSent() async {
+        guard let last = unconfirmed.last?.number, await client.confirm() else { return }
+        unconfirmed.removeAll { $0.number <= last }
     }
 
     /// A poller ended a cycle: each of its devices is born, dies, or publishes what changed.
@@ -77,9 +89,14 @@ extension EdgeNode {
             devices[tag]?.last = values
             guard !changed.isEmpty else { continue }
             let data = sample(tracked, values, at: at, only: changed)
-            let sent = connected ? await send(dialect.deviceData(data, seq: nextSeq(), historical: false)) : false
-            if !sent { keep(data) }
+            if connected, await send(dialect.deviceData(data, seq: nextSeq(), historical: false)) {
+                lastSent += 1
+                unconfirmed.append((lastSent, data))
+            } else {
+                keep(data)
+            }
         }
+        await confirmSent()
     }
 
     /// A data message that could not go: into the spool, in order.

@@ -46,6 +46,10 @@ public actor EdgeNode {
     var devices: [String: Tracked] = [:]
     var observing: [(poller: Poller, number: Int)] = []
     var connected = false
+    /// Data sent live on this connection that the broker has not yet
+    /// confirmed (QoS 0 is fire and forget): kept again if it breaks first.
+    var unconfirmed: [(number: Int, sample: Sample)] = []
+    var lastSent = 0
     var bdSeq: UInt64 = 0
     var seq: UInt8 = 0
     var nodeMetrics: [NodeMetric] = []

@@ -10,8 +10,9 @@ import Foundation
 struct Spool {
     let path: String
     let maximumBytes: Int
-    /// Each sample and the bytes of its line.
-    private(set) var entries: [(sample: Sample, bytes: Int)] = []
+    /// Each sample, the bytes of its line, and a number of its own for this run.
+    private(set) var entries: [(sample: Sample, bytes: Int, id: Int)] = []
+    private var lastID = 0
     private(set) var bytes = 0
     /// Samples dropped: the spool was full, or a line could not be read back.
     private(set) var dropped = 0
@@ -32,7 +33,8 @@ struct Spool {
                     dropped += 1
                     continue
                 }
-                entries.append((sample, line.count + 1))
+                lastID += 1
+                entries.append((sample, line.count + 1, lastID))
                 bytes += line.count + 1
             }
         }
@@ -46,17 +48,28 @@ struct Spool {
         guard var line = try? JSONEncoder().encode(sample) else { return }
         line.append(UInt8(ascii: "\n"))
         if bytes + line.count > maximumBytes { makeRoom(for: line.count) }
-        entries.append((sample, line.count))
+        lastID += 1
+        entries.append((sample, line.count, lastID))
         bytes += line.count
         let written = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         if written != line.count { try? rewrite() }
     }
 
-    /// The samples at these positions have been published.
+    /// The samples of these ids have been published (and the broker has them).
     mutating func remove(_ published: Set<Int>) {
         guard !published.isEmpty else { return }
-        entries = entries.enumerated().filter { !published.contains($0.offset) }.map(\.element)
+        entries.removeAll { published.contains($0.id) }
         bytes = entries.reduce(0) { $0 + $1.bytes }
+        try? rewrite()
+    }
+
+    /// Samples sent on a connection that broke before the broker confirmed
+    /// them: kept again, each device's in the order of their time.
+    mutating func putBack(_ samples: [Sample]) {
+        guard !samples.isEmpty else { return }
+        for sample in samples { append(sample) }
+        // Stable: samples of one time keep the order they came in.
+        entries = entries.enumerated().sorted { ($0.element.sample.at, $0.offset) < ($1.element.sample.at, $1.offset) }.map(\.element)
         try? rewrite()
     }
 

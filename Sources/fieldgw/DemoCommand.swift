@@ -7,6 +7,7 @@ import Modbus
 import NIOPosix
 import Prometheus
 import Serial
+import Sparkplug
 import Web
 
 struct DemoCommand: AsyncParsableCommand {
@@ -34,6 +35,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The simulated line's baud rate.")
     var baud = 19200
 
+    @Option(name: .long, help: "Publish the three slaves as a Sparkplug B edge node to this broker (mqtt://HOST:PORT).")
+    var mqtt: String?
+
+    @Option(name: .long, help: "The edge node id with --mqtt (group id: demo).")
+    var edgeNode = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "fieldgw"
+
     func run() async throws {
         let stop = await StopSignal()
         LoggingSystem.bootstrap { label in
@@ -52,7 +59,17 @@ struct DemoCommand: AsyncParsableCommand {
                         faults: faults[index])
         }
         defer { slaves.forEach { $0.stop() } }
-        let configuration = try Configuration(toml: configurationText(adapter: line.paths[0]), file: "(the demo's own)")
+        // The edge node's spool and bdSeq live for this run only.
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-demo-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        let configuration: Configuration
+        do {
+            configuration = try Configuration(toml: configurationText(adapter: line.paths[0], spool: spool), file: "(the demo's own)")
+        } catch {
+            // Only --mqtt and --edge-node can make the demo's own configuration wrong.
+            ModbusSimCommand.say("demo: --mqtt \(mqtt ?? "") --edge-node \(edgeNode): \(error.reason)")
+            throw ExitCode(CommandFailure.configuration)
+        }
         let web = Latch<WebServer>()
         let service: GatewayService
         do {
@@ -61,13 +78,14 @@ struct DemoCommand: AsyncParsableCommand {
                                                      signals: [.sigterm, .sigint]) { service in
                 let server = WebServer(settings: configuration.web!, gateway: service, metrics: registry, logger: Logger(label: "fieldgw.web"))
                 web.set(server)
-                return [server.part()]
+                let node = configuration.mqtt.map { [EdgeNode.part($0, gateway: service, logger: Logger(label: "fieldgw.demo"))] } ?? []
+                return node + [server.part()]
             }
         } catch {
             ModbusSimCommand.say("demo: \(error)")
             throw ExitCode(CommandFailure.unavailable)
         }
-        introduce(service: service, web: web.value?.bound.value)
+        introduce(service: service, configuration: configuration, web: web.value?.bound.value)
         let ticker = Task { await tick(devices: devices, service: service) }
         stop.shutsDown(service.group)
         try? await service.wait()
@@ -77,7 +95,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// The demo's gateway, as a configuration file would say it: one line,
     /// units 1-3 routed to it, each slave a structure tag, the web server.
-    private func configurationText(adapter: String) -> String {
+    private func configurationText(adapter: String, spool: String) -> String {
         let members = ["[[device.member]]\nname = \"Seconds\"\nregister = \"40001\"\ntype = \"UINT\"\nread_only = false"]
             + (2...10).map { "[[device.member]]\nname = \"R\($0)\"\nregister = \"\(40000 + $0)\"\ntype = \"INT\"" }
         let units = (1...3).map { unit in
@@ -101,8 +119,20 @@ struct DemoCommand: AsyncParsableCommand {
             bind = "127.0.0.1:\(port)"
             [enip]
             bind = "127.0.0.1:\(enipPort)"
-
+            \(mqttText(spool: spool))
             """ + units.joined(separator: "\n")
+    }
+
+    private func mqttText(spool: String) -> String {
+        guard let mqtt else { return "" }
+        return """
+            [mqtt]
+            brokers = ["\(mqtt)"]
+            group_id = "demo"
+            edge_node_id = "\(edgeNode)"
+            spool_directory = "\(spool)"
+
+            """
     }
 
     /// Holding registers 40001-40010: 40001 counts seconds, the others hold 2..10.
@@ -112,7 +142,7 @@ struct DemoCommand: AsyncParsableCommand {
         return ModbusDevice(store: store)
     }
 
-    private func introduce(service: GatewayService, web: (host: String, port: Int)?) {
+    private func introduce(service: GatewayService, configuration: Configuration, web: (host: String, port: Int)?) {
         let port = service.servers.first?.port ?? self.port
         let enipPort = service.enipServer?.port ?? self.enipPort
         ModbusSimCommand.say("""
@@ -128,6 +158,9 @@ struct DemoCommand: AsyncParsableCommand {
             demo: try  fieldgw enip-client -a 127.0.0.1:\(enipPort) Unit1.Seconds Unit2.R5 --list-tags
                        python3 -c "from pylogix import PLC; c = PLC('127.0.0.1'); c.Port = \(enipPort); print(c.Read('Unit1.Seconds'))"
             """)
+        if let mqtt = configuration.mqtt {
+            ModbusSimCommand.say("demo: Sparkplug B edge node demo/\(mqtt.edgeNodeID) on \(self.mqtt ?? ""): topics spBv1.0/demo/#")
+        }
         guard let web else { return }
         let url = "http://127.0.0.1:\(web.port)"
         ModbusSimCommand.say("""

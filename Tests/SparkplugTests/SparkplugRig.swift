@@ -52,7 +52,7 @@ final class SparkplugRig: @unchecked Sendable {
             name = "pumps"
             adapter = "\(bus.paths[0])"
             baud = 38400
-            timeout_max_ms = 200
+            timeout_max_ms = 1000
             [[device]]
             tag = "Pump"
             line = "pumps"
@@ -184,9 +184,10 @@ final class SparkplugHost: @unchecked Sendable {
 
     let process: PeerProcess
 
-    init(port: Int, filter: String = "spBv1.0/#") throws {
+    /// With `session`, a persistent session of that client id (see the script).
+    init(port: Int, filter: String = "spBv1.0/#", session: String? = nil) throws {
         let script = Peers.packageRoot.appendingPathComponent("Tests/SparkplugTests/Peers/sparkplug_host.py").path
-        process = try PeerProcess(Peers.sparkplugPython(), [script, "\(port)", filter])
+        process = try PeerProcess(Peers.sparkplugPython(), [script, "\(port)", filter] + (session.map { [$0] } ?? []))
         _ = try process.waitForLine(startingWith: "subscribed")
     }
 

@@ -21,11 +21,24 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         var spool = try Spool(directory: path, maximumBytes: 1 << 20)
         for value in 1...5 { spool.append(sample(Double(value))) }
-        spool.remove([0, 2])
+        spool.remove([spool.entries[0].id, spool.entries[2].id])
         spool.shut()
         let again = try Spool(directory: path, maximumBytes: 1 << 20)
         #expect(again.entries.map(\.sample.at) == [2, 4, 5])
         #expect(again.dropped == 0)
+    }
+
+    /// Samples sent but never confirmed come back among those kept meanwhile, in time order, on disk too.
+    @Test func samplesPutBackTakeTheirPlaceInTime() throws {
+        let path = directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var spool = try Spool(directory: path, maximumBytes: 1 << 20)
+        for value in [1.0, 4, 5] { spool.append(sample(value)) }
+        spool.putBack([sample(2), sample(3), sample(6)])
+        #expect(spool.entries.map(\.sample.at) == [1, 2, 3, 4, 5, 6])
+        #expect(Set(spool.entries.map(\.id)).count == 6, "every entry its own id")
+        spool.shut()
+        #expect(try Spool(directory: path, maximumBytes: 1 << 20).entries.map(\.sample.at) == [1, 2, 3, 4, 5, 6])
     }
 
     @Test func aFullSpoolDropsTheOldestAndCountsThem() throws {

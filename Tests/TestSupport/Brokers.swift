@@ -14,7 +14,9 @@ public final class Mosquitto: @unchecked Sendable {
 
     /// With `tls`, the listener takes TLS only, with the server certificate
     /// of `certificates`, and with `clientCertificates` it requires one from the client.
-    public init(tls certificates: TestCertificates? = nil, clientCertificates: Bool = false) throws {
+    /// With `persistent`, it saves its sessions when it stops and takes
+    /// them up again on `restart()`, QoS 0 messages included.
+    public init(tls certificates: TestCertificates? = nil, clientCertificates: Bool = false, persistent: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-mosquitto-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         config = "\(directory)/mosquitto.conf"
@@ -25,7 +27,9 @@ public final class Mosquitto: @unchecked Sendable {
             // `user root`: started as root, Mosquitto would otherwise run as its
             // own user, which cannot read the test's keys.
             var text = "listener \(port) 127.0.0.1\nallow_anonymous true\nlog_dest stderr\nuser root\n"
-            text += "persistence false\n"
+            text += persistent
+                ? "persistence true\npersistence_location \(directory)/\nqueue_qos0_messages true\nmax_queued_messages 100000\n"
+                : "persistence false\n"
             if let certificates {
                 text += "cafile \(certificates.ca)\ncertfile \(certificates.server)\nkeyfile \(certificates.serverKey)\n"
                 text += "require_certificate \(clientCertificates)\n"
@@ -53,6 +57,12 @@ public final class Mosquitto: @unchecked Sendable {
         // port 0 can be given it), and then Mosquitto fails to bind it.
         // (It logs the port before it binds, "running" only once it serves.)
         try process.waitForError(containing: " running")
+    }
+
+    /// Stops it as a service manager would (SIGTERM) and starts it again on the same port.
+    public func restart() throws {
+        process?.stop(signal: SIGTERM)
+        try start()
     }
 
     public func stop() {

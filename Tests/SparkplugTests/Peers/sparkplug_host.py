@@ -2,12 +2,15 @@
 """A Sparkplug B host application for the tests, on pysparkplug (Tahu's
 payloads, decoded by a library that is not ours) and paho-mqtt.
 
-usage: sparkplug_host.py PORT [TOPIC_FILTER]
+usage: sparkplug_host.py PORT [TOPIC_FILTER [SESSION]]
 
 Subscribes to spBv1.0/# (or the filter) on 127.0.0.1:PORT and prints
 "subscribed", then one line "message JSON" per message: its topic, kind,
 seq, timestamp, the time it arrived, and its metrics (name, datatype,
-value, timestamp, historical). Each line read on standard input is a
+value, timestamp, historical). With SESSION, it is the client id of a
+persistent session (clean session off): a broker that restarts with its
+sessions saved keeps what came meanwhile, and the host reconnects by
+itself. Each line read on standard input is a
 command as JSON:
   {"rebirth": {"group": G, "edge": E}}
   {"write": {"group": G, "edge": E, "device": D, "metrics": [{"name": N, "datatype": "INT16", "value": V}]}}
@@ -89,7 +92,10 @@ def command(client, line):
 def main():
     port = int(sys.argv[1])
     topic_filter = sys.argv[2] if len(sys.argv) > 2 else "spBv1.0/#"
-    client = mqtt.Client(client_id=f"sparkplug-host-{port}-{time.time_ns()}", userdata=topic_filter)
+    session = sys.argv[3] if len(sys.argv) > 3 else None
+    client = mqtt.Client(client_id=session or f"sparkplug-host-{port}-{time.time_ns()}", clean_session=session is None,
+                         userdata=topic_filter)
+    client.reconnect_delay_set(min_delay=0.2, max_delay=1)
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
