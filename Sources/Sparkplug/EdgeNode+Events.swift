@@ -56,14 +56,24 @@ extension EdgeNode {
             guard await send(dialect.deviceData(entry.sample, seq: nextSeq(), historical: true)) else { break }
             published.insert(entry.id)
         }
-        guard !published.isEmpty, await client.confirm() else { return }
+        guard !published.isEmpty else { return }
+        // Not waited for here: a broker that went silent would hold up every poll until the keepalive.
+        Task { if await client.confirm() { unspool(published) } }
+    }
+
+    private func unspool(_ published: Set<Int>) {
         spool.remove(published)
         counters.update { $0.queued = spool.count }
     }
 
-    /// Once the broker confirms it has what was sent live so far, it is no longer kept for a new connection.
-    private func confirmSent() async {
-        guard let last = unconfirmed.last?.number, await client.confirm() else { return }
+    /// Once the broker confirms it has what was sent live so far, it is no
+    /// longer kept for a new connection (asked on a task of its own, as above).
+    private func confirmSent() {
+        guard let last = unconfirmed.last?.number else { return }
+        Task { if await client.confirm() { confirmed(upTo: last) } }
+    }
+
+    private func confirmed(upTo last: Int) {
         unconfirmed.removeAll { $0.number <= last }
     }
 
@@ -96,7 +106,7 @@ extension EdgeNode {
                 keep(data)
             }
         }
-        await confirmSent()
+        confirmSent()
     }
 
     /// A data message that could not go: into the spool, in order.

@@ -43,6 +43,17 @@ import Testing
         func stop() { running.store(false, ordering: .relaxed) }
     }
 
+    /// `body`'s result, tried up to five times: on a machine loaded by the
+    /// whole suite a slave thread can miss its timeout, which has nothing
+    /// to do with the broker; a gateway that stopped serving fails them all.
+    static func eventually<T>(_ body: () async throws -> T) async throws -> T {
+        for _ in 1..<5 {
+            if let result = try? await body() { return result }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return try await body()
+    }
+
     /// A Modbus/TCP listener with the rig's slaves routed to it.
     static let listener = """
         [[listener]]
@@ -70,10 +81,15 @@ import Testing
             let until = Date().addingTimeInterval(30)
             while broker.served.load(ordering: .relaxed) < 4 && Date() < until {
                 try rig.pumpStore.write(.holdingRegisters, address: 0, values: [UInt16(reads)])
-                #expect(try await modbus.call(.readHoldingRegisters(address: 0, count: 1), unit: 1) == .registers([UInt16(reads)]))
-                var tags: [TagResult] = []
-                for try await result in enip.perform([try TagOperation(parsing: "Tank.Height")]) { tags.append(result) }
-                #expect(tags.first?.values == ["500"], "\(tags)")
+                #expect(try await Self.eventually { try await modbus.call(.readHoldingRegisters(address: 0, count: 1), unit: 1) }
+                            == .registers([UInt16(reads)]))
+                let tag = try await Self.eventually {
+                    var tags: [TagResult] = []
+                    for try await result in enip.perform([try TagOperation(parsing: "Tank.Height")]) { tags.append(result) }
+                    guard tags.first?.status == .success else { throw Peers.Missing(description: "\(tags)") }
+                    return tags.first?.values
+                }
+                #expect(tag == ["500"])
                 reads += 1
                 try await Task.sleep(for: .milliseconds(50))
             }

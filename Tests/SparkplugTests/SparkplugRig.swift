@@ -207,12 +207,18 @@ final class SparkplugHost: @unchecked Sendable {
         }
     }
 
-    /// Every message until `done` says so (it is given each one), or the timeout.
-    func collect(timeout: TimeInterval = 30, until done: (Message) -> Bool) async throws -> [Message] {
+    /// Every message until `done` says so (it is given each one), or the
+    /// timeout (an error, unless `keepingWhatCame`: then what came by then).
+    func collect(timeout: TimeInterval = 30, keepingWhatCame: Bool = false, until done: (Message) -> Bool) async throws -> [Message] {
         var messages: [Message] = []
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            let message = try await next(timeout: max(0.1, deadline.timeIntervalSinceNow))
+            let message: Message
+            do {
+                message = try await next(timeout: max(0.1, deadline.timeIntervalSinceNow))
+            } catch let missing as Peers.Missing where keepingWhatCame && missing.description.hasPrefix("no ") {
+                return messages
+            }
             messages.append(message)
             if done(message) { return messages }
         }

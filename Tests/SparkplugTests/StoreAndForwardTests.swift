@@ -43,7 +43,7 @@ import Testing
             // Until every value since the first is in: live data does not wait for the spool's,
             // and on a loaded machine 150 can come before the last historical ones.
             var values: Set<Int> = []
-            let messages = try await host.collect(timeout: 60) { message in
+            let messages = try await host.collect(timeout: 60, keepingWhatCame: true) { message in
                 if message.device == "Pump", ["DDATA", "DBIRTH"].contains(message.kind), let count = message.value("Count") {
                     values.insert(Int(count))
                 }
