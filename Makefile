@@ -109,6 +109,7 @@ bench: py-deps
 	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python $(BENCH_DIR) || missed=1; \
 	$(PYTHON) Benchmarks/dashboard_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/mqtt_bench.py .build/release || missed=1; \
+	$(PYTHON) Benchmarks/sparkplug_latency.py .build/release || missed=1; \
 	exit $$missed
 
 # Sources/Sparkplug/sparkplug_b.pb.swift is generated from Eclipse Tahu's

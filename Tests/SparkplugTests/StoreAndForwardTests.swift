@@ -9,6 +9,18 @@ import Testing
 /// change reaches the host once, in order, those of the outage flagged
 /// historical; across a gateway restart too.
 @Suite(.serialized) struct StoreAndForwardTests {
+    /// Waits (up to 2 s) until the poller has passed `cycles`, so that a
+    /// whole poll began after a change: on a machine loaded by the whole
+    /// suite a poll can come later than the next change, and a value never
+    /// polled is not one the node could keep.
+    static func wait(for poller: Poller?, toPass cycles: Int, unless paused: Guarded<Bool>) async {
+        guard let poller else { return }
+        let giveUp = ContinuousClock.now + .seconds(2)
+        while poller.cycles < cycles, ContinuousClock.now < giveUp, !paused.withLock({ $0 }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     @Test(arguments: [false, true])
     func anOutageLosesNoChange(restartDuringIt: Bool) async throws {
         let broker = try Mosquitto()
@@ -25,12 +37,15 @@ import Testing
                 for value in UInt16(1)...UInt16(150) {
                     while paused.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
                     rig.pumpStore.define(.holdingRegisters, at: 0, values: [value])
+                    let poller = rig.service.pollers.first { $0.slave == 1 }
+                    let cycles = poller?.cycles ?? 0
                     try? await Task.sleep(for: .milliseconds(100))
+                    await Self.wait(for: poller, toPass: cycles + 2, unless: paused)
                 }
             }
             try await Task.sleep(for: .seconds(2))
             relay.cut(for: .seconds(10))
-            try await waitUntil { (rig.status?.queued ?? 0) > 10 }
+            try await waitUntil(20) { (rig.status?.queued ?? 0) >= 5 }
             if restartDuringIt {
                 try await Task.sleep(for: .seconds(3))
                 paused.withLock { $0 = true }
