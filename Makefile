@@ -45,7 +45,11 @@ PEER_DIR := .build/peers
 
 test: py-deps $(PEER_DIR)/libmodbus_server
 	$(SWIFT) build --build-tests
-	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest
+	@# The Sparkplug suites run gateways in the test process and time what
+	@# they publish: in a run of their own, after the rest, whose load on a
+	@# small machine otherwise starves them of threads for seconds at a time.
+	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --skip '^SparkplugTests\.'
+	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --filter '^SparkplugTests\.'
 	$(MAKE) fuzz-build
 	Fuzz/run $(FUZZ_TEST_SECONDS)
 

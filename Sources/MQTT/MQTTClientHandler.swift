@@ -26,7 +26,10 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     private var lastSent = NIODeadline.now()
     /// PINGREQs not yet answered, oldest first (the broker answers in
     /// order), each with what waits for its PINGRESP: nothing for keepalive's.
-    private var pings: [(sent: NIODeadline, reply: EventLoopPromise<MQTTPacket>?)] = []
+    private var pings: [(sent: NIODeadline, done: EventLoopPromise<Void>?)] = []
+    /// QoS 1 messages sent by `send`, by packet id, until their PUBACK.
+    private var publishes: [UInt16: (topic: String, done: EventLoopPromise<Void>)] = [:]
+    private var context: ChannelHandlerContext?
     private var keepalive: RepeatedTask?
     private var connackDeadline: Scheduled<Void>?
     private(set) var closeReason: MQTTError?
@@ -55,8 +58,13 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
     /// A connection that never came up still answers the one waiting for its CONNACK.
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         connackDeadline?.cancel()
         connackPromise?.fail(closeReason ?? MQTTError("the connection to the broker closed"))
         connackPromise = nil
@@ -70,8 +78,10 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         connackPromise = nil
         for promise in waiting.values { promise.fail(error) }
         waiting = [:]
-        for ping in pings { ping.reply?.fail(error) }
+        for ping in pings { ping.done?.fail(error) }
         pings = []
+        for publish in publishes.values { publish.done.fail(error) }
+        publishes = [:]
         messages.finish()
         context.fireChannelInactive()
     }
@@ -97,18 +107,51 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         case .unsubscribe(var unsubscribe):
             unsubscribe.packetID = register(outgoing.reply)
             return .unsubscribe(unsubscribe)
-        case .pingreq:
-            pings.append((.now(), outgoing.reply))
-            return .pingreq
         default:
             return outgoing.packet
         }
     }
 
     private func register(_ promise: EventLoopPromise<MQTTPacket>?) -> UInt16 {
-        repeat { lastID = lastID == .max ? 1 : lastID + 1 } while waiting[lastID] != nil
+        repeat { lastID = lastID == .max ? 1 : lastID + 1 } while waiting[lastID] != nil || publishes[lastID] != nil
         if let promise { waiting[lastID] = promise }
         return lastID
+    }
+
+    /// PUBLISHes (and PINGREQs) many at once, as `MQTTConnection` queues
+    /// them: all encoded into one buffer, written and flushed once. QoS 0
+    /// messages are done when written; QoS 1 when their PUBACK comes; a
+    /// PINGREQ when its PINGRESP does. Per message that saves the promises,
+    /// the pipeline's trip and the buffer a write of its own would cost.
+    func send(_ batch: [(MQTTPacket, EventLoopPromise<Void>)]) {
+        guard let context, context.channel.isActive else {
+            let error = closeReason ?? MQTTError("the connection to the broker closed")
+            return batch.forEach { $0.1.fail(error) }
+        }
+        var bytes = context.channel.allocator.buffer(capacity: batch.count * 64)
+        var whenWritten: [EventLoopPromise<Void>] = []
+        for (packet, done) in batch {
+            switch packet {
+            case .publish(var publish) where publish.qos != .atMostOnce:
+                publish.packetID = register(nil)
+                publishes[publish.packetID!] = (publish.topic, done)
+                MQTTCodec.encode(.publish(publish), version: version, into: &bytes)
+            case .pingreq:
+                pings.append((.now(), done))
+                MQTTCodec.encode(.pingreq, version: version, into: &bytes)
+            default:
+                whenWritten.append(done)
+                MQTTCodec.encode(packet, version: version, into: &bytes)
+            }
+        }
+        lastSent = .now()
+        let written = whenWritten.isEmpty ? nil : context.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        written?.futureResult.whenComplete { [whenWritten] result in
+            let outcome = result.mapError { (bound.value.closeReason as (any Error)?) ?? $0 }
+            whenWritten.forEach { $0.completeWith(outcome) }
+        }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: written)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -153,7 +196,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
             waiting.removeValue(forKey: ack.packetID)?.succeed(packet)
         case .pingresp:
             // One not asked for is not worth closing the connection over.
-            if !pings.isEmpty { pings.removeFirst().reply?.succeed(packet) }
+            if !pings.isEmpty { pings.removeFirst().done?.succeed() }
         case .disconnect(let reason):
             throw MQTTError("the broker disconnected us: reason 0x\(String(reason.reasonCode, radix: 16))"
                                 + (reason.properties.text(0x1F).map { ", \($0)" } ?? ""))
@@ -164,6 +207,13 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     private func acknowledged(_ ack: Acknowledgement, context: ChannelHandlerContext) throws {
         switch ack.kind {
+        case .puback where publishes[ack.packetID] != nil:
+            let (topic, done) = publishes.removeValue(forKey: ack.packetID)!
+            if ack.reasonCode >= 0x80 {
+                done.fail(MQTTError("the broker refused the message to \(topic): reason 0x\(String(ack.reasonCode, radix: 16))"))
+            } else {
+                done.succeed()
+            }
         case .puback, .pubcomp:
             waiting.removeValue(forKey: ack.packetID)?.succeed(.acknowledgement(ack))
         case .pubrec:

@@ -152,33 +152,14 @@ public final class MQTTConnection: Sendable {
     /// The event loop of the connection: its futures complete there.
     public var eventLoop: any EventLoop { channel.eventLoop }
 
-    /// On the event loop: everything queued by `published`, written, then one flush.
+    /// On the event loop: everything queued by `published`, encoded into
+    /// one buffer, one write, one flush (see `MQTTClientHandler.send`).
     private func drain() {
         let batch = outbound.withLock { queued in
             defer { queued = [] }
             return queued
         }
-        for (packet, done) in batch {
-            let qos = if case .publish(let publish) = packet { publish.qos } else { QoS.atLeastOnce }
-            let reply = qos == .atMostOnce ? nil : channel.eventLoop.makePromise(of: MQTTPacket.self)
-            let written = channel.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { result in
-                switch result {
-                case .success: if reply == nil { done.succeed() }
-                case .failure(let error): done.fail(self.handler.value.closeReason ?? error)
-                }
-            }
-            reply?.futureResult.whenComplete { result in
-                switch result {
-                case .success(.acknowledgement(let ack)) where ack.reasonCode >= 0x80:
-                    done.fail(MQTTError("the broker refused \(Self.describe(packet)): reason 0x\(String(ack.reasonCode, radix: 16))"))
-                case .success: done.succeed()
-                case .failure(let error): done.fail(error)
-                }
-            }
-            channel.write(MQTTClientHandler.Outgoing(packet: packet, reply: reply), promise: written)
-        }
-        channel.flush()
+        handler.value.send(batch)
     }
 
     /// Subscribes; the codes the broker granted, one per subscription (QoS, or ≥ 0x80 refused).
@@ -224,11 +205,6 @@ public final class MQTTConnection: Sendable {
         }
         channel.writeAndFlush(MQTTClientHandler.Outgoing(packet: packet, reply: awaiting ? promise : nil), promise: written)
         return promise.futureResult
-    }
-
-    private static func describe(_ packet: MQTTPacket) -> String {
-        if case .publish(let publish) = packet { return "the message to \(publish.topic)" }
-        return "\(packet)"
     }
 
     static func describe(_ packet: MQTTPacket, version: MQTTVersion) -> String {

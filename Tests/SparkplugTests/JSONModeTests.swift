@@ -33,7 +33,10 @@ import Testing
                     return nil
                 }
                 if let found { return found }
-                guard ContinuousClock.now < deadline else { throw Peers.Missing(description: "nothing on \(topic) within \(timeout)") }
+                guard ContinuousClock.now < deadline else {
+                    let seen = state.withLock { $0.messages.map { "\($0.topic) \(String(decoding: $0.payload, as: UTF8.self))" } }
+                    throw Peers.Missing(description: "nothing on \(topic) within \(timeout); all that came: \(seen)")
+                }
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
