@@ -30,6 +30,11 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     /// QoS 1 messages sent by `send`, by packet id, until their PUBACK.
     private var publishes: [UInt16: (topic: String, done: EventLoopPromise<Void>)] = [:]
     private var context: ChannelHandlerContext?
+    /// QoS 1 messages at most in flight: the broker's Receive Maximum (5.0),
+    /// and always short of the 65,535 packet ids, some kept for SUBSCRIBEs.
+    private var inFlightLimit = 65_000
+    /// QoS 1 messages beyond that, in order, until PUBACKs make room.
+    private var held: [(publish: Publish, done: EventLoopPromise<Void>)] = []
     private var keepalive: RepeatedTask?
     private var connackDeadline: Scheduled<Void>?
     private(set) var closeReason: MQTTError?
@@ -82,6 +87,8 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         pings = []
         for publish in publishes.values { publish.done.fail(error) }
         publishes = [:]
+        for message in held { message.done.fail(error) }
+        held = []
         messages.finish()
         context.fireChannelInactive()
     }
@@ -132,10 +139,9 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         var whenWritten: [EventLoopPromise<Void>] = []
         for (packet, done) in batch {
             switch packet {
-            case .publish(var publish) where publish.qos != .atMostOnce:
-                publish.packetID = register(nil)
-                publishes[publish.packetID!] = (publish.topic, done)
-                MQTTCodec.encode(.publish(publish), version: version, into: &bytes)
+            case .publish(let publish) where publish.qos != .atMostOnce:
+                held.append((publish, done))
+                releaseHeld(into: &bytes)
             case .pingreq:
                 pings.append((.now(), done))
                 MQTTCodec.encode(.pingreq, version: version, into: &bytes)
@@ -154,6 +160,19 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(bytes), promise: written)
     }
 
+    /// Held QoS 1 messages, in order, as far as the in-flight limit allows, encoded into `bytes`.
+    private func releaseHeld(into bytes: inout ByteBuffer) {
+        var released = 0
+        while released < held.count && publishes.count < inFlightLimit {
+            var (publish, done) = held[released]
+            publish.packetID = register(nil)
+            publishes[publish.packetID!] = (publish.topic, done)
+            MQTTCodec.encode(.publish(publish), version: version, into: &bytes)
+            released += 1
+        }
+        held.removeFirst(released)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         input.writeBuffer(&bytes)
@@ -162,6 +181,12 @@ final class MQTTClientHandler: ChannelDuplexHandler {
                 try receive(packet, context: context)
             }
             input.discardReadBytes()
+            if !held.isEmpty && publishes.count < inFlightLimit {
+                var bytes = context.channel.allocator.buffer(capacity: 64 * min(held.count, inFlightLimit - publishes.count))
+                releaseHeld(into: &bytes)
+                lastSent = .now()
+                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            }
         } catch let error as MQTTError {
             fail(error, context: context)
         } catch {
@@ -180,8 +205,12 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     private func receive(_ packet: MQTTPacket, context: ChannelHandlerContext) throws {
         switch packet {
-        case .connack:
+        case .connack(let connack):
             guard let promise = connackPromise else { throw MQTTError("a CONNACK the client did not ask for") }
+            if let receiveMaximum = connack.properties.number(0x21) {
+                guard receiveMaximum > 0 else { throw MQTTError("a CONNACK with a Receive Maximum of 0") }
+                inFlightLimit = min(inFlightLimit, Int(receiveMaximum))
+            }
             connackPromise = nil
             connackDeadline?.cancel()
             // Keepalive starts with the session: a PINGREQ before CONNECT would end the connection.

@@ -104,6 +104,45 @@ final class Inbox: Sendable {
     }
 }
 
+/// More QoS 1 messages at once than may be in flight: the 5.0 broker's
+/// Receive Maximum (Mosquitto says 20; passing it is a protocol error that
+/// ends the connection) or the 65,535 packet ids of 3.1.1. The rest wait,
+/// in order, for PUBACKs to make room; every one arrives.
+@Suite struct MQTTInFlightTests {
+    @Test(arguments: [(MQTTVersion.v5, 500), (.v311, 70_000)])
+    func aBatchBeyondTheInFlightLimitWaitsItsTurn(version: MQTTVersion, count: Int) async throws {
+        let broker = try Mosquitto()
+        defer { broker.stop() }
+        let subscriber = try await MQTTConnection.connect(MQTTConnection.Options(host: "127.0.0.1", port: broker.port,
+                                                                                connect: Connect(version: version, clientID: "counter")))
+        let received = Mutex((count: 0, inOrder: true))
+        let counting = Task {
+            for await message in subscriber.messages {
+                let index = message.payload.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+                received.withLock { $0.inOrder = $0.inOrder && index == UInt32($0.count); $0.count += 1 }
+                if received.withLock({ $0.count }) == count { return }
+            }
+        }
+        _ = try await subscriber.subscribe([Subscription("fieldgw/batch", qos: .atLeastOnce)])
+        let publisher = try await MQTTConnection.connect(MQTTConnection.Options(host: "127.0.0.1", port: broker.port,
+                                                                               connect: Connect(version: version, clientID: "batch")))
+        let acknowledged = (0..<count).map { index in
+            publisher.published(Publish(topic: "fieldgw/batch", payload: withUnsafeBytes(of: UInt32(index)) { Array($0) }, qos: .atLeastOnce))
+        }
+        try await EventLoopFuture.andAllSucceed(acknowledged, on: publisher.eventLoop).get()
+        #expect(await publisher.closeReason == nil)
+        // Every PUBACK is in. A subscriber gets them all only up to Mosquitto's
+        // queue for it (max_queued_messages, 1000): past it the broker drops.
+        let expected = min(count, 1000)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while received.withLock({ $0.count }) < expected && .now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(received.withLock { $0.count } >= expected && received.withLock { $0.inOrder || count > 1000 }, "\(received.withLock { $0 })")
+        counting.cancel()
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
+}
+
 /// The client that stays connected, across an outage.
 @Suite struct MQTTClientTests {
     /// 60 QoS 1 messages published every 20 ms while the publisher's way to
