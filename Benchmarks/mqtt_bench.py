@@ -9,7 +9,9 @@ every PUBACK in; QoS 0: one QoS 1 message after them acknowledged, which the
 broker handles in order). mosquitto_pub is timed as a whole process
 (`--repeat`), its start-up included, so it gets ten times the messages to
 make that small. Figures are messages/s, the best of ROUNDS. Floors: ours at
-least 10x paho-mqtt's and at least mosquitto_pub's, at each QoS.
+least 10x paho-mqtt's and at least mosquitto_pub's, at each QoS. Beside
+ours: how busy the broker was during our best run (its CPU time over the
+run's time): at 100% the broker, not the client, sets the rate.
 """
 import json
 import os
@@ -46,10 +48,25 @@ def mosquitto(directory):
     sys.exit("mosquitto did not listen")
 
 
-def ours(release_dir, port, qos):
+def cpu_seconds(pid):
+    """User and system time of a process so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+BROKER_BUSY = {}
+
+
+def ours(release_dir, port, qos, broker_pid):
+    before = cpu_seconds(broker_pid)
     output = subprocess.run([os.path.join(release_dir, "mqtt-bench"), "publish", str(port), str(COUNT), str(qos)],
                             capture_output=True, text=True, check=True)
-    return json.loads(output.stdout)["rate"]
+    result = json.loads(output.stdout)
+    busy = (cpu_seconds(broker_pid) - before) / result["seconds"]
+    if result["rate"] >= BROKER_BUSY.get(qos, (0, 0))[0]:
+        BROKER_BUSY[qos] = (result["rate"], busy)
+    return result["rate"]
 
 
 def paho(port, qos):
@@ -88,10 +105,11 @@ def main():
             print(f"MQTT publish to a local Mosquitto, 32-byte messages, messages/s (best of {ROUNDS})")
             for qos in (0, 1):
                 figures = {name: max(run(port, qos) for _ in range(ROUNDS)) for name, run in
-                           (("fieldgw", lambda p, q: ours(release_dir, p, q)), ("paho-mqtt", paho), ("mosquitto_pub", mosquitto_pub))}
+                           (("fieldgw", lambda p, q: ours(release_dir, p, q, broker.pid)), ("paho-mqtt", paho),
+                            ("mosquitto_pub", mosquitto_pub))}
                 mine, python, c = figures["fieldgw"], figures["paho-mqtt"], figures["mosquitto_pub"]
                 print(f"  QoS {qos}: fieldgw {mine:>9,.0f}   paho-mqtt {python:>8,.0f} ({mine / python:.1f}x)"
-                      f"   mosquitto_pub {c:>9,.0f} ({mine / c:.2f}x)")
+                      f"   mosquitto_pub {c:>9,.0f} ({mine / c:.2f}x)   broker busy {BROKER_BUSY[qos][1]:.0%} during ours")
                 if mine < 10 * python:
                     missed.append(f"MQTT QoS {qos}: under 10x paho-mqtt")
                 if mine < c:

@@ -4,7 +4,7 @@ host application receiving the DDATA, fieldgw against a Python edge node
 
 Usage: sparkplug_latency.py RELEASE_DIR   (`make bench` builds fieldgw there)
 
-A pymodbus RTU slave serves unit 1 on one end of a socat pty pair; the
+A small RTU slave of this script serves unit 1 on one end of a socat pty pair; the
 edge node polls it every PERIOD on the other end and publishes what
 changed to a local Mosquitto; a subscriber in this process notes when each
 message arrives. CHANGES times, at random moments, this process sets
@@ -14,7 +14,6 @@ median, 95th percentile and worst, in ms. Floor: fieldgw's 95th percentile
 within one poll period plus 20 ms (a change just after a poll waits for
 the next one).
 """
-import asyncio
 import os
 import random
 import socket
@@ -63,7 +62,7 @@ def pty_pair(directory, name):
     """Two linked ptys (socat), raw: the slave's end and the master's."""
     slave, master = os.path.join(directory, f"{name}-slave"), os.path.join(directory, f"{name}-master")
     process = subprocess.Popen(["socat", f"pty,raw,echo=0,link={slave}", f"pty,raw,echo=0,link={master}"],
-                               stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 5
     while not (os.path.exists(slave) and os.path.exists(master)):
         if time.time() > deadline:
@@ -72,27 +71,52 @@ def pty_pair(directory, name):
     return process, slave, master
 
 
+def crc16(data):
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return bytes((crc & 0xFF, crc >> 8))
+
+
 class Slave:
-    """A pymodbus RTU slave (unit 1) on a thread of its own; `set` changes 40001."""
+    """A minimal RTU slave (unit 1, function 3 on 40001-40010) on a thread
+    of its own, the same for both edge nodes; `set` changes 40001."""
 
     def __init__(self, path):
-        from pymodbus import FramerType
-        from pymodbus.datastore import ModbusDeviceContext, ModbusSequentialDataBlock, ModbusServerContext
-        from pymodbus.server import ModbusSerialServer
-        self.device = ModbusDeviceContext(hr=ModbusSequentialDataBlock(1, [0] * 10))
-        context = ModbusServerContext(devices={1: self.device}, single=False)
-        self.loop = asyncio.new_event_loop()
-        self.server = ModbusSerialServer(context, framer=FramerType.RTU, port=path, baudrate=115200,
-                                         bytesize=8, parity="N", stopbits=1)
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(self.server.listen(), self.loop).result(10)
+        import termios
+        import tty
+        self.registers = [0] * 10
+        self.descriptor = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.descriptor)
+        termios.tcflush(self.descriptor, termios.TCIOFLUSH)
+        self.running = True
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        pending = b""
+        while self.running:
+            try:
+                pending += os.read(self.descriptor, 256)
+            except OSError:
+                return
+            while len(pending) >= 8:
+                frame, pending = pending[:8], pending[8:]
+                if frame[0] != 1 or frame[1] != 3 or crc16(frame[:6]) != frame[6:]:
+                    pending = b""  # out of step: wait for the next request
+                    break
+                address, count = int.from_bytes(frame[2:4], "big"), int.from_bytes(frame[4:6], "big")
+                values = self.registers[address:address + count]
+                body = bytes((1, 3, 2 * len(values))) + b"".join(v.to_bytes(2, "big") for v in values)
+                os.write(self.descriptor, body + crc16(body))
 
     def set(self, value):
-        self.device.setValues(3, 0, [value])
+        self.registers[0] = value
 
     def stop(self):
-        asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.running = False
+        os.close(self.descriptor)
 
 
 class Arrivals:
