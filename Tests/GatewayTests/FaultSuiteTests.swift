@@ -222,7 +222,7 @@ import Testing
             [[line]]
             name = "faults"
             adapter = "\(line.paths[0])"
-            timeout_max_ms = 200
+            timeout_max_ms = 1000
             [[route]]
             units = "1"
             line = "faults"
