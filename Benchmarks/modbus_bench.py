@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+import benchlib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PYMODBUS_SERVER = os.path.join(ROOT, "Tests", "ModbusTests", "Peers", "pymodbus_server.py")
@@ -98,12 +100,8 @@ def server_bench(release_dir, peer_dir):
 
 
 def crc16(frame):
-    crc = 0xFFFF
-    for byte in frame:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return bytes(frame) + bytes([crc & 0xFF, crc >> 8])
+    """The frame with its CRC."""
+    return bytes(frame) + benchlib.crc16(frame)
 
 
 def request(rng):
@@ -327,15 +325,11 @@ def reload_bench(release_dir):
 TCP_LINE_SCENARIOS = [("1 client", 1), ("16 clients", 16)]
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def gateway_to(release_dir, remote_port, max_in_flight, directory):
     """`fieldgw gateway` with one tcp line to 127.0.0.1:remote_port, once it listens."""
-    port = free_port()
+    port = benchlib.free_port()
     config = os.path.join(directory, f"tcp-line-{max_in_flight}.toml")
     with open(config, "w") as out:
         out.write(f"""[web]

@@ -15,37 +15,15 @@ run's time): at 100% the broker, not the client, sets the rate.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from benchlib import mosquitto
+
 ROUNDS = 3
 COUNT = 20_000
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def mosquitto(directory):
-    port = free_port()
-    config = os.path.join(directory, "mosquitto.conf")
-    with open(config, "w") as out:
-        out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n")
-    process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    sys.exit("mosquitto did not listen")
 
 
 def cpu_seconds(pid):

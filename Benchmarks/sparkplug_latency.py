@@ -16,7 +16,6 @@ the next one).
 """
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,38 +23,11 @@ import tempfile
 import threading
 import time
 
+from benchlib import crc16, mosquitto
+
 PERIOD = 0.1
 CHANGES = 60
 FLOOR_MS = PERIOD * 1000 + 20
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port, what, process=None):
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        if process is not None and process.poll() is not None:
-            sys.exit(f"{what} ended: {process.stderr.read() if process.stderr else ''}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    sys.exit(f"{what} did not listen on {port}")
-
-
-def mosquitto(directory):
-    port = free_port()
-    config = os.path.join(directory, "mosquitto.conf")
-    with open(config, "w") as out:
-        out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n")
-    process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, "mosquitto")
-    return process, port
 
 
 def pty_pair(directory, name):
@@ -69,15 +41,6 @@ def pty_pair(directory, name):
             sys.exit("socat made no ptys")
         time.sleep(0.02)
     return process, slave, master
-
-
-def crc16(data):
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return bytes((crc & 0xFF, crc >> 8))
 
 
 class Slave:

@@ -1,0 +1,40 @@
+"""What the benchmark scripts share: a free port, a Mosquitto of their own, Modbus's CRC."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mosquitto(directory):
+    """A Mosquitto on a free loopback port, with no queue limit: (process, port)."""
+    port = free_port()
+    config = os.path.join(directory, "mosquitto.conf")
+    with open(config, "w") as out:
+        out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n")
+    process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit("mosquitto did not listen")
+
+
+def crc16(data):
+    """Modbus RTU's CRC of `data`, low byte first, as it follows a frame."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return bytes((crc & 0xFF, crc >> 8))
