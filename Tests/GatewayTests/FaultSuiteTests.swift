@@ -45,9 +45,12 @@ import Testing
 
         /// Exception codes counted as honest refusals (the gateway's own by default).
         private let honest: Set<UInt8>
+        private let wait: Int32
 
-        init(port: Int, unit: UInt8, register: UInt16, honest: Set<UInt8> = [0x06, 0x0A, 0x0B]) {
+        /// Each reply is waited for `wait` ms at most (then it counts as unanswered).
+        init(port: Int, unit: UInt8, register: UInt16, honest: Set<UInt8> = [0x06, 0x0A, 0x0B], wait: Int32 = 3000) {
             self.honest = honest
+            self.wait = wait
             Thread.detachNewThread { [self] in
                 defer { done.signal() }
                 guard let connection = try? RawConnection(port: port) else { return }
@@ -66,10 +69,10 @@ import Testing
             let write: [UInt8] = [6, UInt8(register >> 8), UInt8(register & 0xFF), UInt8(value >> 8), UInt8(value & 0xFF)]
             tally.withLock { $0.unknown.append(value) }
             connection.send(mbap(transaction, unit: unit, write))
-            let written = replyPDU(connection, transaction: transaction)
+            let written = FaultSuiteTests.replyPDU(connection, transaction: transaction, within: wait)
             if !record(written, expected: write, acknowledging: value) { return false }
             connection.send(mbap(transaction + 1, unit: unit, [3, UInt8(register >> 8), UInt8(register & 0xFF), 0, 1]))
-            let read = replyPDU(connection, transaction: transaction + 1)
+            let read = FaultSuiteTests.replyPDU(connection, transaction: transaction + 1, within: wait)
             let possible = tally.withLock { [$0.acknowledged ?? 0] + $0.unknown }
             return record(read, expected: possible.map { [3, 2, UInt8($0 >> 8), UInt8($0 & 0xFF)] }, acknowledging: nil)
         }
@@ -112,11 +115,11 @@ import Testing
 
     /// The PDU of the reply to `transaction`; nil if none came within 3 s
     /// or another transaction's came (the server answers in order).
-    static func replyPDU(_ connection: RawConnection, transaction: UInt16) -> [UInt8]? {
-        let header = connection.receive(count: 7, within: 3000)
+    static func replyPDU(_ connection: RawConnection, transaction: UInt16, within wait: Int32 = 3000) -> [UInt8]? {
+        let header = connection.receive(count: 7, within: wait)
         guard header.count == 7, UInt16(header[0]) << 8 | UInt16(header[1]) == transaction else { return nil }
         let length = Int(header[4]) << 8 | Int(header[5])
-        let pdu = connection.receive(count: length - 1, within: 3000)
+        let pdu = connection.receive(count: length - 1, within: wait)
         return pdu.count == length - 1 ? pdu : nil
     }
 
