@@ -59,7 +59,9 @@ import Testing
     /// pymodbus server through it; killed mid-load, the server costs honest
     /// exceptions only, and the line recovers when it is back.
     @Test func aTCPLineReachesAPymodbusServerThroughDeathAndReturn() async throws {
-        let port = try Peers.freePort()
+        // Held until pymodbus takes it: a free port another test's server was given made the line come up at once.
+        let reserved = try Peers.ReservedPort()
+        let port = reserved.port
         let service = try await gateway(tcpLine("plc", port: port) + """
             [enip]
             bind = "127.0.0.1:0"
@@ -76,6 +78,7 @@ import Testing
         #expect(!bus.isUp && (bus.downReason ?? "").contains("cannot connect to 127.0.0.1:\(port)"), "\(bus.downReason ?? "up")")
         #expect(await bus.request(Request.readHoldingRegisters(address: 0, count: 1).pdu, to: 1, priority: .forwarded) == [0x83, 0x0A])
 
+        reserved.release()
         var server = try pymodbus(port: port)
         let up = Date().addingTimeInterval(10)
         while !bus.isUp && Date() < up { try await Task.sleep(for: .milliseconds(50)) }

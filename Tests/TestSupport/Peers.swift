@@ -57,6 +57,36 @@ public enum Peers {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A loopback port held bound but not listening: a connection to it is
+    /// refused, as to a device that is not there yet, and no other test's
+    /// port-0 server can be given it until `release()` (a port that
+    /// `freePort()` found may be taken meanwhile).
+    public final class ReservedPort: @unchecked Sendable {
+        public let port: Int
+        private var descriptor: Int32
+
+        public init() throws {
+            descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) { [descriptor] in
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+            }
+            guard bound else { throw Missing(description: "no free port: \(String(cString: strerror(errno)))") }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        /// Lets the port go, for the server that is to take it next.
+        public func release() {
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+        }
+
+        deinit { release() }
+    }
+
     /// Finds a program on PATH.
     public static func program(_ name: String) throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
