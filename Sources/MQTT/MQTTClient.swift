@@ -39,7 +39,8 @@ public actor MQTTClient {
 
     /// A connection made (with the CONNECT it was made with) or lost (and why).
     public enum Event: Sendable, Hashable {
-        case connected(Connect)
+        /// A connection is up: its CONNECT, and its number (the first is 1).
+        case connected(Connect, number: Int)
         case disconnected(String)
     }
 
@@ -131,8 +132,10 @@ public actor MQTTClient {
     /// Whether the broker has everything published so far on this
     /// connection (see `MQTTConnection.confirm`); false when not connected,
     /// or when the connection fails first.
-    public func confirm() async -> Bool {
-        guard let connection else { return false }
+    /// With `number`, only on that connection (see `Happening.connected`):
+    /// a confirmation from a later one says nothing of what an earlier one lost.
+    public func confirm(on number: Int? = nil) async -> Bool {
+        guard let connection, number.map({ $0 == status.connections }) ?? true else { return false }
         do {
             try await connection.confirm().get()
             return true
@@ -198,7 +201,12 @@ public actor MQTTClient {
             attempt.tls = options.tls
             do {
                 let connection = try await MQTTConnection.connect(attempt, group: group)
-                if !subscriptions.isEmpty { _ = try await connection.subscribe(subscriptions) }
+                do {
+                    if !subscriptions.isEmpty { _ = try await connection.subscribe(subscriptions) }
+                } catch {
+                    await connection.drop()
+                    throw error
+                }
                 return (connection, connect)
             } catch {
                 status.lastError = "\(broker.host):\(broker.port): \(error)"
@@ -213,7 +221,7 @@ public actor MQTTClient {
         self.connection = connection
         status.connected = true
         status.connections += 1
-        happeningsContinuation.yield(.connected(connect))
+        happeningsContinuation.yield(.connected(connect, number: status.connections))
         for number in outbox.keys.sorted() { send(number, on: connection) }
         for await message in connection.messages { incomingContinuation.yield(message) }
         self.connection = nil

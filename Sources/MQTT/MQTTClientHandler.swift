@@ -236,7 +236,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     private func acknowledged(_ ack: Acknowledgement, context: ChannelHandlerContext) throws {
         switch ack.kind {
-        case .puback where publishes[ack.packetID] != nil:
+        case .puback where publishes[ack.packetID] != nil, .pubcomp where publishes[ack.packetID] != nil:
             let (topic, done) = publishes.removeValue(forKey: ack.packetID)!
             if ack.reasonCode >= 0x80 {
                 done.fail(MQTTError("the broker refused the message to \(topic): reason 0x\(String(ack.reasonCode, radix: 16))"))

@@ -85,7 +85,8 @@ public final class MQTTConnection: Sendable {
         let serverName = options.tls?.serverName ?? options.host
         // The handler is kept as it is made, not looked up afterwards: a
         // channel that closed at once has no pipeline to look in.
-        let made = Mutex<(handler: NIOLoopBound<MQTTClientHandler>, connack: EventLoopFuture<MQTTPacket>)?>(nil)
+        // By channel: NIO may try several addresses of a host, each with a channel and a handler of its own.
+        let made = Mutex<[ObjectIdentifier: (handler: NIOLoopBound<MQTTClientHandler>, connack: EventLoopFuture<MQTTPacket>)]>([:])
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(nanoseconds))
@@ -96,12 +97,17 @@ public final class MQTTConnection: Sendable {
                     }
                     let connack = channel.eventLoop.makePromise(of: MQTTPacket.self)
                     let handler = MQTTClientHandler(options: options, messages: continuation, connack: connack)
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                    made.withLock { $0 = (NIOLoopBound(handler, eventLoop: channel.eventLoop), connack.futureResult) }
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    } catch {
+                        connack.fail(error)
+                        throw error
+                    }
+                    made.withLock { $0[ObjectIdentifier(channel)] = (NIOLoopBound(handler, eventLoop: channel.eventLoop), connack.futureResult) }
                 }
             }
             .connect(host: options.host, port: options.port).get()
-        guard let (handler, connack) = made.withLock({ $0 }) else {
+        guard let (handler, connack) = made.withLock({ $0[ObjectIdentifier(channel)] }) else {
             throw MQTTError("the connection to \(options.host):\(options.port) had no MQTT handler")
         }
         let reply: MQTTPacket

@@ -5,8 +5,9 @@ import MQTT
 extension EdgeNode {
     /// A new connection: NBIRTH (with this connection's `bdSeq`, `seq` 0),
     /// a DBIRTH for each device that answers, then what waited in the spool.
-    func connected(_ connect: Connect) async {
+    func connected(_ connect: Connect, number: Int) async {
         connected = true
+        connection = number
         bdSeq = connect.will.flatMap { dialect.bdSeq(of: $0) } ?? bdSeqs.current
         logger.notice("MQTT: connected, publishing births", metadata: ["event": "mqtt-connected", "bdSeq": "\(bdSeq)"])
         await birth()
@@ -58,7 +59,7 @@ extension EdgeNode {
         }
         guard !published.isEmpty else { return }
         // Not waited for here: a broker that went silent would hold up every poll until the keepalive.
-        Task { if await client.confirm() { unspool(published) } }
+        Task { [connection] in if await client.confirm(on: connection) { unspool(published) } }
     }
 
     private func unspool(_ published: Set<Int>) {
@@ -69,8 +70,9 @@ extension EdgeNode {
     /// Once the broker confirms it has what was sent live so far, it is no
     /// longer kept for a new connection (asked on a task of its own, as above).
     private func confirmSent() {
-        guard let last = unconfirmed.last?.number else { return }
-        Task { if await client.confirm() { confirmed(upTo: last) } }
+        guard let last = unconfirmed.last?.number, last > lastAsked else { return }
+        lastAsked = last
+        Task { [connection] in if await client.confirm(on: connection) { confirmed(upTo: last) } }
     }
 
     private func confirmed(upTo last: Int) {

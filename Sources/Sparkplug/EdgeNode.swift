@@ -19,7 +19,7 @@ import NIOPosix
 public actor EdgeNode {
     enum Input: Sendable {
         case cycle(ObjectIdentifier, online: Bool, at: Date)
-        case connected(Connect)
+        case connected(Connect, number: Int)
         case disconnected(String)
         case message(Publish)
         case tick
@@ -50,6 +50,10 @@ public actor EdgeNode {
     /// confirmed (QoS 0 is fire and forget): kept again if it breaks first.
     var unconfirmed: [(number: Int, sample: Sample)] = []
     var lastSent = 0
+    /// The last of `unconfirmed` a confirmation was asked for.
+    var lastAsked = 0
+    /// The client's number for the connection the node is publishing on.
+    var connection = 0
     var bdSeq: UInt64 = 0
     var seq: UInt8 = 0
     var nodeMetrics: [NodeMetric] = []
@@ -104,7 +108,7 @@ public actor EdgeNode {
         tasks.append(Task {
             for await event in client.events {
                 switch event {
-                case .connected(let connect): feed.yield(.connected(connect))
+                case .connected(let connect, let number): feed.yield(.connected(connect, number: number))
                 case .disconnected(let reason): feed.yield(.disconnected(reason))
                 }
             }
@@ -137,7 +141,7 @@ public actor EdgeNode {
         for await input in inputs {
             switch input {
             case .cycle(let poller, let online, let at): await polled(poller, online: online, at: at)
-            case .connected(let connect): await connected(connect)
+            case .connected(let connect, let number): await connected(connect, number: number)
             case .disconnected(let reason): disconnected(reason)
             case .message(let message): await command(message)
             case .tick: await tick()
