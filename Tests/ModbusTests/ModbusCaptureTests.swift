@@ -26,7 +26,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: file) }
         let capture = try PacketCapture.start(into: file)
         defer { capture.stop(signal: SIGINT) }
-        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(10))
         for request in requests { _ = try await client.send(request) }
         await client.close()
         try await server.close()

@@ -47,7 +47,7 @@ func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<10
 @Suite struct ModbusTCPTests {
     @Test func ourClientAndServer() async throws {
         let server = try await startServer()
-        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(10))
         #expect(try await client.send(.readHoldingRegisters(address: 10, count: 3)) == .registers([10, 11, 12]))
         #expect(try await client.send(.writeSingleRegister(address: 10, value: 5)) == .writeSingleRegister(address: 10, value: 5))
         #expect(try await client.send(.readHoldingRegisters(address: 10, count: 1)) == .registers([5]))
@@ -74,7 +74,7 @@ func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<10
 
     @Test func anUnknownFunctionAndAnUnservedUnitAreExceptions() async throws {
         let server = try await startServer(UnitMap(devices: [1: holdingDevice([1])]))
-        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(10))
         #expect(try await client.send(.readHoldingRegisters(address: 0, count: 1), unit: 9) == .exception(.init(function: 3, code: .gatewayPathUnavailable)))
         let raw = try RawConnection(port: server.port)
         raw.send([0, 9, 0, 0, 0, 3, 1, 0x44, 0])
@@ -85,7 +85,7 @@ func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<10
 
     @Test func aBadHeaderClosesOnlyThatConnection() async throws {
         let server = try await startServer()
-        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(10))
         let bad = try RawConnection(port: server.port)
         bad.send([0, 1, 0, 7, 0, 6, 1, 3, 0, 0, 0, 1])  // protocol id 7
         #expect(bad.readsEndOfFile(within: 2), "the server closed the bad connection")
@@ -114,7 +114,7 @@ func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<10
         let peerServer = try PeerProcess(Peers.python(), [peer("pymodbus_server.py"), "tcp"])
         defer { peerServer.stop() }
         let port = try #require(Int(try peerServer.waitForLine(startingWith: "ready ")))
-        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton, depth: 4)
+        let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton, depth: 4, timeout: .seconds(10))
         #expect(try await client.send(.readHoldingRegisters(address: 0, count: 5)) == .registers([0, 1, 2, 3, 4]))
         #expect(try await client.send(.writeMultipleRegisters(address: 1, values: [9, 8])) == .writeMultiple(address: 1, count: 2))
         #expect(try await client.send(.readHoldingRegisters(address: 0, count: 3)) == .registers([0, 9, 8]))
