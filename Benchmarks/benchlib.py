@@ -19,7 +19,12 @@ def mosquitto(directory):
     with open(config, "w") as out:
         out.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\nmax_queued_messages 0\n")
     process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
+    return listening(process, port, "mosquitto")
+
+
+def listening(process, port, name, seconds=10):
+    """(process, port) once something accepts on 127.0.0.1:port; the process killed and the run ended if not in time."""
+    deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -27,7 +32,7 @@ def mosquitto(directory):
         except OSError:
             time.sleep(0.05)
     process.kill()
-    sys.exit("mosquitto did not listen")
+    sys.exit(f"{name} did not listen")
 
 
 def crc16(data):

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+import benchlib
+
 OPERATIONS = [f"SCADA[{i}]" for i in range(20)]
 CONFIGS = [("one at a time", 1, 0), ("depth 8", 8, 0), ("depth 8, multiple 500", 8, 500)]
 
@@ -52,22 +54,10 @@ def ours(release_dir):
 
 
 def cpppo(python):
-    import socket
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
+    port = benchlib.free_port()
     server = subprocess.Popen([python, "-m", "cpppo.server.enip", "-a", f"127.0.0.1:{port}", "SCADA=INT[1000]"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, port
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    sys.exit("cpppo's server did not start")
+    return benchlib.listening(server, port, "cpppo's server", seconds=30)
 
 
 def main():

@@ -29,7 +29,6 @@ Usage: modbus_bench.py RELEASE_DIR PEER_DIR   (`make bench` builds them all)
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -347,15 +346,7 @@ bind = "127.0.0.1:{port}"
 """)
     process = subprocess.Popen([os.path.join(release_dir, "fieldgw"), "gateway", "-c", config],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    sys.exit("fieldgw gateway did not listen")
+    return benchlib.listening(process, port, "fieldgw gateway")
 
 
 def measure(peer_dir, port, connections):
