@@ -8,7 +8,7 @@ import NIOCore
 final class MQTTClientHandler: ChannelDuplexHandler {
     struct Outgoing {
         let packet: MQTTPacket
-        /// Completed with the broker's answer (CONNACK, PUBACK, SUBACK...).
+        /// Completed with the broker's answer (SUBACK, UNSUBACK).
         let reply: EventLoopPromise<MQTTPacket>?
     }
 
@@ -102,12 +102,10 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(bytes), promise: promise)
     }
 
-    /// The packet with a packet id of its own when it needs one, its reply's promise kept under it.
+    /// The packet with a packet id of its own when it needs one, its reply's
+    /// promise kept under it. (PUBLISHes go by `send`, which numbers its own.)
     private func numbered(_ outgoing: Outgoing, context: ChannelHandlerContext) -> MQTTPacket {
         switch outgoing.packet {
-        case .publish(var publish) where publish.qos != .atMostOnce:
-            publish.packetID = register(outgoing.reply)
-            return .publish(publish)
         case .subscribe(var subscribe):
             subscribe.packetID = register(outgoing.reply)
             return .subscribe(subscribe)
@@ -236,15 +234,14 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     private func acknowledged(_ ack: Acknowledgement, context: ChannelHandlerContext) throws {
         switch ack.kind {
-        case .puback where publishes[ack.packetID] != nil, .pubcomp where publishes[ack.packetID] != nil:
-            let (topic, done) = publishes.removeValue(forKey: ack.packetID)!
+        case .puback, .pubcomp:
+            // Publishes are numbered only by `send`: an id not among them is a late or stray acknowledgement.
+            guard let (topic, done) = publishes.removeValue(forKey: ack.packetID) else { return }
             if ack.reasonCode >= 0x80 {
                 done.fail(MQTTError("the broker refused the message to \(topic): reason 0x\(String(ack.reasonCode, radix: 16))"))
             } else {
                 done.succeed()
             }
-        case .puback, .pubcomp:
-            waiting.removeValue(forKey: ack.packetID)?.succeed(.acknowledgement(ack))
         case .pubrec:
             answer(.pubrel, ack.packetID, context: context)
         case .pubrel:

@@ -12,31 +12,25 @@ public enum Peers {
 
     /// The Python of the project's virtual environment (FIELDGW_PYTHON, or .build/venv).
     public static func python() throws -> String {
-        let path = ProcessInfo.processInfo.environment["FIELDGW_PYTHON"]
-            ?? packageRoot.appendingPathComponent(".build/venv/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw Missing(description: "no Python peer environment at \(path): run `make test`, which installs it")
-        }
-        return path
+        try environment("FIELDGW_PYTHON", ".build/venv", what: "Python peer")
     }
 
     /// cpppo's Python: a virtual environment of its own (FIELDGW_CPPPO_PYTHON,
     /// or .build/venv-cpppo), as cpppo pins a greenery older than ours.
     public static func cpppoPython() throws -> String {
-        let path = ProcessInfo.processInfo.environment["FIELDGW_CPPPO_PYTHON"]
-            ?? packageRoot.appendingPathComponent(".build/venv-cpppo/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw Missing(description: "no cpppo environment at \(path): run `make test`, which installs it")
-        }
-        return path
+        try environment("FIELDGW_CPPPO_PYTHON", ".build/venv-cpppo", what: "cpppo")
     }
 
     /// The Sparkplug host's Python (.build/venv-sparkplug): pysparkplug pins a paho-mqtt older than ours.
     public static func sparkplugPython() throws -> String {
-        let path = ProcessInfo.processInfo.environment["FIELDGW_SPARKPLUG_PYTHON"]
-            ?? packageRoot.appendingPathComponent(".build/venv-sparkplug/bin/python").path
+        try environment("FIELDGW_SPARKPLUG_PYTHON", ".build/venv-sparkplug", what: "Sparkplug host")
+    }
+
+    /// The Python of a virtual environment: `variable` if set, else `directory` under the package.
+    private static func environment(_ variable: String, _ directory: String, what: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment[variable] ?? packageRoot.appendingPathComponent("\(directory)/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw Missing(description: "no Sparkplug host environment at \(path): run `make test`, which installs it")
+            throw Missing(description: "no \(what) environment at \(path): run `make test`, which installs it")
         }
         return path
     }
@@ -44,17 +38,7 @@ public enum Peers {
     /// A TCP port free on 127.0.0.1 now, for a peer that cannot be told to
     /// pick one and report it (cpppo's server).
     public static func freePort() throws -> Int {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) == 0 && getsockname(probe, $0, &length) == 0 }
-        }
-        guard bound else { throw Missing(description: "no free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        try ReservedPort().port
     }
 
     /// A loopback port held bound but not listening: a connection to it is
@@ -65,6 +49,7 @@ public enum Peers {
         public let port: Int
         private var descriptor: Int32
 
+        /// Bound at once; let go by `release()` or when it is dropped.
         public init() throws {
             descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
@@ -74,7 +59,11 @@ public enum Peers {
             let bound = withUnsafeMutablePointer(to: &address) { [descriptor] in
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
             }
-            guard bound else { throw Missing(description: "no free port: \(String(cString: strerror(errno)))") }
+            guard bound else {
+                let reason = String(cString: strerror(errno))
+                close(descriptor)
+                throw Missing(description: "no free port: \(reason)")
+            }
             port = Int(UInt16(bigEndian: address.sin_port))
         }
 
