@@ -20,10 +20,14 @@ extension EdgeNode {
         // What the broken connection may have lost goes out again, flagged historical.
         spool.putBack(unconfirmed.map(\.sample))
         unconfirmed = []
-        counters.update { $0.queued = spool.count; $0.dropped = spool.dropped }
         logger.warning("MQTT: connection lost: \(reason); keeping data on disk until it is back",
                        metadata: ["event": "mqtt-disconnected"])
-        counters.update { $0.connected = false; $0.lastError = reason }
+        counters.update { status in
+            status.connected = false
+            status.lastError = reason
+            status.queued = spool.count
+            status.dropped = spool.dropped
+        }
     }
 
     /// Every birth again, from `seq` 0: on a connection and on a Rebirth command.
