@@ -126,8 +126,8 @@ public struct Configuration: Sendable {
     }
 
     public init(toml text: String, file: String) throws(ConfigurationError) {
-        if let (line, found) = TOMLHeaderCheck.badHeader(in: text) {
-            throw ConfigurationError(file: file, key: "", reason: "line \(line): a table header must begin with a key, not '\(found.escaped(asASCII: false))'")
+        if let (line, reason) = TOMLHeaderCheck.problem(in: text) {
+            throw ConfigurationError(file: file, key: "", reason: "line \(line): \(reason)")
         }
         let table: TOMLTable
         do {

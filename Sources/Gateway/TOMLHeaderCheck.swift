@@ -1,10 +1,11 @@
 /// toml++ (under TOMLKit) asserts, aborting the process, on a table header
-/// whose key begins with a character no key may begin with (`[!a]`, found
-/// by fuzzing the configuration). Such headers are found here first, so that
-/// they are a configuration error like any other.
+/// whose key begins with a character no key may begin with (`[!a]`), and on
+/// a `}` where an array expects a value (`a = [}]`, `a = [1,}]`): both found
+/// by fuzzing the configuration. They are found here first, so that they are
+/// a configuration error like any other.
 enum TOMLHeaderCheck {
-    /// The line of the first such header, and the character found; nil if none.
-    static func badHeader(in text: String) -> (line: Int, found: Unicode.Scalar)? {
+    /// The line of the first such place, and why it is wrong; nil if none.
+    static func problem(in text: String) -> (line: Int, reason: String)? {
         var scanner = Scanner(Array(text.unicodeScalars))
         return scanner.run()
     }
@@ -13,13 +14,13 @@ enum TOMLHeaderCheck {
         let characters: [Unicode.Scalar]
         var index = 0
         var line = 1
-        /// Open brackets and braces of values (an array may span lines).
-        var depth = 0
+        /// The brackets and braces of values still open, innermost last (an array may span lines).
+        var open: [Unicode.Scalar] = []
         var lineStart = true
 
         init(_ characters: [Unicode.Scalar]) { self.characters = characters }
 
-        mutating func run() -> (line: Int, found: Unicode.Scalar)? {
+        mutating func run() -> (line: Int, reason: String)? {
             while index < characters.count {
                 let character = characters[index]
                 if character == "\n" { line += 1; lineStart = true; index += 1; continue }
@@ -28,7 +29,10 @@ enum TOMLHeaderCheck {
                     index += 1
                     continue
                 }
-                if lineStart && depth == 0 && character == "[", let found = headerStart() { return (line, found) }
+                if lineStart && open.isEmpty && character == "[", let found = headerStart() {
+                    return (line, "a table header must begin with a key, not '\(found.escaped(asASCII: false))'")
+                }
+                if character == "}" && open.last == "[" { return (line, "'}' where the array expects a value or ']'") }
                 lineStart = false
                 step(character)
             }
@@ -51,8 +55,8 @@ enum TOMLHeaderCheck {
         mutating func step(_ character: Unicode.Scalar) {
             switch character {
             case "#": skip(until: "\n")
-            case "[", "{": depth += 1; index += 1
-            case "]", "}": depth = max(0, depth - 1); index += 1
+            case "[", "{": open.append(character); index += 1
+            case "]", "}": _ = open.popLast(); index += 1
             case "\"", "'": skipString(character)
             default: index += 1
             }

@@ -66,7 +66,18 @@ import EtherNetIP
             [!not a header]
             \"\"\"
             """
-        #expect(TOMLHeaderCheck.badHeader(in: fine) == nil)
+        #expect(TOMLHeaderCheck.problem(in: fine) == nil)
+    }
+
+    /// Found by fuzzing too: toml++ aborts on a `}` where an array expects a
+    /// value. An error with its line; a `}` that closes an inline table in an array still loads.
+    @Test func aBraceWhereAnArrayExpectsAValueIsAnError() throws {
+        for (text, line) in [("a = [}]", 1), ("a = [1,}]", 1), ("[x]\na = [[}]]", 2), ("a = [\n# c\n}]", 3), ("a = {b = [}]}", 1)] {
+            #expect(throws: ConfigurationError(file: "t.toml", key: "", reason: "line \(line): '}' where the array expects a value or ']'")) {
+                try Configuration(toml: text, file: "t.toml")
+            }
+        }
+        #expect(TOMLHeaderCheck.problem(in: "a = [{b = 1}, {c = \"}\"}]\nd = \"[}\" # [}") == nil)
     }
 
     @Test func theWebServerIsOnByDefaultOnLoopbackAndAsksForATokenBeyondIt() throws {
