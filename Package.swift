@@ -13,10 +13,12 @@ let package = Package(
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "MQTT", targets: ["MQTT"]),
         .library(name: "Sparkplug", targets: ["Sparkplug"]),
+        .library(name: "History", targets: ["History"]),
         .executable(name: "fieldgw", targets: ["fieldgw"]),
         .executable(name: "automata-bench", targets: ["AutomataBench"]),
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
         .executable(name: "mqtt-bench", targets: ["MQTTBench"]),
+        .executable(name: "history-bench", targets: ["HistoryBench"]),
         .executable(name: "fieldgw-fuzz", targets: ["FuzzHarness"]),
     ],
     dependencies: [
@@ -37,6 +39,16 @@ let package = Package(
         .target(name: "CSerialShim"),
         .systemLibrary(name: "CEpoll"),
         .target(name: "Serial", dependencies: ["CSerialShim"]),
+        // The system's zlib, libbz2 and liblzma: the historian's gzip, bzip2 and xz files.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
+        .systemLibrary(name: "CLzma", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+        // cpppo-compatible history files, timestamps with zone abbreviations (read
+        // from the system's TZif files, as Python's zoneinfo does), playback.
+        .target(
+            name: "History",
+            dependencies: ["CZlib", "CBzip2", "CLzma", .product(name: "Logging", package: "swift-log")]
+        ),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(
             name: "Discovery",
@@ -121,6 +133,7 @@ let package = Package(
                 "Modbus",
                 "Serial",
                 "Sparkplug",
+                "History",
                 "Web",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -147,6 +160,11 @@ let package = Package(
             path: "Benchmarks/ModbusBench"
         ),
         .executableTarget(
+            name: "HistoryBench",
+            dependencies: ["History"],
+            path: "Benchmarks/HistoryBench"
+        ),
+        .executableTarget(
             name: "MQTTBench",
             dependencies: ["MQTT", .product(name: "NIOCore", package: "swift-nio")],
             path: "Benchmarks/MQTTBench"
@@ -168,6 +186,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "SerialTests", dependencies: ["Serial"]),
+        .testTarget(name: "HistoryTests", dependencies: ["History", "TestSupport"]),
         .testTarget(
             name: "ModbusTests",
             dependencies: [

@@ -1,0 +1,216 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Appends records to a cpppo-compatible history file, rotating it by size or
+/// age into `name.hst.0`, then `name.hst.1.gz` (or .bz2, .xz) and onwards; the
+/// newest rotated file stays plain, as logrotate's delaycompress leaves it,
+/// and a background thread compresses the one before it.
+///
+/// With `.line` buffering each record is one `write(2)` of a whole line to a
+/// file opened for append: when `write` returns, the record survives the
+/// process crashing. `sync` adds `fsync` for surviving the machine losing
+/// power. `.block` buffering writes when the buffer fills, on `flush()` and
+/// on `close()`: records are safe once `flush()` returns.
+public final class HistoryWriter: Sendable {
+    public struct Rotation: Sendable {
+        /// Rotate before a record would make the file larger than this.
+        public var maxBytes: Int?
+        /// Rotate before a record more than this many seconds after the file's first.
+        public var maxAge: Double?
+        /// How many rotated files to keep (`name.hst.0` to `name.hst.<keep-1>`).
+        public var keep: Int
+        public var compression: Compression
+
+        public init(maxBytes: Int? = nil, maxAge: Double? = nil, keep: Int = 10, compression: Compression = .gzip) {
+            (self.maxBytes, self.maxAge, self.keep, self.compression) = (maxBytes, maxAge, max(keep, 1), compression)
+        }
+    }
+
+    public enum Buffering: Sendable, Equatable {
+        case line
+        case block(bytes: Int)
+    }
+
+    public enum Sync: Sendable, Equatable {
+        case never
+        case everyWrite
+        case interval(seconds: Double)
+    }
+
+    private struct State {
+        var fd: Int32 = -1
+        var buffer: [UInt8] = []
+        var size = 0
+        var first: Double?
+        var lastSync = 0.0
+    }
+
+    public let path: String
+    public let rotation: Rotation?
+    public let buffering: Buffering
+    public let sync: Sync
+    private let state = Mutex(State())
+    private let compressor: BackgroundCompressor
+    private let logger: Logger
+
+    public init(path: String, rotation: Rotation? = nil, buffering: Buffering = .line, sync: Sync = .never,
+                logger: Logger = Logger(label: "fieldgw.history")) throws {
+        (self.path, self.rotation, self.buffering, self.sync, self.logger) = (path, rotation, buffering, sync, logger)
+        compressor = BackgroundCompressor(logger: logger)
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try state.withLock { try open(&$0) }
+    }
+
+    deinit {
+        try? close()
+    }
+
+    /// Records `data` with `serial` at `time` (the wall clock by default).
+    public func write(_ data: JSONValue, serial: JSONValue = .null, at time: Timestamp = .now()) throws {
+        var line: [UInt8] = []
+        line.reserveCapacity(64)
+        HistoryWriter.format(data, serial: serial, at: time, into: &line)
+        try append(line, at: time.value)
+    }
+
+    /// A `# text` line; readers skip it.
+    public func comment(_ text: String) throws {
+        let clean = text.replacingOccurrences(of: "\n", with: " ")
+        try append(Array(("# " + clean + "\n").utf8), at: nil)
+    }
+
+    /// Writes what is buffered (and, unless `sync` is `.never`, syncs it).
+    public func flush() throws {
+        try state.withLock { try drain(&$0, force: true) }
+    }
+
+    /// Flushes, closes, and waits for compression to finish.
+    public func close() throws {
+        try state.withLock { state in
+            guard state.fd >= 0 else { return }
+            defer { Foundation.close(state.fd); state.fd = -1 }
+            try drain(&state, force: true)
+        }
+        compressor.waitUntilIdle()
+    }
+
+    /// The line cpppo's logger writes: `str(timestamp)`, `json.dumps(serial)`, `json.dumps(data)`.
+    public static func format(_ data: JSONValue, serial: JSONValue, at time: Timestamp, into line: inout [UInt8]) {
+        line += time.render().utf8
+        line.append(0x09)
+        serial.encode(into: &line)
+        line.append(0x09)
+        data.encode(into: &line)
+        line.append(0x0A)
+    }
+
+    private func append(_ line: [UInt8], at time: Double?) throws {
+        try state.withLock { state in
+            guard state.fd >= 0 else { throw HistoryError("\(path): the history writer is closed") }
+            if let time, needsRotation(state, adding: line.count, at: time) { try rotate(&state) }
+            if let time, state.first == nil { state.first = time }
+            state.buffer += line
+            state.size += line.count
+            try drain(&state, force: false)
+        }
+    }
+
+    private func needsRotation(_ state: State, adding count: Int, at time: Double) -> Bool {
+        guard let rotation, state.size > 0 else { return false }
+        if let maxBytes = rotation.maxBytes, state.size + count > maxBytes { return true }
+        if let maxAge = rotation.maxAge, let first = state.first, time - first >= maxAge { return true }
+        return false
+    }
+
+    private func drain(_ state: inout State, force: Bool) throws {
+        if case .block(let bytes) = buffering, !force, state.buffer.count < bytes { return }
+        if !state.buffer.isEmpty {
+            try state.buffer.withUnsafeBytes { try ByteOutput.writeAll(state.fd, $0, path) }
+            state.buffer.removeAll(keepingCapacity: true)
+        }
+        try syncIfDue(&state)
+    }
+
+    private func syncIfDue(_ state: inout State) throws {
+        let now = Timestamp.now().value
+        switch sync {
+        case .never: return
+        case .interval(let seconds) where now - state.lastSync < seconds: return
+        default: break
+        }
+        guard fsync(state.fd) == 0 else { throw HistoryError.system("cannot fsync", path) }
+        state.lastSync = now
+    }
+
+    private func open(_ state: inout State) throws {
+        let fd = Foundation.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw HistoryError.system("cannot open", path) }
+        var info = stat()
+        fstat(fd, &info)
+        state.fd = fd
+        state.size = Int(info.st_size)
+        state.first = state.size > 0 ? (try? HistoryFiles.firstRecord(path))?.time.value : nil
+    }
+
+    /// name.hst.K → name.hst.K+1 (oldest dropped), name.hst → name.hst.0, a new
+    /// name.hst, and name.hst.1 handed to the compressor.
+    private func rotate(_ state: inout State) throws {
+        guard let rotation else { return }
+        try drain(&state, force: true)
+        Foundation.close(state.fd)
+        state.fd = -1
+        compressor.waitUntilIdle()  // name.hst.1 may still be compressing
+        for index in stride(from: rotation.keep - 1, through: 0, by: -1) {
+            for compression in Compression.allCases {
+                let from = "\(path).\(index)\(compression.suffix)"
+                guard access(from, F_OK) == 0 else { continue }
+                if index + 1 >= rotation.keep { unlink(from) } else { try HistoryWriter.move(from, "\(path).\(index + 1)\(compression.suffix)") }
+            }
+        }
+        try HistoryWriter.move(path, "\(path).0")
+        try open(&state)
+        logger.info("history file rotated", metadata: ["path": "\(path)"])
+        let older = "\(path).1"
+        if rotation.compression != .none, rotation.keep > 1, access(older, F_OK) == 0 {
+            compressor.compress(older, rotation.compression)
+        }
+    }
+
+    private static func move(_ from: String, _ to: String) throws {
+        guard rename(from, to) == 0 else { throw HistoryError("cannot rename \(from) to \(to): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// One thread that compresses rotated files, one at a time, so that writing never waits for it.
+final class BackgroundCompressor: Sendable {
+    private let pending = Mutex<Int>(0)
+    private let idle = NSCondition()
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func compress(_ path: String, _ compression: Compression) {
+        pending.withLock { $0 += 1 }
+        let logger = self.logger
+        Thread.detachNewThread { [self] in
+            do {
+                try compression.compress(path, into: path + compression.suffix)
+                unlink(path)
+            } catch {
+                logger.error("history file not compressed", metadata: ["path": "\(path)", "error": "\(error)"])
+            }
+            idle.lock()
+            pending.withLock { $0 -= 1 }
+            idle.broadcast()
+            idle.unlock()
+        }
+    }
+
+    func waitUntilIdle() {
+        idle.lock()
+        while pending.withLock({ $0 }) > 0 { idle.wait() }
+        idle.unlock()
+    }
+}
