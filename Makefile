@@ -101,6 +101,7 @@ bench: py-deps
 	$(SWIFT) build -c release --product automata-bench
 	$(SWIFT) build -c release --product modbus-bench
 	$(SWIFT) build -c release --product mqtt-bench
+	$(SWIFT) build -c release --product history-bench
 	$(SWIFT) build -c release --product fieldgw
 	@mkdir -p $(BENCH_DIR)
 	cc -O2 -Wall -o $(BENCH_DIR)/modbus_load Benchmarks/ModbusPeers/modbus_load.c
@@ -115,6 +116,7 @@ bench: py-deps
 	$(PYTHON) Benchmarks/dashboard_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/mqtt_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/sparkplug_latency.py .build/release || missed=1; \
+	$(PYTHON) Benchmarks/history_bench.py || missed=1; \
 	exit $$missed
 
 # Sources/Sparkplug/sparkplug_b.pb.swift is generated from Eclipse Tahu's

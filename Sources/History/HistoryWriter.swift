@@ -41,6 +41,7 @@ public final class HistoryWriter: Sendable {
     private struct State {
         var fd: Int32 = -1
         var buffer: [UInt8] = []
+        var line: [UInt8] = []
         var size = 0
         var first: Double?
         var lastSync = 0.0
@@ -69,16 +70,20 @@ public final class HistoryWriter: Sendable {
 
     /// Records `data` with `serial` at `time` (the wall clock by default).
     public func write(_ data: JSONValue, serial: JSONValue = .null, at time: Timestamp = .now()) throws {
-        var line: [UInt8] = []
-        line.reserveCapacity(64)
-        HistoryWriter.format(data, serial: serial, at: time, into: &line)
-        try append(line, at: time.value)
+        try state.withLock { state in
+            state.line.removeAll(keepingCapacity: true)
+            HistoryWriter.format(data, serial: serial, at: time, into: &state.line)
+            try append(&state, at: time.value)
+        }
     }
 
     /// A `# text` line; readers skip it.
     public func comment(_ text: String) throws {
         let clean = text.replacingOccurrences(of: "\n", with: " ")
-        try append(Array(("# " + clean + "\n").utf8), at: nil)
+        try state.withLock { state in
+            state.line = Array(("# " + clean + "\n").utf8)
+            try append(&state, at: nil)
+        }
     }
 
     /// Writes what is buffered (and, unless `sync` is `.never`, syncs it).
@@ -98,7 +103,7 @@ public final class HistoryWriter: Sendable {
 
     /// The line cpppo's logger writes: `str(timestamp)`, `json.dumps(serial)`, `json.dumps(data)`.
     public static func format(_ data: JSONValue, serial: JSONValue, at time: Timestamp, into line: inout [UInt8]) {
-        line += time.render().utf8
+        time.render(into: &line)
         line.append(0x09)
         serial.encode(into: &line)
         line.append(0x09)
@@ -106,15 +111,18 @@ public final class HistoryWriter: Sendable {
         line.append(0x0A)
     }
 
-    private func append(_ line: [UInt8], at time: Double?) throws {
-        try state.withLock { state in
-            guard state.fd >= 0 else { throw HistoryError("\(path): the history writer is closed") }
-            if let time, needsRotation(state, adding: line.count, at: time) { try rotate(&state) }
-            if let time, state.first == nil { state.first = time }
-            state.buffer += line
-            state.size += line.count
-            try drain(&state, force: false)
+    /// Adds `state.line` to the file, rotating first if it is due.
+    private func append(_ state: inout State, at time: Double?) throws {
+        guard state.fd >= 0 else { throw HistoryError("\(path): the history writer is closed") }
+        if let time, needsRotation(state, adding: state.line.count, at: time) { try rotate(&state) }
+        if let time, state.first == nil { state.first = time }
+        state.size += state.line.count
+        guard buffering == .line else {
+            state.buffer += state.line
+            return try drain(&state, force: false)
         }
+        try state.line.withUnsafeBytes { try ByteOutput.writeAll(state.fd, $0, path) }
+        try syncIfDue(&state)
     }
 
     private func needsRotation(_ state: State, adding count: Int, at time: Double) -> Bool {
@@ -134,12 +142,9 @@ public final class HistoryWriter: Sendable {
     }
 
     private func syncIfDue(_ state: inout State) throws {
+        guard sync != .never else { return }
         let now = Timestamp.now().value
-        switch sync {
-        case .never: return
-        case .interval(let seconds) where now - state.lastSync < seconds: return
-        default: break
-        }
+        if case .interval(let seconds) = sync, now - state.lastSync < seconds { return }
         guard fsync(state.fd) == 0 else { throw HistoryError.system("cannot fsync", path) }
         state.lastSync = now
     }

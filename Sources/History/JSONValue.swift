@@ -42,17 +42,21 @@ public enum JSONValue: Sendable, Equatable {
         case .string(let value): JSONValue.appendString(value, to: &bytes)
         case .array(let values):
             bytes.append(UInt8(ascii: "["))
-            for (index, value) in values.enumerated() {
-                if index > 0 { bytes += [0x2C, 0x20] }
+            var first = true
+            for value in values {
+                if !first { bytes.append(0x2C); bytes.append(0x20) }
+                first = false
                 value.encode(into: &bytes)
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
-            for (index, (key, value)) in members.enumerated() {
-                if index > 0 { bytes += [0x2C, 0x20] }
+            var first = true
+            for (key, value) in members {
+                if !first { bytes.append(0x2C); bytes.append(0x20) }
+                first = false
                 JSONValue.appendString(key, to: &bytes)
-                bytes += [0x3A, 0x20]
+                bytes.append(0x3A); bytes.append(0x20)
                 value.encode(into: &bytes)
             }
             bytes.append(UInt8(ascii: "}"))
@@ -64,14 +68,17 @@ public enum JSONValue: Sendable, Equatable {
             bytes.append(0x30 + UInt8(value))
             return
         }
-        var digits: [UInt8] = []
-        var magnitude = value.magnitude
-        while magnitude > 0 {
-            digits.append(0x30 + UInt8(magnitude % 10))
-            magnitude /= 10
-        }
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        bytes += digits.reversed()
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes on the stack: no allocation per number
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var magnitude = value.magnitude, index = raw.count
+            while magnitude > 0 {
+                index -= 1
+                raw[index] = 0x30 + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[index...]))
+        }
     }
 
     /// Python's `float.__repr__`: the shortest round-tripping digits, as
@@ -92,6 +99,11 @@ public enum JSONValue: Sendable, Equatable {
 
     static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            bytes += value.utf8  // the common case: nothing to escape
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": bytes += [0x5C, 0x22]

@@ -57,6 +57,20 @@ public struct Timestamp: Sendable, Comparable, CustomStringConvertible {
         return render(in: info, digits: digits, detail: detail)
     }
 
+    /// The default rendering, appended as bytes (the historian's hot path).
+    public func render(into bytes: inout [UInt8]) {
+        let scaled = value * 1000
+        let units = scaled.rounded(.toNearestOrEven)
+        guard units >= 0, abs(abs(scaled - units) - 0.5) >= 1e-6 else {
+            bytes += render().utf8  // before 1970, or a near tie: the general path
+            return
+        }
+        let total = Int64(units)
+        Civil(instant: total / 1000).append(to: &bytes)
+        let millis = Int(total % 1000)
+        bytes += [0x2E, 0x30 + UInt8(millis / 100), 0x30 + UInt8(millis / 10 % 10), 0x30 + UInt8(millis % 10)]
+    }
+
     /// In UTC; " UTC" (or "+0000") follows only when `detail` asks for a name or offset.
     public func render(digits: Int = Timestamp.precision, detail: ZoneDetail = .abbreviation) -> String {
         let (seconds, fraction) = split(digits: digits)
@@ -184,16 +198,25 @@ extension Timestamp {
 extension Civil {
     /// "2014-04-01 10:11:12".
     var text: String {
-        var bytes = [UInt8](repeating: 0x30, count: 19)
-        func put(_ value: Int, _ at: Int, _ width: Int) {
-            var value = value
-            for index in stride(from: at + width - 1, through: at, by: -1) {
-                bytes[index] = 0x30 + UInt8(value % 10)
-                value /= 10
-            }
-        }
-        put(year, 0, 4); bytes[4] = 0x2D; put(month, 5, 2); bytes[7] = 0x2D; put(day, 8, 2)
-        bytes[10] = 0x20; put(hour, 11, 2); bytes[13] = 0x3A; put(minute, 14, 2); bytes[16] = 0x3A; put(second, 17, 2)
+        var bytes: [UInt8] = []
+        append(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    func append(to output: inout [UInt8]) {
+        var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0x2D, 0, 0, 0x2D, 0, 0, 0x20, 0, 0, 0x3A, 0, 0, 0x3A, 0, 0)
+        withUnsafeMutableBytes(of: &bytes) { raw in
+            func put(_ value: Int, _ at: Int, _ width: Int) {
+                var value = value
+                for index in stride(from: at + width - 1, through: at, by: -1) {
+                    raw[index] = 0x30 + UInt8(value % 10)
+                    value /= 10
+                }
+            }
+            put(year, 0, 4); put(month, 5, 2); put(day, 8, 2); put(hour, 11, 2); put(minute, 14, 2); put(second, 17, 2)
+            output.append(contentsOf: raw)
+        }
     }
 }
