@@ -40,8 +40,8 @@ public final class HistoryWriter: Sendable {
 
     private struct State {
         var fd: Int32 = -1
-        var buffer: [UInt8] = []
-        var line: [UInt8] = []
+        var buffer = ByteSink(capacity: 1 << 16)
+        var second = SecondCache()
         var size = 0
         var first: Double?
         var lastSync = 0.0
@@ -71,9 +71,28 @@ public final class HistoryWriter: Sendable {
     /// Records `data` with `serial` at `time` (the wall clock by default).
     public func write(_ data: JSONValue, serial: JSONValue = .null, at time: Timestamp = .now()) throws {
         try state.withLock { state in
-            state.line.removeAll(keepingCapacity: true)
-            HistoryWriter.format(data, serial: serial, at: time, into: &state.line)
-            try append(&state, at: time.value)
+            let mark = state.buffer.count
+            HistoryWriter.format(data, serial: serial, at: time, into: state.buffer, cache: &state.second)
+            try commit(&state, from: mark, at: time.value)
+        }
+    }
+
+    /// Records the JSON `data` writes, with `serial` at `time`: the same line
+    /// as `write(_:serial:at:)`, with no `JSONValue` built on the way.
+    public func write(serial: JSONValue = .null, at time: Timestamp = .now(), data: (inout JSONWriter) throws -> Void) throws {
+        try state.withLock { state in
+            let mark = state.buffer.count
+            time.render(into: state.buffer, cache: &state.second)
+            state.buffer.append(0x09)
+            serial.encode(into: state.buffer)
+            state.buffer.append(0x09)
+            var json = JSONWriter(sink: state.buffer)
+            do { try data(&json) } catch {
+                state.buffer.truncate(to: mark)
+                throw error
+            }
+            state.buffer.append(0x0A)
+            try commit(&state, from: mark, at: time.value)
         }
     }
 
@@ -81,8 +100,9 @@ public final class HistoryWriter: Sendable {
     public func comment(_ text: String) throws {
         let clean = text.replacingOccurrences(of: "\n", with: " ")
         try state.withLock { state in
-            state.line = Array(("# " + clean + "\n").utf8)
-            try append(&state, at: nil)
+            let mark = state.buffer.count
+            state.buffer.append("# " + clean + "\n")
+            try commit(&state, from: mark, at: nil)
         }
     }
 
@@ -102,27 +122,32 @@ public final class HistoryWriter: Sendable {
     }
 
     /// The line cpppo's logger writes: `str(timestamp)`, `json.dumps(serial)`, `json.dumps(data)`.
-    public static func format(_ data: JSONValue, serial: JSONValue, at time: Timestamp, into line: inout [UInt8]) {
-        time.render(into: &line)
+    public static func format(_ data: JSONValue, serial: JSONValue, at time: Timestamp, into line: ByteSink, cache: inout SecondCache) {
+        time.render(into: line, cache: &cache)
         line.append(0x09)
-        serial.encode(into: &line)
+        serial.encode(into: line)
         line.append(0x09)
-        data.encode(into: &line)
+        data.encode(into: line)
         line.append(0x0A)
     }
 
-    /// Adds `state.line` to the file, rotating first if it is due.
-    private func append(_ state: inout State, at time: Double?) throws {
-        guard state.fd >= 0 else { throw HistoryError("\(path): the history writer is closed") }
-        if let time, needsRotation(state, adding: state.line.count, at: time) { try rotate(&state) }
-        if let time, state.first == nil { state.first = time }
-        state.size += state.line.count
-        guard buffering == .line else {
-            state.buffer += state.line
-            return try drain(&state, force: false)
+    /// Takes the line formatted at the buffer's end (from `mark`) into the
+    /// file, rotating first if it is due.
+    private func commit(_ state: inout State, from mark: Int, at time: Double?) throws {
+        guard state.fd >= 0 else {
+            state.buffer.truncate(to: mark)
+            throw HistoryError("\(path): the history writer is closed")
         }
-        try state.line.withUnsafeBytes { try ByteOutput.writeAll(state.fd, $0, path) }
-        try syncIfDue(&state)
+        let length = state.buffer.count - mark
+        if let time, needsRotation(state, adding: length, at: time) {
+            let line = state.buffer.withBytes(from: mark) { Array($0) }
+            state.buffer.truncate(to: mark)
+            try rotate(&state)
+            state.buffer.append(line)
+        }
+        if let time, state.first == nil { state.first = time }
+        state.size += length
+        try drain(&state, force: buffering == .line)
     }
 
     private func needsRotation(_ state: State, adding count: Int, at time: Double) -> Bool {
@@ -134,9 +159,9 @@ public final class HistoryWriter: Sendable {
 
     private func drain(_ state: inout State, force: Bool) throws {
         if case .block(let bytes) = buffering, !force, state.buffer.count < bytes { return }
-        if !state.buffer.isEmpty {
-            try state.buffer.withUnsafeBytes { try ByteOutput.writeAll(state.fd, $0, path) }
-            state.buffer.removeAll(keepingCapacity: true)
+        if state.buffer.count > 0 {
+            try state.buffer.withBytes { try ByteOutput.writeAll(state.fd, $0, path) }
+            state.buffer.removeAll()
         }
         try syncIfDue(&state)
     }

@@ -28,25 +28,31 @@ public enum JSONValue: Sendable, Equatable {
 
     /// The value as `json.dumps` writes it.
     public var text: String {
-        var bytes: [UInt8] = []
-        encode(into: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        let sink = ByteSink(capacity: 64)
+        encode(into: sink)
+        return sink.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     public func encode(into bytes: inout [UInt8]) {
+        let sink = ByteSink(capacity: 64)
+        encode(into: sink)
+        bytes += sink.bytes
+    }
+
+    public func encode(into bytes: ByteSink) {
         switch self {
-        case .null: bytes += "null".utf8
-        case .bool(let value): bytes += (value ? "true" : "false").utf8
-        case .int(let value): JSONValue.append(value, to: &bytes)
-        case .double(let value): bytes += JSONValue.pythonFloat(value).utf8
-        case .string(let value): JSONValue.appendString(value, to: &bytes)
+        case .null: bytes.append("null")
+        case .bool(let value): bytes.append(value ? "true" : "false")
+        case .int(let value): JSONValue.append(value, to: bytes)
+        case .double(let value): bytes.append(JSONValue.pythonFloat(value))
+        case .string(let value): JSONValue.appendString(value, to: bytes)
         case .array(let values):
             bytes.append(UInt8(ascii: "["))
             var first = true
             for value in values {
                 if !first { bytes.append(0x2C); bytes.append(0x20) }
                 first = false
-                value.encode(into: &bytes)
+                value.encode(into: bytes)
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
@@ -55,30 +61,44 @@ public enum JSONValue: Sendable, Equatable {
             for (key, value) in members {
                 if !first { bytes.append(0x2C); bytes.append(0x20) }
                 first = false
-                JSONValue.appendString(key, to: &bytes)
+                JSONValue.appendString(key, to: bytes)
                 bytes.append(0x3A); bytes.append(0x20)
-                value.encode(into: &bytes)
+                value.encode(into: bytes)
             }
             bytes.append(UInt8(ascii: "}"))
         }
     }
 
-    static func append(_ value: Int64, to bytes: inout [UInt8]) {
+    /// "00" to "99", in static memory (no lazy initialisation per use).
+    static let digitPairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
+
+    @inline(__always)
+    static func append(_ value: Int64, to bytes: ByteSink) {
         if value >= 0, value < 10 {
             bytes.append(0x30 + UInt8(value))
             return
         }
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes on the stack: no allocation per number
-        withUnsafeMutableBytes(of: &digits) { raw in
-            var magnitude = value.magnitude, index = raw.count
-            while magnitude > 0 {
-                index -= 1
-                raw[index] = 0x30 + UInt8(magnitude % 10)
-                magnitude /= 10
-            }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[index...]))
+        var magnitude = value.magnitude
+        var length = 1
+        var limit: UInt64 = 10
+        while length < 20, magnitude >= limit { length += 1; limit = limit &* 10 }
+        let out = bytes.reserve(length)
+        var index = length
+        let pairs = digitPairs.utf8Start
+        while index >= 2 {  // two digits per division, from a table
+            let pair = Int(truncatingIfNeeded: magnitude % 100) * 2
+            magnitude /= 100
+            index -= 2
+            out[index] = pairs[pair]
+            out[index + 1] = pairs[pair + 1]
         }
+        if index == 1 { out[0] = 0x30 + UInt8(truncatingIfNeeded: magnitude) }
+        bytes.advance(length)
     }
 
     /// Python's `float.__repr__`: the shortest round-tripping digits, as
@@ -97,25 +117,31 @@ public enum JSONValue: Sendable, Equatable {
         return text
     }
 
-    static func appendString(_ value: String, to bytes: inout [UInt8]) {
+    @inline(__always)
+    static func appendString(_ value: String, to bytes: ByteSink) {
         bytes.append(UInt8(ascii: "\""))
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
-            bytes += value.utf8  // the common case: nothing to escape
+        var value = value
+        let plain = value.withUTF8 { utf8 in
+            guard utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) else { return false }
+            bytes.append(UnsafeRawBufferPointer(utf8))  // the common case: nothing to escape
+            return true
+        }
+        if plain {
             bytes.append(UInt8(ascii: "\""))
             return
         }
         for scalar in value.unicodeScalars {
             switch scalar {
-            case "\"": bytes += [0x5C, 0x22]
-            case "\\": bytes += [0x5C, 0x5C]
-            case "\n": bytes += [0x5C, UInt8(ascii: "n")]
-            case "\r": bytes += [0x5C, UInt8(ascii: "r")]
-            case "\t": bytes += [0x5C, UInt8(ascii: "t")]
-            case "\u{08}": bytes += [0x5C, UInt8(ascii: "b")]
-            case "\u{0C}": bytes += [0x5C, UInt8(ascii: "f")]
+            case "\"": bytes.append("\\\"")
+            case "\\": bytes.append("\\\\")
+            case "\n": bytes.append("\\n")
+            case "\r": bytes.append("\\r")
+            case "\t": bytes.append("\\t")
+            case "\u{08}": bytes.append("\\b")
+            case "\u{0C}": bytes.append("\\f")
             case " "..."~": bytes.append(UInt8(scalar.value))
             default:
-                for unit in String(scalar).utf16 { bytes += "\\u".utf8 + hex4(unit) }
+                for unit in String(scalar).utf16 { bytes.append([0x5C, UInt8(ascii: "u")] + hex4(unit)) }
             }
         }
         bytes.append(UInt8(ascii: "\""))

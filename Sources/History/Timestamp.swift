@@ -58,17 +58,25 @@ public struct Timestamp: Sendable, Comparable, CustomStringConvertible {
     }
 
     /// The default rendering, appended as bytes (the historian's hot path).
-    public func render(into bytes: inout [UInt8]) {
+    public func render(into bytes: ByteSink) {
+        var cache = SecondCache()
+        render(into: bytes, cache: &cache)
+    }
+
+    /// As `render(into:)`, reusing the date and time of day when the second is the cache's.
+    public func render(into bytes: ByteSink, cache: inout SecondCache) {
         let scaled = value * 1000
         let units = scaled.rounded(.toNearestOrEven)
         guard units >= 0, abs(abs(scaled - units) - 0.5) >= 1e-6 else {
-            bytes += render().utf8  // before 1970, or a near tie: the general path
+            bytes.append(render())  // before 1970, or a near tie: the general path
             return
         }
         let total = Int64(units)
-        Civil(instant: total / 1000).append(to: &bytes)
+        cache.append(second: total / 1000, to: bytes)
         let millis = Int(total % 1000)
-        bytes += [0x2E, 0x30 + UInt8(millis / 100), 0x30 + UInt8(millis / 10 % 10), 0x30 + UInt8(millis % 10)]
+        let out = bytes.reserve(4)
+        (out[0], out[1], out[2], out[3]) = (0x2E, 0x30 + UInt8(millis / 100), 0x30 + UInt8(millis / 10 % 10), 0x30 + UInt8(millis % 10))
+        bytes.advance(4)
     }
 
     /// In UTC; " UTC" (or "+0000") follows only when `detail` asks for a name or offset.
@@ -198,25 +206,40 @@ extension Timestamp {
 extension Civil {
     /// "2014-04-01 10:11:12".
     var text: String {
-        var bytes: [UInt8] = []
-        append(to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+        let sink = ByteSink(capacity: 64)
+        append(to: sink)
+        return sink.withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
-    func append(to output: inout [UInt8]) {
-        var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0x2D, 0, 0, 0x2D, 0, 0, 0x20, 0, 0, 0x3A, 0, 0, 0x3A, 0, 0)
-        withUnsafeMutableBytes(of: &bytes) { raw in
-            func put(_ value: Int, _ at: Int, _ width: Int) {
-                var value = value
-                for index in stride(from: at + width - 1, through: at, by: -1) {
-                    raw[index] = 0x30 + UInt8(value % 10)
-                    value /= 10
-                }
+    func append(to output: ByteSink) {
+        let out = output.reserve(19)
+        @inline(__always) func put(_ value: Int, _ at: Int, _ width: Int) {
+            var value = value
+            for index in stride(from: at + width - 1, through: at, by: -1) {
+                out[index] = 0x30 + UInt8(truncatingIfNeeded: value % 10)
+                value /= 10
             }
-            put(year, 0, 4); put(month, 5, 2); put(day, 8, 2); put(hour, 11, 2); put(minute, 14, 2); put(second, 17, 2)
-            output.append(contentsOf: raw)
         }
+        put(year, 0, 4); put(month, 5, 2); put(day, 8, 2); put(hour, 11, 2); put(minute, 14, 2); put(second, 17, 2)
+        (out[4], out[7], out[10], out[13], out[16]) = (0x2D, 0x2D, 0x20, 0x3A, 0x3A)
+        output.advance(19)
+    }
+}
+
+/// The last second rendered ("2014-04-01 10:11:12"): records come many to a second.
+public struct SecondCache: Sendable {
+    private var second: Int64 = -1
+    private var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+
+    public init() {}
+
+    mutating func append(second: Int64, to bytes: ByteSink) {
+        if second != self.second {
+            let scratch = ByteSink(capacity: 64)
+            Civil(instant: second).append(to: scratch)
+            scratch.withBytes { source in withUnsafeMutableBytes(of: &text) { $0.copyMemory(from: source) } }
+            self.second = second
+        }
+        withUnsafeBytes(of: &text) { bytes.append(UnsafeRawBufferPointer(rebasing: $0[0..<19])) }
     }
 }

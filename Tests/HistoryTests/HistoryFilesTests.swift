@@ -50,6 +50,28 @@ import TestSupport
         }
     }
 
+    /// The JSON written as it goes is the JSON of the tree.
+    @Test func jsonWriterWritesWhatJSONValueWrites() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = try HistoryWriter(path: directory + "/w.hst")
+        let time = Timestamp(1400000000.5)
+        try writer.write(serial: .int(3), at: time) { json in
+            json.object { json in
+                json.key("a"); json.value(Int64(-12345678901))
+                json.key("b"); json.array { json in json.value(0.5); json.value("x\"y"); json.value(true); json.null(); json.value(Self.values[0]) }
+                json.key("c"); json.object { _ in }
+                json.key("d"); json.array { json in json.array { _ in }; json.value(7) }
+            }
+        }
+        try writer.close()
+        let tree = JSONValue.object([("a", .int(-12345678901)),
+                                     ("b", .array([.double(0.5), .string("x\"y"), .bool(true), .null, Self.values[0]])),
+                                     ("c", .object([])), ("d", .array([.array([]), .int(7)]))])
+        #expect(try String(contentsOfFile: directory + "/w.hst", encoding: .utf8) == "2014-05-13 16:53:20.500\t3\t" + tree.text + "\n")
+        #expect(try JSONValue(parsing: tree.text) == tree)
+    }
+
     /// Rotated and compressed by us, read by cpppo's reader from the first file to the last.
     @Test(arguments: [Compression.gzip, .bzip2, .xz])
     func cpppoReadsOurRotatedFiles(compression: Compression) throws {
