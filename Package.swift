@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "modbus-bench", targets: ["ModbusBench"]),
         .executable(name: "mqtt-bench", targets: ["MQTTBench"]),
         .executable(name: "history-bench", targets: ["HistoryBench"]),
+        .executable(name: "tag-hooks-example", targets: ["TagHooksExample"]),
         .executable(name: "fieldgw-fuzz", targets: ["FuzzHarness"]),
     ],
     dependencies: [
@@ -138,6 +139,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -158,6 +160,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Benchmarks/ModbusBench"
+        ),
+        // A library user's tag hooks: tags computed as they are read (README, "Tag hooks").
+        .executableTarget(
+            name: "TagHooksExample",
+            dependencies: ["EtherNetIP", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Examples/TagHooks"
         ),
         .executableTarget(
             name: "HistoryBench",

@@ -83,10 +83,15 @@ struct LogixServices {
         switch request.service {
         case Self.readTag:
             let count = Int(try reader.u16())
-            return .now(try read(target, count: count, offset: 0, service: request.service, limit: limit))
+            return .now(try hooked(target, count: count) { () throws(CIPStatus) in
+                try read(target, count: count, offset: 0, service: request.service, limit: limit)
+            })
         case Self.readFragmented:
             let count = Int(try reader.u16())
-            return .now(try read(target, count: count, offset: Int(try reader.u32()), service: request.service, limit: limit))
+            let offset = Int(try reader.u32())
+            return .now(try hooked(target, count: count) { () throws(CIPStatus) in
+                try read(target, count: count, offset: offset, service: request.service, limit: limit)
+            })
         case Self.writeTag, Self.writeFragmented:
             return try write(target, service: request.service, reader: &reader, on: eventLoop)
         case Self.readModifyWrite:
@@ -95,6 +100,30 @@ struct LogixServices {
         default:
             throw .serviceNotSupported
         }
+    }
+
+    /// The tag's elements holding `count` elements of the target.
+    private static func elements(_ target: Target, count: Int) -> Range<Int> {
+        elements(of: target.tag, bytes: target.start, count: max(count, 1) * target.type.size)
+    }
+
+    /// The tag's elements holding `count` bytes from byte `start`.
+    private static func elements(of tag: Tag, bytes start: Int, count: Int) -> Range<Int> {
+        let size = tag.type.size
+        return (start / size)..<((start + max(count, 1) - 1) / size + 1)
+    }
+
+    /// A read with the tag's hook around it: `willRead` first, `didRead` with
+    /// the bytes sent (after the type code).
+    private func hooked(_ target: Target, count: Int, _ read: () throws(CIPStatus) -> CIPReply) throws(CIPStatus) -> CIPReply {
+        guard target.tag.hook != nil else { return try read() }
+        let elements = Self.elements(target, count: count)
+        return try target.tag.withHook { hook throws(CIPStatus) in
+            try hook.willRead(target.tag, elements: elements)
+            let reply = try read()
+            hook.didRead(target.tag, elements: elements, bytes: Array(reply.data.dropFirst(target.type.typeBytes.count)))
+            return reply
+        }!
     }
 
     /// A request as `enip-server --print` shows it: `SCADA[3] x10 ==` (read)
@@ -188,6 +217,10 @@ struct LogixServices {
             target.tag.store(data.map { $0 != 0 ? 1 : 0 }, at: target.start + offset)
         } else {
             target.tag.store(data, at: target.start + offset)
+        }
+        _ = try target.tag.withHook { hook in
+            // A fragment names the elements it carries, as cpppo's __setitem__ sees each fragment's slice.
+            hook.didWrite(target.tag, elements: Self.elements(of: target.tag, bytes: target.start + offset, count: data.count), bytes: Array(data))
         }
         return .now(CIPReply(service: service))
     }

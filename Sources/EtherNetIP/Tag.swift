@@ -13,16 +13,20 @@ public final class Tag: Sendable {
     public let readOnly: Bool
     /// Where the bytes live when not in `storage` (the gateway's registers).
     public let source: (any TagSource)?
+    /// Runs on each access (see `TagHook`), one request at a time.
+    public let hook: (any TagHook)?
     private let storage: Mutex<[UInt8]>
+    private let hookTurn = Mutex(())
 
     public init(name: String, type: DataType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false,
-                source: (any TagSource)? = nil) {
+                source: (any TagSource)? = nil, hook: (any TagHook)? = nil) {
         self.name = name
         self.type = type
         self.dimensions = dimensions
         self.instance = instance
         self.readOnly = readOnly
         self.source = source
+        self.hook = hook
         storage = Mutex(source == nil ? [UInt8](repeating: 0, count: type.size * dimensions.reduce(1, *)) : [])
     }
 
@@ -37,6 +41,27 @@ public final class Tag: Sendable {
     /// Stores `bytes` from byte `start`.
     public func store(_ bytes: some Collection<UInt8>, at start: Int) {
         storage.withLock { $0.replaceSubrange(start..<start + bytes.count, with: bytes) }
+    }
+
+    /// `body` with the tag's hook, no other request's hook call running for this tag.
+    func withHook<T>(_ body: (any TagHook) throws(CIPStatus) -> T) throws(CIPStatus) -> T? {
+        guard let hook else { return nil }
+        return try hookTurn.withLock { _ throws(CIPStatus) in try body(hook) }
+    }
+
+    /// The elements from `first` as numbers (an atomic tag's; a BOOL array's DWORDs).
+    public func values(from first: Int = 0, count: Int? = nil) -> [Double] {
+        guard case .atomic(let type) = self.type else { return [] }
+        let count = min(count ?? self.count - first, self.count - first)
+        guard count > 0 else { return [] }
+        return type.numbers(bytes(at: first * type.size, count: count * type.size)[...])
+    }
+
+    /// Stores `values` from element `first` of an atomic tag, each converted
+    /// to the tag's type (rounded toward zero and clamped for integers).
+    public func set(_ values: [Double], from first: Int = 0) {
+        guard case .atomic(let type) = self.type, first >= 0, first + values.count <= count else { return }
+        store(values.flatMap { type.bytes(for: $0) }, at: first * type.size)
     }
 
     /// Sets and clears bits from byte `start` at once (Read-Modify-Write,

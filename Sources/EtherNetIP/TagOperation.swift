@@ -200,3 +200,41 @@ extension CIPType {
         }
     }
 }
+
+extension CIPType {
+    /// Whether values of the type are whole numbers.
+    public var isInteger: Bool { self != .real && self != .lreal }
+
+    /// Each element of `bytes` as a number.
+    public func numbers(_ bytes: ArraySlice<UInt8>) -> [Double] {
+        stride(from: bytes.startIndex, to: bytes.endIndex - size + 1, by: size).map { start in
+            let raw = bytes[start..<start + size].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            switch self {
+            case .real: return Double(Float(bitPattern: UInt32(raw)))
+            case .lreal: return Double(bitPattern: raw)
+            case .sint, .int, .dint, .lint:
+                let shift = UInt64(64 - size * 8)
+                return Double(Int64(bitPattern: raw << shift) >> Int64(shift))
+            default: return Double(raw)
+            }
+        }
+    }
+
+    /// One element's bytes from a number: rounded toward zero and clamped to the type's range for integers.
+    public func bytes(for value: Double) -> [UInt8] {
+        let bits: UInt64
+        switch self {
+        case .real: bits = UInt64(Float(value).bitPattern)
+        case .lreal: bits = value.bitPattern
+        case .sint, .int, .dint, .lint:
+            let limit = size == 8 ? 9.223372036854775e18 : Double(1 << (size * 8 - 1))
+            let clamped = value.isNaN ? 0 : min(max(value.rounded(.towardZero), -limit), limit - 1)
+            bits = UInt64(bitPattern: size == 8 && clamped >= limit ? Int64.max : Int64(clamped))
+        default:
+            let limit = size == 8 ? 1.8446744073709552e19 : Double(UInt64(1) << (size * 8))
+            let clamped = value.isNaN ? 0 : min(max(value.rounded(.towardZero), 0), limit - 1)
+            bits = size == 8 && clamped >= limit ? UInt64.max : UInt64(clamped)
+        }
+        return (0..<size).map { UInt8(truncatingIfNeeded: bits >> UInt64($0 * 8)) }
+    }
+}

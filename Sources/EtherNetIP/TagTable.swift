@@ -21,7 +21,7 @@ public struct TagTable: Sendable {
     /// `Program:Main.Count=DINT` is a program-scope tag; `Speed@0x93/3/10=REAL`
     /// is also Get/Set Attribute Single's attribute 10 of class 0x93, instance 3.
     @discardableResult
-    public mutating func add(definition: String, readOnly: Bool = false) throws(TagDefinitionError) -> Tag {
+    public mutating func add(definition: String, readOnly: Bool = false, hook: (any TagHook)? = nil) throws(TagDefinitionError) -> Tag {
         let (written, spec) = try Self.split(definition, program: true)
         let (name, attribute) = try Self.attribute(written, in: definition)
         var (type, dimensions) = try parse(spec, in: definition)
@@ -31,7 +31,7 @@ public struct TagTable: Sendable {
             type = .atomic(.dword)
             dimensions = [(dimensions[0] + 31) / 32]
         }
-        let tag = try insert(name, type: type, dimensions: dimensions, readOnly: readOnly, source: nil, definition: definition)
+        let tag = try insert(name, type: type, dimensions: dimensions, readOnly: readOnly, source: nil, hook: hook, definition: definition)
         if let attribute {
             guard attributes[attribute] == nil else { throw TagDefinitionError(definition: definition, reason: "that attribute is another tag's") }
             attributes[attribute] = tag
@@ -40,7 +40,7 @@ public struct TagTable: Sendable {
     }
 
     private mutating func insert(_ name: String, type: DataType, dimensions: [Int], readOnly: Bool, source: (any TagSource)?,
-                                 definition: String) throws(TagDefinitionError) -> Tag {
+                                 hook: (any TagHook)? = nil, definition: String) throws(TagDefinitionError) -> Tag {
         guard byName[name.lowercased()] == nil else { throw TagDefinitionError(definition: definition, reason: "\(name) is defined twice") }
         guard Self.bytes(of: type, dimensions) <= Self.maximumBytes else {
             throw TagDefinitionError(definition: definition, reason: "more than \(Self.maximumBytes >> 20) MiB in one tag")
@@ -50,7 +50,7 @@ public struct TagTable: Sendable {
             nextInstance += 1
         }
         if case .structure(let template) = type { register(template) }
-        let tag = Tag(name: name, type: type, dimensions: dimensions, instance: nextInstance, readOnly: readOnly, source: source)
+        let tag = Tag(name: name, type: type, dimensions: dimensions, instance: nextInstance, readOnly: readOnly, source: source, hook: hook)
         nextInstance += 1
         tags.append(tag)
         byName[name.lowercased()] = tag

@@ -1,6 +1,8 @@
 import ArgumentParser
 import EtherNetIP
 import Gateway
+import History
+import Logging
 import NIOPosix
 import Prometheus
 
@@ -32,6 +34,9 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("Delay every reply by SECONDS, or by a time drawn from LOW-HIGH.", valueName: "SECONDS"))
     var delay: String?
 
+    @Option(help: ArgumentHelp("Record every tag read and write in FILE (cpppo's history format, as its historize example writes).", valueName: "FILE.hst"))
+    var historize: String?
+
     @Argument(help: "Tags: NAME=TYPE[DIMENSIONS].")
     var tags: [String] = []
 
@@ -49,13 +54,19 @@ struct ENIPServerCommand: AsyncParsableCommand {
     var web: String?
 
     func run() async throws {
+        let historian = try historize.map { path in
+            do {
+                return TagHistorian(writer: try HistoryWriter(path: path), logger: Logger(label: "fieldgw.enip-server"))
+            } catch { throw ValidationError("--historize: \(error)") }
+        }
         var table = TagTable()
         for definition in structures {
             do { try table.addStructure(definition: definition) } catch { throw ValidationError("--struct \(error.description)") }
         }
         for definition in tags {
-            do { try table.add(definition: definition) } catch { throw ValidationError(error.description) }
+            do { try table.add(definition: definition, hook: historian) } catch { throw ValidationError(error.description) }
         }
+        historian?.started(table.tags)
         let (host, port) = try ModbusSimCommand.endpoint(address, defaultPort: 44818)
         var report: (@Sendable (String) -> Void)?
         if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }

@@ -1,0 +1,86 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `fieldgw enip-server --historize`: pylogix reads and writes, cpppo's own
+/// history reader reads the file back.
+@Suite struct HistorizeTests {
+    @Test func everyReadAndWriteIsRecordedAsCpppoRecordsThem() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-historize-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/tags.hst"
+        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=INT[10]", "Temp=REAL"])
+        defer { server.stop() }
+        let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
+        let pylogix = """
+            import sys
+            from pylogix import PLC
+            with PLC("127.0.0.1") as plc:
+                plc.Port = int(sys.argv[1])
+                print(plc.Write("SCADA[2]", 5).Status, plc.Read("SCADA[0]", 4).Value, plc.Write("Temp", 21.5).Status, plc.Read("Temp").Value)
+            """
+        let client = try Peers.run(Peers.python(), ["-c", pylogix, port])
+        #expect(client.text == "Success [0, 0, 5, 0] Success 21.5\n", "\(client.text) \(client.stderr)")
+        let reader = """
+            import sys, json
+            from cpppo.history import opener, parse_record
+            with opener(sys.argv[1]) as fd:
+                n = -1
+                while True:
+                    try:
+                        n, (ts, serial, data) = parse_record(fd, n)
+                    except (StopIteration, RuntimeError):
+                        break
+                    print(json.dumps(serial), json.dumps(json.loads(data)))
+            """
+        let records = try Peers.run(Peers.cpppoPython(), ["-W", "ignore", "-c", reader, path])
+        #expect(records.status == 0, "\(records.stderr)")
+        let lines = records.text.split(separator: "\n").map(String.init)
+        let expected = ["[\"SCADA\", [2, 2]] {\"write\": [5]}", "[\"SCADA\", [0, 3]] {\"read\": [0, 0, 5, 0]}",
+                        "[\"Temp\", [0, 0]] {\"write\": [21.5]}", "[\"Temp\", [0, 0]] {\"read\": [21.5]}"]
+        // pylogix reads a tag once to learn its type before it writes: those reads are recorded too.
+        var remaining = expected[...]
+        for line in lines where line == remaining.first { remaining.removeFirst() }
+        #expect(remaining.isEmpty, "missing \(Array(remaining)) in \(lines)")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("# ") && text.contains(": Started recording Tag: SCADA\n") && text.contains(": Started recording Tag: Temp\n"))
+    }
+}
+
+/// Examples/TagHooks, read and written by pylogix.
+@Suite struct TagHookExampleTests {
+    @Test func loadAverageAndClockAreComputedOnEachRead() throws {
+        let binary = URL(fileURLWithPath: try Peers.fieldgw()).deletingLastPathComponent().appendingPathComponent("tag-hooks-example").path
+        let server = try PeerProcess(binary, ["127.0.0.1:0"])
+        defer { server.stop() }
+        let port = String(try server.waitForLine(startingWith: "tag-hooks-example: EtherNet/IP on ").split(separator: ":").last!)
+        let pylogix = """
+            import sys, json, time, datetime
+            from pylogix import PLC
+            with PLC("127.0.0.1") as plc:
+                plc.Port = int(sys.argv[1])
+                load = plc.Read("LoadAverage[0]", 3).Value
+                first = plc.Read("Clock[0]", 7).Value
+                time.sleep(1.1)
+                second = plc.Read("Clock[0]", 7).Value
+                now = datetime.datetime.now(datetime.timezone.utc)
+                stamp = datetime.datetime(*second[:6], second[6], tzinfo=datetime.timezone.utc)
+                written = plc.Write("Setpoint", 42.5).Status
+                refused = plc.Write("Clock[0]", 1).Status
+                print(json.dumps({"load": load, "moved": first != second, "skew": abs((now - stamp).total_seconds()),
+                                  "written": written, "refused": refused}))
+            """
+        let output = try Peers.run(Peers.python(), ["-c", pylogix, port])
+        let seen = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any], "\(output.text) \(output.stderr)")
+        let load = try String(contentsOfFile: "/proc/loadavg", encoding: .utf8).split(separator: " ").prefix(3).compactMap { Double($0) }
+        let served = try #require(seen["load"] as? [Double])
+        // Load averages move slowly: what was served is within 2 of what /proc shows now.
+        #expect(served.count == 3 && zip(served, load).allSatisfy { abs($0 - $1) < 2 }, "\(served) vs \(load)")
+        #expect(seen["moved"] as? Bool == true)
+        #expect((seen["skew"] as? Double ?? 99) < 2)
+        #expect(seen["written"] as? String == "Success")
+        #expect(seen["refused"] as? String != "Success")
+        #expect(throws: Never.self) { try server.waitForLine(startingWith: "Setpoint <= [42.5]") }
+    }
+}
