@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "Gateway", "Modbus",
+                "Gateway", "Modbus", "EtherNetIP", "History",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -53,4 +53,4 @@ try tags.add(definition: "Setpoint=REAL", hook: Setpoint())
 let server = try await ENIPServer.start(host: String(parts[0]), port: port, router: MessageRouter(tags: tags),
                                         group: MultiThreadedEventLoopGroup.singleton)
 say("tag-hooks-example: EtherNet/IP on \(parts[0]):\(server.port)")
-try await server.channel.closeFuture.get()
+try await server.onClose.get()

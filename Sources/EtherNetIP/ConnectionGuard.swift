@@ -5,8 +5,15 @@ import Synchronization
 /// client closes the one that has sent nothing for longest, so that idle
 /// connections (held by mistake or on purpose) cannot lock everyone out.
 final class ConnectionRegistry: Sendable {
+    private struct Client {
+        var channel: any Channel
+        var lastRead: ContinuousClock.Instant
+        var received = 0
+        var requests = 0
+    }
+
     let limit: Int
-    private let clients = Mutex<[ObjectIdentifier: (channel: any Channel, lastRead: ContinuousClock.Instant)]>([:])
+    private let clients = Mutex<[ObjectIdentifier: Client]>([:])
 
     init(limit: Int) { self.limit = limit }
 
@@ -18,20 +25,49 @@ final class ConnectionRegistry: Sendable {
                 clients[idlest.key] = nil
                 evicted = idlest.value.channel
             }
-            clients[ObjectIdentifier(channel)] = (channel, .now)
+            clients[ObjectIdentifier(channel)] = Client(channel: channel, lastRead: .now)
             return evicted
         }
     }
 
-    func touch(_ channel: any Channel) {
-        clients.withLock { $0[ObjectIdentifier(channel)]?.lastRead = .now }
+    /// The client sent `bytes`, finishing `messages` requests.
+    func touch(_ channel: any Channel, bytes: Int = 0, messages: Int = 0) {
+        clients.withLock {
+            $0[ObjectIdentifier(channel)]?.lastRead = .now
+            $0[ObjectIdentifier(channel)]?.received += bytes
+            $0[ObjectIdentifier(channel)]?.requests += messages
+        }
     }
+
+    var connections: [ClientConnection] {
+        clients.withLock { clients in
+            clients.map { key, client in
+                ClientConnection(id: key, interface: client.channel.remoteAddress?.ipAddress ?? "?", port: client.channel.remoteAddress?.port ?? 0,
+                                 received: client.received, requests: client.requests)
+            }
+        }
+    }
+
+    func channel(_ id: ObjectIdentifier) -> (any Channel)? { clients.withLock { $0[id]?.channel } }
 
     func remove(_ channel: any Channel) {
         _ = clients.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     var all: [any Channel] { clients.withLock { $0.values.map(\.channel) } }
+}
+
+/// A client connected to the server, and what it has sent.
+public struct ClientConnection: Sendable {
+    let id: ObjectIdentifier
+    public var interface: String
+    public var port: Int
+    /// Bytes received from it.
+    public var received: Int
+    /// Encapsulation messages received from it.
+    public var requests: Int
+    /// cpppo's name for it: "127_0_0_1_52591".
+    public var key: String { interface.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: ":", with: "_") + "_\(port)" }
 }
 
 /// First in each connection's pipeline: it times the client. A client that
@@ -57,8 +93,8 @@ final class ConnectionGuard: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
-        registry.touch(context.channel)
-        follow(bytes.readableBytesView)
+        let messages = follow(bytes.readableBytesView)
+        registry.touch(context.channel, bytes: bytes.readableBytes, messages: messages)
         if owed == nil && header.isEmpty {
             deadline?.cancel()
             deadline = nil
@@ -70,8 +106,9 @@ final class ConnectionGuard: ChannelInboundHandler {
     }
 
     /// Follows message boundaries through `bytes`: a message is the 24-byte
-    /// header and the length its bytes 2-3 give (little-endian).
-    private func follow(_ bytes: ByteBufferView) {
+    /// header and the length its bytes 2-3 give (little-endian). Returns the messages begun.
+    private func follow(_ bytes: ByteBufferView) -> Int {
+        var begun = 0
         var rest = bytes[...]
         while !rest.isEmpty {
             if let remaining = owed {
@@ -87,8 +124,10 @@ final class ConnectionGuard: ChannelInboundHandler {
                 let length = Int(header[2]) | Int(header[3]) << 8
                 header = []
                 owed = length > 0 ? length : nil
+                begun += 1
             }
         }
+        return begun
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

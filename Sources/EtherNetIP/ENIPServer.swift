@@ -4,24 +4,34 @@ import Glibc
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// An EtherNet/IP server on TCP: Logix tags behind the encapsulation
 /// protocol, the Connection Manager and the Message Router.
 public final class ENIPServer: Sendable {
-    public let channel: any Channel
-    /// ListIdentity and ListServices over UDP on the same port (discovery):
-    /// bind to 0.0.0.0 to hear broadcasts.
-    public let discovery: (any Channel)?
     public let router: MessageRouter
-    public var port: Int { channel.localAddress?.port ?? 0 }
+    /// The port bound (the one asked for, or the one port 0 picked); kept
+    /// across `disable()` and `enable()`.
+    public let port: Int
+    /// What may change while it runs: the reply delay, cpppo's latency and timeout.
+    public let controls: ServerControls
 
+    /// The TCP listener and (for discovery) the UDP socket on the same port:
+    /// ListIdentity and ListServices; bind to 0.0.0.0 to hear broadcasts.
+    private let listeners: Mutex<(tcp: (any Channel)?, udp: (any Channel)?)>
+    private let bind: @Sendable (Int) async throws -> (any Channel, (any Channel)?)
     private let clients: ConnectionRegistry
+    private let closed: EventLoopPromise<Void>
 
-    private init(channel: any Channel, discovery: (any Channel)?, router: MessageRouter, clients: ConnectionRegistry) {
-        self.channel = channel
-        self.discovery = discovery
+    private init(listeners: (any Channel, (any Channel)?), router: MessageRouter, clients: ConnectionRegistry, controls: ServerControls,
+                 bind: @escaping @Sendable (Int) async throws -> (any Channel, (any Channel)?)) {
+        self.listeners = Mutex((listeners.0, listeners.1))
+        self.port = listeners.0.localAddress?.port ?? 0
         self.router = router
         self.clients = clients
+        self.controls = controls
+        self.bind = bind
+        closed = listeners.0.eventLoop.makePromise()
     }
 
     /// How long a client may hold a connection without using it, and how many may.
@@ -52,7 +62,9 @@ public final class ENIPServer: Sendable {
                              accepts: (@Sendable (SocketAddress?) -> Bool)? = nil,
                              logger: Logger = Logger(label: "fieldgw.enip")) async throws -> ENIPServer {
         let registry = ConnectionRegistry(limit: limits.connections)
-        let bootstrap = ServerBootstrap(group: group)
+        let controls = ServerControls(delay: delay)
+        // Made anew for each bind (enable() binds again): a bootstrap is not Sendable.
+        let bootstrap: @Sendable () -> ServerBootstrap = { ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -76,41 +88,81 @@ public final class ENIPServer: Sendable {
                     // Stops reading a client whose unsent replies pass the high-water mark.
                     try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(EncapsulationDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, delay: delay, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(EncapsulationHandler(session: session, controls: controls, logger: logger))
                 }
             }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
-        guard discovery else { return ENIPServer(channel: channel, discovery: nil, router: router, clients: registry) }
-        let local = channel.localAddress
-        let udp: any Channel
-        do {
-            udp = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(.socketOption(.so_broadcast), value: 1)
-                .channelInitializer { udp in
-                    udp.eventLoop.makeCompletedFuture {
-                        try udp.pipeline.syncOperations.addHandler(DiscoveryHandler(identity: router.identity, local: local))
-                    }
-                }
-                .bind(host: host, port: local?.port ?? port).get()
-        } catch {
-            try? await channel.close()
-            throw error
         }
-        return ENIPServer(channel: channel, discovery: udp, router: router, clients: registry)
+        let bind: @Sendable (Int) async throws -> (any Channel, (any Channel)?) = { port in
+            let channel = try await bootstrap().bind(host: host, port: port).get()
+            guard discovery else { return (channel, nil) }
+            do {
+                return (channel, try await discoveryChannel(host: host, port: channel.localAddress?.port ?? port, local: channel.localAddress,
+                                                            identity: router.identity, group: group))
+            } catch {
+                try? await channel.close()
+                throw error
+            }
+        }
+        return ENIPServer(listeners: try await bind(port), router: router, clients: registry, controls: controls, bind: bind)
+    }
+
+    private static func discoveryChannel(host: String, port: Int, local: SocketAddress?, identity: Identity,
+                                         group: any EventLoopGroup) async throws -> any Channel {
+        try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_broadcast), value: 1)
+            .channelInitializer { udp in
+                udp.eventLoop.makeCompletedFuture {
+                    try udp.pipeline.syncOperations.addHandler(DiscoveryHandler(identity: identity, local: local))
+                }
+            }
+            .bind(host: host, port: port).get()
     }
 
     /// Stops accepting clients and answering discovery; the clients connected stay.
     public func stopAccepting() {
-        channel.close(promise: nil)
-        discovery?.close(promise: nil)
+        let (tcp, udp) = listeners.withLock { listeners in
+            defer { listeners = (nil, nil) }
+            return listeners
+        }
+        tcp?.close(promise: nil)
+        udp?.close(promise: nil)
     }
+
+    /// cpppo's `server.control.disable`: the port closed (a client's connect
+    /// is refused) and every client's connection closed, until `enable()`.
+    public func disable() async {
+        stopAccepting()
+        for client in clients.all { try? await client.close() }
+    }
+
+    /// Listens again on the same port after `disable()`.
+    public func enable() async throws {
+        guard isDisabled else { return }
+        let bound = try await bind(port)
+        listeners.withLock { $0 = (bound.0, bound.1) }
+    }
+
+    public var isDisabled: Bool { listeners.withLock { $0.tcp == nil } }
+
+    /// The address the listener is bound to (nil while disabled).
+    public var localAddress: SocketAddress? { listeners.withLock { $0.tcp?.localAddress } }
 
     /// Stops accepting and closes every client's connection.
     public func close() async throws {
-        try? await channel.close()
-        try? await discovery?.close()
-        for client in clients.all { try? await client.close() }
+        await disable()
+        closed.succeed()
+    }
+
+    /// Completes when `close()` has been called.
+    public var onClose: EventLoopFuture<Void> { closed.futureResult }
+
+    /// The clients connected now, with what each has sent.
+    public var connections: [ClientConnection] { clients.connections }
+
+    /// Closes the client connected from `peer` (cpppo's `connections.<key>.eof`).
+    public func disconnect(_ connection: ClientConnection) {
+        clients.channel(connection.id)?.close(promise: nil)
     }
 
     struct NotAllowed: Error, CustomStringConvertible {
@@ -138,23 +190,23 @@ final class EncapsulationHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let session: EncapsulationSession
-    private let delay: ClosedRange<Double>?
+    private let controls: ServerControls
     private let logger: Logger
     /// Replies not yet written, in order; nil while one waits for its device.
     private var waiting = CircularBuffer<Encapsulation?>()
     /// The sequence number of `waiting`'s first.
     private var first = 0
 
-    init(session: EncapsulationSession, delay: ClosedRange<Double>?, logger: Logger) {
+    init(session: EncapsulationSession, controls: ServerControls, logger: Logger) {
         self.session = session
-        self.delay = delay
+        self.controls = controls
         self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var outcome = session.handle(unwrapInboundIn(data))
-        if let delay, case .reply(let reply) = outcome {
-            let wait = TimeAmount.nanoseconds(Int64(Double.random(in: delay) * 1e9))
+        if case .reply(let reply) = outcome, let seconds = controls.nextDelay() {
+            let wait = TimeAmount.nanoseconds(Int64(seconds * 1e9))
             outcome = .later(context.eventLoop.scheduleTask(in: wait) { reply }.futureResult)
         }
         switch outcome {

@@ -78,6 +78,8 @@ struct LogixServices {
     /// a tag with a source waits for it, on `eventLoop`.
     func serve(_ request: CIPRequest, limit: Int, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         let target = try resolve(request.path)
+        let forced = target.tag.error
+        guard forced == 0 else { throw CIPStatus(forced) }
         var reader = WireReader(request.data)
         if let report, let line = Self.describe(request) { report(line) }
         switch request.service {

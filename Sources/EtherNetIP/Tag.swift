@@ -17,6 +17,7 @@ public final class Tag: Sendable {
     public let hook: (any TagHook)?
     private let storage: Mutex<[UInt8]>
     private let hookTurn = Mutex(())
+    private let forced = Atomic<UInt8>(0)
 
     public init(name: String, type: DataType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false,
                 source: (any TagSource)? = nil, hook: (any TagHook)? = nil) {
@@ -41,6 +42,13 @@ public final class Tag: Sendable {
     /// Stores `bytes` from byte `start`.
     public func store(_ bytes: some Collection<UInt8>, at start: Int) {
         storage.withLock { $0.replaceSubrange(start..<start + bytes.count, with: bytes) }
+    }
+
+    /// A CIP general status every access to the tag fails with, 0 for none
+    /// (cpppo's `tags.NAME.error`, set through the simulator's web API).
+    public var error: UInt8 {
+        get { forced.load(ordering: .relaxed) }
+        set { forced.store(newValue, ordering: .relaxed) }
     }
 
     /// `body` with the tag's hook, no other request's hook call running for this tag.

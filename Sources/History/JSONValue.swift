@@ -103,7 +103,7 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Python's `float.__repr__`: the shortest round-tripping digits, as
     /// Swift's `description` gives them, in Python's spelling.
-    static func pythonFloat(_ value: Double) -> String {
+    public static func pythonFloat(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Infinity" : "Infinity" }
         var text = value.description

@@ -16,14 +16,18 @@ public struct WebServer: Sendable {
     /// What `POST /api/reload` does (re-read the configuration file).
     public let reload: (@Sendable () async -> Result<ReloadReport, ConfigurationError>)?
     public let logger: Logger
+    /// A simulator's cpppo-style `api/...` (enip-server, modbus-sim).
+    public let simulator: SimulatorAPI?
     /// The address it listens on, once it does ("127.0.0.1:8502").
     public let bound = Latch<(host: String, port: Int)>()
     let history = History()
     let closing = Latch<Void>()
 
     public init(settings: Configuration.Web, gateway: GatewayService?, metrics: PrometheusCollectorRegistry?,
-                reload: (@Sendable () async -> Result<ReloadReport, ConfigurationError>)? = nil, logger: Logger) {
+                reload: (@Sendable () async -> Result<ReloadReport, ConfigurationError>)? = nil, simulator: SimulatorAPI? = nil,
+                logger: Logger) {
         self.settings = settings
+        self.simulator = simulator
         self.gateway = gateway
         self.metrics = metrics
         self.reload = reload
@@ -79,6 +83,7 @@ public struct WebServer: Sendable {
         router.add(middleware: Access(settings: settings))
         router.get("/metrics") { _, _ in try metricsPage() }
         if gateway != nil { addGatewayRoutes(router) }
+        simulator?.addRoutes(router)
         return router
     }
 

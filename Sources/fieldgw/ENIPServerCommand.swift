@@ -5,6 +5,7 @@ import History
 import Logging
 import NIOPosix
 import Prometheus
+import Web
 
 struct ENIPServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +51,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
         return low...high
     }
 
-    @Option(name: .long, help: "[HOST]:PORT to serve /metrics (Prometheus) on; loopback unless a host is given.")
+    @Option(name: .long, help: "[HOST]:PORT to serve cpppo's web API (/api/<group>/<match>/<command>/<value>) and /metrics (Prometheus) on; loopback unless a host is given.")
     var web: String?
 
     func run() async throws {
@@ -80,8 +81,9 @@ struct ENIPServerCommand: AsyncParsableCommand {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay)
             }
             ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
+            let api = SimulatorAPI.enip(server: server, tags: table, host: host) { stop.trigger("server/control/done") }
             try await Serving.run("enip-server", parts: [Part("EtherNet/IP", stop: { try? await server.close() })], web: metricsAddress,
-                                  registry: registry, stop: stop)
+                                  registry: registry, stop: stop, simulator: api)
         }
     }
 }

@@ -105,7 +105,7 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         if let enip = service.enipServer {
             let why = configuration.enipBindIsDefault ? " (no [enip] bind given: on the Modbus/TCP listeners' address, or loopback)" : ""
-            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.channel.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
+            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
         }
         if let bound = web?.bound.value {
             let address = "http://\(bound.host):\(bound.port)"
@@ -148,6 +148,9 @@ final class StopSignal: Sendable {
 
     /// The signal that came, if one did.
     var came: String? { arrival.value }
+
+    /// Stops as a signal would (the web API's `server/control/done/true`).
+    func trigger(_ reason: String) { arrival.set(reason) }
 
     /// Shuts `group` down gracefully when the signal comes (said in the log when given one).
     func shutsDown(_ group: ServiceGroup, logger: Logger? = nil) {

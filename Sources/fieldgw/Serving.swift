@@ -10,19 +10,22 @@ import Web
 /// kept by `stop`, does too), optionally beside a web server for /metrics.
 enum Serving {
     static func run(_ command: String, parts: [Part], web: (host: String, port: Int)?, registry: PrometheusCollectorRegistry,
-                    stop: StopSignal) async throws {
+                    stop: StopSignal, simulator: SimulatorAPI? = nil) async throws {
         let logger = Logger(label: "fieldgw.\(command)")
         var services: [any Service] = parts
         var server: WebServer?
         if let (host, port) = web {
-            server = WebServer(settings: Configuration.Web(host: host, port: port), gateway: nil, metrics: registry, logger: logger)
+            server = WebServer(settings: Configuration.Web(host: host, port: port), gateway: nil, metrics: registry, simulator: simulator,
+                               logger: logger)
             services.append(server!.part())
         }
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                                           logger: logger))
         stop.shutsDown(group)
         let announce = Task {
-            if let bound = await server?.bound.wait() { ModbusSimCommand.say("\(command): metrics on http://\(bound.host):\(bound.port)/metrics") }
+            guard let bound = await server?.bound.wait() else { return }
+            ModbusSimCommand.say("\(command): metrics on http://\(bound.host):\(bound.port)/metrics")
+            if simulator != nil { ModbusSimCommand.say("\(command): web API on http://\(bound.host):\(bound.port)/api") }
         }
         defer { announce.cancel() }
         do {
