@@ -6,8 +6,41 @@ import Synchronization
 /// Safe to share between threads (a TCP server and an RTU slave may serve it).
 public final class DataStore: Sendable {
     private let tables = Mutex<[SparseTable]>(Array(repeating: SparseTable(), count: Table.allCases.count))
+    /// Exceptions forced on addresses (the simulator's web API), and how many:
+    /// a store with none pays one atomic load per request.
+    private let errors = Mutex<[ModbusAddress: ExceptionCode]>([:])
+    private let errorCount = Atomic(0)
 
     public init() {}
+
+    /// Every access to `address` fails with `code` (nil: serves it again).
+    public func setError(_ code: ExceptionCode?, at address: ModbusAddress) {
+        errors.withLock { errors in
+            errors[address] = code
+            errorCount.store(errors.count, ordering: .relaxed)
+        }
+    }
+
+    /// The exception forced on `address`, if any.
+    public func error(at address: ModbusAddress) -> ExceptionCode? {
+        errorCount.load(ordering: .relaxed) == 0 ? nil : errors.withLock { $0[address] }
+    }
+
+    /// The first exception forced on `count` addresses from `address`.
+    private func forcedError(_ table: Table, _ address: UInt16, _ count: Int) -> ExceptionCode? {
+        guard errorCount.load(ordering: .relaxed) > 0 else { return nil }
+        return errors.withLock { errors -> ExceptionCode? in
+            for index in 0..<count {
+                if let code = errors[ModbusAddress(table: table, offset: address &+ UInt16(truncatingIfNeeded: index))] { return code }
+            }
+            return nil
+        }
+    }
+
+    /// The addresses of `table` that are defined, in order.
+    public func defined(_ table: Table) -> [UInt16] {
+        tables.withLock { $0[table.index].addresses }
+    }
 
     /// Defines `values` from `offset` on (bits as 0 or 1), replacing what was there.
     public func define(_ table: Table, at offset: UInt16, values: [UInt16]) {
@@ -20,6 +53,7 @@ public final class DataStore: Sendable {
 
     /// The values at `address..<address+count`; exception 2 if any is undefined.
     public func read(_ table: Table, address: UInt16, count: Int) throws(ModbusException) -> [UInt16] {
+        if let forced = forcedError(table, address, count) { throw ModbusException(function: 0, code: forced) }
         let result: [UInt16]? = tables.withLock { tables in
             let sparse = tables[table.index]
             var out: [UInt16] = []
@@ -36,6 +70,7 @@ public final class DataStore: Sendable {
 
     /// Writes `values` from `address` on; exception 2, and nothing written, if any address is undefined.
     public func write(_ table: Table, address: UInt16, values: [UInt16]) throws(ModbusException) {
+        if let forced = forcedError(table, address, values.count) { throw ModbusException(function: 0, code: forced) }
         let written: Bool = tables.withLock { tables in
             let at = table.index
             guard values.indices.allSatisfy({ tables[at].value(at: address &+ UInt16(truncatingIfNeeded: $0)) != nil }) else { return false }
@@ -75,6 +110,13 @@ struct SparseTable: Sendable {
         // Read in place: binding the page would copy (retain) its arrays.
         guard pages[page]?.defined[slot] == true else { return nil }
         return pages[page]?.values[slot]
+    }
+
+    var addresses: [UInt16] {
+        pages.indices.flatMap { page -> [UInt16] in
+            guard let defined = pages[page]?.defined else { return [] }
+            return defined.indices.filter { defined[$0] }.map { UInt16(page << 8 | $0) }
+        }
     }
 
     mutating func define(_ address: UInt16, _ value: UInt16) {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NIOCore
+import Synchronization
 
 /// A way for a simulated device to misbehave, after cpppo's `modbus_sim --evil`,
 /// so that masters and gateways can be tested against the devices plant
@@ -165,12 +166,43 @@ extension ModbusFault {
     }
 }
 
+/// A simulator's faults, changed while it serves (its web API switches
+/// them): every reply looks at the faults of the moment.
+public final class FaultSwitch: Sendable {
+    private let faults: Mutex<[ModbusFault]>
+    private let active: Atomic<Bool>
+
+    public init(_ faults: [ModbusFault] = []) {
+        self.faults = Mutex(faults)
+        active = Atomic(!faults.isEmpty)
+    }
+
+    /// The faults now.
+    public var current: [ModbusFault] { isActive ? faults.withLock { $0 } : [] }
+
+    /// Whether there are any (one atomic load: the fault-free path stays cheap).
+    public var isActive: Bool { active.load(ordering: .relaxed) }
+
+    public func set(_ new: [ModbusFault]) {
+        faults.withLock { faults in
+            faults = new
+            active.store(!new.isEmpty, ordering: .relaxed)
+        }
+    }
+}
+
 /// Serves as `base` does, each reply after the faults' delay.
 struct DelayedServing: ModbusServing {
     let base: any ModbusServing
-    let faults: [ModbusFault]
+    let faultSwitch: FaultSwitch
+
+    init(base: any ModbusServing, faults: FaultSwitch) {
+        self.base = base
+        faultSwitch = faults
+    }
 
     func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
+        let faults = faultSwitch.current
         if faults.staysSilent() { return .now(nil) }
         let delay = faults.nextDelay()
         guard delay > .zero else { return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop) }

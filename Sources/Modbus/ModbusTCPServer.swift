@@ -53,8 +53,20 @@ public final class ModbusTCPServer: Sendable {
                              threads: Int = 1, connectionLimit: Int = 1024, timeouts: Timeouts = Timeouts(), faults: [ModbusFault] = [],
                              accepts: (@Sendable (SocketAddress?) -> Bool)? = nil, metrics: ListenerMetrics? = nil,
                              logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
+        try await start(host: host, port: port, serving: serving, group: group, threads: threads, connectionLimit: connectionLimit,
+                        timeouts: timeouts, faultSwitch: faults.isEmpty ? nil : FaultSwitch(faults), accepts: accepts, metrics: metrics,
+                        logger: logger)
+    }
+
+    /// As above, with faults that may be changed while it serves (the
+    /// simulator's web API); nil for none, ever.
+    public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
+                             threads: Int = 1, connectionLimit: Int = 1024, timeouts: Timeouts = Timeouts(), faultSwitch: FaultSwitch?,
+                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil, metrics: ListenerMetrics? = nil,
+                             logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
+        let faults = faultSwitch ?? FaultSwitch()
         var settings = ServerLoop.Settings(
-            serving: faults.isEmpty ? serving : DelayedServing(base: serving, faults: faults), faults: faults,
+            serving: faultSwitch == nil ? serving : DelayedServing(base: serving, faults: faults), faults: faults,
             accepts: accepts, connections: ConnectionCounter(limit: connectionLimit), group: group, logger: logger)
         settings.timeouts = timeouts
         settings.metrics = metrics
@@ -71,6 +83,25 @@ public final class ModbusTCPServer: Sendable {
         }
         loops.forEach { $0.start() }
         return ModbusTCPServer(localAddress: address, loops: loops, connections: settings.connections)
+    }
+
+    /// A client connected, and what it has sent.
+    public struct Client: Sendable {
+        let id: Int
+        public var interface: String
+        public var port: Int
+        public var received = 0
+        public var requests = 0
+        /// cpppo's name for it: "127_0_0_1_52591".
+        public var key: String { interface.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: ":", with: "_") + "_\(port)" }
+    }
+
+    /// The clients connected now.
+    public var clients: [Client] { loops.flatMap(\.connected) }
+
+    /// Closes one client's connection.
+    public func disconnect(_ client: Client) {
+        for loop in loops where loop.disconnect(client.id) { return }
     }
 
     /// Stops listening and reading requests; the replies still due (a serial

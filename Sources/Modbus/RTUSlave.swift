@@ -8,19 +8,29 @@ public final class RTUSlave {
     private var framer: RTUFramer
     /// The reply PDU to a request for a unit; nil stays silent (always, for a broadcast).
     private let answer: (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]?
-    private let faults: [ModbusFault]
+    private let faultSwitch: FaultSwitch
 
     /// Serves the devices of `units`; `faults` make every reply misbehave (the simulator's `--evil`).
     public convenience init(port: SerialPort, units: UnitMap, faults: [ModbusFault] = []) {
         self.init(port: port, serving: units.units, faults: faults, answer: units.answerer())
     }
 
+    /// As above, with faults that may change while it serves (the simulator's web API).
+    public convenience init(port: SerialPort, units: UnitMap, faultSwitch: FaultSwitch) {
+        self.init(port: port, serving: units.units, faultSwitch: faultSwitch, answer: units.answerer())
+    }
+
     /// Answers the requests for `units` (and broadcasts) with `answer`: the
     /// gateway's serial slave face answers from its routes.
-    public init(port: SerialPort, serving units: Set<UInt8>, faults: [ModbusFault] = [],
+    public convenience init(port: SerialPort, serving units: Set<UInt8>, faults: [ModbusFault] = [],
+                            answer: @escaping (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]?) {
+        self.init(port: port, serving: units, faultSwitch: FaultSwitch(faults), answer: answer)
+    }
+
+    public init(port: SerialPort, serving units: Set<UInt8>, faultSwitch: FaultSwitch,
                 answer: @escaping (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]?) {
         self.port = port
-        self.faults = faults
+        self.faultSwitch = faultSwitch
         self.answer = answer
         framer = RTUFramer(servingUnits: units)
     }
@@ -56,7 +66,8 @@ public final class RTUSlave {
         let unit = frame[0]
         guard let pdu = answer(unit, Array(frame.dropFirst().dropLast(2))), unit != 0 else { return }
         let reply = RTUFrame.encode(unit: unit, pdu: pdu)
-        guard !faults.isEmpty else { return try port.write(reply) }
+        guard faultSwitch.isActive else { return try port.write(reply) }
+        let faults = faultSwitch.current
         if faults.staysSilent() { return }
         let delay = faults.nextDelay()
         if delay > .zero { sleepThread(for: delay) }

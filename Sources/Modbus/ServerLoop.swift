@@ -19,7 +19,7 @@ import Synchronization
 final class ServerLoop: @unchecked Sendable {
     struct Settings {
         let serving: any ModbusServing
-        let faults: [ModbusFault]
+        let faults: FaultSwitch
         let accepts: (@Sendable (SocketAddress?) -> Bool)?
         let connections: ConnectionCounter
         let group: any EventLoopGroup
@@ -33,6 +33,8 @@ final class ServerLoop: @unchecked Sendable {
 
     private struct Posted {
         var replies: [(connection: Int, sequence: Int, reply: [UInt8]?)] = []
+        /// Clients to close, asked from other threads (the web API's eof).
+        var closing: [Int] = []
         /// No more connections or requests: the replies still due are sent, then it stops.
         var draining = false
         /// Stop once every reply due is sent, or at this instant.
@@ -54,6 +56,8 @@ final class ServerLoop: @unchecked Sendable {
     private let epoll: Int32
     private let wake: Int32
     private let posted = Mutex(Posted())
+    /// The clients and what each has sent, for other threads to read.
+    private let roster = Mutex<[Int: ModbusTCPServer.Client]>([:])
     /// By `ModbusConnection.id`, which (unlike a socket number) is never reused.
     private var clients: [Int: ServerConnection] = [:]
     private var draining = false
@@ -100,6 +104,20 @@ final class ServerLoop: @unchecked Sendable {
             }
             if done { continuation.resume() }
         }
+    }
+
+    /// The clients connected now.
+    var connected: [ModbusTCPServer.Client] { roster.withLock { Array($0.values) } }
+
+    /// Closes the client `id` (from any thread); false if it is not this loop's.
+    func disconnect(_ id: Int) -> Bool {
+        guard roster.withLock({ $0[id] != nil }) else { return false }
+        posted.withLock { state in
+            guard !state.stopped else { return }
+            state.closing.append(id)
+            signal()
+        }
+        return true
     }
 
     /// A reply that had to wait, from whatever thread finished it.
@@ -263,6 +281,9 @@ extension ServerLoop {
         if var size = settings.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let client = ServerConnection(socket: socket, peer: peer, eventLoop: settings.group.next(), interest: EPOLLIN.rawValue)
         clients[client.connection.id] = client
+        roster.withLock {
+            $0[client.connection.id] = ModbusTCPServer.Client(id: client.connection.id, interface: address?.ipAddress ?? "?", port: address?.port ?? 0)
+        }
         tally.accepted += 1
         watch(socket, key: UInt64(client.connection.id), events: client.interest, operation: EPOLL_CTL_ADD)
     }
@@ -279,6 +300,11 @@ extension ServerLoop {
         if result < 0 && (errno == EAGAIN || errno == EINTR) { return }
         guard result > 0 else { return drop(client, because: result == 0 ? nil : ServerSocketError(operation: "read", code: errno)) }
         guard !client.closing else { return client.input.clear() }
+        let before = tally.requests
+        defer {
+            let requests = tally.requests - before
+            roster.withLock { $0[client.connection.id]?.received += result; $0[client.connection.id]?.requests += requests }
+        }
         do {
             while let frame = try MBAPDecoder.frame(from: &client.input) { serve(frame, for: client) }
         } catch {
@@ -310,9 +336,12 @@ extension ServerLoop {
     private func deliverPosted() {
         var count: UInt64 = 0
         _ = Glibc.read(wake, &count, 8)
-        let replies = posted.withLock { state in
-            defer { state.replies.removeAll(keepingCapacity: true) }
-            return state.replies
+        let (replies, closing) = posted.withLock { state in
+            defer { state.replies.removeAll(keepingCapacity: true); state.closing.removeAll() }
+            return (state.replies, state.closing)
+        }
+        for id in closing {
+            if let client = clients[id] { drop(client, because: ClosedByServer(what: "closed through the web API")) }
         }
         var touched: [Int: ServerConnection] = [:]
         for (id, sequence, reply) in replies {
@@ -325,10 +354,10 @@ extension ServerLoop {
 
     private func encode(_ frame: MBAPFrame, for client: ServerConnection) {
         if frame.pdu.count == 2, frame.pdu[0] & 0x80 != 0 { tally.exceptions[frame.pdu[1], default: 0] += 1 }
-        guard !settings.faults.isEmpty else { return MBAPEncoder.write(frame, to: &client.output) }
+        guard settings.faults.isActive else { return MBAPEncoder.write(frame, to: &client.output) }
         var one = ByteBuffer()
         MBAPEncoder.write(frame, to: &one)
-        client.output.writeBytes(settings.faults.damageTCP(Array(one.readableBytesView)))
+        client.output.writeBytes(settings.faults.current.damageTCP(Array(one.readableBytesView)))
     }
 
     /// Writes what the client has waiting, as far as its socket takes it;
@@ -383,6 +412,7 @@ extension ServerLoop {
         settings.connections.close()
         tally.closed += 1
         clients[client.connection.id] = nil
+        _ = roster.withLock { $0.removeValue(forKey: client.connection.id) }
     }
 }
 

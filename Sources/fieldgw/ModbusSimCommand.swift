@@ -6,6 +6,7 @@ import NIOPosix
 import Prometheus
 import Serial
 import Synchronization
+import Web
 
 extension SerialSettings.Parity: ExpressibleByArgument {}
 
@@ -67,7 +68,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     @OptionGroup(title: "Serial line (RTU)")
     var serial: SerialOptions
 
-    @Option(name: .long, help: "[HOST]:PORT to serve /metrics (Prometheus) on; loopback unless a host is given.")
+    @Option(name: .long, help: "[HOST]:PORT to serve a web API in cpppo's scheme (/api/<group>/<match>/<command>/<value>: registers, evil, options, server, connections) and /metrics (Prometheus) on; loopback unless a host is given.")
     var web: String?
 
     @Argument(help: "Registers, e.g. 40001-40100=99.")
@@ -83,11 +84,11 @@ struct ModbusSimCommand: AsyncParsableCommand {
         let units = try unitMap(ModbusDevice(store: store))
         if ascii && !evil.isEmpty { throw ValidationError("--evil damages Modbus/TCP and RTU replies, not ASCII") }
         if let rtuOverTcp {
-            try await serveSerial(.socket(try Self.endpoint(rtuOverTcp, loopback: true)), units: units, faults: faults(tcp: false))
+            try await serveSerial(.socket(try Self.endpoint(rtuOverTcp, loopback: true)), units: units, faults: faults(tcp: false), store: store)
         } else if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
-            try await serveSerial(.device(path), units: units, faults: faults(tcp: false))
+            try await serveSerial(.device(path), units: units, faults: faults(tcp: false), store: store)
         } else {
-            try await serveTCP(units: units, faults: faults(tcp: true))
+            try await serveTCP(units: units, faults: faults(tcp: true), store: store)
         }
     }
 
@@ -116,21 +117,46 @@ struct ModbusSimCommand: AsyncParsableCommand {
         return UnitMap(devices: devices)
     }
 
-    private func serveTCP(units: UnitMap, faults: [ModbusFault]) async throws {
+    private func serveTCP(units: UnitMap, faults: [ModbusFault], store: DataStore) async throws {
         let (host, port) = try Self.endpoint(address)
         let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
+        // With the web API the faults can change while it serves: a switch even when there are none yet.
+        let faultSwitch = web == nil && faults.isEmpty ? nil : FaultSwitch(faults)
+        let (threads, connectionLimit, idleTimeout) = (threads, connectionLimit, idleTimeout)
+        let start: @Sendable (Int) async throws -> ModbusTCPServer = { port in
+            try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
+                                            group: MultiThreadedEventLoopGroup.singleton, threads: threads, connectionLimit: connectionLimit,
+                                            timeouts: .init(idle: idleTimeout > 0 ? .milliseconds(Int(idleTimeout * 1000)) : nil),
+                                            faultSwitch: faultSwitch, metrics: ListenerMetrics(listener: "\(host):\(port)"))
+        }
         try await CommandFailure.reporting("modbus-sim") {
-            let server = try await Self.listening("Modbus/TCP", host, port) {
-                try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
-                                                group: MultiThreadedEventLoopGroup.singleton, threads: threads, connectionLimit: connectionLimit,
-                                                timeouts: .init(idle: idleTimeout > 0 ? .milliseconds(Int(idleTimeout * 1000)) : nil), faults: faults,
-                                                metrics: ListenerMetrics(listener: "\(host):\(port)"))
+            let first = try await Self.listening("Modbus/TCP", host, port) { try await start(port) }
+            let bound = first.port
+            let current = Mutex<ModbusTCPServer?>(first)
+            Self.say("modbus-sim: Modbus/TCP on \(host):\(bound)")
+            let controls = ModbusSimControls(
+                host: host, port: bound, store: store, faults: faultSwitch ?? FaultSwitch(),
+                clients: { current.withLock { $0?.clients ?? [] } },
+                disconnect: { client in current.withLock { $0?.disconnect(client) } },
+                setDisabled: { disable in
+                    if disable {
+                        let server = current.withLock { server in defer { server = nil }; return server }
+                        try? await server?.close(grace: .zero)
+                    } else if current.withLock({ $0 == nil }) {
+                        let server = try await start(bound)
+                        current.withLock { $0 = server }
+                    }
+                },
+                isDisabled: { current.withLock { $0 == nil } },
+                done: { stop.trigger("server/control/done") })
+            let close: @Sendable () async -> Void = {
+                let server = current.withLock { server in defer { server = nil }; return server }
+                try? await server?.close()
             }
-            Self.say("modbus-sim: Modbus/TCP on \(host):\(server.port)")
-            try await Serving.run("modbus-sim", parts: [Part("Modbus/TCP", stop: { try? await server.close() })], web: metricsAddress,
-                                  registry: registry, stop: stop)
+            try await Serving.run("modbus-sim", parts: [Part("Modbus/TCP", stop: close)], web: metricsAddress,
+                                  registry: registry, stop: stop, simulator: .modbus(controls))
         }
     }
 
@@ -152,7 +178,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     /// The serial slave (RTU or ASCII) serves on a thread of its own (its
     /// reads block), as a part that the group's shutdown stops within a
     /// tenth of a second.
-    private func serveSerial(_ place: Place, units: UnitMap, faults: [ModbusFault]) async throws {
+    private func serveSerial(_ place: Place, units: UnitMap, faults: [ModbusFault], store: DataStore) async throws {
         let (settings, ascii) = (serial.settings, ascii)
         let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
@@ -161,11 +187,12 @@ struct ModbusSimCommand: AsyncParsableCommand {
             let stopping = Atomic<Bool>(false)
             let opened = Latch<Result<String, CommandFailure>>()
             let ended = Latch<Void>()
+            let faultSwitch = FaultSwitch(faults)
             let serve: @Sendable (SerialPort) throws -> Void = { port in
                 if ascii {
                     try ASCIISlave(port: port, units: units).serve { !stopping.load(ordering: .relaxed) }
                 } else {
-                    try RTUSlave(port: port, units: units, faults: faults).serve { !stopping.load(ordering: .relaxed) }
+                    try RTUSlave(port: port, units: units, faultSwitch: faultSwitch).serve { !stopping.load(ordering: .relaxed) }
                 }
             }
             let framing = ascii ? "Modbus ASCII" : "Modbus/RTU"
@@ -174,10 +201,13 @@ struct ModbusSimCommand: AsyncParsableCommand {
                 Self.serveSerially(place, settings: settings, framing: framing, running: { !stopping.load(ordering: .relaxed) }, opened: opened, serve: serve)
             }
             Self.say("modbus-sim: " + (try await opened.wait().get()))
+            var controls = ModbusSimControls(host: "", port: 0, store: store, faults: faultSwitch, clients: nil, disconnect: nil,
+                                             setDisabled: nil, isDisabled: { false }, done: { stop.trigger("server/control/done") })
+            controls.evil = !ascii
             try await Serving.run("modbus-sim", parts: [Part(framing, stop: {
                 stopping.store(true, ordering: .relaxed)
                 await ended.wait()
-            })], web: metricsAddress, registry: registry, stop: stop)
+            })], web: metricsAddress, registry: registry, stop: stop, simulator: .modbus(controls))
         }
     }
 

@@ -84,7 +84,7 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
     /// its replies is no longer read from until it does; nothing is lost and
     /// nobody else waits.
     @Test func aClientThatDoesNotReadItsRepliesStallsOnlyItself() async throws {
-        var settings = ServerLoop.Settings(serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))), faults: [], accepts: nil,
+        var settings = ServerLoop.Settings(serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))), faults: FaultSwitch(), accepts: nil,
                                            connections: ConnectionCounter(limit: 10), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
         settings.sendBuffer = 8192
         let server = try ModbusTCPServer.start(host: "127.0.0.1", port: 0, threads: 1, settings: settings)
