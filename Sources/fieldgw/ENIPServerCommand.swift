@@ -38,6 +38,12 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Record every tag read and write in FILE (cpppo's history format, as its historize example writes).", valueName: "FILE.hst"))
     var historize: String?
 
+    @Option(help: ArgumentHelp("Replay the tag values recorded in FILE (and its rotated files) into the tags as the server runs.", valueName: "FILE.hst"))
+    var playback: String?
+
+    @Option(help: "The pace of --playback: 1 as recorded, 10 ten times faster, 0 as fast as possible.")
+    var playbackSpeed = 1.0
+
     @Argument(help: "Tags: NAME=TYPE[DIMENSIONS].")
     var tags: [String] = []
 
@@ -81,9 +87,32 @@ struct ENIPServerCommand: AsyncParsableCommand {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay)
             }
             ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
+            let replay = try playback.map { path in
+                do { return try startPlayback(path, into: table) } catch { throw CommandFailure("--playback: \(error)") }
+            }
+            defer { replay?.cancel() }
             let api = SimulatorAPI.enip(server: server, tags: table, host: host) { stop.trigger("server/control/done") }
             try await Serving.run("enip-server", parts: [Part("EtherNet/IP", stop: { try? await server.close() })], web: metricsAddress,
                                   registry: registry, stop: stop, simulator: api)
+        }
+    }
+
+    /// Replays `path`'s tag records into the table's tags, saying when done.
+    private func startPlayback(_ path: String, into table: TagTable) throws -> Task<Void, Never> {
+        let playback = Playback(files: try HistoryFiles(path: path), speed: max(playbackSpeed, 0))
+        return Task {
+            do {
+                let report = try await playback.run { record in
+                    guard let (name, first, values) = record.tagValues, let tag = table.tag(named: name),
+                          first + values.count <= tag.count else { return false }
+                    tag.set(values, from: first)
+                    return true
+                }
+                ModbusSimCommand.say("enip-server: playback: \(report.applied) records applied, \(report.skipped) skipped")
+            } catch is CancellationError {
+            } catch {
+                ModbusSimCommand.say("enip-server: playback stopped: \(error)")
+            }
         }
     }
 }

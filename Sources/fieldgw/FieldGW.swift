@@ -5,6 +5,6 @@ struct FieldGW: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fieldgw",
         abstract: "A serial-line field gateway: Modbus/RTU lines on Modbus/TCP and EtherNet/IP, and the tools around them.",
-        subcommands: [RegexCommand.self, DiscoverCommand.self, ModbusSimCommand.self, ModbusClientCommand.self, ENIPServerCommand.self, ENIPClientCommand.self, GatewayCommand.self, StatusCommand.self, ReloadCommand.self, WebPasswordCommand.self, HistoryCommand.self, DemoCommand.self]
+        subcommands: [RegexCommand.self, DiscoverCommand.self, ModbusSimCommand.self, ModbusClientCommand.self, ENIPServerCommand.self, ENIPClientCommand.self, GatewayCommand.self, StatusCommand.self, ReloadCommand.self, WebPasswordCommand.self, HistoryCommand.self, PlaybackCommand.self, DemoCommand.self]
     )
 }
