@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "Serial", "Discovery", "EtherNetIP",
+                "Modbus", "Serial", "Discovery", "EtherNetIP", "History",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

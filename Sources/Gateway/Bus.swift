@@ -55,6 +55,14 @@ public final class Bus: Sendable {
 
     public let name: String
     private let state: Mutex<State>
+    /// Told of each write a slave carried out (the historian); checked with one
+    /// atomic load per request when there are none.
+    private let writeObservers = Mutex<[Int: WriteObserver]>([:])
+    private let observingWrites = Atomic(false)
+    private let nextObserver = Atomic(0)
+
+    /// A write request's PDU, and the slave that carried it out (not an exception).
+    public typealias WriteObserver = @Sendable (_ slave: UInt8, _ pdu: [UInt8]) -> Void
     private let work = DispatchSemaphore(value: 0)
     /// Set when the line's thread has ended; those waiting in `close()` resume then.
     private let ended = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
@@ -216,7 +224,33 @@ public final class Bus: Sendable {
         } else {
             work.signal()
         }
+        if observingWrites.load(ordering: .relaxed), let function = pdu.first, Self.writeFunctions.contains(function) {
+            promise.futureResult.whenSuccess { [self] reply in
+                guard reply?.first == function else { return }
+                for observer in writeObservers.withLock({ Array($0.values) }) { observer(slave, pdu) }
+            }
+        }
         return promise.futureResult
+    }
+
+    /// Write Single Coil, Single Register, Multiple Coils, Multiple Registers, Mask Write, Read/Write Multiple.
+    static let writeFunctions: Set<UInt8> = [0x05, 0x06, 0x0F, 0x10, 0x16, 0x17]
+
+    /// Calls `observer` after each write a slave carries out; `stopObservingWrites` with the number returned ends it.
+    public func observeWrites(_ observer: @escaping WriteObserver) -> Int {
+        let number = nextObserver.add(1, ordering: .relaxed).newValue
+        writeObservers.withLock { observers in
+            observers[number] = observer
+            observingWrites.store(true, ordering: .relaxed)
+        }
+        return number
+    }
+
+    public func stopObservingWrites(_ number: Int) {
+        writeObservers.withLock { observers in
+            observers[number] = nil
+            observingWrites.store(!observers.isEmpty, ordering: .relaxed)
+        }
     }
 
     /// `submit`, awaited: for callers outside an event loop (the poller).

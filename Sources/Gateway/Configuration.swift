@@ -89,6 +89,8 @@ public struct Configuration: Sendable {
     public var serialSlaves: [SerialSlave] = []
     /// The broker the devices are published to (Sparkplug B or JSON); nil: none.
     public var mqtt: MQTT?
+    /// `[history]`: polled changes and writes recorded (nil: none).
+    public var history: History?
     /// True when [[device]] asked for the EtherNet/IP server and no [enip] said where.
     public private(set) var enipBindIsDefault = false
 
@@ -151,6 +153,7 @@ public struct Configuration: Sendable {
         devices = try root.tables("device").map { reader throws(ConfigurationError) in try Self.device(reader) }
         serialSlaves = try root.tables("serial_slave").map { reader throws(ConfigurationError) in try Self.serialSlave(reader) }
         if let table = try root.subtable("mqtt") { mqtt = try Self.mqtt(table) }
+        if let table = try root.subtable("history") { history = try Self.history(table) }
         if enip == nil && !devices.isEmpty {
             enip = ENIP(host: defaultENIPHost, port: 44818, connectionLimit: 64)
             enipBindIsDefault = true

@@ -216,6 +216,10 @@ public final class Poller: Sendable {
     }
 
     public var online: Bool { state.withLock { $0.online } }
+    /// The addresses polled, in order.
+    public var addresses: [ModbusAddress] {
+        state.withLock { $0.addresses.sorted { Int($0.description)! < Int($1.description)! } }  // 1…, 100001…, 300001…, 400001…
+    }
     public var load: LoadAverage { state.withLock { $0.load } }
     public var slips: Int { state.withLock { $0.slips } }
     public var cycles: Int { state.withLock { $0.cycles } }

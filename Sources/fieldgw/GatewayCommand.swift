@@ -59,6 +59,7 @@ struct GatewayCommand: AsyncParsableCommand {
             service = try await GatewayService.start(configuration, group: MultiThreadedEventLoopGroup.singleton, logger: logger,
                                                      metrics: registry, signals: [.sigterm, .sigint]) { [config] service in
                 var parts = configuration.mqtt.map { [EdgeNode.part($0, gateway: service, logger: logger)] } ?? []
+                if let history = configuration.history { parts.append(GatewayHistorian.part(history, gateway: service, logger: logger)) }
                 guard let settings = configuration.web else { return parts }
                 let server = WebServer(settings: settings, gateway: service, metrics: registry, reload: {
                     do throws(ConfigurationError) { return .success(try await service.reload(file: config)) } catch { return .failure(error) }
@@ -117,6 +118,9 @@ struct GatewayCommand: AsyncParsableCommand {
             let brokers = mqtt.brokers.map { "\($0.tls ? "mqtts" : "mqtt")://\($0.host):\($0.port)" }.joined(separator: ", ")
             let name = mqtt.mode == .sparkplug ? "Sparkplug B edge node \(mqtt.groupID)/\(mqtt.edgeNodeID)" : "JSON publisher fieldgw/\(mqtt.edgeNodeID)"
             ModbusSimCommand.say("gateway: \(name) on \(brokers)")
+        }
+        if let history = configuration.history {
+            ModbusSimCommand.say("gateway: history in \(history.path)")
         }
         ModbusSimCommand.say("gateway: running as pid \(getpid()); SIGHUP or `fieldgw reload` reads \(config) again")
     }
