@@ -120,6 +120,7 @@ bench: py-deps
 	$(PYTHON) Benchmarks/mqtt_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/sparkplug_latency.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/history_bench.py || missed=1; \
+	$(PYTHON) Benchmarks/webapi_bench.py .build/release || missed=1; \
 	exit $$missed
 
 # Sources/Sparkplug/sparkplug_b.pb.swift is generated from Eclipse Tahu's
