@@ -182,7 +182,7 @@ let package = Package(
         .executableTarget(
             name: "FuzzHarness",
             dependencies: [
-                "Automata", "Modbus", "EtherNetIP", "Gateway", "MQTT",
+                "Automata", "Modbus", "EtherNetIP", "Gateway", "MQTT", "History",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Fuzz/Harness"

@@ -22,6 +22,8 @@ enum FuzzTarget: String, CaseIterable {
     case tomlConfiguration = "toml-configuration"
     case regex
     case mqttClient = "mqtt-client"
+    case historyLine = "history-line"
+    case tzif
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -44,6 +46,8 @@ enum FuzzTarget: String, CaseIterable {
         case .registerSpec: TextTargets.registerSpec(bytes)
         case .tomlConfiguration: TextTargets.configuration(bytes)
         case .regex: TextTargets.regex(bytes)
+        case .historyLine: HistoryTargets.line(bytes)
+        case .tzif: HistoryTargets.tzif(bytes)
         }
     }
 }

@@ -54,7 +54,7 @@ public struct HistoryRecord: Sendable, Equatable {
            let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
            let fraction = count == 19 ? 0 : digits(20, count - 20) {
             let civil = Civil(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-            if civil.isValid {
+            if civil.year >= 1, civil.isValid {
                 let scale = count == 19 ? 1 : Timestamp.powers[count - 20]
                 return Timestamp(Double(civil.instant) + Double(fraction) / Double(scale))
             }

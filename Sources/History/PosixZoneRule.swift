@@ -100,10 +100,14 @@ private struct RuleScanner {
             sign = text[index] == UInt8(ascii: "-") ? -1 : 1
             index += 1
         }
-        var total = try number() * 3600
+        let hours = try number()
+        guard hours <= 167 else { throw failure("hours past 167") }
+        var total = hours * 3600
         for scale in [60, 1] where !atEnd && text[index] == UInt8(ascii: ":") {
             index += 1
-            total += try number() * scale
+            let part = try number()
+            guard part < 60 else { throw failure("minutes and seconds are below 60") }
+            total += part * scale
         }
         return sign * total
     }
@@ -111,6 +115,7 @@ private struct RuleScanner {
     mutating func change() throws(ZoneError) -> PosixZoneRule.Change {
         guard peekIsComma else { throw failure("a daylight rule needs a start and an end") }
         index += 1
+        guard !atEnd else { throw failure("a day expected after the comma") }
         let day: PosixZoneRule.Day
         if text[index] == UInt8(ascii: "M") {
             index += 1
@@ -121,9 +126,13 @@ private struct RuleScanner {
             day = .month(month: month, week: week, weekday: weekday)
         } else if text[index] == UInt8(ascii: "J") {
             index += 1
-            day = .julianNoLeap(try number())
+            let number = try number()
+            guard (1...365).contains(number) else { throw failure("Jn counts 1 to 365") }
+            day = .julianNoLeap(number)
         } else {
-            day = .zeroBased(try number())
+            let number = try number()
+            guard (0...365).contains(number) else { throw failure("n counts 0 to 365") }
+            day = .zeroBased(number)
         }
         var seconds = 7200
         if !atEnd, text[index] == UInt8(ascii: "/") {
@@ -136,7 +145,7 @@ private struct RuleScanner {
     private mutating func number() throws(ZoneError) -> Int {
         let start = index
         while !atEnd, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(text[index]) { index += 1 }
-        guard index > start, let value = Int(String(decoding: text[start..<index], as: UTF8.self)) else { throw failure("a number expected") }
+        guard index > start, index - start <= 6, let value = Int(String(decoding: text[start..<index], as: UTF8.self)) else { throw failure("a number expected") }
         return value
     }
 

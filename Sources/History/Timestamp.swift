@@ -67,7 +67,7 @@ public struct Timestamp: Sendable, Comparable, CustomStringConvertible {
     public func render(into bytes: ByteSink, cache: inout SecondCache) {
         let scaled = value * 1000
         let units = scaled.rounded(.toNearestOrEven)
-        guard units >= 0, abs(abs(scaled - units) - 0.5) >= 1e-6 else {
+        guard units >= 0, value < Timestamp.latest, abs(abs(scaled - units) - 0.5) >= 1e-6 else {
             bytes.append(render())  // before 1970, or a near tie: the general path
             return
         }
@@ -131,6 +131,8 @@ extension Timestamp {
     /// (cpppo rounds first, so .9998 shows the next second), truncated at 0.
     func split(digits: Int) -> (Int64, String) {
         let digits = min(max(digits, 0), 6)
+        // Outside years 1 to 9999 (or not a number) there is no date to show: the nearest end of the range.
+        let value = self.value.isNaN ? 0 : min(max(self.value, Timestamp.earliest), Timestamp.latest)
         guard digits > 0 else { return (Int64(value.rounded(.down)), "") }
         let scale = Timestamp.powers[digits]
         let scaled = value * Double(scale)
@@ -146,6 +148,9 @@ extension Timestamp {
     }
 
     static let powers: [Int64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000]
+    /// 0001-01-01 00:00:00 and 9999-12-31 23:59:59 UTC.
+    static let earliest = -62_135_596_800.0
+    static let latest = 253_402_300_799.0
 
     static func isUTC(_ zone: String) -> Bool { zone == "UTC" || zone == "Etc/UTC" || zone == "UCT" || zone == "Zulu" }
 
@@ -169,7 +174,8 @@ extension Timestamp {
             numbers.append(number)
         }
         let civil = Civil(year: numbers[0], month: numbers[1], day: numbers[2], hour: numbers[3], minute: numbers[4], second: numbers[5])
-        guard civil.isValid else { return nil }
+        // Years 1 to 9999, as Python's datetime (found by fuzzing: a 14-digit year overflowed the arithmetic).
+        guard (1...9999).contains(civil.year), civil.isValid else { return nil }
         var fraction = 0.0
         if fields.count == 7 {
             guard fields[6].count <= 6, fields[6].allSatisfy({ $0.isASCII && $0.isNumber }), let micro = Int(fields[6]) else { return nil }

@@ -124,12 +124,14 @@ struct TZifReader {
         position += 20
         var counts: [Int] = []
         for _ in 0..<6 { counts.append(Int(try int32())) }
+        // Found by fuzzing: a negative count walked the reader backwards out of the file.
+        guard counts.allSatisfy({ (0...(1 << 20)).contains($0) }) else { throw ZoneError("\(name): TZif counts out of range") }
         return Header(version: version, isutcnt: counts[0], isstdcnt: counts[1], leapcnt: counts[2],
                       timecnt: counts[3], typecnt: counts[4], charcnt: counts[5])
     }
 
     mutating func skip(_ count: Int) throws(ZoneError) {
-        guard position + count <= bytes.count else { throw ZoneError("\(name): TZif file cut short") }
+        guard count >= 0, position + count <= bytes.count else { throw ZoneError("\(name): TZif file cut short") }
         position += count
     }
 
@@ -158,6 +160,8 @@ struct TZifReader {
         let start = position
         try skip(header.charcnt)
         let characters = Array(bytes[start..<start + header.charcnt])
+        // Found by fuzzing: an abbreviation index past the characters.
+        guard raw.allSatisfy({ $0.2 <= characters.count }) else { throw ZoneError("\(name): TZif abbreviation index out of range") }
         let types = raw.map { offset, isDST, index in
             let end = characters[index...].firstIndex(of: 0) ?? characters.count
             return LocalTimeType(offset: offset, isDST: isDST, abbreviation: String(decoding: characters[index..<end], as: UTF8.self))

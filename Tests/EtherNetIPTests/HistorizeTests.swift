@@ -84,3 +84,32 @@ import Testing
         #expect(throws: Never.self) { try server.waitForLine(startingWith: "Setpoint <= [42.5]") }
     }
 }
+
+/// A crash loses nothing acknowledged: each write pylogix saw succeed is in
+/// the file after the server is killed with SIGKILL (no chance to flush).
+@Suite struct HistorizeCrashTests {
+    @Test func everyAcknowledgedWriteSurvivesSIGKILL() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-crash-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/tags.hst"
+        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=DINT[10]"])
+        defer { server.stop() }
+        let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
+        let pylogix = """
+            import sys
+            from pylogix import PLC
+            with PLC("127.0.0.1") as plc:
+                plc.Port = int(sys.argv[1])
+                print(sum(plc.Write("SCADA[1]", n).Status == "Success" for n in range(1, 201)))
+            """
+        let client = try Peers.run(Peers.python(), ["-c", pylogix, port])
+        #expect(client.text == "200\n", "\(client.text) \(client.stderr)")
+        kill(server.processIdentifier, SIGKILL)
+        server.stop()
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let written = text.split(separator: "\n").filter { $0.contains("[\"SCADA\", [1, 1]]\t{\"write\": [") }
+        #expect(written.count == 200, "every acknowledged write is on disk")
+        #expect(written.last?.hasSuffix("{\"write\": [200]}") == true)
+    }
+}
