@@ -45,15 +45,17 @@ public enum Compression: String, Sendable, CaseIterable {
     }
 }
 
+/// An open file and what reads or writes it: a descriptor, zlib's or
+/// libbz2's own, or a descriptor with an xz stream and its buffer.
+private enum Handle {
+    case plain(Int32)
+    case gzip(gzFile)
+    case bzip2(UnsafeMutableRawPointer)
+    case xz(Int32, UnsafeMutablePointer<lzma_stream>, UnsafeMutableRawBufferPointer)
+}
+
 /// Bytes from a plain or compressed file.
 final class ByteInput {
-    private enum Handle {
-        case plain(Int32)
-        case gzip(gzFile)
-        case bzip2(UnsafeMutableRawPointer)
-        case xz(Int32, UnsafeMutablePointer<lzma_stream>, UnsafeMutableRawBufferPointer)
-    }
-
     let path: String
     private var handle: Handle
     private var xzFinished = false
@@ -139,13 +141,6 @@ final class ByteInput {
 
 /// Bytes into a plain or compressed file, created (or emptied) by `init`.
 final class ByteOutput {
-    private enum Handle {
-        case plain(Int32)
-        case gzip(gzFile)
-        case bzip2(UnsafeMutableRawPointer)
-        case xz(Int32, UnsafeMutablePointer<lzma_stream>, UnsafeMutableRawBufferPointer)
-    }
-
     let path: String
     private var handle: Handle
 

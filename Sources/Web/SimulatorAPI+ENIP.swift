@@ -143,17 +143,26 @@ extension SimulatorAPI {
     }
 
     static func connection(_ server: ENIPServer, _ client: ClientConnection) -> SimulatorObject {
-        let attributes: @Sendable () -> [(String, JSONValue)] = {
+        connection(key: client.key, current: {
             let now = server.connections.first { $0.key == client.key } ?? client
+            return (now.interface, now.port, now.received, now.requests)
+        }, close: { server.disconnect(client) })
+    }
+
+    /// `connections/<ADDRESS_PORT>`, as cpppo shows a client: `eof` (`true` closes it), `interface`, `port`, `received`, `requests`.
+    static func connection(key: String, current: @escaping @Sendable () -> (interface: String, port: Int, received: Int, requests: Int),
+                           close: @escaping @Sendable () -> Void) -> SimulatorObject {
+        let attributes: @Sendable () -> [(String, JSONValue)] = {
+            let now = current()
             return [("eof", .bool(false)), ("interface", .string(now.interface)), ("port", .int(Int64(now.port))),
                     ("received", .int(Int64(now.received))), ("requests", .int(Int64(now.requests)))]
         }
-        return SimulatorObject(group: "connections", match: client.key, attributes: attributes, get: { name in
+        return SimulatorObject(group: "connections", match: key, attributes: attributes, get: { name in
             attributes().first { $0.0 == name }?.1
         }, set: { name, text in
             guard name == "eof" else { throw SimulatorAPIError("\(name) cannot be set") }
             let eof = try bool(text)
-            if eof { server.disconnect(client) }
+            if eof { close() }
             return .bool(eof)
         })
     }

@@ -166,19 +166,10 @@ extension SimulatorAPI {
 
     static func modbusConnection(_ client: ModbusTCPServer.Client, clients: @escaping @Sendable () -> [ModbusTCPServer.Client],
                                  disconnect: @escaping @Sendable (ModbusTCPServer.Client) -> Void) -> SimulatorObject {
-        let attributes: @Sendable () -> [(String, JSONValue)] = {
+        connection(key: client.key, current: {
             let now = clients().first { $0.key == client.key } ?? client
-            return [("eof", .bool(false)), ("interface", .string(now.interface)), ("port", .int(Int64(now.port))),
-                    ("received", .int(Int64(now.received))), ("requests", .int(Int64(now.requests)))]
-        }
-        return SimulatorObject(group: "connections", match: client.key, attributes: attributes, get: { name in
-            attributes().first { $0.0 == name }?.1
-        }, set: { name, text in
-            guard name == "eof" else { throw SimulatorAPIError("\(name) cannot be set") }
-            let eof = try bool(text)
-            if eof { disconnect(client) }
-            return .bool(eof)
-        })
+            return (now.interface, now.port, now.received, now.requests)
+        }, close: { disconnect(client) })
     }
 }
 
