@@ -154,8 +154,12 @@ public final class ENIPServer: Sendable {
         closed.succeed()
     }
 
-    /// Completes when `close()` has been called.
+    /// Completes when `close()` has been called (or the server is let go).
     public var onClose: EventLoopFuture<Void> { closed.futureResult }
+
+    // A promise never fulfilled traps in debug builds when freed: a server
+    // stopped with stopAccepting() alone (the gateway's) must not.
+    deinit { closed.succeed() }
 
     /// The clients connected now, with what each has sent.
     public var connections: [ClientConnection] { clients.connections }

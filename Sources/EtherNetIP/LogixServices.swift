@@ -236,6 +236,11 @@ struct LogixServices {
         let andMask = try reader.take(size)
         guard !target.tag.readOnly else { throw .privilegeViolation }
         target.tag.modify(at: target.start, or: orMask, and: andMask)
+        _ = try target.tag.withHook { hook in
+            let elements = Self.elements(target, count: 1)
+            let size = target.tag.type.size
+            hook.didWrite(target.tag, elements: elements, bytes: target.tag.bytes(at: elements.lowerBound * size, count: elements.count * size))
+        }
         return CIPReply(service: Self.readModifyWrite)
     }
 }

@@ -72,6 +72,15 @@ public final class Tag: Sendable {
         store(values.flatMap { type.bytes(for: $0) }, at: first * type.size)
     }
 
+    /// As `set`, but as a client's write: the tag's hook sees it (`didWrite`),
+    /// as cpppo's web API writes go through the attribute's `__setitem__`.
+    public func write(_ values: [Double], from first: Int = 0) {
+        guard case .atomic(let type) = self.type, first >= 0, first + values.count <= count else { return }
+        let bytes = values.flatMap { type.bytes(for: $0) }
+        store(bytes, at: first * type.size)
+        _ = try? withHook { hook in hook.didWrite(self, elements: first..<(first + values.count), bytes: bytes) }
+    }
+
     /// Sets and clears bits from byte `start` at once (Read-Modify-Write,
     /// BOOL members): no other write comes between the read and the write.
     func modify(at start: Int, or orMask: some Collection<UInt8>, and andMask: some Collection<UInt8>) {

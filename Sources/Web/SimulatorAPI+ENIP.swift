@@ -102,7 +102,7 @@ extension SimulatorAPI {
                 throw SimulatorAPIError("\(name) cannot be set")
             }
             let number = type.isInteger ? Double(try int(text)) : try double(text)
-            tag.set([number], from: index)
+            tag.write([number], from: index)  // as a client's write: --historize records it
             return value(tag, at: index)
         })
     }

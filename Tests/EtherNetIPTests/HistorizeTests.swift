@@ -85,6 +85,25 @@ import Testing
     }
 }
 
+/// A write through the web API is a write: `--historize` records it, as
+/// cpppo's web API writes go through the attribute's `__setitem__`.
+@Suite struct HistorizeWebTests {
+    @Test func aWebAPIWriteIsRecorded() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-historize-web-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/tags.hst"
+        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--web", "127.0.0.1:0", "--historize", path,
+                                                           "SCADA=INT[10]"])
+        defer { server.stop() }
+        let web = Int(try server.waitForLine(startingWith: "enip-server: web API on http://127.0.0.1:").prefix { $0.isNumber })!
+        let set = try Peers.run(try Peers.program("curl"), ["-gsf", "http://127.0.0.1:\(web)/api/tags/SCADA/attribute[2]=5"])
+        #expect(set.status == 0)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("\t[\"SCADA\", [2, 2]]\t{\"write\": [5]}\n"), "\(text)")
+    }
+}
+
 /// A crash loses nothing acknowledged: each write pylogix saw succeed is in
 /// the file after the server is killed with SIGKILL (no chance to flush).
 @Suite struct HistorizeCrashTests {
