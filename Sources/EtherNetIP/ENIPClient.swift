@@ -48,7 +48,9 @@ public final class ENIPClient: Sendable {
                 }
             }
             .connect(host: host, port: port).get()
-        let register = Encapsulation(command: EncapsulationCommand.registerSession, context: Array("fieldgw\0".utf8), data: [1, 0, 0, 0])
+        // A zero sender context, as pylogix and controllers' own tools send:
+        // libplctag's ab_server refuses any other (status 1).
+        let register = Encapsulation(command: EncapsulationCommand.registerSession, data: [1, 0, 0, 0])
         let reply = try await exchange(register, on: channel)
         guard reply.status == 0, reply.session != 0 else {
             try? await channel.close()

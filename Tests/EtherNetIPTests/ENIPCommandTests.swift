@@ -61,3 +61,29 @@ import Testing
         #expect(timeout.status != 0 && timeout.stderr.contains("no reply within 100 ms"), "\(timeout.stderr)")
     }
 }
+
+/// libplctag's ab_server refuses a RegisterSession whose sender context is
+/// not zero; controllers' own tools and pylogix send zeros, and so do we.
+@Suite struct RegisterSessionContextTests {
+    @Test func theClientRegistersWithAZeroSenderContext() throws {
+        let listener = try PeerProcess(try Peers.python(), ["-c", """
+            import socket, struct
+            server = socket.socket()
+            server.bind(("127.0.0.1", 0))
+            server.listen(1)
+            print("port", server.getsockname()[1], flush=True)
+            client, _ = server.accept()
+            request = b""
+            while len(request) < 28:
+                request += client.recv(28 - len(request))
+            print("context", request[12:20].hex(), flush=True)
+            client.sendall(struct.pack("<HHII8sI", 0x65, 4, 0, 1, request[12:20], 0) + request[24:28])
+            client.close()
+            """])
+        defer { listener.stop() }
+        let port = try listener.waitForLine(startingWith: "port ")
+        let client = try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "SCADA[0]"])
+        #expect(client.status != 0 && client.stderr.contains("RegisterSession refused: status 0x1"), "\(client.stderr)")
+        #expect(try listener.waitForLine(startingWith: "context ") == "0000000000000000")
+    }
+}
