@@ -60,6 +60,7 @@ public final class Tag: Sendable {
     /// The elements from `first` as numbers (an atomic tag's; a BOOL array's DWORDs).
     public func values(from first: Int = 0, count: Int? = nil) -> [Double] {
         guard case .atomic(let type) = self.type else { return [] }
+        guard first >= 0, first < self.count else { return [] }
         let count = min(count ?? self.count - first, self.count - first)
         guard count > 0 else { return [] }
         return type.numbers(bytes(at: first * type.size, count: count * type.size)[...])
@@ -68,14 +69,14 @@ public final class Tag: Sendable {
     /// Stores `values` from element `first` of an atomic tag, each converted
     /// to the tag's type (rounded toward zero and clamped for integers).
     public func set(_ values: [Double], from first: Int = 0) {
-        guard case .atomic(let type) = self.type, first >= 0, first + values.count <= count else { return }
+        guard case .atomic(let type) = self.type, first >= 0, first <= count - values.count else { return }
         store(values.flatMap { type.bytes(for: $0) }, at: first * type.size)
     }
 
     /// As `set`, but as a client's write: the tag's hook sees it (`didWrite`),
     /// as cpppo's web API writes go through the attribute's `__setitem__`.
     public func write(_ values: [Double], from first: Int = 0) {
-        guard case .atomic(let type) = self.type, first >= 0, first + values.count <= count else { return }
+        guard case .atomic(let type) = self.type, first >= 0, first <= count - values.count else { return }
         let bytes = values.flatMap { type.bytes(for: $0) }
         store(bytes, at: first * type.size)
         _ = try? withHook { hook in hook.didWrite(self, elements: first..<(first + values.count), bytes: bytes) }

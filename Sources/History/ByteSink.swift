@@ -68,6 +68,14 @@ public final class ByteSink {
 
     public func removeAll() { count = 0 }
 
+    /// Drops the first `length` bytes (written out), keeping the rest.
+    public func removeFirst(_ length: Int) {
+        let length = min(max(length, 0), count)
+        guard length > 0 else { return }
+        (storage).update(from: storage + length, count: count - length)
+        count -= length
+    }
+
     /// Drops the bytes after the first `length`.
     public func truncate(to length: Int) { count = min(count, max(length, 0)) }
 

@@ -34,7 +34,9 @@ public enum Compression: String, Sendable, CaseIterable {
         do {
             while case let count = try input.read(into: &buffer), count > 0 { try output.write(buffer[0..<count]) }
             try output.close()
+            try Compression.sync(temporary)  // on disk before the plain file it replaces is removed
         } catch {
+            try? output.close()
             unlink(temporary)
             throw error
         }
@@ -51,7 +53,19 @@ private enum Handle {
     case plain(Int32)
     case gzip(gzFile)
     case bzip2(UnsafeMutableRawPointer)
+    /// libbz2's writer over a stdio file we own: its errors are seen (BZ2_bzclose drops them).
+    case bzip2Writer(UnsafeMutablePointer<FILE>, UnsafeMutableRawPointer)
     case xz(Int32, UnsafeMutablePointer<lzma_stream>, UnsafeMutableRawBufferPointer)
+}
+
+extension Compression {
+    /// fsync of a file already written and closed.
+    static func sync(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HistoryError.system("cannot open", path) }
+        defer { Foundation.close(fd) }
+        guard fsync(fd) == 0 else { throw HistoryError.system("cannot fsync", path) }
+    }
 }
 
 /// Bytes from a plain or compressed file.
@@ -97,6 +111,7 @@ final class ByteInput {
         case .plain(let fd): count = Foundation.read(fd, buffer.baseAddress, buffer.count)
         case .gzip(let file): count = Int(gzread(file, buffer.baseAddress, UInt32(buffer.count)))
         case .bzip2(let file): count = Int(BZ2_bzread(file, buffer.baseAddress, Int32(buffer.count)))
+        case .bzip2Writer: count = -1  // never made for reading
         case .xz(let fd, let stream, let input): count = try readXZ(fd, stream, input, into: buffer)
         }
         guard count >= 0 else { throw HistoryError("\(path): the file cannot be read (corrupt or truncated?)") }
@@ -129,6 +144,7 @@ final class ByteInput {
         case .plain(let fd): Foundation.close(fd)
         case .gzip(let file): gzclose(file)
         case .bzip2(let file): BZ2_bzclose(file)
+        case .bzip2Writer(let file, _): fclose(file)
         case .xz(let fd, let stream, let input):
             Foundation.close(fd)
             lzma_end(stream)
@@ -162,8 +178,13 @@ final class ByteOutput {
             guard let file = gzopen(path, "wb6") else { throw HistoryError.system("cannot create", path) }
             handle = .gzip(file)
         case .bzip2:
-            guard let file = BZ2_bzopen(path, "wb9") else { throw HistoryError.system("cannot create", path) }
-            handle = .bzip2(file)
+            guard let file = fopen(path, "wb") else { throw HistoryError.system("cannot create", path) }
+            var error: Int32 = 0
+            guard let writer = BZ2_bzWriteOpen(&error, file, 9, 0, 0), error == BZ_OK else {
+                fclose(file)
+                throw HistoryError("\(path): cannot start a bzip2 writer (libbz2 error \(error))")
+            }
+            handle = .bzip2Writer(file, writer)
         }
     }
 
@@ -173,10 +194,11 @@ final class ByteOutput {
             case .plain(let fd): try ByteOutput.writeAll(fd, raw, path)
             case .gzip(let file):
                 guard gzwrite(file, raw.baseAddress, UInt32(raw.count)) == raw.count else { throw HistoryError.system("cannot write", path) }
-            case .bzip2(let file):
-                guard BZ2_bzwrite(file, UnsafeMutableRawPointer(mutating: raw.baseAddress), Int32(raw.count)) == raw.count else {
-                    throw HistoryError.system("cannot write", path)
-                }
+            case .bzip2Writer(_, let writer):
+                var error: Int32 = 0
+                BZ2_bzWrite(&error, writer, UnsafeMutableRawPointer(mutating: raw.baseAddress), Int32(raw.count))
+                guard error == BZ_OK else { throw HistoryError("\(path): bzip2 write failed (libbz2 error \(error))") }
+            case .bzip2: throw HistoryError("\(path): opened for reading")
             case .xz(let fd, let stream, let output):
                 stream.pointee.next_in = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
                 stream.pointee.avail_in = raw.count
@@ -194,6 +216,11 @@ final class ByteOutput {
             guard Foundation.close(fd) == 0 else { throw HistoryError.system("cannot close", path) }
         case .gzip(let file): guard gzclose(file) == Z_OK else { throw HistoryError.system("cannot close", path) }
         case .bzip2(let file): BZ2_bzclose(file)
+        case .bzip2Writer(let file, let writer):
+            var error: Int32 = 0
+            BZ2_bzWriteClose(&error, writer, 0, nil, nil)
+            let flushed = fflush(file) == 0
+            guard fclose(file) == 0, flushed, error == BZ_OK else { throw HistoryError.system("cannot finish bzip2 file", path) }
         case .xz(let fd, let stream, let output):
             defer { lzma_end(stream); stream.deallocate(); output.deallocate(); Foundation.close(fd) }
             try ByteOutput.code(stream, LZMA_FINISH, fd, output, path)
@@ -214,12 +241,17 @@ final class ByteOutput {
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let wrote = Foundation.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        var written = 0
+        try writeAll(fd, bytes, path, written: &written)
+    }
+
+    /// As above; `written` says how far it got when it throws (a full disk part way).
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String, written: inout Int) throws {
+        while written < bytes.count {
+            let wrote = Foundation.write(fd, bytes.baseAddress! + written, bytes.count - written)
             if wrote < 0, errno == EINTR { continue }
             guard wrote > 0 else { throw HistoryError.system("cannot write", path) }
-            offset += wrote
+            written += wrote
         }
     }
 }

@@ -40,6 +40,11 @@ public final class HistoryWriter: Sendable {
 
     private struct State {
         var fd: Int32 = -1
+        /// `close()` was called: no reopening.
+        var closed = false
+        /// A write failed part way: the file ends in part of a line, which
+        /// the next write ends first (so that the two are not run together).
+        var partial = false
         var buffer = ByteSink(capacity: 1 << 16)
         var second = SecondCache()
         var size = 0
@@ -114,6 +119,7 @@ public final class HistoryWriter: Sendable {
     /// Flushes, closes, and waits for compression to finish.
     public func close() throws {
         try state.withLock { state in
+            state.closed = true
             guard state.fd >= 0 else { return }
             defer { Foundation.close(state.fd); state.fd = -1 }
             try drain(&state, force: true)
@@ -132,23 +138,46 @@ public final class HistoryWriter: Sendable {
     }
 
     /// Takes the line formatted at the buffer's end (from `mark`) into the
-    /// file, rotating first if it is due.
+    /// file, rotating first if it is due. A file that could not be opened
+    /// (or reopened after a rotation failed part way) is tried again here,
+    /// record by record, until it can be.
     private func commit(_ state: inout State, from mark: Int, at time: Double?) throws {
-        guard state.fd >= 0 else {
-            state.buffer.truncate(to: mark)
-            throw HistoryError("\(path): the history writer is closed")
+        if state.fd < 0 {
+            guard !state.closed else {
+                state.buffer.truncate(to: mark)
+                throw HistoryError("\(path): the history writer is closed")
+            }
+            do { try open(&state) } catch {
+                state.buffer.truncate(to: mark)
+                throw error
+            }
         }
         let length = state.buffer.count - mark
         if let time, needsRotation(state, adding: length, at: time) {
             let line = state.buffer.withBytes(from: mark) { Array($0) }
             state.buffer.truncate(to: mark)
-            try rotate(&state)
+            do { try rotate(&state) } catch {
+                // The record still goes into the live file; rotation is tried with the next.
+                logger.error("history file not rotated", metadata: ["path": "\(path)", "error": "\(error)"])
+                if state.fd < 0 { try? open(&state) }
+            }
             state.buffer.append(line)
+            guard state.fd >= 0 else {
+                state.buffer.truncate(to: mark)
+                throw HistoryError("\(path): cannot reopen after a failed rotation")
+            }
         }
         if let time, state.first == nil { state.first = time }
         state.size += length
-        try drain(&state, force: buffering == .line)
+        do { try drain(&state, force: buffering == .line) } catch {
+            // A line not written is not acknowledged: line by line, it is not kept to be written later.
+            if buffering == .line { state.buffer.removeAll() }
+            throw error
+        }
     }
+
+    /// The most bytes kept for a retry while the disk refuses them (block buffering).
+    static let keptLimit = 16 << 20
 
     private func needsRotation(_ state: State, adding count: Int, at time: Double) -> Bool {
         guard let rotation, state.size > 0 else { return false }
@@ -160,7 +189,23 @@ public final class HistoryWriter: Sendable {
     private func drain(_ state: inout State, force: Bool) throws {
         if case .block(let bytes) = buffering, !force, state.buffer.count < bytes { return }
         if state.buffer.count > 0 {
-            try state.buffer.withBytes { try ByteOutput.writeAll(state.fd, $0, path) }
+            if state.partial {
+                let fd = state.fd
+                try [UInt8(0x0A)].withUnsafeBytes { try ByteOutput.writeAll(fd, $0, path) }
+                state.partial = false
+            }
+            var written = 0
+            let fd = state.fd
+            do {
+                try state.buffer.withBytes { try ByteOutput.writeAll(fd, $0, path, written: &written) }
+            } catch {
+                // What went out stays out; the rest is kept (up to a limit) for the next try.
+                let endsLine = written == 0 || state.buffer.withBytes { $0[written - 1] == 0x0A }
+                state.buffer.removeFirst(written)
+                state.partial = !endsLine
+                if state.buffer.count > Self.keptLimit { state.buffer.removeAll() }
+                throw error
+            }
             state.buffer.removeAll()
         }
         try syncIfDue(&state)

@@ -147,9 +147,9 @@ private struct JSONParser {
         case UInt8(ascii: "f"): return "\u{0C}"
         case UInt8(ascii: "u"):
             let unit = try hex4()
-            if (0xD800..<0xDC00).contains(unit), bytes.count >= index + 6, bytes[index] == 0x5C, bytes[index + 1] == UInt8(ascii: "u") {
-                index += 2
-                let low = try hex4()
+            if (0xD800..<0xDC00).contains(unit), bytes.count >= index + 6, bytes[index] == 0x5C, bytes[index + 1] == UInt8(ascii: "u"),
+               let low = UInt32(String(decoding: bytes[(index + 2)..<(index + 6)], as: UTF8.self), radix: 16), (0xDC00...0xDFFF).contains(low) {
+                index += 6  // a surrogate pair; a high surrogate before anything else stands alone, as U+FFFD
                 if let scalar = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) { return scalar }
             }
             return Unicode.Scalar(unit) ?? "\u{FFFD}"

@@ -58,7 +58,9 @@ extension HistoryRecord {
         case .array(let items): values = items.compactMap(\.number)
         case let single: values = single.number.map { [$0] } ?? []
         }
-        return values.isEmpty ? nil : (tag, Int(first), values)
+        // An element index no tag could have is not a tag record (and would overflow the arithmetic).
+        guard !values.isEmpty, (0...Int64(Int32.max)).contains(first) else { return nil }
+        return (tag, Int(first), values)
     }
 
     /// A register record as cpppo's history holds them: data `{"40001": 5, ...}`.

@@ -64,9 +64,10 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
 
     private static func seconds(_ text: String, in whole: String) throws(ModbusFaultError) -> ClosedRange<Double> {
         let bounds = text.split(separator: "-", omittingEmptySubsequences: false).map { Double($0) }
+        // At most a day: a longer delay (or one not finite) would overflow the nanoseconds it is waited in.
         guard (1...2).contains(bounds.count), let low = bounds.first!, let high = bounds.last!,
-              low >= 0, low <= high, high.isFinite else {
-            throw ModbusFaultError(text: whole, reason: "the delay is SECONDS or LOW-HIGH, e.g. 0.5 or 0.1-0.5")
+              low >= 0, low <= high, high.isFinite, high <= 86_400 else {
+            throw ModbusFaultError(text: whole, reason: "the delay is SECONDS or LOW-HIGH of 0 to 86400, e.g. 0.5 or 0.1-0.5")
         }
         return low...high
     }

@@ -26,12 +26,14 @@ extension SimulatorAPI {
             switch name {
             case "value":
                 let seconds = try double(text)
-                guard seconds >= 0 else { throw SimulatorAPIError("a delay cannot be negative") }
+                guard ServerControls.isValidDelay(seconds) else { throw SimulatorAPIError("a delay is 0 to 86400 seconds") }
                 controls.setDelay(seconds)
                 return .double(seconds)
             default:
                 let bounds = text.split(separator: "-").compactMap { Double($0) }
-                guard bounds.count == 2, bounds[0] >= 0, bounds[0] <= bounds[1] else { throw SimulatorAPIError("not a range LOW-HIGH: '\(text)'") }
+                guard bounds.count == 2, bounds.allSatisfy(ServerControls.isValidDelay), bounds[0] <= bounds[1] else {
+                    throw SimulatorAPIError("not a range LOW-HIGH of 0 to 86400 seconds: '\(text)'")
+                }
                 controls.setDelay(range: bounds[0]...bounds[1])
                 return .string(text)
             }
@@ -116,7 +118,9 @@ extension SimulatorAPI {
 
     static func value(_ tag: Tag, at index: Int) -> JSONValue {
         guard case .atomic(let type) = tag.type, let number = tag.values(from: index, count: 1).first else { return .null }
-        return type.isInteger ? .int(Int64(number)) : .double(number)
+        // A ULINT (or a LINT at its limit) may not fit Int64 as a Double: then the number as it is.
+        guard type.isInteger, let whole = Int64(exactly: number) else { return .double(number) }
+        return .int(whole)
     }
 
     /// As cpppo shows an attribute: `"%-24s %10s%s == %s"` (name, type,

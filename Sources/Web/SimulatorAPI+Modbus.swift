@@ -72,7 +72,7 @@ extension SimulatorAPI {
         }, set: { name, text in
             if name == "value" {
                 let seconds = try double(text)
-                guard seconds >= 0 else { throw SimulatorAPIError("a delay cannot be negative") }
+                guard seconds.isFinite, (0...86_400).contains(seconds) else { throw SimulatorAPIError("a delay is 0 to 86400 seconds") }
                 replace(faults, kind: "delay", with: seconds > 0 ? .delay(seconds...seconds) : nil)
                 return .double(seconds)
             }

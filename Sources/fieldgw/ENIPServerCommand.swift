@@ -104,7 +104,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
             do {
                 let report = try await playback.run { record in
                     guard let (name, first, values) = record.tagValues, let tag = table.tag(named: name),
-                          first + values.count <= tag.count else { return false }
+                          first <= tag.count - values.count else { return false }
                     tag.set(values, from: first)
                     return true
                 }

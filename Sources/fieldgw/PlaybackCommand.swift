@@ -92,11 +92,17 @@ actor TagPlayback {
     func apply(_ record: HistoryRecord) async throws -> Bool {
         guard let (tag, first, values) = record.tagValues else { return false }
         let type = try await type(of: tag)
-        let text = values.map { type.isInteger ? String(Int64($0)) : String($0) }.joined(separator: ",")
+        let text = values.map { type.isInteger ? Self.whole($0) : String($0) }.joined(separator: ",")
         let address = first == 0 && values.count == 1 ? tag : "\(tag)[\(first)-\(first + values.count - 1)]"
         let result = try await perform("\(address)=(\(type.name))\(text)")
         guard result.status == .success else { throw PlaybackError("\(result)") }
         return true
+    }
+
+    /// A recorded number as an integer type's text: NaN as 0, the rest clamped to Int64.
+    static func whole(_ value: Double) -> String {
+        guard value.isFinite else { return value.isNaN ? "0" : (value < 0 ? String(Int64.min) : String(Int64.max)) }
+        return String(Int64(min(max(value.rounded(.towardZero), -9.223372036854775e18), 9.223372036854775e18)))
     }
 
     private func type(of tag: String) async throws -> CIPType {
@@ -124,15 +130,15 @@ enum RegisterPlayback {
         guard let values = record.registerValues else { return false }
         var wrote = false
         for (number, value) in values {
-            guard let address = ModbusAddress(number) else { continue }
+            guard let address = ModbusAddress(number), !value.isNaN else { continue }
             let request: Request
             switch address.table {
             case .coils: request = .writeSingleCoil(address: address.offset, value: value != 0)
-            case .holdingRegisters: request = .writeSingleRegister(address: address.offset, value: UInt16(clamping: Int(value)))
+            case .holdingRegisters: request = .writeSingleRegister(address: address.offset, value: UInt16(min(max(value, 0), 65535)))
             default: continue  // input registers and discrete inputs cannot be written over Modbus/TCP
             }
             let reply = try await client.call(request, unit: unit)
-            if case .exception(let exception) = reply { throw PlaybackError("\(address.short) = \(Int(value)): \(exception)") }
+            if case .exception(let exception) = reply { throw PlaybackError("\(address.short) = \(value): \(exception)") }
             wrote = true
         }
         return wrote

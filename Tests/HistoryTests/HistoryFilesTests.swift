@@ -168,6 +168,27 @@ import TestSupport
         #expect(records.map(\.data) == (6..<10).flatMap { minute in [0, 20, 40].map { "\(minute * 60 + $0)" } })
     }
 
+    /// A rotation that fails (here: name.hst.0 is a directory) loses no record:
+    /// each goes into the live file, and rotation happens once it can.
+    @Test func aFailedRotationLosesNothingAndIsTriedAgain() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/stuck.hst"
+        try FileManager.default.createDirectory(atPath: path + ".0/in-the-way", withIntermediateDirectories: true)
+        let writer = try HistoryWriter(path: path, rotation: .init(maxBytes: 200, keep: 1, compression: .none))
+        for index in 0..<20 { try writer.write(.int(Int64(index)), at: Timestamp(1_600_000_000 + Double(index))) }
+        #expect(Array(try HistoryFiles(path: path).records()).count == 20, "all in the live file while rotation fails")
+        try FileManager.default.removeItem(atPath: path + ".0")
+        for index in 20..<40 { try writer.write(.int(Int64(index)), at: Timestamp(1_600_000_000 + Double(index))) }
+        try writer.close()
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(names == ["stuck.hst", "stuck.hst.0"], "\(names)")
+        let records = Array(try HistoryFiles(path: path).records())
+        // Rotating again (keep = 1: one rotated file, the live one).
+        #expect(records.map(\.data).suffix(3) == ["37", "38", "39"], "\(records.map(\.data))")
+        #expect(records.map(\.data) == records.map(\.data).sorted { Int($0)! < Int($1)! }, "in order")
+    }
+
     /// Line buffering hands each record to the kernel before `write` returns:
     /// another reader of the file sees it with the writer still open.
     @Test func eachLineIsInTheFileWhenWriteReturns() throws {
