@@ -32,10 +32,11 @@ final class ConnectionRegistry: Sendable {
 
     /// The client sent `bytes`, finishing `messages` requests.
     func touch(_ channel: any Channel, bytes: Int = 0, messages: Int = 0) {
-        clients.withLock {
-            $0[ObjectIdentifier(channel)]?.lastRead = .now
-            $0[ObjectIdentifier(channel)]?.received += bytes
-            $0[ObjectIdentifier(channel)]?.requests += messages
+        clients.withLock { clients in
+            guard let index = clients.index(forKey: ObjectIdentifier(channel)) else { return }
+            clients.values[index].lastRead = .now  // one hash lookup per read
+            clients.values[index].received += bytes
+            clients.values[index].requests += messages
         }
     }
 

@@ -22,6 +22,7 @@ public final class ENIPServer: Sendable {
     private let bind: @Sendable (Int) async throws -> (any Channel, (any Channel)?)
     private let clients: ConnectionRegistry
     private let closed: EventLoopPromise<Void>
+    private let switchTurn = Mutex(false)
 
     private init(listeners: (any Channel, (any Channel)?), router: MessageRouter, clients: ConnectionRegistry, controls: ServerControls,
                  bind: @escaping @Sendable (Int) async throws -> (any Channel, (any Channel)?)) {
@@ -132,15 +133,29 @@ public final class ENIPServer: Sendable {
     /// cpppo's `server.control.disable`: the port closed (a client's connect
     /// is refused) and every client's connection closed, until `enable()`.
     public func disable() async {
-        stopAccepting()
-        for client in clients.all { try? await client.close() }
+        await switching {
+            stopAccepting()
+            for client in clients.all { try? await client.close() }
+        }
     }
 
     /// Listens again on the same port after `disable()`.
     public func enable() async throws {
-        guard isDisabled else { return }
-        let bound = try await bind(port)
-        listeners.withLock { $0 = (bound.0, bound.1) }
+        try await switching {
+            guard isDisabled else { return }
+            let bound = try await bind(port)
+            listeners.withLock { $0 = (bound.0, bound.1) }
+        }
+    }
+
+    /// One `disable` or `enable` at a time: two at once could bind twice, or
+    /// leave a server enabled that was just disabled.
+    private func switching(_ body: () async throws -> Void) async rethrows {
+        while !switchTurn.withLock({ busy in defer { busy = true }; return !busy }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        defer { switchTurn.withLock { $0 = false } }
+        try await body()
     }
 
     public var isDisabled: Bool { listeners.withLock { $0.tcp == nil } }

@@ -85,13 +85,13 @@ struct LogixServices {
         switch request.service {
         case Self.readTag:
             let count = Int(try reader.u16())
-            return .now(try hooked(target, count: count) { () throws(CIPStatus) in
+            return .now(try hooked(target, count: count, offset: 0) { () throws(CIPStatus) in
                 try read(target, count: count, offset: 0, service: request.service, limit: limit)
             })
         case Self.readFragmented:
             let count = Int(try reader.u16())
             let offset = Int(try reader.u32())
-            return .now(try hooked(target, count: count) { () throws(CIPStatus) in
+            return .now(try hooked(target, count: count, offset: offset) { () throws(CIPStatus) in
                 try read(target, count: count, offset: offset, service: request.service, limit: limit)
             })
         case Self.writeTag, Self.writeFragmented:
@@ -115,15 +115,20 @@ struct LogixServices {
         return (start / size)..<((start + max(count, 1) - 1) / size + 1)
     }
 
-    /// A read with the tag's hook around it: `willRead` first, `didRead` with
-    /// the bytes sent (after the type code).
-    private func hooked(_ target: Target, count: Int, _ read: () throws(CIPStatus) -> CIPReply) throws(CIPStatus) -> CIPReply {
+    /// A read with the tag's hook around it: `willRead` for the elements
+    /// asked, `didRead` for those this reply carries (a fragment's, or what
+    /// fits before a partial transfer) with their bytes.
+    private func hooked(_ target: Target, count: Int, offset: Int, _ read: () throws(CIPStatus) -> CIPReply) throws(CIPStatus) -> CIPReply {
         guard target.tag.hook != nil else { return try read() }
-        let elements = Self.elements(target, count: count)
         return try target.tag.withHook { hook throws(CIPStatus) in
-            try hook.willRead(target.tag, elements: elements)
+            try hook.willRead(target.tag, elements: Self.elements(target, count: count))
             let reply = try read()
-            hook.didRead(target.tag, elements: elements, bytes: Array(reply.data.dropFirst(target.type.typeBytes.count)))
+            let sent = Array(reply.data.dropFirst(target.type.typeBytes.count))
+            guard target.bit == nil, !sent.isEmpty else {
+                hook.didRead(target.tag, elements: Self.elements(target, count: 1), bytes: sent)
+                return reply
+            }
+            hook.didRead(target.tag, elements: Self.elements(of: target.tag, bytes: target.start + offset, count: sent.count), bytes: sent)
             return reply
         }!
     }

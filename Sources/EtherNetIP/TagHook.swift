@@ -7,7 +7,9 @@
 /// Thread-safe by construction: the server calls a tag's hook for one request
 /// at a time, however many connections ask at once, so a hook needs no lock
 /// for state that belongs to one tag (a hook shared by several tags must
-/// still guard what they share). A hook throwing a `CIPStatus` fails the
+/// still guard what they share). A hook stores values with `tag.set`, never
+/// `tag.write` (a write as a client's, which calls the hook: the turn the
+/// hook already holds). A hook throwing a `CIPStatus` fails the
 /// request with it; the value stays as it was for a read, as written for a write.
 public protocol TagHook: Sendable {
     /// Before a read: store the current value in `tag` (`tag.set(...)`) to serve it.

@@ -93,6 +93,10 @@ public final class GatewayHistorian: Sendable {
     }
 
     private func record(_ values: [(ModbusAddress, UInt16)], serial: JSONValue, at time: Timestamp) {
+        // cpppo's numbers cannot name a coil past 9999 (its 6-digit form reads
+        // as another table): such coils are not recorded rather than misnamed.
+        let values = values.filter { $0.0.table != .coils || $0.0.offset <= 9998 }
+        guard !values.isEmpty else { return }
         attempt {
             try writer.write(serial: serial, at: time) { json in
                 json.object { json in

@@ -62,7 +62,7 @@ public final class ModbusTCPServer: Sendable {
     /// simulator's web API); nil for none, ever.
     public static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup,
                              threads: Int = 1, connectionLimit: Int = 1024, timeouts: Timeouts = Timeouts(), faultSwitch: FaultSwitch?,
-                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil, metrics: ListenerMetrics? = nil,
+                             accepts: (@Sendable (SocketAddress?) -> Bool)? = nil, metrics: ListenerMetrics? = nil, trackClients: Bool = false,
                              logger: Logger = Logger(label: "fieldgw.modbus.tcp")) async throws -> ModbusTCPServer {
         let faults = faultSwitch ?? FaultSwitch()
         var settings = ServerLoop.Settings(
@@ -70,6 +70,7 @@ public final class ModbusTCPServer: Sendable {
             accepts: accepts, connections: ConnectionCounter(limit: connectionLimit), group: group, logger: logger)
         settings.timeouts = timeouts
         settings.metrics = metrics
+        settings.trackClients = trackClients
         return try start(host: host, port: port, threads: threads, settings: settings)
     }
 
@@ -96,7 +97,7 @@ public final class ModbusTCPServer: Sendable {
         public var key: String { interface.replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: ":", with: "_") + "_\(port)" }
     }
 
-    /// The clients connected now.
+    /// The clients connected now (kept only when started with `trackClients`).
     public var clients: [Client] { loops.flatMap(\.connected) }
 
     /// Closes one client's connection.

@@ -29,6 +29,9 @@ final class ServerLoop: @unchecked Sendable {
         var sendBuffer: Int32?
         var timeouts = ModbusTCPServer.Timeouts()
         var metrics: ListenerMetrics?
+        /// Keep `connected` (who is connected, what each sent) for other
+        /// threads: the simulator's web API. Off, reads pay nothing for it.
+        var trackClients = false
     }
 
     private struct Posted {
@@ -281,8 +284,10 @@ extension ServerLoop {
         if var size = settings.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let client = ServerConnection(socket: socket, peer: peer, eventLoop: settings.group.next(), interest: EPOLLIN.rawValue)
         clients[client.connection.id] = client
-        roster.withLock {
-            $0[client.connection.id] = ModbusTCPServer.Client(id: client.connection.id, interface: address?.ipAddress ?? "?", port: address?.port ?? 0)
+        if settings.trackClients {
+            roster.withLock {
+                $0[client.connection.id] = ModbusTCPServer.Client(id: client.connection.id, interface: address?.ipAddress ?? "?", port: address?.port ?? 0)
+            }
         }
         tally.accepted += 1
         watch(socket, key: UInt64(client.connection.id), events: client.interest, operation: EPOLL_CTL_ADD)
@@ -302,8 +307,14 @@ extension ServerLoop {
         guard !client.closing else { return client.input.clear() }
         let before = tally.requests
         defer {
-            let requests = tally.requests - before
-            roster.withLock { $0[client.connection.id]?.received += result; $0[client.connection.id]?.requests += requests }
+            if settings.trackClients {
+                let requests = tally.requests - before
+                roster.withLock { roster in
+                    guard let index = roster.index(forKey: client.connection.id) else { return }
+                    roster.values[index].received += result
+                    roster.values[index].requests += requests
+                }
+            }
         }
         do {
             while let frame = try MBAPDecoder.frame(from: &client.input) { serve(frame, for: client) }
@@ -412,7 +423,7 @@ extension ServerLoop {
         settings.connections.close()
         tally.closed += 1
         clients[client.connection.id] = nil
-        _ = roster.withLock { $0.removeValue(forKey: client.connection.id) }
+        if settings.trackClients { _ = roster.withLock { $0.removeValue(forKey: client.connection.id) } }
     }
 }
 

@@ -37,7 +37,8 @@ extension SimulatorAPI {
         return SimulatorAPI {
             var objects = [modbusDelay(controls.faults), modbusControl(controls, state)]
             objects += Table.allCases.flatMap { table in
-                controls.store.defined(table).map { register(ModbusAddress(table: table, offset: $0), controls.store) }
+                // A coil past 9999 has no cpppo number (its 6-digit form names another table): not offered.
+                controls.store.defined(table).filter { table != .coils || $0 <= 9998 }.map { register(ModbusAddress(table: table, offset: $0), controls.store) }
             }
             if controls.evil { objects += ["corrupt", "delay", "silent", "truncate"].map { evil($0, controls.faults) } }
             if let clients = controls.clients, let disconnect = controls.disconnect {

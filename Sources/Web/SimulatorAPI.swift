@@ -177,12 +177,17 @@ extension SimulatorAPI {
 
     /// cpppo's minimal page: the request's parts, then the JSON in `<pre>`.
     static func html(_ json: String, _ parts: [String?]) -> String {
-        func show(_ part: String?) -> String { part.map { JSONValue.string($0).pythonRepr } ?? "None" }
+        // Everything from the URL is escaped: a crafted link must not put markup
+        // in the page (element content only, so quotes may stay).
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        func show(_ part: String?) -> String { escape(part.map { JSONValue.string($0).pythonRepr } ?? "None") }
         let names = ["group", "match", "command", "value"]
         let queries = zip(names, [parts[0] ?? "*", parts[1] ?? "*"].map(Optional.some) + [parts[2], parts[3]])
             .map { "\($0 + ":")".padding(toLength: 16, withPad: " ", startingAt: 0) + " " + show($1) } + ["since:           None"]
-        let title = "api/" + [parts[0] ?? "*", parts[1] ?? "*", parts[2] ?? ""].joined(separator: "/")
-        let escaped = json.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        let title = escape("api/" + [parts[0] ?? "*", parts[1] ?? "*", parts[2] ?? ""].joined(separator: "/"))
+        let escaped = escape(json)
         return """
             <!DOCTYPE html>
             <html lang="en">

@@ -124,23 +124,27 @@ struct ModbusSimCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry.bootstrapped()
         // With the web API the faults can change while it serves: a switch even when there are none yet.
         let faultSwitch = web == nil && faults.isEmpty ? nil : FaultSwitch(faults)
-        let (threads, connectionLimit, idleTimeout) = (threads, connectionLimit, idleTimeout)
+        let (threads, connectionLimit, idleTimeout, tracking) = (threads, connectionLimit, idleTimeout, web != nil)
         let start: @Sendable (Int) async throws -> ModbusTCPServer = { port in
             try await ModbusTCPServer.start(host: host, port: port, serving: DeviceServing(units: units),
                                             group: MultiThreadedEventLoopGroup.singleton, threads: threads, connectionLimit: connectionLimit,
                                             timeouts: .init(idle: idleTimeout > 0 ? .milliseconds(Int(idleTimeout * 1000)) : nil),
-                                            faultSwitch: faultSwitch, metrics: ListenerMetrics(listener: "\(host):\(port)"))
+                                            faultSwitch: faultSwitch, metrics: ListenerMetrics(listener: "\(host):\(port)"), trackClients: tracking)
         }
         try await CommandFailure.reporting("modbus-sim") {
             let first = try await Self.listening("Modbus/TCP", host, port) { try await start(port) }
             let bound = first.port
             let current = Mutex<ModbusTCPServer?>(first)
+            let switching = Mutex(false)
             Self.say("modbus-sim: Modbus/TCP on \(host):\(bound)")
             let controls = ModbusSimControls(
                 host: host, port: bound, store: store, faults: faultSwitch ?? FaultSwitch(),
                 clients: { current.withLock { $0?.clients ?? [] } },
                 disconnect: { client in current.withLock { $0?.disconnect(client) } },
                 setDisabled: { disable in
+                    // One switch at a time: two enables at once would both bind (SO_REUSEPORT with --threads).
+                    while !switching.withLock({ busy in defer { busy = true }; return !busy }) { try? await Task.sleep(for: .milliseconds(5)) }
+                    defer { switching.withLock { $0 = false } }
                     if disable {
                         let server = current.withLock { server in defer { server = nil }; return server }
                         try? await server?.close(grace: .zero)

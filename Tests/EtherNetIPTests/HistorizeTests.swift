@@ -85,6 +85,40 @@ import Testing
     }
 }
 
+/// A read too big for one reply comes in parts: each part is recorded with
+/// the elements it carried, together covering the whole read once.
+@Suite struct HistorizeFragmentTests {
+    @Test func eachPartOfABigReadNamesItsOwnElements() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-historize-parts-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/tags.hst"
+        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=INT[1000]"])
+        defer { server.stop() }
+        let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
+        // Unconnected, at most 504 bytes a reply: 2000 bytes come in five parts.
+        let client = try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "SCADA[999]=(INT)7", "SCADA[0-999]"])
+        #expect(client.status == 0, "\(client.text) \(client.stderr)")
+        let reader = """
+            import sys, json
+            for line in open(sys.argv[1]):
+                if line.startswith("#"): continue
+                stamp, serial, data = line.split("\\t", 2)
+                serial, data = json.loads(serial), json.loads(data)
+                if "read" in data and serial[1][1] - serial[1][0] > 0:
+                    print(serial[1][0], serial[1][1], len(data["read"]), data["read"][-1])
+            """
+        let parts = try Peers.run(Peers.python(), ["-c", reader, path]).text.split(separator: "\n").map { $0.split(separator: " ").compactMap { Int($0) } }
+        #expect(parts.count > 1, "a read of 2000 bytes comes in parts: \(parts)")
+        var next = 0
+        for part in parts where part.count == 4 {
+            #expect(part[0] == next && part[1] - part[0] + 1 == part[2], "\(part)")
+            next = part[1] + 1
+        }
+        #expect(next == 1000 && parts.last?.last == 7, "\(parts)")
+    }
+}
+
 /// A write through the web API is a write: `--historize` records it, as
 /// cpppo's web API writes go through the attribute's `__setitem__`.
 @Suite struct HistorizeWebTests {

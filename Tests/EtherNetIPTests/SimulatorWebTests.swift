@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func errorsAttributesConnectionsAndTheServerSwitch() throws {
-        let server = try ours(["SCADA=INT[100]"])
+        let server = try ours(["SCADA=INT[100]", "Big=LINT", "Huge=ULINT"])
         defer { server.process.stop() }
         let client = { (operation: String) throws -> Peers.Output in
             try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(server.enip)", operation])
@@ -118,6 +118,14 @@ import Testing
         #expect(page.text.contains("Content-Type: text/html") && page.text.contains("<title>api/tags/*/</title>") && page.text.contains("&quot;") == false)
         let json = try Peers.run(try Peers.program("curl"), ["-si", "http://127.0.0.1:\(server.web)/api/tags"])
         #expect(json.text.contains("Access-Control-Allow-Origin: *") && json.text.contains("Content-Type: application/json"))
+        // A LINT or ULINT past what a Double holds exactly: shown as a number, the server unharmed.
+        #expect(field(try curl(server.web, "api/tags/Big/attribute[0]=9223372036854775807"), "command.success") as? Bool == true)
+        #expect(field(try curl(server.web, "api/tags/Big/attribute[0]"), "command.message") as? String == "tags.Big.attribute[0]: 9.223372036854776e+18")
+        #expect(field(try curl(server.web, "api"), "data.tags.Big.error") as? Int == 0)
+        let crafted = try Peers.run(try Peers.program("curl"), ["-s", "-H", "Accept: text/html", "http://127.0.0.1:\(server.web)/api/%3Cscript%3E"])
+        #expect(crafted.text.contains("&lt;script&gt;") && !crafted.text.contains("<script>"), "URL parts are escaped in the page")
+        let late = try curl(server.web, "api/options/delay/value=1e10")
+        #expect(field(late, "command.success") as? Bool == false, "a delay past a day is refused, not crashed on")
         let failed = try curl(server.web, "api/tags/SCADA/nothing=1")
         #expect(field(failed, "command.success") as? Bool == false)
 

@@ -44,6 +44,8 @@ import Testing
         #expect(field(try curl(web, "api/evil/*/active=false"), "data.evil.truncate.active") as? Bool == false)
         #expect(try read("40001").text == "400001 = 5\n")
 
+        #expect(field(try curl(web, "api/evil/delay/range=0-1e10"), "command.success") as? Bool == false, "past a day: refused")
+        #expect(field(try curl(web, "api/options/delay/value=inf"), "command.success") as? Bool == false)
         _ = try curl(web, "api/options/delay/value=0.4")
         var started = Date()
         #expect(try read("40001").status == 0 && Date().timeIntervalSince(started) >= 0.4)
