@@ -20,6 +20,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Benchmarks"))
+import benchlib  # noqa: E402 (the benchmarks' helpers: one CRC for both)
+
 FIELDGW = sys.argv[1]
 CORPUS = "Fuzz/corpus"
 # The harness's ModbusTargets.requests, by function code: a reply seed's first byte picks its request.
@@ -68,12 +71,8 @@ def serve(arguments, ready):
 
 
 def crc16(data):
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return data + struct.pack("<H", crc)
+    """The frame with its CRC (benchlib's, shared with the benchmarks)."""
+    return data + benchlib.crc16(data)
 
 
 def ascii_frame(unit, pdu):

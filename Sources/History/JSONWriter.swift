@@ -26,19 +26,20 @@ public struct JSONWriter: ~Copyable {
     }
 
     public mutating func object(_ body: (inout JSONWriter) throws -> Void) rethrows {
-        separate()
-        sink.append(UInt8(ascii: "{"))
-        var inner = JSONWriter(sink: sink)
-        try body(&inner)
-        sink.append(UInt8(ascii: "}"))
+        try container(UInt8(ascii: "{"), UInt8(ascii: "}"), body)
     }
 
     public mutating func array(_ body: (inout JSONWriter) throws -> Void) rethrows {
+        try container(UInt8(ascii: "["), UInt8(ascii: "]"), body)
+    }
+
+    /// An object or array: its members written by `body` with a writer of their own (their own commas).
+    private mutating func container(_ open: UInt8, _ close: UInt8, _ body: (inout JSONWriter) throws -> Void) rethrows {
         separate()
-        sink.append(UInt8(ascii: "["))
+        sink.append(open)
         var inner = JSONWriter(sink: sink)
         try body(&inner)
-        sink.append(UInt8(ascii: "]"))
+        sink.append(close)
     }
 
     /// A member's name; its value is the next thing written.

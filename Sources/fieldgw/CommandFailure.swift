@@ -19,6 +19,13 @@ struct CommandFailure: Error {
         self.status = status
     }
 
+    /// Runs `body`; any error (not only a CommandFailure) is reported as above, with exit status 1.
+    static func reportingAny(_ command: String, _ body: () async throws -> Void) async throws {
+        try await reporting(command) {
+            do { try await body() } catch let failure as CommandFailure { throw failure } catch { throw CommandFailure("\(error)") }
+        }
+    }
+
     /// Runs `body`; a failure is reported as above and becomes the exit status.
     static func reporting(_ command: String, _ body: () throws -> Void) throws {
         do {

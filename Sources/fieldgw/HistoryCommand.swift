@@ -4,7 +4,7 @@ import History
 
 /// `fieldgw history`: reads a cpppo-compatible history file and its rotated,
 /// compressed predecessors as one stream, in time order.
-struct HistoryCommand: ParsableCommand {
+struct HistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         abstract: "Print the records of a history file (.hst) and its rotated files, oldest first.",
@@ -21,40 +21,25 @@ struct HistoryCommand: ParsableCommand {
     @Argument(help: "The live history file's path (its rotated files are found beside it).")
     var path: String
 
-    @Option(help: ArgumentHelp("Only records at or after TIME.", valueName: "TIME"))
-    var from: String?
-
-    @Option(help: ArgumentHelp("Only records at or before TIME.", valueName: "TIME"))
-    var to: String?
+    @OptionGroup var window: TimeWindow
 
     @Option(help: ArgumentHelp("Print times in ZONE (a zone name, or an abbreviation of a --region).", valueName: "ZONE"))
     var zone: String?
 
-    @Option(help: ArgumentHelp("Accept the zone abbreviations of REGION (a country code such as CA, or a zone prefix such as Europe). May be repeated.", valueName: "REGION"))
-    var region: [String] = []
-
-    func run() throws {
-        try CommandFailure.reporting("history") {
-            do {
-                if !region.isEmpty { try ZoneAbbreviations.shared.support(region) }
-                let start = try from.map { try Timestamp(parsing: $0) }
-                let end = try to.map { try Timestamp(parsing: $0) }
-                let files = try HistoryFiles(path: path)
-                for problem in files.ignored { FileHandle.standardError.write(Data("fieldgw history: ignored \(problem)\n".utf8)) }
-                let records = files.records(from: start, to: end)
-                var output: [UInt8] = []
-                for record in records {
-                    output += try record.time.render(zone: zone).utf8
-                    output += [0x09] + record.serial.utf8 + [0x09] + record.data.utf8 + [0x0A]
-                    if output.count > 1 << 16 { FileHandle.standardOutput.write(Data(output)); output.removeAll(keepingCapacity: true) }
-                }
-                FileHandle.standardOutput.write(Data(output))
-                for problem in records.problems { FileHandle.standardError.write(Data("fieldgw history: skipped \(problem)\n".utf8)) }
-            } catch let error as CommandFailure {
-                throw error
-            } catch {
-                throw CommandFailure("\(error)")
+    func run() async throws {
+        try await CommandFailure.reportingAny("history") {
+            let (start, end) = try window.bounds()
+            let files = try HistoryFiles(path: path)
+            for problem in files.ignored { FileHandle.standardError.write(Data("fieldgw history: ignored \(problem)\n".utf8)) }
+            let records = files.records(from: start, to: end)
+            var output: [UInt8] = []
+            for record in records {
+                output += try record.time.render(zone: zone).utf8
+                output += [0x09] + record.serial.utf8 + [0x09] + record.data.utf8 + [0x0A]
+                if output.count > 1 << 16 { FileHandle.standardOutput.write(Data(output)); output.removeAll(keepingCapacity: true) }
             }
+            FileHandle.standardOutput.write(Data(output))
+            for problem in records.problems { FileHandle.standardError.write(Data("fieldgw history: skipped \(problem)\n".utf8)) }
         }
     }
 }

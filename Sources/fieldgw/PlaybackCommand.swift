@@ -33,17 +33,10 @@ struct PlaybackCommand: AsyncParsableCommand {
     @Option(help: "The Modbus unit id.")
     var unit: UInt8 = 1
 
-    @Option(help: ArgumentHelp("Only records at or after TIME (YYYY-MM-DD HH:MM:SS[.sss] [ZONE]).", valueName: "TIME"))
-    var from: String?
-
-    @Option(help: ArgumentHelp("Only records at or before TIME.", valueName: "TIME"))
-    var to: String?
+    @OptionGroup var window: TimeWindow
 
     @Option(help: "The pace: 1 as recorded, 10 ten times faster, 0 as fast as possible.")
     var speed = 1.0
-
-    @Option(help: ArgumentHelp("Accept the zone abbreviations of REGION in --from and --to. May be repeated.", valueName: "REGION"))
-    var region: [String] = []
 
     func validate() throws {
         guard (enip == nil) != (modbus == nil) else { throw ValidationError("give one of --enip or --modbus") }
@@ -51,33 +44,26 @@ struct PlaybackCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await CommandFailure.reporting("playback") {
-            do {
-                if !region.isEmpty { try ZoneAbbreviations.shared.support(region) }
-                let playback = Playback(files: try HistoryFiles(path: path), from: try from.map { try Timestamp(parsing: $0) },
-                                        to: try to.map { try Timestamp(parsing: $0) }, speed: speed)
-                let report: Playback.Report
-                if let enip {
-                    let (host, port) = try ModbusSimCommand.endpoint(enip, defaultPort: 44818)
-                    let client = try await ENIPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton)
-                    defer { Task { await client.close() } }
-                    let writer = TagPlayback(client: client)
-                    report = try await playback.run { try await writer.apply($0) }
-                } else {
-                    let (host, port) = try ModbusSimCommand.endpoint(modbus!, defaultPort: 502)
-                    let client = try await ModbusTCPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton)
-                    defer { Task { await client.close() } }
-                    let unit = unit
-                    report = try await playback.run { try await RegisterPlayback.apply($0, client: client, unit: unit) }
-                }
-                for problem in report.problems { FileHandle.standardError.write(Data("fieldgw playback: skipped \(problem)\n".utf8)) }
-                let span = report.first.map { " from \($0) to \(report.last ?? $0)" } ?? ""
-                ModbusSimCommand.say("playback: \(report.applied) records applied, \(report.skipped) skipped\(span)")
-            } catch let failure as CommandFailure {
-                throw failure
-            } catch {
-                throw CommandFailure("\(error)")
+        try await CommandFailure.reportingAny("playback") {
+            let (from, to) = try window.bounds()
+            let playback = Playback(files: try HistoryFiles(path: path), from: from, to: to, speed: speed)
+            let report: Playback.Report
+            if let enip {
+                let (host, port) = try ModbusSimCommand.endpoint(enip, defaultPort: 44818)
+                let client = try await ENIPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton)
+                defer { Task { await client.close() } }
+                let writer = TagPlayback(client: client)
+                report = try await playback.run { try await writer.apply($0) }
+            } else {
+                let (host, port) = try ModbusSimCommand.endpoint(modbus!, defaultPort: 502)
+                let client = try await ModbusTCPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton)
+                defer { Task { await client.close() } }
+                let unit = unit
+                report = try await playback.run { try await RegisterPlayback.apply($0, client: client, unit: unit) }
             }
+            for problem in report.problems { FileHandle.standardError.write(Data("fieldgw playback: skipped \(problem)\n".utf8)) }
+            let span = report.first.map { " from \($0) to \(report.last ?? $0)" } ?? ""
+            ModbusSimCommand.say("playback: \(report.applied) records applied, \(report.skipped) skipped\(span)")
         }
     }
 }

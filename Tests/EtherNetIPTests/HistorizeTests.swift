@@ -6,8 +6,7 @@ import Testing
 /// history reader reads the file back.
 @Suite struct HistorizeTests {
     @Test func everyReadAndWriteIsRecordedAsCpppoRecordsThem() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-historize-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Peers.scratchDirectory("historize").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/tags.hst"
         let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=INT[10]", "Temp=REAL"])
@@ -89,8 +88,7 @@ import Testing
 /// the elements it carried, together covering the whole read once.
 @Suite struct HistorizeFragmentTests {
     @Test func eachPartOfABigReadNamesItsOwnElements() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-historize-parts-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Peers.scratchDirectory("historize-parts").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/tags.hst"
         let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=INT[1000]"])
@@ -123,8 +121,7 @@ import Testing
 /// cpppo's web API writes go through the attribute's `__setitem__`.
 @Suite struct HistorizeWebTests {
     @Test func aWebAPIWriteIsRecorded() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-historize-web-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Peers.scratchDirectory("historize-web").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/tags.hst"
         let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--web", "127.0.0.1:0", "--historize", path,
@@ -142,8 +139,7 @@ import Testing
 /// the file after the server is killed with SIGKILL (no chance to flush).
 @Suite struct HistorizeCrashTests {
     @Test func everyAcknowledgedWriteSurvivesSIGKILL() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-crash-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Peers.scratchDirectory("crash").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/tags.hst"
         let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=DINT[10]"])

@@ -7,8 +7,7 @@ import Testing
 /// and what is written; `fieldgw history` reads it back.
 @Suite struct GatewayHistoryTests {
     @Test func polledChangesAndWritesAreRecorded() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-gwhistory-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Peers.scratchDirectory("gwhistory").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sim = try PeerProcess(try Peers.fieldgw(), ["modbus-sim", "-a", "127.0.0.1:0", "--web", "127.0.0.1:0", "40001-40002=7"])
         defer { sim.stop() }

@@ -14,8 +14,7 @@ import TestSupport
     ]
 
     private func temporaryDirectory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-history-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let path = try Peers.scratchDirectory("history").path
         return path
     }
 
@@ -226,8 +225,7 @@ import TestSupport
 /// `fieldgw history`, as the README shows it.
 @Suite struct HistoryCommandTests {
     @Test func printsARotatedSetInAZoneAndNamesWhatItSkipped() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-history-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try Peers.scratchDirectory("history").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/plant.hst"
         let writer = try HistoryWriter(path: path, rotation: .init(maxBytes: 200, keep: 10, compression: .bzip2))

@@ -6,8 +6,7 @@ import TestSupport
 /// `fieldgw playback` and `enip-server --playback`, against running simulators.
 @Suite struct PlaybackTests {
     private func directory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-playback-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let path = try Peers.scratchDirectory("playback").path
         return path
     }
 

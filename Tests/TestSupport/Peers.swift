@@ -103,10 +103,17 @@ public enum Peers {
         public var text: String { String(decoding: stdout, as: UTF8.self) }
     }
 
+    /// A new, empty directory of its own under the temporary directory
+    /// ("fieldgw-NAME-UUID"); the caller removes it.
+    public static func scratchDirectory(_ name: String) throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+
     /// Runs a program to completion with `input` on its standard input.
     public static func run(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> Output {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory("run")
         defer { try? FileManager.default.removeItem(at: directory) }
         let inputFile = directory.appendingPathComponent("stdin")
         let errorFile = directory.appendingPathComponent("stderr")
