@@ -153,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "ModbusBench",
             dependencies: [
-                "Modbus", "Gateway", "Serial",
+                "Modbus", "Gateway", "Serial", "CSerialShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -16,8 +16,12 @@ Usage: modbus_bench.py RELEASE_DIR PEER_DIR   (`make bench` builds them all)
   it, pymodbus's RTU framer on the first MiB of each, and how many of the
   frames each side recovered.
 - line: the gateway's line efficiency (transactions/s over the line's limit)
-  at 9600, 19200 and 115200 baud against a line-paced slave, beside
-  pymodbus's serial client on the same line. Floor: 90%.
+  at 9600, 19200 and 115200 baud against a line-paced slave, and the silence
+  it leaves beyond t3.5 before each request (the paced bus's carrier times
+  every byte), beside pymodbus's serial client on the same line, alternated
+  over three rounds. Floors on the median: 95%, silence beyond t3.5 p50 under
+  100 µs and p99 under 500 µs; ahead of pymodbus in every round.
+- pty: that silence on a bare pty (no carrier, no pacing), timed by the slave.
 - latency: a 10-register read's round trip on an unpaced pty, straight from
   our RTU master and through the gateway (p50, p99, microseconds).
 - tcp line: the libmodbus server as a remote device behind a `tcp` line of
@@ -221,38 +225,82 @@ print(count, wrong, time.monotonic() - start)
 """
 
 
-def pymodbus_line(release_dir, baud):
-    """pymodbus's serial client on a paced line served by modbus-bench: transactions/s, and wrong answers."""
+def pymodbus_line(release_dir, baud, seconds):
+    """pymodbus's serial client on a paced line served by modbus-bench: transactions/s,
+    wrong answers, and its silences beyond t3.5 as the line's carrier saw them."""
     served = subprocess.Popen([os.path.join(release_dir, "modbus-bench"), "serve", str(baud)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     path = served.stdout.readline().split()[1]
-    theirs = subprocess.run([sys.executable, "-c", PYMODBUS_LINE, path, str(baud), "3"], capture_output=True, text=True)
+    theirs = subprocess.run([sys.executable, "-c", PYMODBUS_LINE, path, str(baud), str(seconds)], capture_output=True, text=True)
     served.stdin.close()
+    gaps = json.loads(served.stdout.readline())
     served.wait()
-    count, wrong, seconds = theirs.stdout.split()
-    return int(count) / float(seconds), wrong
+    count, wrong, elapsed = theirs.stdout.split()
+    return {"rate": int(count) / float(elapsed), "wrong": int(wrong), **gaps}
+
+
+def ours_line(release_dir, baud, seconds):
+    run = json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "line", str(baud), str(seconds)],
+                                    check=True, capture_output=True, text=True).stdout)
+    return {**run, "rate": run["transactions"] / run["seconds"]}
+
+
+def spread(values, form="{:.1f}"):
+    """'median (low-high)' of a figure over rounds."""
+    return f"{form.format(statistics.median(values))} ({form.format(min(values))}-{form.format(max(values))})"
+
+
+LINE_ROUNDS = 3
+# Longer at the slow rates, so that each round's p99 rests on a hundred silences or more.
+LINE_SECONDS = {9600: 6, 19200: 4, 115200: 3}
 
 
 def line_bench(release_dir):
-    """Line efficiency: transactions/s achieved over the line's limit, ours (the
-    gateway's Bus) and pymodbus's serial client, each against our slave on a
-    line paced at the baud rate. Floor: 90%."""
-    print("Line efficiency, read 10 registers (8 + 25 bytes), 8N1, slave answering after t3.5, best of two 3-s runs")
+    """Line efficiency (transactions/s over the line's limit) and the master's
+    silence beyond t3.5, ours (the gateway's Bus) and pymodbus's serial client,
+    alternated round by round against our slave on a line paced at the baud
+    rate. Floors, on the median of the rounds: efficiency 95%, silence beyond
+    t3.5 p50 under 100 µs and p99 under 500 µs; and ahead of pymodbus in every round."""
+    print(f"Line efficiency, read 10 registers (8 + 25 bytes), 8N1, slave answering after t3.5, four requests queued;"
+          f" {LINE_ROUNDS} alternated rounds, median (range)")
     missed = []
-    for baud in (9600, 19200, 115200):
-        # The best of two runs, as the other benchmarks take their best round: a
-        # virtual machine's hiccup can cost a 3-second run a sixth of its figure.
-        runs = [json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "line", str(baud), "3"],
-                                          check=True, capture_output=True, text=True).stdout) for _ in range(2)]
-        ours = max(runs, key=lambda run: run["transactions"] / run["seconds"])
-        limit = line_limit(baud, ours["request_bytes"], ours["reply_bytes"])
-        ours_rate = ours["transactions"] / ours["seconds"]
-        theirs_rate, wrong = max(pymodbus_line(release_dir, baud) for _ in range(2))
-        print(f"  {baud:>6} baud: limit {limit:6.1f}/s   fieldgw {ours_rate:6.1f}/s ({ours_rate / limit:5.1%}, {ours['wrong']} wrong)"
-              f"   pymodbus {theirs_rate:6.1f}/s ({theirs_rate / limit:5.1%}, {wrong} wrong)")
-        if ours_rate / limit < 0.9 or ours["wrong"]:
-            missed.append(f"line efficiency at {baud} baud: below 90%")
+    for baud, seconds in LINE_SECONDS.items():
+        ours, theirs = [], []
+        for _ in range(LINE_ROUNDS):
+            ours.append(ours_line(release_dir, baud, seconds))
+            theirs.append(pymodbus_line(release_dir, baud, seconds))
+        limit = line_limit(baud, ours[0]["request_bytes"], ours[0]["reply_bytes"])
+        efficiency = [run["rate"] / limit * 100 for run in ours]
+        their_efficiency = [run["rate"] / limit * 100 for run in theirs]
+        wrong = sum(run["wrong"] for run in ours)
+        print(f"  {baud:>6} baud, limit {limit:.1f}/s, {seconds} s rounds")
+        print(f"    fieldgw  {spread(efficiency)}%   silence beyond t3.5 µs: p50 {spread([r['gap_p50_us'] for r in ours], '{:.0f}')}"
+              f"  p99 {spread([r['gap_p99_us'] for r in ours], '{:.0f}')}  max {spread([r['gap_max_us'] for r in ours], '{:.0f}')}"
+              f"   {wrong} wrong")
+        print(f"             (the slave's turnaround beyond t3.5, the harness's: p50 {spread([r['slave_gap_p50_us'] for r in ours], '{:.0f}')} µs)")
+        print(f"    pymodbus {spread(their_efficiency)}%   silence beyond t3.5 µs: p50 {spread([r['gap_p50_us'] for r in theirs], '{:.0f}')}"
+              f"  p99 {spread([r['gap_p99_us'] for r in theirs], '{:.0f}')}  max {spread([r['gap_max_us'] for r in theirs], '{:.0f}')}"
+              f"   ratio {statistics.median(a['rate'] / b['rate'] for a, b in zip(ours, theirs)):.3f}x")
+        if statistics.median(efficiency) < 95 or wrong:
+            missed.append(f"line efficiency at {baud} baud: median {statistics.median(efficiency):.1f}% (floor 95%, {wrong} wrong)")
+        if statistics.median(r["gap_p50_us"] for r in ours) >= 100 or statistics.median(r["gap_p99_us"] for r in ours) >= 500:
+            missed.append(f"silence beyond t3.5 at {baud} baud: p50 {statistics.median(r['gap_p50_us'] for r in ours):.0f} µs"
+                          f" (floor 100), p99 {statistics.median(r['gap_p99_us'] for r in ours):.0f} µs (floor 500)")
+        behind = sum(a["rate"] <= b["rate"] for a, b in zip(ours, theirs))
+        if behind:
+            missed.append(f"line at {baud} baud: behind pymodbus in {behind} of {LINE_ROUNDS} rounds")
     return missed
+
+
+def pty_gap_bench(release_dir):
+    """The same silence on a bare pty (no carrier, no pacing), timed by the slave."""
+    runs = [json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "pty", "3"],
+                                      check=True, capture_output=True, text=True).stdout) for _ in range(LINE_ROUNDS)]
+    print(f"Silence beyond t3.5 on a bare pty at 115200 (1750 µs), timed by the slave, {LINE_ROUNDS} rounds of 3 s, median (range)")
+    print(f"  p50 {spread([r['gap_p50_us'] for r in runs], '{:.0f}')} µs   p99 {spread([r['gap_p99_us'] for r in runs], '{:.0f}')} µs"
+          f"   max {spread([r['gap_max_us'] for r in runs], '{:.0f}')} µs   {sum(r['transactions'] for r in runs):,} transactions,"
+          f" {sum(r['wrong'] for r in runs)} wrong")
+    return [f"pty: {sum(r['wrong'] for r in runs)} wrong replies"] if any(r["wrong"] for r in runs) else []
 
 
 def latency_bench(release_dir):
@@ -397,7 +445,8 @@ def tcp_line_bench(release_dir, peer_dir):
 
 def main():
     release_dir, peer_dir = sys.argv[1:3]
-    missed = framer_bench(release_dir) + server_bench(release_dir, peer_dir) + line_bench(release_dir) + latency_bench(release_dir)
+    missed = framer_bench(release_dir) + server_bench(release_dir, peer_dir) + line_bench(release_dir) + pty_gap_bench(release_dir)
+    missed += latency_bench(release_dir)
     missed += metrics_bench(release_dir)
     missed += reload_bench(release_dir)
     missed += tcp_line_bench(release_dir, peer_dir)

@@ -76,9 +76,11 @@ func lineBench(baud: Int, seconds: Double) async throws {
     try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
     let (count, wrong) = tally.stop()
     let elapsed = (ContinuousClock.now - start).components
-    report(["bench": "line", "baud": baud, "transactions": count, "wrong": wrong,
-            "seconds": Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18,
-            "request_bytes": request.pdu.count + 3, "reply_bytes": request.replyFrameLength])
+    var fields = gapFigures(line.takeSilences(), t35: settings.t35)
+    fields.merge(["bench": "line", "baud": baud, "transactions": count, "wrong": wrong,
+                  "seconds": Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18,
+                  "request_bytes": request.pdu.count + 3, "reply_bytes": request.replyFrameLength]) { $1 }
+    report(fields)
     await bus.close()
     slave.stop()
     withExtendedLifetime(line) {}
@@ -117,11 +119,13 @@ final class Tally: Sendable {
     }
 }
 
-/// Serves a paced line for a peer: prints the master's end, serves until stdin closes.
+/// Serves a paced line for a peer: prints the master's end, serves until
+/// stdin closes, then prints the master's silences beyond t3.5.
 func serveLine(baud: Int) throws {
-    let (line, slave, _) = try pacedLine(baud: baud)
+    let (line, slave, settings) = try pacedLine(baud: baud)
     FileHandle.standardOutput.write(Data("ready \(line.paths[0])\n".utf8))
     while readLine() != nil {}
+    report(gapFigures(line.takeSilences(), t35: settings.t35))
     slave.stop()
     withExtendedLifetime(line) {}
 }
@@ -181,6 +185,8 @@ case (4, "line"):
     try await lineBench(baud: Int(arguments[2])!, seconds: Double(arguments[3])!)
 case (3, "serve"):
     try serveLine(baud: Int(arguments[2])!)
+case (3, "pty"):
+    try await ptyGapBench(seconds: Double(arguments[2])!)
 case (3, "latency"):
     try await latencyBench(count: Int(arguments[2])!)
 case (4, "reload"):
@@ -193,6 +199,7 @@ default:
                modbus-bench line BAUD SECONDS
                modbus-bench serve BAUD
                modbus-bench latency COUNT
+               modbus-bench pty SECONDS
                modbus-bench metrics LINES SLAVES ROUNDS
                modbus-bench reload LINES RELOADS
 

@@ -79,3 +79,9 @@ int fgw_wait_many(struct pollfd *requests, unsigned long count, long long nanose
 int fgw_event_descriptor(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
+
+#include <sys/prctl.h>
+
+int fgw_precise_timers(void) {
+    return prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+}

@@ -13,6 +13,7 @@ public final class SlaveThread: Sendable {
     public init(path: String, settings: SerialSettings, units: UnitMap, faults: [ModbusFault] = []) {
         Thread.detachNewThread { [self] in
             defer { finished.signal() }
+            SerialPort.usePreciseTimers()
             do {
                 let slave = RTUSlave(port: try SerialPort(path: path, settings: settings), units: units, faults: faults)
                 started.signal()

@@ -149,12 +149,20 @@ public final class RTUMaster {
         let giveUp = ContinuousClock.now + .milliseconds(250)
         var quietSince = lastActivity
         var scratch = [UInt8](repeating: 0, count: 256)
-        while ContinuousClock.now < giveUp {
+        while true {
+            let now = ContinuousClock.now
             let idleAt = quietSince + t35
-            let wait = max(idleAt, .now)
+            guard now < idleAt && now < giveUp else { return }
+            // A timed wait ends tens of µs late on a busy machine: the last
+            // stretch of the silence is spent polling the port instead, so
+            // that the request leaves when the silence ends, not a wake-up later.
+            let wait = idleAt - now > Self.pollingStretch ? idleAt - Self.pollingStretch : now
             let count = try scratch.withUnsafeMutableBytes { try port.read(into: $0, deadline: wait) }
-            if count == 0 && ContinuousClock.now >= idleAt { return }
             if count > 0 { quietSince = .now }
         }
     }
+
+    /// How much of the silence before a request is polled rather than slept.
+    static let pollingStretch = Duration.microseconds(60)
 }
+

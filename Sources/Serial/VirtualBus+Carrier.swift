@@ -23,6 +23,9 @@ struct Carrier {
     private var head = 0
     /// When the wire is free for the next character.
     private var free = ContinuousClock.now
+    /// The end whose bytes went on the wire last, and when the carrier last handed bytes over.
+    private var speaker: Int?
+    private var lastDelivery = ContinuousClock.now
 
     init(wire: Wire, settings: SerialSettings, paced: Bool) {
         self.wire = wire
@@ -32,6 +35,8 @@ struct Carrier {
     }
 
     mutating func run() {
+        // Pacing needs its timed waits to end on time, as a UART's would.
+        _ = fgw_precise_timers()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !wire.stopping.withLock({ $0 }) {
             closeRequestedEnds()
@@ -85,7 +90,20 @@ struct Carrier {
         guard descriptor >= 0 else { return }
         let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
         guard count > 0 else { return }
+        noteSpeaker(index)
         put(Array(buffer[0..<count]), from: index, noise: noise)
+    }
+
+    /// Logs the wire's silence when `index` speaks after another end.
+    private mutating func noteSpeaker(_ index: Int) {
+        defer { speaker = index }
+        guard let previous = speaker, previous != index else { return }
+        let delivered = head == queue.count
+        let idle = delivered ? ContinuousClock.now - lastDelivery : ContinuousClock.now - (queue.last?.due ?? .now)
+        wire.silences.withLock { list in
+            if list.count == 1 << 16 { list.removeFirst(1 << 12) }
+            list.append(VirtualBus.Silence(after: previous, before: index, idle: idle))
+        }
     }
 
     /// Puts bytes on the wire one character time apart, with noise as they go.
@@ -133,6 +151,9 @@ struct Carrier {
         guard end > head else { return }
         let due = queue[head..<end]
         head = end
+        // Stamped before the writes, so that a reader who wakes before the
+        // carrier reads the clock again is never measured as too quick.
+        let delivery = ContinuousClock.now
         let controllers = wire.controllers.withLock { $0 }
         // Counted before they are written, so that a reader never sees more than the count says.
         wire.counters.withLock { [carried = due.count] in $0.carried += carried }
@@ -144,6 +165,7 @@ struct Carrier {
             lost += bytes.count - max(0, written)
         }
         if lost > 0 { wire.counters.withLock { $0.overflowed += lost } }
+        lastDelivery = delivery
     }
 }
 

@@ -27,6 +27,20 @@ public final class VirtualBus: Sendable {
         public var overflowed = 0
     }
 
+    /// The wire's idle time at a change of speaker: from the carrier's
+    /// delivery of the last byte one end wrote to its reading of the first
+    /// byte another end wrote. Before end 0 (a master) after a slave's reply,
+    /// it is the master's silence before its next request, which the spec
+    /// asks to be t3.5; what exceeds that is the master's (and the ptys').
+    public struct Silence: Sendable, Hashable {
+        /// The end that spoke last.
+        public var after: Int
+        /// The end that speaks now.
+        public var before: Int
+        /// Negative when `before` wrote while `after`'s bytes were still on the wire.
+        public var idle: Duration
+    }
+
     /// The device paths of the ends, to open as serial ports.
     public let paths: [String]
     public let settings: SerialSettings
@@ -54,6 +68,11 @@ public final class VirtualBus: Sendable {
     deinit { stop() }
 
     public var statistics: Statistics { wire.counters.withLock { $0 } }
+
+    /// The silences since the last call, oldest first (at most the latest 65,536 are kept).
+    public func takeSilences() -> [Silence] {
+        wire.silences.withLock { list in defer { list = [] }; return list }
+    }
 
     public var localEcho: Bool {
         get { wire.options.withLock { $0.localEcho } }
@@ -127,6 +146,7 @@ final class Wire: Sendable {
 
     let options: Mutex<Options>
     let counters = Mutex(VirtualBus.Statistics())
+    let silences = Mutex<[VirtualBus.Silence]>([])
     let injected = Mutex<[UInt8]>([])
     let closing = Mutex<Set<Int>>([])
     let stopping = Mutex(false)

@@ -101,6 +101,31 @@ import Testing
         slave.stop()
     }
 
+    /// The wire, as the bus's carrier saw it: before every request that
+    /// follows a reply, the master left the line silent for at least t3.5 —
+    /// four requests always queued, so that it is never idle for want of one.
+    @Test func theMasterLeavesT35OfSilenceBeforeEachRequest() async throws {
+        let rig = try await rig()
+        _ = rig.line.takeSilences()
+        let read = Request.readHoldingRegisters(address: 0, count: 3).pdu
+        let replies = await withTaskGroup(of: [[UInt8]?].self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    var replies: [[UInt8]?] = []
+                    for _ in 0..<10 { replies.append(await rig.bus.request(read, to: UInt8(1 + client % 2), priority: .forwarded)) }
+                    return replies
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(replies.count == 40 && replies.allSatisfy { $0?.first == 0x03 })
+        let beforeRequests = rig.line.takeSilences().filter { $0.before == 0 && $0.after != 0 }
+        #expect(beforeRequests.count >= 39, "\(beforeRequests.count) requests after a reply")
+        let short = beforeRequests.filter { $0.idle < settings.t35 }
+        #expect(short.isEmpty, "silences under t3.5 (\(settings.t35)): \(short.map(\.idle))")
+        try await rig.stop()
+    }
+
     @Test func aDeadSlaveDoesNotSlowTheOthers() async throws {
         let rig = try await rig(policy: .init(maximumTimeout: .milliseconds(300), failuresToOpen: 2, backoff: .seconds(30)))
         // Another client keeps four requests for the dead unit 3 waiting on

@@ -53,6 +53,39 @@ import Testing
         #expect(elapsed < .milliseconds(600), "\(elapsed)")
     }
 
+    /// At each change of speaker the carrier logs the wire's idle time, from
+    /// its delivery of one end's last byte to its reading of the next end's first.
+    @Test func silencesAreLoggedWhereTheSpeakerChanges() throws {
+        let bus = try VirtualBus(ends: 2, settings: SerialSettings(baud: 19200))
+        let ends = try ports(bus)
+        try ends[0].write([1, 3, 0, 0, 0, 1])
+        #expect(try collect(ends[1], count: 6).count == 6)
+        usleep(5_000)
+        try ends[1].write([1, 3, 2, 0, 7])
+        #expect(try collect(ends[0], count: 5).count == 5)
+        usleep(10_000)
+        try ends[0].write([1])
+        try ends[0].write([2])
+        #expect(try collect(ends[1], count: 2).count == 2)
+        let silences = bus.takeSilences()
+        #expect(silences.map { [$0.after, $0.before] } == [[0, 1], [1, 0]], "\(silences)")
+        #expect(silences.count == 2 && silences[0].idle >= .milliseconds(5) && silences[1].idle >= .milliseconds(10), "\(silences)")
+        #expect(bus.takeSilences().isEmpty)
+    }
+
+    /// An end that writes while another's bytes are still on the wire is
+    /// logged with a negative silence: the overlap a master must never cause.
+    @Test func anEndThatSpeaksTooSoonIsLoggedAsOverlapping() throws {
+        let bus = try VirtualBus(ends: 3, settings: SerialSettings(baud: 9600))
+        let ends = try ports(bus)
+        // 400 characters keep the wire busy for 458 ms: ample for the second write to land inside.
+        try ends[0].write([UInt8](repeating: 0x55, count: 400))
+        try ends[1].write([0xAA])
+        #expect(try collect(ends[2], count: 401).count == 401)
+        let silences = bus.takeSilences()
+        #expect(silences.count == 1 && silences[0].after == 0 && silences[0].before == 1 && silences[0].idle < .zero, "\(silences)")
+    }
+
     @Test func twoWritersShareTheWireInsteadOfOverlapping() throws {
         let bus = try VirtualBus(ends: 3, settings: SerialSettings(baud: 19200))
         let ends = try ports(bus)

@@ -1,0 +1,82 @@
+// The silence the gateway leaves on a line between a slave's reply and its
+// next request, beyond the spec's t3.5: measured by the paced bus's carrier
+// (which sees every byte and its time), and on a bare pty by the slave.
+import CSerialShim
+import Foundation
+import Gateway
+import Logging
+import Modbus
+import Serial
+
+/// p50, p99 and max of the master's silences beyond t3.5 (µs), and how many
+/// there were: those before end 0 (the master) after another end spoke;
+/// and the slaves' turnaround beyond t3.5 (the harness's, "slave_" figures).
+func gapFigures(_ silences: [VirtualBus.Silence], t35: Duration) -> [String: Any] {
+    var figures = excessFigures(silences.filter { $0.before == 0 && $0.after != 0 }.map { microseconds($0.idle - t35) })
+    let turnarounds = silences.filter { $0.before != 0 && $0.after == 0 }.map { microseconds($0.idle - t35) }
+    figures.merge(excessFigures(turnarounds, prefix: "slave_gap")) { $1 }
+    return figures
+}
+
+func excessFigures(_ excess: [Double], prefix: String = "gap") -> [String: Any] {
+    guard !excess.isEmpty else { return ["\(prefix)_count": 0] }
+    return ["\(prefix)_count": excess.count, "\(prefix)_p50_us": percentile(excess, 0.5), "\(prefix)_p99_us": percentile(excess, 0.99),
+            "\(prefix)_max_us": excess.max()!, "\(prefix)_min_us": excess.min()!]
+}
+
+/// The gateway's line on a bare pty (no carrier, no pacing) for `seconds`,
+/// four requests always waiting; the slave is this thread's loop on the pty's
+/// controller, which answers each request at once and times, from its side,
+/// the silence between the end of its reply (as its write began) and the
+/// first byte of the next request.
+func ptyGapBench(seconds: Double) async throws {
+    let terminal = try PseudoTerminal()
+    let settings = SerialSettings(baud: 115200, parity: .none)
+    let bus = Bus(name: "pty", port: try SerialPort(path: terminal.path, settings: settings), logger: Logger(label: "bench"))
+    let request = Request.readHoldingRegisters(address: 0, count: 10)
+    let reply = RTUFrame.encode(unit: 1, pdu: Response.registers(Array(0..<10)).pdu(for: request))
+    let tally = Tally(bus: bus, pdu: request.pdu, expected: Response.registers(Array(0..<10)).pdu(for: request))
+    let controller = terminal.controller
+    let slave = Thread { answer(controller, frameLength: request.pdu.count + 3, reply: reply, for: seconds) }
+    let gaps = GapBox()
+    slave.threadDictionary["gaps"] = gaps
+    slave.start()
+    for _ in 0..<4 { tally.next() }
+    try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+    let (count, wrong) = tally.stop()
+    await bus.close()
+    withExtendedLifetime(terminal) {}
+    var fields = excessFigures(gaps.value.map { $0 - microseconds(settings.t35) })
+    fields.merge(["bench": "pty", "baud": 115200, "transactions": count, "wrong": wrong]) { $1 }
+    report(fields)
+}
+
+/// Where the slave thread leaves its gaps (µs from its reply to the next request).
+final class GapBox: @unchecked Sendable {
+    var value: [Double] = []
+}
+
+/// The pty slave's loop: reads each request (`frameLength` bytes), writes
+/// `reply`, and logs the time from that write's start to the next request's first byte.
+func answer(_ descriptor: Int32, frameLength: Int, reply: [UInt8], for seconds: Double) {
+    let box = Thread.current.threadDictionary["gaps"] as! GapBox
+    SerialPort.usePreciseTimers()
+    var buffer = [UInt8](repeating: 0, count: 256)
+    var held = 0
+    var replied: ContinuousClock.Instant?
+    // Past the clients' last request, so that none of theirs times out.
+    let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000) + 500)
+    while ContinuousClock.now < end {
+        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard fgw_wait_many(&request, 1, 100_000_000) > 0 else { continue }
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + held, $0.count - held) }
+        guard count > 0 else { continue }
+        if held == 0, let replied { box.value.append(microseconds(ContinuousClock.now - replied)) }
+        held += count
+        guard held >= frameLength else { continue }
+        held = 0
+        // Stamped before the write: a preemption after it must not shorten the gap.
+        replied = .now
+        _ = reply.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+}
