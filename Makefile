@@ -46,7 +46,7 @@ $(VENV)/.installed: Makefile
 
 PEER_DIR := .build/peers
 
-test: py-deps $(PEER_DIR)/libmodbus_server
+test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server
 	$(SWIFT) build --build-tests
 	@# Three runs, one after the other: the suites that run gateways in the
 	@# test process (and time what they serve or publish) are starved of
@@ -61,6 +61,16 @@ test: py-deps $(PEER_DIR)/libmodbus_server
 $(PEER_DIR)/libmodbus_server: Benchmarks/ModbusPeers/libmodbus_server.c | apt-deps
 	@mkdir -p $(PEER_DIR)
 	cc -O2 -Wall $$(pkg-config --cflags libmodbus) -o $@ $< $$(pkg-config --libs libmodbus)
+
+# libplctag's Logix simulator, from the source beside the repository (../shared/peers,
+# where CI has it; /work/shared/peers for a clone made elsewhere on this machine):
+# a peer of the EtherNet/IP client's tests and the tag server's benchmark.
+AB_SERVER_SRC := $(firstword $(wildcard ../shared/peers/ab_server/src /work/shared/peers/ab_server/src))
+
+$(PEER_DIR)/ab_server: | apt-deps
+	@test -n "$(AB_SERVER_SRC)" || { echo "ab_server's source is not in ../shared/peers/ab_server/src"; exit 1; }
+	@mkdir -p $(PEER_DIR)
+	cc -O2 -w -o $@ $(AB_SERVER_SRC)/*.c -lpthread
 
 # libFuzzer with AddressSanitizer, in a build of its own. The combined
 # -sanitize=fuzzer,address is given to swiftc because SwiftPM hands the Swift
@@ -100,7 +110,7 @@ demo: apt-deps
 
 BENCH_DIR := .build/bench
 
-bench: py-deps
+bench: py-deps $(PEER_DIR)/ab_server
 	$(SWIFT) build -c release --product automata-bench
 	$(SWIFT) build -c release --product modbus-bench
 	$(SWIFT) build -c release --product mqtt-bench

@@ -4,8 +4,9 @@ import Synchronization
 
 /// An EtherNet/IP client for Logix controllers (and our server, and cpppo's):
 /// a registered session, unconnected messages through Unconnected Send (to
-/// backplane slot 0), or a Forward Open connection (Large, falling back to
-/// the ordinary one) for connected messages. Requests may be sent from many
+/// backplane slot 0; sent as they are to a target that does not route, as
+/// libplctag's ab_server and a Micro800), or a Forward Open connection
+/// (Large, falling back to the ordinary one) for connected messages. Requests may be sent from many
 /// tasks at once: they are pipelined on the one TCP connection and their
 /// replies matched in order.
 public final class ENIPClient: Sendable {
@@ -25,6 +26,9 @@ public final class ENIPClient: Sendable {
     private let timeout: TimeAmount
     private let connection = Mutex<Connection?>(nil)
     private let sequence = Atomic<UInt16>(1)
+    /// Cleared once the target refuses Unconnected Send itself (0xD2, status
+    /// 0x08): it takes requests as they are, with no route.
+    private let routes = Atomic(true)
     /// The route an unconnected request is sent along: port 1 (backplane), slot 0.
     static let route: [CIPPath.Segment] = [.port(1, link: [0])]
 
@@ -122,7 +126,7 @@ public final class ENIPClient: Sendable {
     /// Sends `request` at once, so that requests submitted one after another
     /// go out in that order however many are in flight; the reply's future.
     public func submit(_ request: CIPRequest) -> EventLoopFuture<CIPReply> {
-        guard let open = connection.withLock({ $0 }) else { return unconnected(Self.unconnectedSend(request)) }
+        guard let open = connection.withLock({ $0 }) else { return routed(request) }
         let number = sequence.wrappingAdd(1, ordering: .relaxed).oldValue
         var address: [UInt8] = []
         address.append32(open.serverID)
@@ -130,11 +134,35 @@ public final class ENIPClient: Sendable {
         data.append16(number)
         let packet = CommonPacket(items: [.init(type: CommonPacket.connectedAddress, data: address),
                                           .init(type: CommonPacket.connectedData, data: data + request.bytes)])
-        return encapsulated(EncapsulationCommand.sendUnitData, packet).flatMapThrowing { [data] reply in
-            guard reply.items.count == 2, reply.items[1].data.count >= 2, Array(reply.items[1].data.prefix(2)) == data else {
+        return encapsulatedData(EncapsulationCommand.sendUnitData, packet).flatMapThrowing { [data] reply in
+            if let shifted = Self.headerlessReply(reply) { return try CIPReply(parsing: shifted) }
+            let items = try CommonPacket(parsing: reply).items
+            guard items.count == 2, items[1].data.count >= 2, Array(items[1].data.prefix(2)) == data else {
                 throw Failure(description: "connected reply without our sequence number")
             }
-            return try CIPReply(parsing: reply.items[1].data.dropFirst(2))
+            return try CIPReply(parsing: items[1].data.dropFirst(2))
+        }
+    }
+
+    /// libplctag's ab_server answers SendUnitData with its items written six
+    /// bytes early (no interface handle or timeout, a stale sequence number)
+    /// but the CIP reply where it belongs, 22 bytes in, where libplctag and
+    /// pylogix read it: that reply, or nil for a well-formed packet.
+    static func headerlessReply(_ data: [UInt8]) -> ArraySlice<UInt8>? {
+        guard data.count > 22, data[0..<4] == [2, 0, 0xA1, 0], data[10..<12] == [0xB1, 0] else { return nil }
+        return data[22...]
+    }
+
+    /// `request` through Unconnected Send, or as it is to a target that does
+    /// not route (it refuses Unconnected Send itself with 0x08, once).
+    private func routed(_ request: CIPRequest) -> EventLoopFuture<CIPReply> {
+        guard routes.load(ordering: .relaxed) else { return unconnected(request) }
+        return unconnected(Self.unconnectedSend(request)).flatMap { [self] reply in
+            guard reply.service == ConnectionManager.unconnectedSend && reply.status == .serviceNotSupported else {
+                return channel.eventLoop.makeSucceededFuture(reply)
+            }
+            routes.store(false, ordering: .relaxed)
+            return unconnected(request)
         }
     }
 
@@ -159,9 +187,14 @@ public final class ENIPClient: Sendable {
     }
 
     private func encapsulated(_ command: UInt16, _ packet: CommonPacket) -> EventLoopFuture<CommonPacket> {
+        encapsulatedData(command, packet).flatMapThrowing { try CommonPacket(parsing: $0) }
+    }
+
+    /// The reply's encapsulated data, unparsed.
+    private func encapsulatedData(_ command: UInt16, _ packet: CommonPacket) -> EventLoopFuture<[UInt8]> {
         Self.submit(Encapsulation(command: command, session: session, data: packet.bytes), on: channel).flatMapThrowing { reply in
             guard reply.status == 0 else { throw Failure(description: "encapsulation status 0x\(String(reply.status, radix: 16))") }
-            return try CommonPacket(parsing: reply.data)
+            return reply.data
         }
     }
 

@@ -130,3 +130,63 @@ func enipPeer(_ script: String) -> String {
         await connected.close()
     }
 }
+
+/// libplctag's ab_server (built from source by `make test`), the C
+/// simulator libplctag tests itself against: it takes no Unconnected Send
+/// (our client then sends requests as they are) and writes its connected
+/// replies' items six bytes early (our client reads the reply where
+/// libplctag does).
+@Suite struct ABServerInteropTests {
+    /// ab_server on a port of its own, once it accepts connections.
+    private func abServer() async throws -> (PeerProcess, Int) {
+        let reserved = try Peers.ReservedPort()
+        let port = reserved.port
+        reserved.release()
+        let peer = try PeerProcess(Peers.built("ab_server"), ["--plc=ControlLogix", "--path=1,0", "--port=\(port)",
+                                                               "--tag=SCADA:INT[1000]", "--tag=Temp:REAL[1]", "--tag=Big:DINT[4]"])
+        let listening = try await offPool {
+            let deadline = Date().addingTimeInterval(20)
+            while (try? RawConnection(port: port)) == nil && Date() < deadline { usleep(20_000) }
+            return (try? RawConnection(port: port)) != nil
+        }
+        try #require(listening, "ab_server did not listen on \(port)")
+        return (peer, port)
+    }
+
+    /// This ab_server reads and writes from the tag's first element whatever
+    /// element the path names (only a fragmented service's byte offset
+    /// moves it), so every operation here starts at element 0; the 600
+    /// values go as Write Tag Fragmented, the 1000 come back as Read Tag
+    /// Fragmented, both by byte offset.
+    @Test(arguments: [false, true])
+    func ourClientReadsAndWrites(connected: Bool) async throws {
+        let (peer, port) = try await abServer()
+        // It keeps no state worth a clean exit, and waits for no signal but SIGINT's.
+        defer { peer.stop(signal: SIGKILL) }
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: port, group: MultiThreadedEventLoopGroup.singleton)
+        if connected { try await client.forwardOpen() }
+        let many = (0..<600).map { String($0 * 3 - 900) }.joined(separator: ",")
+        let texts = ["SCADA[0-3]=(INT)99,-1,7,300", "SCADA[0-3]", "Temp=(REAL)1.5", "Temp", "Big[0-3]=(DINT)1,-2,3,-400000", "Big[0-3]",
+                     "SCADA[0-599]=(INT)\(many)", "SCADA[0-999]"]
+        var results: [TagResult] = []
+        for try await result in client.perform(try texts.map { try TagOperation(parsing: $0) }, depth: 1, multiple: 0) { results.append(result) }
+        await client.close()
+        try #require(results.count == texts.count, "\(results)")
+        #expect(results.map(\.status) == Array(repeating: .success, count: texts.count), "\(results)")
+        #expect(results[1].values == ["99", "-1", "7", "300"] && results[3].values == ["1.5"] && results[5].values == ["1", "-2", "3", "-400000"])
+        let whole = results[7].values ?? []
+        #expect(whole.count == 1000 && Array(whole.prefix(600)) == many.split(separator: ",").map(String.init) && whole[600] == "0")
+    }
+
+    /// The command a user types, which found our client refused before.
+    @Test func enipClientCommandReadsAndWrites() async throws {
+        let (peer, port) = try await abServer()
+        // It keeps no state worth a clean exit, and waits for no signal but SIGINT's.
+        defer { peer.stop(signal: SIGKILL) }
+        let output = try await offPool {
+            try Peers.run(Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "SCADA[0-1]=42,43", "SCADA[0-2]"])
+        }
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.text.hasPrefix("SCADA[0-1]=42,43: OK\nSCADA[0-2] == [42, 43, 0]\n"), "\(output.text)")
+    }
+}
