@@ -125,7 +125,7 @@ bench: py-deps $(PEER_DIR)/ab_server
 	@missed=0; \
 	$(PYTHON) Benchmarks/automata_bench.py .build/release/automata-bench || missed=1; \
 	$(PYTHON) Benchmarks/modbus_bench.py .build/release $(BENCH_DIR) || missed=1; \
-	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python $(BENCH_DIR) || missed=1; \
+	$(PYTHON) Benchmarks/enip_bench.py .build/release $(abspath $(CPPPO_VENV))/bin/python $(BENCH_DIR) $(PEER_DIR)/ab_server || missed=1; \
 	$(PYTHON) Benchmarks/dashboard_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/mqtt_bench.py .build/release || missed=1; \
 	$(PYTHON) Benchmarks/sparkplug_latency.py .build/release || missed=1; \

@@ -1,7 +1,7 @@
 """EtherNet/IP benchmarks: fieldgw's tag server beside cpppo's, in one run,
 loaded by the same client (`fieldgw enip-client`, release build).
 
-Usage: enip_bench.py RELEASE_DIR CPPPO_PYTHON PEER_DIR   (`make bench` runs it)
+Usage: enip_bench.py RELEASE_DIR CPPPO_PYTHON PEER_DIR AB_SERVER   (`make bench` runs it)
 
 Each configuration reads SCADA[0]..SCADA[19] (INT) over and over on one
 connection and reports tag operations per second (cpppo's "TPS"):
@@ -14,7 +14,15 @@ Twice: with `fieldgw enip-client`, and with a small C client
 own cost is next to nothing, so that it measures the server.
 Floors: with the same client, 100x cpppo's TPS (pipelined), and 50,000 tag
 reads/s with Multiple Service Packets and pipelining.
+
+Then the C anchor: libplctag's ab_server (the AB_SERVER executable, which
+`make bench` builds), the fastest public Logix simulator we know, which answers
+one request at a time. The C client, one Read Tag at a time with zero sender
+contexts (ab_server echoes none), against it and against fieldgw,
+alternated over five rounds; our pipelined figure (depth 8) printed beside.
+Floor: fieldgw's median at least ab_server's.
 """
+import statistics
 import json
 import re
 import subprocess
@@ -36,8 +44,9 @@ def tps(fieldgw, port, depth, multiple, repeat):
     return int(found.group(2))
 
 
-def c_tps(peer_dir, port, depth, seconds):
-    output = subprocess.run([f"{peer_dir}/enip_load", str(port), str(depth), str(seconds)], capture_output=True, text=True, timeout=120)
+def c_tps(peer_dir, port, depth, seconds, zero=False):
+    output = subprocess.run([f"{peer_dir}/enip_load", str(port), str(depth), str(seconds)] + (["zero"] if zero else []),
+                            capture_output=True, text=True, timeout=120)
     if output.returncode != 0:
         sys.exit(f"enip_load failed: {output.stdout} {output.stderr}")
     return int(json.loads(output.stdout)["tps"])
@@ -60,8 +69,41 @@ def cpppo(python):
     return benchlib.listening(server, port, "cpppo's server", seconds=30)
 
 
+AB_ROUNDS = 5
+
+
+def ab_server(executable):
+    port = benchlib.free_port()
+    server = subprocess.Popen([executable, "--plc=ControlLogix", "--path=1,0", f"--port={port}", "--tag=SCADA:INT[1000]"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return benchlib.listening(server, port, "ab_server")
+
+
+def ab_server_bench(release_dir, peer_dir, executable):
+    """One Read Tag at a time from the C client, fieldgw and ab_server alternated round by round."""
+    (mine, my_port), (theirs, their_port) = ours(release_dir), ab_server(executable)
+    rounds = []
+    try:
+        for _ in range(AB_ROUNDS):
+            rounds.append((c_tps(peer_dir, my_port, 1, 2, zero=True), c_tps(peer_dir, their_port, 1, 2, zero=True)))
+        pipelined = c_tps(peer_dir, my_port, 8, 2)
+    finally:
+        for server in (mine, theirs):
+            server.kill()
+            server.wait()
+    ours_tps, abs_tps = [r[0] for r in rounds], [r[1] for r in rounds]
+    print(f"EtherNet/IP against libplctag's ab_server (C), C client, one Read Tag at a time, {AB_ROUNDS} alternated rounds of 2 s")
+    print(f"  fieldgw   median {statistics.median(ours_tps):>7,.0f} TPS ({min(ours_tps):,}-{max(ours_tps):,})"
+          f"   pipelined, depth 8: {pipelined:,} TPS (ab_server cannot pipeline)")
+    print(f"  ab_server median {statistics.median(abs_tps):>7,.0f} TPS ({min(abs_tps):,}-{max(abs_tps):,})"
+          f"   ratio of medians {statistics.median(ours_tps) / statistics.median(abs_tps):.2f}x")
+    if statistics.median(ours_tps) < statistics.median(abs_tps):
+        return ["one Read Tag at a time: median below ab_server's"]
+    return []
+
+
 def main():
-    release_dir, cpppo_python, peer_dir = sys.argv[1:4]
+    release_dir, cpppo_python, peer_dir, ab_server_executable = sys.argv[1:5]
     fieldgw = f"{release_dir}/fieldgw"
     figures = {}
     for name, start, repeats in (("fieldgw", lambda: ours(release_dir), (1000, 5000, 20000)),
@@ -85,6 +127,7 @@ def main():
             missed.append(f"{config}: under 100x cpppo")
     if figures[("fieldgw", CONFIGS[2][0])] < 50_000:
         missed.append("under 50,000 tag reads/s with Multiple Service Packets and pipelining")
+    missed += ab_server_bench(release_dir, peer_dir, ab_server_executable)
     for floor in missed:
         print("FLOOR MISSED:", floor)
     sys.exit(1 if missed else 0)

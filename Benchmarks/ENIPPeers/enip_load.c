@@ -4,8 +4,10 @@
  * `seconds`. Every reply is checked: encapsulation status 0, the sender
  * context it was sent with (replies come in order), CIP reply service 0xCC
  * with status 0 and an INT. Prints JSON: replies, seconds, errors, TPS.
+ * With `zero`, every request carries a zero sender context: libplctag's
+ * ab_server answers every request with the context of the RegisterSession.
  *
- * Usage: enip_load PORT DEPTH SECONDS
+ * Usage: enip_load PORT DEPTH SECONDS [zero]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -80,8 +82,17 @@ static int good_reply(const uint8_t *m, size_t length, uint64_t sequence) {
     return cip[0] == 0xCC && cip[2] == 0 && get16(cip + 4) == 0xC3;
 }
 
+static int zero_contexts;
+
+/* The sender context of request number `sequence`. */
+static uint64_t context_of(uint64_t sequence) { return zero_contexts ? 0 : sequence; }
+
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: enip_load PORT DEPTH SECONDS\n"); return 2; }
+    if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "zero") != 0)) {
+        fprintf(stderr, "usage: enip_load PORT DEPTH SECONDS [zero]\n");
+        return 2;
+    }
+    zero_contexts = argc == 5;
     int port = atoi(argv[1]), depth = atoi(argv[2]);
     double seconds = atof(argv[3]);
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
@@ -93,24 +104,24 @@ int main(int argc, char **argv) {
     memset(request, 0, 28);
     put16(request, 0x65);
     put16(request + 2, 4);
-    memcpy(request + 12, "fieldgw\0", 8);
+    /* A zero sender context, as real clients register: libplctag's ab_server refuses any other. */
     request[24] = 1;
     if (write(fd, request, 28) != 28 || !read_message(fd, reply) || get32(reply + 8) != 0) { fprintf(stderr, "no session\n"); return 1; }
     uint32_t session = get32(reply + 4);
     uint64_t sent = 0, received = 0, errors = 0;
     double start = now(), end = start + seconds;
     while (sent < (uint64_t)depth) {
-        size_t n = read_request(request, session, sent, sent % 20);
+        size_t n = read_request(request, session, context_of(sent), sent % 20);
         if (write(fd, request, n) != (ssize_t)n) return 1;
         sent++;
     }
     while (received < sent) {
         size_t n = read_message(fd, reply);
         if (!n) { fprintf(stderr, "connection lost\n"); return 1; }
-        if (!good_reply(reply, n, received)) errors++;
+        if (!good_reply(reply, n, context_of(received))) errors++;
         received++;
         if (now() < end) {
-            size_t m = read_request(request, session, sent, sent % 20);
+            size_t m = read_request(request, session, context_of(sent), sent % 20);
             if (write(fd, request, m) != (ssize_t)m) return 1;
             sent++;
         }
