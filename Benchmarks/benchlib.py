@@ -1,5 +1,7 @@
-"""What the benchmark scripts share: a free port, a Mosquitto of their own, Modbus's CRC."""
+"""What the benchmark scripts share: a free port, a Mosquitto of their own,
+Modbus's CRC, and how a figure over rounds is told (median, and range)."""
 import os
+import statistics
 import socket
 import subprocess
 import sys
@@ -43,3 +45,8 @@ def crc16(data):
         for _ in range(8):
             crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
     return bytes((crc & 0xFF, crc >> 8))
+
+
+def spread(values, form="{:,.1f}"):
+    """'median (low-high)' of a figure over rounds: floors are judged on the median."""
+    return f"{form.format(statistics.median(values))} ({form.format(min(values))}-{form.format(max(values))})"

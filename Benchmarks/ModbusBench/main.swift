@@ -29,7 +29,7 @@ func expectedFrames(bytes: [UInt8], lengths: [UInt8]) -> [ArraySlice<UInt8>] {
 }
 
 func framerBench(stream: [UInt8], expected: [ArraySlice<UInt8>], read: Int, rounds: Int) {
-    var best = Double.infinity
+    var times: [Double] = []
     var recovered = 0, extra = 0
     var counters: RTUFramer.Counters?
     for _ in 0..<rounds {
@@ -44,12 +44,12 @@ func framerBench(stream: [UInt8], expected: [ArraySlice<UInt8>], read: Int, roun
             }
             at = end
         }
-        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         recovered = next
         extra = strangers
         counters = framer.counters
     }
-    report(["bench": "framer", "bytes": stream.count, "seconds": best, "frames": expected.count, "recovered": recovered,
+    report(["bench": "framer", "bytes": stream.count, "rounds": times, "frames": expected.count, "recovered": recovered,
             "extra": extra, "crc_errors": counters?.crcErrors ?? 0, "noise_bytes": counters?.noiseBytes ?? 0])
 }
 
@@ -185,6 +185,8 @@ case (4, "line"):
     try await lineBench(baud: Int(arguments[2])!, seconds: Double(arguments[3])!)
 case (3, "serve"):
     try serveLine(baud: Int(arguments[2])!)
+case (5, "slaves"):
+    try serveSlaves(baud: Int(arguments[2])!, units: Int(arguments[3])!, lines: Int(arguments[4])!)
 case (3, "pty"):
     try await ptyGapBench(seconds: Double(arguments[2])!)
 case (3, "latency"):
@@ -200,6 +202,7 @@ default:
                modbus-bench serve BAUD
                modbus-bench latency COUNT
                modbus-bench pty SECONDS
+               modbus-bench slaves BAUD UNITS LINES
                modbus-bench metrics LINES SLAVES ROUNDS
                modbus-bench reload LINES RELOADS
 

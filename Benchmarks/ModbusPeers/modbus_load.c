@@ -2,11 +2,12 @@
  * modbus_load: the one load client of the Modbus/TCP server benchmark, the
  * same for every server measured. Opens CONNECTIONS connections to
  * 127.0.0.1:PORT, keeps DEPTH requests in flight on each (read holding
- * registers 0-9 of unit 1), and counts the replies that come back whole, in
- * order, with their transaction ids and ten registers. Warms up for half a
- * second, then counts for SECONDS.
+ * registers 0-9 of unit 1, or with UNITS, connection i of unit i % UNITS + 1),
+ * and counts the replies that come back whole, in order, with their
+ * transaction ids and ten registers. Warms up for half a second, then counts
+ * for SECONDS.
  *
- * usage: modbus_load PORT CONNECTIONS DEPTH SECONDS
+ * usage: modbus_load PORT CONNECTIONS DEPTH SECONDS [UNITS]
  * prints: {"replies": N, "seconds": S, "errors": E, "requests_per_second": R,
  *          "p50_us": P, "p99_us": Q}   (each reply's time since its request was sent)
  *
@@ -36,6 +37,7 @@ struct connection {
     uint16_t next_expected; /* transaction id the next reply must carry */
     unsigned char buffer[MAX_DEPTH * REPLY_BYTES * 2];
     size_t filled;
+    unsigned char unit;     /* the unit its requests are for */
     double sent_at[MAX_DEPTH]; /* by transaction id modulo MAX_DEPTH: at most DEPTH are in flight */
 };
 
@@ -82,7 +84,7 @@ static void send_requests(struct connection *c, int count) {
         unsigned char *r = bytes + i * REQUEST_BYTES;
         uint16_t id = c->next_sent++;
         c->sent_at[id % MAX_DEPTH] = now();
-        unsigned char request[REQUEST_BYTES] = {id >> 8, id & 0xFF, 0, 0, 0, 6, 1, 3, 0, 0, 0, 10};
+        unsigned char request[REQUEST_BYTES] = {id >> 8, id & 0xFF, 0, 0, 0, 6, c->unit, 3, 0, 0, 0, 10};
         memcpy(r, request, REQUEST_BYTES);
     }
     size_t length = (size_t)count * REQUEST_BYTES, sent = 0;
@@ -121,10 +123,11 @@ static int take_replies(struct connection *c, long *errors) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: modbus_load PORT CONNECTIONS DEPTH SECONDS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: modbus_load PORT CONNECTIONS DEPTH SECONDS [UNITS]\n");
         return 2;
     }
+    int units = argc == 6 ? atoi(argv[5]) : 1;
     int port = atoi(argv[1]), count = atoi(argv[2]), depth = atoi(argv[3]);
     double duration = atof(argv[4]);
     if (count < 1 || depth < 1 || depth > MAX_DEPTH) {
@@ -136,6 +139,7 @@ int main(int argc, char **argv) {
     int epoll = epoll_create1(0);
     for (int i = 0; i < count; i++) {
         connections[i].fd = open_connection(port);
+        connections[i].unit = (unsigned char)(i % (units < 1 ? 1 : units) + 1);
         struct epoll_event event = {.events = EPOLLIN, .data.ptr = &connections[i]};
         epoll_ctl(epoll, EPOLL_CTL_ADD, connections[i].fd, &event);
         send_requests(&connections[i], depth);

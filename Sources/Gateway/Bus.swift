@@ -115,8 +115,12 @@ public final class Bus: Sendable {
         let pdu: [UInt8]
         let slave: UInt8
         let connection: ModbusConnection?
-        let promise: EventLoopPromise<[UInt8]?>
+        /// Called once with the reply, on whichever thread has it (the line's, mostly).
+        let deliver: @Sendable ([UInt8]?) -> Void
     }
+
+    /// Called with the reply PDU (a slave's exception, or the gateway's own), or nil for a broadcast.
+    public typealias ReplyHandler = @Sendable ([UInt8]?) -> Void
 
     /// Opens a line's link; a link that breaks by itself (a remote that hung
     /// up while idle) calls the function it is given, with the reason.
@@ -201,7 +205,27 @@ public final class Bus: Sendable {
     public func submit(_ pdu: [UInt8], to slave: UInt8, priority: BusPriority, from connection: ModbusConnection? = nil,
                        on eventLoop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
         let promise = eventLoop.makePromise(of: [UInt8]?.self)
-        let pending = Pending(pdu: pdu, slave: slave, connection: connection, promise: promise)
+        submit(pdu, to: slave, priority: priority, from: connection) { promise.succeed($0) }
+        return promise.futureResult
+    }
+
+    /// Queues a request PDU for `slave`; `whenDone` gets the reply on the
+    /// thread that has it (the line's), with no event loop between: for a
+    /// caller that hands replies on by itself (the Modbus/TCP server's loop).
+    public func submit(_ pdu: [UInt8], to slave: UInt8, priority: BusPriority, from connection: ModbusConnection? = nil,
+                       whenDone: @escaping ReplyHandler) {
+        var deliver = whenDone
+        if observingWrites.load(ordering: .relaxed), let function = pdu.first, Self.writeFunctions.contains(function) {
+            deliver = { [self] reply in
+                whenDone(reply)
+                guard reply?.first == function else { return }
+                // Off the line's thread: an observer may write a file (the historian).
+                MultiThreadedEventLoopGroup.singleton.any().execute { [self] in
+                    for observer in writeObservers.withLock({ Array($0.values) }) { observer(slave, pdu) }
+                }
+            }
+        }
+        let pending = Pending(pdu: pdu, slave: slave, connection: connection, deliver: deliver)
         let (refusal, displaced): (ExceptionCode?, Pending?) = state.withLock { state in
             guard state.running && state.up else { return (.gatewayPathUnavailable, nil) }
             switch state.queue.push(pending, priority: priority, client: connection?.id ?? 0) {
@@ -218,19 +242,12 @@ public final class Bus: Sendable {
         }
         if refusal == .serverBusy || displaced != nil { metrics.refusedBusy.increment() }
         // The client holding the most of a full queue is the one refused.
-        if let displaced { displaced.promise.succeed(Self.exception(.serverBusy, to: displaced.pdu)) }
+        if let displaced { displaced.deliver(Self.exception(.serverBusy, to: displaced.pdu)) }
         if let refusal {
-            promise.succeed(Self.exception(refusal, to: pdu))
+            deliver(Self.exception(refusal, to: pdu))
         } else {
             work.signal()
         }
-        if observingWrites.load(ordering: .relaxed), let function = pdu.first, Self.writeFunctions.contains(function) {
-            promise.futureResult.whenSuccess { [self] reply in
-                guard reply?.first == function else { return }
-                for observer in writeObservers.withLock({ Array($0.values) }) { observer(slave, pdu) }
-            }
-        }
-        return promise.futureResult
     }
 
     /// Write Single Coil, Single Register, Multiple Coils, Multiple Registers, Mask Write, Read/Write Multiple.
@@ -255,9 +272,9 @@ public final class Bus: Sendable {
 
     /// `submit`, awaited: for callers outside an event loop (the poller).
     public func request(_ pdu: [UInt8], to slave: UInt8, priority: BusPriority) async -> [UInt8]? {
-        let loop = MultiThreadedEventLoopGroup.singleton.any()
-        // submit never fails its future: every failure is an exception PDU.
-        return try? await submit(pdu, to: slave, priority: priority, on: loop).get()
+        await withCheckedContinuation { continuation in
+            submit(pdu, to: slave, priority: priority) { continuation.resume(returning: $0) }
+        }
     }
 
     /// Stops after the transaction in flight, which it waits for (without
@@ -268,7 +285,7 @@ public final class Bus: Sendable {
             defer { metrics.queueDepth.record(state.queue.count) }
             return state.queue.drain()
         }
-        for pending in waiting { pending.promise.succeed(Self.exception(.gatewayPathUnavailable, to: pending.pdu)) }
+        for pending in waiting { pending.deliver(Self.exception(.gatewayPathUnavailable, to: pending.pdu)) }
         work.signal()
         await withCheckedContinuation { continuation in
             let done = ended.withLock { ended in
@@ -442,21 +459,21 @@ public final class Bus: Sendable {
             state.downReason = reason
             return state.queue.drain()
         }
-        for other in waiting { other.promise.succeed(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
+        for other in waiting { other.deliver(Self.exception(.gatewayPathUnavailable, to: other.pdu)) }
     }
 
     /// Starts one transaction, as the slave's health allows; its reply (or
-    /// the gateway's exception) completes the request's promise when it ends.
+    /// the gateway's exception) goes to the request's handler when it ends.
     private func dispatch(_ pending: Pending, on link: any LineLink) {
         if let connection = pending.connection, !connection.isOpen {
             state.withLock { $0.counters.droppedGone += 1 }
-            pending.promise.succeed(nil)
+            pending.deliver(nil)
             return
         }
         let transaction: LinkTransaction
         switch prepare(pending, broadcasts: link.broadcasts) {
         case .answer(let reply):
-            return pending.promise.succeed(reply)
+            return pending.deliver(reply)
         case .send(let prepared):
             transaction = prepared
         }
@@ -464,7 +481,7 @@ public final class Bus: Sendable {
         let generation = state.withLock { $0.generation }
         link.start(transaction) { [self] outcome in
             account(outcome.counters, generation: generation)
-            pending.promise.succeed(conclude(pending, transaction, outcome, loss: loss, generation: generation))
+            pending.deliver(conclude(pending, transaction, outcome, loss: loss, generation: generation))
             let utilisation = state.withLock { state in
                 metrics.queueDepth.record(state.queue.count)
                 return state.utilisation.add((ContinuousClock.now - started) * share, window: options.utilisationWindow)

@@ -47,7 +47,7 @@ public struct Router: ModbusServing {
         if let cached = Self.fromCache(pdu, route) { return .now(cached) }
         // A write goes ahead of reads waiting on the line.
         let priority: BusPriority = [5, 6, 15, 16, 22, 23].contains(pdu.first ?? 0) ? .write : .forwarded
-        return .later(route.bus.submit(pdu, to: route.slave, priority: priority, from: connection, on: eventLoop))
+        return .handedOver { whenDone in route.bus.submit(pdu, to: route.slave, priority: priority, from: connection, whenDone: whenDone) }
     }
 
     /// The reply to a read from the route's poll cache, when agent mode is on

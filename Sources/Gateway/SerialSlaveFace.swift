@@ -75,7 +75,7 @@ final class SerialSlaveFace: Sendable {
         let reply: [UInt8]?
         switch serving.serve(unit: unit, pdu: pdu, from: connection, on: loop) {
         case .now(let now): reply = now
-        case .later(let future): reply = (try? future.wait()) ?? nil
+        case let served: reply = (try? served.future(on: loop).wait()) ?? nil
         }
         let unreachable = reply.map { $0.count == 2 && $0[0] & 0x80 != 0 && [0x0A, 0x0B].contains($0[1]) } ?? false
         let silent = reply == nil || unit == 0 || unreachable && configuration.absent == .silence

@@ -11,26 +11,25 @@ struct FrameGrammar: Sendable {
     let firstBytes: [Bool]
     /// The one first byte, when there is one (memchr finds it).
     let onlyFirstByte: UInt8?
-    /// Per (unit, function) pair, indexed unit << 8 | function, the machines
-    /// that may start with it, as bits: noise that happens to hold a unit
-    /// address is turned down at once, and a frame is tried only by the
-    /// machines that can match it.
-    let firstPairs: [UInt8]
+    /// Per (unit, function) pair, the machines that may start with it, as
+    /// bits: noise that happens to hold a unit address is turned down at
+    /// once, and a frame is tried only by the machines that can match it.
+    let firstPairs: PairTable
 
     /// Each machine with the (unit, function) pairs it may start with.
     private init(_ machines: [(Machine, starts: [(unit: UInt8, function: UInt8)])]) {
         // These machines are a handful of states: compiling cannot hit the limits.
         self.machines = machines.map { try! $0.0.compile(alphabet: .bytes) }
         var table = [Bool](repeating: false, count: 256)
-        var pairs = [UInt8](repeating: 0, count: 65536)
+        var pairs: [UInt16: UInt8] = [:]
         for (index, machine) in machines.enumerated() {
             for start in machine.starts {
                 table[Int(start.unit)] = true
-                pairs[Int(start.unit) << 8 | Int(start.function)] |= 1 << UInt8(index)
+                pairs[UInt16(start.unit) << 8 | UInt16(start.function), default: 0] |= 1 << UInt8(index)
             }
         }
         firstBytes = table
-        firstPairs = pairs
+        firstPairs = PairTable(pairs)
         let units = Set(machines.flatMap { $0.starts.map(\.unit) })
         onlyFirstByte = units.count == 1 ? units.first : nil
     }
@@ -106,5 +105,33 @@ struct FrameGrammar: Sendable {
 
     private static func any(_ count: Int) -> RegexNode {
         count == 0 ? .empty : .repetition(.any(.bytes), min: count, max: count)
+    }
+}
+
+/// A grammar's (unit, function) pairs and the machines each allows: a full
+/// table of 65,536 for many pairs (a slave's requests), a short list for the
+/// few of one request's replies, so that a master can keep a grammar for
+/// each request it sends without 64 KiB apiece.
+struct PairTable: Sendable {
+    private let table: [UInt8]
+    private let keys: [UInt16]
+    private let bits: [UInt8]
+
+    init(_ pairs: [UInt16: UInt8]) {
+        if pairs.count > 8 {
+            var table = [UInt8](repeating: 0, count: 65536)
+            for (key, value) in pairs { table[Int(key)] = value }
+            (self.table, keys, bits) = (table, [], [])
+        } else {
+            (table, keys, bits) = ([], Array(pairs.keys), Array(pairs.values))
+        }
+    }
+
+    /// The machines that may start with `unit` then `function`, as bits.
+    @inline(__always) func machines(_ unit: UInt8, _ function: UInt8) -> UInt8 {
+        let key = UInt16(unit) << 8 | UInt16(function)
+        if !table.isEmpty { return table[Int(key)] }
+        for index in keys.indices where keys[index] == key { return bits[index] }
+        return 0
     }
 }

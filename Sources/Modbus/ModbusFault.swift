@@ -208,10 +208,7 @@ struct DelayedServing: ModbusServing {
         let delay = faults.nextDelay()
         guard delay > .zero else { return base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop) }
         return .later(eventLoop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) {}.futureResult.flatMap {
-            switch base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop) {
-            case .now(let reply): eventLoop.makeSucceededFuture(reply)
-            case .later(let future): future
-            }
+            base.serve(unit: unit, pdu: pdu, from: connection, on: eventLoop).future(on: eventLoop)
         })
     }
 }

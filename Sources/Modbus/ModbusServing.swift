@@ -31,6 +31,21 @@ public final class ModbusConnection: Sendable {
 public enum Served: Sendable {
     case now([UInt8]?)
     case later(EventLoopFuture<[UInt8]?>)
+    /// Work elsewhere calls the function it is handed, once, with the reply,
+    /// on its own thread (a gateway's serial line): no event loop between.
+    case handedOver(@Sendable (_ whenDone: @escaping @Sendable ([UInt8]?) -> Void) -> Void)
+
+    /// The reply as a future on `eventLoop`, however it comes.
+    public func future(on eventLoop: any EventLoop) -> EventLoopFuture<[UInt8]?> {
+        switch self {
+        case .now(let reply): return eventLoop.makeSucceededFuture(reply)
+        case .later(let future): return future
+        case .handedOver(let start):
+            let promise = eventLoop.makePromise(of: [UInt8]?.self)
+            start { promise.succeed($0) }
+            return promise.futureResult
+        }
+    }
 }
 
 /// Serves units from their devices, at once. A unit with no device gets

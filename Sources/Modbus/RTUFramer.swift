@@ -40,6 +40,8 @@ public struct RTUFramer: Sendable {
 
     public private(set) var counters = Counters()
     private var grammar: FrameGrammar
+    /// By the request frame sent: see `replyGrammar(to:unit:sent:)`.
+    private var replyGrammars: [[UInt8]: FrameGrammar] = [:]
     private var buffer: [UInt8] = []
     /// The first byte not yet delivered or dropped.
     private var head = 0
@@ -79,10 +81,24 @@ public struct RTUFramer: Sendable {
         head = 0
         frameEnd = 0
         silenceMarks = [0]
-        grammar = FrameGrammar.replies(to: request, unit: unit, sent: frame)
+        grammar = replyGrammar(to: request, unit: unit, sent: frame)
         sent = frame
         echoPending = lineEchoes
     }
+
+    /// The grammar of the replies to the request `frame`, compiled once: a
+    /// master sends the same few requests over and over (its polls), and
+    /// compiling costs far more than the transaction's own work.
+    private mutating func replyGrammar(to request: Request, unit: UInt8, sent frame: [UInt8]) -> FrameGrammar {
+        if let known = replyGrammars[frame] { return known }
+        if replyGrammars.count >= Self.replyGrammarLimit { replyGrammars.removeAll(keepingCapacity: true) }
+        let compiled = FrameGrammar.replies(to: request, unit: unit, sent: frame)
+        replyGrammars[frame] = compiled
+        return compiled
+    }
+
+    /// Reply grammars kept per framer (a few KiB each); past it they are all let go and compiled again as needed.
+    static let replyGrammarLimit = 1024
 
     /// Bytes buffered and not yet decided.
     public var pendingCount: Int { buffer.count - head }
@@ -174,7 +190,7 @@ public struct RTUFramer: Sendable {
     /// The first outcome that is not a failure, of the machines the frame's
     /// first two bytes allow (all of them when only one byte is here).
     private func match(at start: Int) -> Composite.Outcome {
-        let allowed = start + 1 < buffer.count ? grammar.firstPairs[Int(buffer[start]) << 8 | Int(buffer[start + 1])] : 0xFF
+        let allowed = start + 1 < buffer.count ? grammar.firstPairs.machines(buffer[start], buffer[start + 1]) : 0xFF
         for (index, machine) in grammar.machines.enumerated() where allowed & (1 << UInt8(index)) != 0 {
             let outcome = machine.match(buffer, at: start, complete: false)
             if case .failed = outcome { continue }
@@ -205,14 +221,12 @@ public struct RTUFramer: Sendable {
     private func nextCandidate(from position: Int) -> Int? {
         guard position < buffer.count else { return nil }
         return buffer.withUnsafeBufferPointer { bytes -> Int? in
-            grammar.firstPairs.withUnsafeBufferPointer { pairs -> Int? in
-                var index = position
-                while let start = firstByte(in: bytes, from: index) {
-                    if start + 1 == bytes.count || pairs[Int(bytes[start]) << 8 | Int(bytes[start + 1])] != 0 { return start }
-                    index = start + 1
-                }
-                return nil
+            var index = position
+            while let start = firstByte(in: bytes, from: index) {
+                if start + 1 == bytes.count || grammar.firstPairs.machines(bytes[start], bytes[start + 1]) != 0 { return start }
+                index = start + 1
             }
+            return nil
         }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Serial
 
 /// A Modbus/RTU master on a serial port: one transaction at a time, as a
@@ -124,13 +127,15 @@ public final class RTUMaster {
             framer.expectReply(to: request, unit: unit, sent: frame)
             guard try send(frame, unit: unit) else { return nil }
             let deadline = ContinuousClock.now + slaveTimeout + settings.characterTime * request.replyFrameLength
-            let reply = try awaitReply(until: deadline)
+            let reply = try awaitReply(until: deadline, expecting: request.replyFrameLength)
             return try Response(pdu: reply.dropFirst().dropLast(2), for: request)
         }
     }
 
-    private func awaitReply(until deadline: ContinuousClock.Instant) throws -> [UInt8] {
+    /// Reads until the framer confirms a reply of (normally) `length` bytes.
+    private func awaitReply(until deadline: ContinuousClock.Instant, expecting length: Int) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 512)
+        var heard = 0
         while true {
             let count = try buffer.withUnsafeMutableBytes { try port.read(into: $0, deadline: deadline) }
             guard count > 0 else {
@@ -139,7 +144,22 @@ public final class RTUMaster {
             }
             lastActivity = .now
             if let reply = framer.receive(buffer[0..<count]).first { return reply }
+            heard += count
+            letTheRestArrive(length - heard, before: deadline)
         }
+    }
+
+    /// A reply under way: sleeps while `rest` bytes but one are still on the
+    /// wire (at most 3 ms, which is all a shorter reply, an exception, can
+    /// be kept waiting), so that a port that hands over each byte as it
+    /// comes costs three wake-ups a reply, not one a byte (measured on a
+    /// 115200-baud line of polls alone: 665 µs of CPU a transaction waking
+    /// for each byte of its 25-byte replies, 320–375 µs waking four times).
+    private func letTheRestArrive(_ rest: Int, before deadline: ContinuousClock.Instant) {
+        guard rest > 1 else { return }
+        let nap = min(port.settings.characterTime * (rest - 1), .milliseconds(3), ContinuousClock.now.duration(to: deadline))
+        guard nap > .microseconds(50) else { return }
+        usleep(UInt32(nap.components.attoseconds / 1_000_000_000_000))
     }
 
     /// Waits until the line has been silent for t3.5, reading and dropping
