@@ -213,3 +213,56 @@ struct NoiseSource {
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
     mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
 }
+
+/// A master's framer keeps the grammar of each request's replies, by the
+/// request frame: the same request again, and more requests than it keeps
+/// grammars for, are framed as the first time was; another slave's reply
+/// and an exception are told apart as ever.
+@Suite struct ReplyGrammarCacheTests {
+    private func transaction(_ framer: inout RTUFramer, unit: UInt8, address: UInt16) -> [[UInt8]] {
+        let request = Request.readHoldingRegisters(address: address, count: 3)
+        framer.expectReply(to: request, unit: unit, sent: RTUFrame.encode(unit: unit, pdu: request.pdu))
+        let other = RTUFrame.encode(unit: unit &+ 1, pdu: Response.registers([7, 7, 7]).pdu(for: request))
+        let reply = RTUFrame.encode(unit: unit, pdu: Response.registers([address, 1, 2]).pdu(for: request))
+        return framer.receive([0xFF] + other + reply)
+    }
+
+    @Test func repliesAreFramedAlikePastTheGrammarsKept() {
+        var framer = RTUFramer()
+        let count = RTUFramer.replyGrammarLimit + 100
+        var framed = 0
+        for round in 0..<2 {
+            for index in 0..<count {
+                let unit = UInt8(1 + index % 200), address = UInt16(index)
+                let expected = RTUFrame.encode(unit: unit, pdu: Response.registers([address, 1, 2]).pdu(for: .readHoldingRegisters(address: address, count: 3)))
+                if transaction(&framer, unit: unit, address: address) == [expected] { framed += 1 } else { Issue.record("round \(round), request \(index)") }
+            }
+        }
+        #expect(framed == 2 * count)
+        #expect(framer.counters.frames == 2 * count && framer.counters.crcErrors == 0)
+    }
+
+    @Test func anExceptionIsFramedWhenTheGrammarWasKept() {
+        var framer = RTUFramer()
+        _ = transaction(&framer, unit: 5, address: 9)
+        let request = Request.readHoldingRegisters(address: 9, count: 3)
+        framer.expectReply(to: request, unit: 5, sent: RTUFrame.encode(unit: 5, pdu: request.pdu))
+        let exception = RTUFrame.encode(unit: 5, pdu: [0x83, 0x02])
+        #expect(framer.receive(exception) == [exception])
+    }
+
+    /// Few pairs are kept in a list, many in a table: the same answers either way.
+    @Test func aPairTableAnswersAlikeSmallOrLarge() {
+        let few: [UInt16: UInt8] = [0x0103: 1, 0x0183: 2, 0x0203: 4]
+        var many = few
+        for unit in UInt16(10)..<20 { many[unit << 8 | 0x10] = 8 }
+        let small = PairTable(few), large = PairTable(many)
+        for unit in UInt8(0)..<30 {
+            for function: UInt8 in [0x03, 0x83, 0x10, 0x04] {
+                let key = UInt16(unit) << 8 | UInt16(function)
+                #expect(small.machines(unit, function) == few[key] ?? 0)
+                #expect(large.machines(unit, function) == many[key] ?? 0)
+            }
+        }
+    }
+}
