@@ -80,3 +80,33 @@ func answer(_ descriptor: Int32, frameLength: Int, reply: [UInt8], for seconds: 
         _ = reply.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 }
+
+/// The median round trip of one byte through a pty and back (µs), with the
+/// threads set as the line's are (1 ns timer slack): the harness's share of
+/// a silence measured on the paced bus, which holds one such round trip (the
+/// reply's last byte to the master, the request's first to the carrier).
+func ptyRoundTrip(count: Int = 2000) throws -> Double {
+    let terminal = try PseudoTerminal()
+    let port = try SerialPort(path: terminal.path, settings: SerialSettings(baud: 115200, parity: .none))
+    let controller = terminal.controller
+    let echo = Thread {
+        SerialPort.usePreciseTimers()
+        var byte: UInt8 = 0
+        for _ in 0..<count {
+            var request = pollfd(fd: controller, events: Int16(POLLIN), revents: 0)
+            guard fgw_wait_many(&request, 1, 1_000_000_000) > 0, read(controller, &byte, 1) == 1 else { return }
+            _ = write(controller, &byte, 1)
+        }
+    }
+    echo.start()
+    SerialPort.usePreciseTimers()
+    var times: [Double] = []
+    for index in 0..<count {
+        let start = ContinuousClock.now
+        try port.write([UInt8(truncatingIfNeeded: index)])
+        guard try !port.read(limit: 1, deadline: .now + .seconds(1)).isEmpty else { break }
+        times.append(microseconds(ContinuousClock.now - start))
+    }
+    withExtendedLifetime(terminal) {}
+    return percentile(times, 0.5)
+}

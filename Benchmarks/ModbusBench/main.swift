@@ -67,6 +67,7 @@ func pacedLine(baud: Int, paced: Bool = true) throws -> (VirtualBus, SlaveThread
 /// `seconds`, with four requests always waiting (as TCP clients and a poller
 /// keep a busy line's queue), so that the line is never idle for want of one.
 func lineBench(baud: Int, seconds: Double) async throws {
+    let roundTrip = try ptyRoundTrip()
     let (line, slave, settings) = try pacedLine(baud: baud)
     let bus = Bus(name: "bench", port: try SerialPort(path: line.paths[0], settings: settings), logger: Logger(label: "bench"))
     let request = Request.readHoldingRegisters(address: 0, count: 10)
@@ -79,7 +80,8 @@ func lineBench(baud: Int, seconds: Double) async throws {
     var fields = gapFigures(line.takeSilences(), t35: settings.t35)
     fields.merge(["bench": "line", "baud": baud, "transactions": count, "wrong": wrong,
                   "seconds": Double(elapsed.seconds) + Double(elapsed.attoseconds) * 1e-18,
-                  "request_bytes": request.pdu.count + 3, "reply_bytes": request.replyFrameLength]) { $1 }
+                  "request_bytes": request.pdu.count + 3, "reply_bytes": request.replyFrameLength,
+                  "pty_round_trip_us": roundTrip]) { $1 }
     report(fields)
     await bus.close()
     slave.stop()
