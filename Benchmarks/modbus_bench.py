@@ -286,7 +286,8 @@ def line_bench(release_dir):
         print(f"    fieldgw  {spread(efficiency)}%   silence beyond t3.5 µs: p50 {spread([r['gap_p50_us'] for r in ours], '{:.0f}')}"
               f"  p99 {spread([r['gap_p99_us'] for r in ours], '{:.0f}')}  max {spread([r['gap_max_us'] for r in ours], '{:.0f}')}"
               f"   {wrong} wrong")
-        print(f"             (the harness's share: the slave's turnaround beyond t3.5 p50 {spread([r['slave_gap_p50_us'] for r in ours], '{:.0f}')} µs;"
+        print(f"             (the harness's share: the slave's turnaround beyond t3.5 p50 {spread([r['slave_gap_p50_us'] for r in ours], '{:.0f}')} µs,"
+              f" p99 {spread([r['slave_gap_p99_us'] for r in ours], '{:.0f}')} µs;"
               f" each silence holds one pty round trip, p50 {spread([r['pty_round_trip_us'] for r in ours], '{:.0f}')} µs)")
         print(f"    pymodbus {spread(their_efficiency)}%   silence beyond t3.5 µs: p50 {spread([r['gap_p50_us'] for r in theirs], '{:.0f}')}"
               f"  p99 {spread([r['gap_p99_us'] for r in theirs], '{:.0f}')}  max {spread([r['gap_max_us'] for r in theirs], '{:.0f}')}"
