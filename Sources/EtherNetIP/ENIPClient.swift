@@ -6,9 +6,9 @@ import Synchronization
 /// a registered session, unconnected messages through Unconnected Send (to
 /// backplane slot 0; sent as they are to a target that does not route, as
 /// libplctag's ab_server and a Micro800), or a Forward Open connection
-/// (Large, falling back to the ordinary one) for connected messages. Requests may be sent from many
-/// tasks at once: they are pipelined on the one TCP connection and their
-/// replies matched in order.
+/// (Large, falling back to the ordinary one) for connected messages.
+/// Requests may be sent from many tasks at once: they are pipelined on the
+/// one TCP connection and their replies matched in order.
 public final class ENIPClient: Sendable {
     public struct Failure: Error, CustomStringConvertible {
         public let description: String

@@ -154,7 +154,8 @@ public final class RTUMaster {
     /// be kept waiting), so that a port that hands over each byte as it
     /// comes costs three wake-ups a reply, not one a byte (measured on a
     /// 115200-baud line of polls alone: 665 µs of CPU a transaction waking
-    /// for each byte of its 25-byte replies, 320–375 µs waking four times).
+    /// for each byte of its 25-byte replies, 320–375 µs waking four times
+    /// with naps of at most 1 ms).
     private func letTheRestArrive(_ rest: Int, before deadline: ContinuousClock.Instant) {
         guard rest > 1 else { return }
         let nap = min(port.settings.characterTime * (rest - 1), .milliseconds(3), ContinuousClock.now.duration(to: deadline))
@@ -194,4 +195,3 @@ public final class RTUMaster {
     static let coarseMargin = Duration.microseconds(300)
     static let fineMargin = Duration.microseconds(40)
 }
-

@@ -54,7 +54,7 @@ final class ServerLoop: @unchecked Sendable {
     /// Looks that found work, less those that found none (0 to 8): the loop
     /// spins while they pay. In the gateway a request goes to a serial line
     /// and its reply comes milliseconds later, so a look after it finds
-    /// nothing: the measured capacity run spent a tenth of a core on them.
+    /// nothing: at 8 lines they were a tenth of the gateway's CPU.
     private var spinScore = 8
     /// Wake-ups since the last look: one in 32 looks again while the score is 0.
     private var wakesSinceLook = 0

@@ -7,12 +7,17 @@ import Testing
 /// Our RTU master and slaves on a VirtualBus paced at 19200 baud.
 @Suite struct RTUTransactionTests {
     private let settings = SerialSettings(baud: 19200)
+    /// How long a master waits for a slave that does answer: long, because a
+    /// fresh-clone CI run once left this suite's slaves without the CPU for
+    /// 500 ms (the whole suite stalled for a minute under the first test
+    /// process's load); what these tests check is what comes back, not when.
+    private static let replyWait = Duration.seconds(5)
 
     @Test func readWriteAndExceptions() throws {
         let bus = try VirtualBus(ends: 2, settings: settings)
         let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice(Array(0..<10))]))
         defer { slave.stop() }
-        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(500))
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: Self.replyWait)
         #expect(try master.send(.readHoldingRegisters(address: 2, count: 3), unit: 1) == .registers([2, 3, 4]))
         #expect(try master.send(.writeMultipleRegisters(address: 0, values: [7, 8]), unit: 1) == .writeMultiple(address: 0, count: 2))
         #expect(try master.send(.readHoldingRegisters(address: 0, count: 2), unit: 1) == .registers([7, 8]))
@@ -25,7 +30,7 @@ import Testing
         let one = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([111])]))
         let two = SlaveThread(path: bus.paths[2], settings: settings, units: UnitMap(devices: [2: holdingDevice([222])]))
         defer { one.stop(); two.stop() }
-        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(500))
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: Self.replyWait)
         for _ in 0..<3 {
             #expect(try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 2) == .registers([222]))
             #expect(try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 1) == .registers([111]))
@@ -37,7 +42,7 @@ import Testing
         let device = holdingDevice([0])
         let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: device]))
         defer { slave.stop() }
-        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(300),
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: Self.replyWait,
                                turnaround: .milliseconds(50))
         #expect(try master.send(.writeSingleRegister(address: 0, value: 77), unit: 0) == nil)
         #expect(device.store.value(at: ModbusAddress(40001)!) == 77)
@@ -49,7 +54,7 @@ import Testing
         let bus = try VirtualBus(ends: 2, settings: settings)
         let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([9])]))
         defer { slave.stop() }
-        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(500))
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: Self.replyWait)
         master.interFrameDelay = .milliseconds(60)
         let start = ContinuousClock.now
         for _ in 0..<4 { #expect(try master.send(.readHoldingRegisters(address: 0, count: 1), unit: 1) == .registers([9])) }
@@ -70,7 +75,7 @@ import Testing
         let bus = try VirtualBus(ends: 2, settings: settings, localEcho: true)
         let slave = SlaveThread(path: bus.paths[1], settings: settings, units: UnitMap(devices: [1: holdingDevice([5, 6])]))
         defer { slave.stop() }
-        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .milliseconds(500))
+        let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: Self.replyWait)
         #expect(try master.send(.readHoldingRegisters(address: 0, count: 2), unit: 1) == .registers([5, 6]))
         #expect(try master.send(.writeSingleRegister(address: 1, value: 9), unit: 1) == .writeSingleRegister(address: 1, value: 9))
         #expect(try master.send(.readHoldingRegisters(address: 0, count: 2), unit: 1) == .registers([5, 9]))
