@@ -265,7 +265,7 @@ def report(ours, theirs):
     lines = ours["lines"]
     low = min(ours["rates"]) / limit * 100
     print(f"  {lines:>2} lines: fieldgw {ours['total']:7.1f} tx/s = {ours['total'] / (limit * lines):6.1%} of {limit * lines:7.1f}"
-          f" (worst line {low:5.1f}%), CPU {ours['cpu_us']:5.1f} µs/tx = {ours['cpu_share']:6.1%} of a core,"
+          f" (per line {min(ours['rates']):.1f}-{max(ours['rates']):.1f}; worst line {low:5.1f}%), CPU {ours['cpu_us']:5.1f} µs/tx = {ours['cpu_share']:6.1%} of a core,"
           f" RSS {ours['rss']:5.1f} MiB (peak {ours['peak']:5.1f}), TCP p99 {ours['tcp_p99'] / 1000:6.1f} ms"
           f" ({ours['tcp_errors']} wrong), silence beyond t3.5 p50/p99 {ours['gap_p50']:.0f}/{ours['gap_p99']:.0f} µs,"
           f" ENIP {ours['enip_reads']} reads p99 {ours['enip_p99'] / 1000:.1f} ms, refused: {ours['enip_failures'] or 'none'}")
