@@ -23,9 +23,9 @@ contexts (ab_server echoes none), against it and against fieldgw,
 alternated over five rounds; our pipelined figure (depth 8) printed beside.
 Floor: fieldgw's median at least ab_server's.
 """
-import statistics
 import json
 import re
+import statistics
 import subprocess
 import sys
 import time
