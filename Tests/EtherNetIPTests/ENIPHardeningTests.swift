@@ -93,10 +93,15 @@ import Testing
         let talker = try RawConnection(port: server.port)
         talker.send(listIdentity)
         #expect(talker.receive(count: 24).count == 24)
+        // A client's idle clock starts when the server admits it, on its
+        // event loop, not when the connect returns: each is waited for, or
+        // under load `second` could be admitted first and be the longest idle.
         let first = try RawConnection(port: server.port)
-        usleep(50_000)
+        try await awaitAdmitted(server, 2)
+        try await Task.sleep(for: .milliseconds(50))
         let second = try RawConnection(port: server.port)
-        usleep(50_000)
+        try await awaitAdmitted(server, 3)
+        try await Task.sleep(for: .milliseconds(50))
         talker.send(listIdentity)
         #expect(talker.receive(count: 24).count == 24)
         let newcomer = try RawConnection(port: server.port)
@@ -106,5 +111,12 @@ import Testing
         second.send(listIdentity)
         #expect(second.receive(count: 24).count == 24, "the others are untouched")
         try await server.close()
+    }
+
+    /// Waits (at most 10 s) until the server holds `count` clients.
+    private func awaitAdmitted(_ server: ENIPServer, _ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.connections.count < count && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(server.connections.count >= count, "the server admitted \(server.connections.count) of \(count) clients")
     }
 }
