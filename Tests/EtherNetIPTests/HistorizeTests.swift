@@ -6,44 +6,40 @@ import Testing
 /// history reader reads the file back.
 @Suite struct HistorizeTests {
     @Test func everyReadAndWriteIsRecordedAsCpppoRecordsThem() throws {
-        let directory = try Peers.scratchDirectory("historize").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/tags.hst"
-        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=INT[10]", "Temp=REAL"])
-        defer { server.stop() }
-        let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
-        let pylogix = """
-            import sys
-            from pylogix import PLC
-            with PLC("127.0.0.1") as plc:
-                plc.Port = int(sys.argv[1])
-                print(plc.Write("SCADA[2]", 5).Status, plc.Read("SCADA[0]", 4).Value, plc.Write("Temp", 21.5).Status, plc.Read("Temp").Value)
-            """
-        let client = try Peers.run(Peers.python(), ["-c", pylogix, port])
-        #expect(client.text == "Success [0, 0, 5, 0] Success 21.5\n", "\(client.text) \(client.stderr)")
-        let reader = """
-            import sys, json
-            from cpppo.history import opener, parse_record
-            with opener(sys.argv[1]) as fd:
-                n = -1
-                while True:
-                    try:
-                        n, (ts, serial, data) = parse_record(fd, n)
-                    except (StopIteration, RuntimeError):
-                        break
-                    print(json.dumps(serial), json.dumps(json.loads(data)))
-            """
-        let records = try Peers.run(Peers.cpppoPython(), ["-W", "ignore", "-c", reader, path])
-        #expect(records.status == 0, "\(records.stderr)")
-        let lines = records.text.split(separator: "\n").map(String.init)
-        let expected = ["[\"SCADA\", [2, 2]] {\"write\": [5]}", "[\"SCADA\", [0, 3]] {\"read\": [0, 0, 5, 0]}",
-                        "[\"Temp\", [0, 0]] {\"write\": [21.5]}", "[\"Temp\", [0, 0]] {\"read\": [21.5]}"]
-        // pylogix reads a tag once to learn its type before it writes: those reads are recorded too.
-        var remaining = expected[...]
-        for line in lines where line == remaining.first { remaining.removeFirst() }
-        #expect(remaining.isEmpty, "missing \(Array(remaining)) in \(lines)")
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text.hasPrefix("# ") && text.contains(": Started recording Tag: SCADA\n") && text.contains(": Started recording Tag: Temp\n"))
+        try withHistorizingServer("historize", ["SCADA=INT[10]", "Temp=REAL"]) { path, port, _ in
+            let pylogix = """
+                import sys
+                from pylogix import PLC
+                with PLC("127.0.0.1") as plc:
+                    plc.Port = int(sys.argv[1])
+                    print(plc.Write("SCADA[2]", 5).Status, plc.Read("SCADA[0]", 4).Value, plc.Write("Temp", 21.5).Status, plc.Read("Temp").Value)
+                """
+            let client = try Peers.run(Peers.python(), ["-c", pylogix, port])
+            #expect(client.text == "Success [0, 0, 5, 0] Success 21.5\n", "\(client.text) \(client.stderr)")
+            let reader = """
+                import sys, json
+                from cpppo.history import opener, parse_record
+                with opener(sys.argv[1]) as fd:
+                    n = -1
+                    while True:
+                        try:
+                            n, (ts, serial, data) = parse_record(fd, n)
+                        except (StopIteration, RuntimeError):
+                            break
+                        print(json.dumps(serial), json.dumps(json.loads(data)))
+                """
+            let records = try Peers.run(Peers.cpppoPython(), ["-W", "ignore", "-c", reader, path])
+            #expect(records.status == 0, "\(records.stderr)")
+            let lines = records.text.split(separator: "\n").map(String.init)
+            let expected = ["[\"SCADA\", [2, 2]] {\"write\": [5]}", "[\"SCADA\", [0, 3]] {\"read\": [0, 0, 5, 0]}",
+                            "[\"Temp\", [0, 0]] {\"write\": [21.5]}", "[\"Temp\", [0, 0]] {\"read\": [21.5]}"]
+            // pylogix reads a tag once to learn its type before it writes: those reads are recorded too.
+            var remaining = expected[...]
+            for line in lines where line == remaining.first { remaining.removeFirst() }
+            #expect(remaining.isEmpty, "missing \(Array(remaining)) in \(lines)")
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.hasPrefix("# ") && text.contains(": Started recording Tag: SCADA\n") && text.contains(": Started recording Tag: Temp\n"))
+        }
     }
 }
 
@@ -88,32 +84,28 @@ import Testing
 /// the elements it carried, together covering the whole read once.
 @Suite struct HistorizeFragmentTests {
     @Test func eachPartOfABigReadNamesItsOwnElements() throws {
-        let directory = try Peers.scratchDirectory("historize-parts").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/tags.hst"
-        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=INT[1000]"])
-        defer { server.stop() }
-        let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
-        // Unconnected, at most 504 bytes a reply: 2000 bytes come in five parts.
-        let client = try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "SCADA[999]=(INT)7", "SCADA[0-999]"])
-        #expect(client.status == 0, "\(client.text) \(client.stderr)")
-        let reader = """
-            import sys, json
-            for line in open(sys.argv[1]):
-                if line.startswith("#"): continue
-                stamp, serial, data = line.split("\\t", 2)
-                serial, data = json.loads(serial), json.loads(data)
-                if "read" in data and serial[1][1] - serial[1][0] > 0:
-                    print(serial[1][0], serial[1][1], len(data["read"]), data["read"][-1])
-            """
-        let parts = try Peers.run(Peers.python(), ["-c", reader, path]).text.split(separator: "\n").map { $0.split(separator: " ").compactMap { Int($0) } }
-        #expect(parts.count > 1, "a read of 2000 bytes comes in parts: \(parts)")
-        var next = 0
-        for part in parts where part.count == 4 {
-            #expect(part[0] == next && part[1] - part[0] + 1 == part[2], "\(part)")
-            next = part[1] + 1
+        try withHistorizingServer("historize-parts", ["SCADA=INT[1000]"]) { path, port, _ in
+            // Unconnected, at most 504 bytes a reply: 2000 bytes come in five parts.
+            let client = try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "SCADA[999]=(INT)7", "SCADA[0-999]"])
+            #expect(client.status == 0, "\(client.text) \(client.stderr)")
+            let reader = """
+                import sys, json
+                for line in open(sys.argv[1]):
+                    if line.startswith("#"): continue
+                    stamp, serial, data = line.split("\\t", 2)
+                    serial, data = json.loads(serial), json.loads(data)
+                    if "read" in data and serial[1][1] - serial[1][0] > 0:
+                        print(serial[1][0], serial[1][1], len(data["read"]), data["read"][-1])
+                """
+            let parts = try Peers.run(Peers.python(), ["-c", reader, path]).text.split(separator: "\n").map { $0.split(separator: " ").compactMap { Int($0) } }
+            #expect(parts.count > 1, "a read of 2000 bytes comes in parts: \(parts)")
+            var next = 0
+            for part in parts where part.count == 4 {
+                #expect(part[0] == next && part[1] - part[0] + 1 == part[2], "\(part)")
+                next = part[1] + 1
+            }
+            #expect(next == 1000 && parts.last?.last == 7, "\(parts)")
         }
-        #expect(next == 1000 && parts.last?.last == 7, "\(parts)")
     }
 }
 
@@ -139,26 +131,35 @@ import Testing
 /// the file after the server is killed with SIGKILL (no chance to flush).
 @Suite struct HistorizeCrashTests {
     @Test func everyAcknowledgedWriteSurvivesSIGKILL() throws {
-        let directory = try Peers.scratchDirectory("crash").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/tags.hst"
-        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path, "SCADA=DINT[10]"])
-        defer { server.stop() }
-        let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
-        let pylogix = """
-            import sys
-            from pylogix import PLC
-            with PLC("127.0.0.1") as plc:
-                plc.Port = int(sys.argv[1])
-                print(sum(plc.Write("SCADA[1]", n).Status == "Success" for n in range(1, 201)))
-            """
-        let client = try Peers.run(Peers.python(), ["-c", pylogix, port])
-        #expect(client.text == "200\n", "\(client.text) \(client.stderr)")
-        kill(server.processIdentifier, SIGKILL)
-        server.stop()
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let written = text.split(separator: "\n").filter { $0.contains("[\"SCADA\", [1, 1]]\t{\"write\": [") }
-        #expect(written.count == 200, "every acknowledged write is on disk")
-        #expect(written.last?.hasSuffix("{\"write\": [200]}") == true)
+        try withHistorizingServer("crash", ["SCADA=DINT[10]"]) { path, port, server in
+            let pylogix = """
+                import sys
+                from pylogix import PLC
+                with PLC("127.0.0.1") as plc:
+                    plc.Port = int(sys.argv[1])
+                    print(sum(plc.Write("SCADA[1]", n).Status == "Success" for n in range(1, 201)))
+                """
+            let client = try Peers.run(Peers.python(), ["-c", pylogix, port])
+            #expect(client.text == "200\n", "\(client.text) \(client.stderr)")
+            kill(server.processIdentifier, SIGKILL)
+            server.stop()
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let written = text.split(separator: "\n").filter { $0.contains("[\"SCADA\", [1, 1]]\t{\"write\": [") }
+            #expect(written.count == 200, "every acknowledged write is on disk")
+            #expect(written.last?.hasSuffix("{\"write\": [200]}") == true)
+        }
     }
+}
+
+/// `fieldgw enip-server --historize` serving `tags` on a port of its own,
+/// writing to a scratch directory: `body` gets the file's path, the port and
+/// the server; then the server is stopped and the directory removed.
+private func withHistorizingServer(_ name: String, _ tags: [String], _ body: (_ path: String, _ port: String, _ server: PeerProcess) throws -> Void) throws {
+    let directory = try Peers.scratchDirectory(name).path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/tags.hst"
+    let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "--historize", path] + tags)
+    defer { server.stop() }
+    let port = String(try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ").split(separator: ":").last!)
+    try body(path, port, server)
 }
