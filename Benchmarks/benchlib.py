@@ -1,5 +1,5 @@
 """What the benchmark scripts share: a free port, a Mosquitto of their own,
-Modbus's CRC, and how a figure over rounds is told (median, and range)."""
+Modbus's CRC and a line's limit, and how a figure over rounds is told (median, and range)."""
 import os
 import statistics
 import socket
@@ -45,6 +45,14 @@ def crc16(data):
         for _ in range(8):
             crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
     return bytes((crc & 0xFF, crc >> 8))
+
+
+def line_limit(baud, request_bytes, reply_bytes):
+    """Transactions/s a line can carry at most: both frames' characters (8N1:
+    10 bits each) and two t3.5 silences (1.75 ms each above 19200 baud)."""
+    character = 10 / baud
+    t35 = 0.00175 if baud > 19200 else 3.5 * character
+    return 1 / ((request_bytes + reply_bytes) * character + 2 * t35)
 
 
 def spread(values, form="{:,.1f}"):

@@ -58,9 +58,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 REQUEST_BYTES, REPLY_BYTES = 8, 25
 
 
-def line_limit():
-    """Transactions/s a 115200-baud 8N1 line carries at most: both frames and two t3.5 (1.75 ms) silences."""
-    return 1 / ((REQUEST_BYTES + REPLY_BYTES) * 10 / BAUD + 2 * 0.00175)
+# Transactions/s one line carries at most: both frames and two t3.5 (1.75 ms) silences.
+LINE_LIMIT = benchlib.line_limit(BAUD, REQUEST_BYTES, REPLY_BYTES)
 
 
 def slaves(release_dir, lines):
@@ -261,22 +260,21 @@ def measure_pymodbus(release_dir, lines, window=WINDOW_S):
 
 
 def report(ours, theirs):
-    limit = line_limit()
     lines = ours["lines"]
-    low = min(ours["rates"]) / limit * 100
-    print(f"  {lines:>2} lines: fieldgw {ours['total']:7.1f} tx/s = {ours['total'] / (limit * lines):6.1%} of {limit * lines:7.1f}"
+    low = min(ours["rates"]) / LINE_LIMIT * 100
+    print(f"  {lines:>2} lines: fieldgw {ours['total']:7.1f} tx/s = {ours['total'] / (LINE_LIMIT * lines):6.1%} of {LINE_LIMIT * lines:7.1f}"
           f" (per line {min(ours['rates']):.1f}-{max(ours['rates']):.1f}; worst line {low:5.1f}%), CPU {ours['cpu_us']:5.1f} µs/tx = {ours['cpu_share']:6.1%} of a core,"
           f" RSS {ours['rss']:5.1f} MiB (peak {ours['peak']:5.1f}), TCP p99 {ours['tcp_p99'] / 1000:6.1f} ms"
           f" ({ours['tcp_errors']} wrong), silence beyond t3.5 p50/p99 {ours['gap_p50']:.0f}/{ours['gap_p99']:.0f} µs,"
           f" ENIP {ours['enip_reads']} reads p99 {ours['enip_p99'] / 1000:.1f} ms, refused: {ours['enip_failures'] or 'none'}")
-    print(f"            pymodbus {theirs['total']:7.1f} tx/s = {theirs['total'] / (limit * lines):6.1%}"
-          f" (worst line {min(theirs['rates']) / limit * 100:5.1f}%), CPU {theirs['cpu_us']:5.1f} µs/tx = {theirs['cpu_share']:6.1%} of a core,"
+    print(f"            pymodbus {theirs['total']:7.1f} tx/s = {theirs['total'] / (LINE_LIMIT * lines):6.1%}"
+          f" (worst line {min(theirs['rates']) / LINE_LIMIT * 100:5.1f}%), CPU {theirs['cpu_us']:5.1f} µs/tx = {theirs['cpu_share']:6.1%} of a core,"
           f" RSS {theirs['rss']:5.1f} MiB, {theirs['wrong']} wrong")
 
 
 def capacity(release_dir, peer_dir):
     print(f"Capacity: lines at {BAUD} baud x {SLAVES} slaves polled every {PERIOD_S} s, {TCP_CLIENTS} Modbus/TCP clients"
-          f" and {ENIP_CLIENTS} EtherNet/IP clients; {WINDOW_S} s windows; line limit {line_limit():.1f} tx/s")
+          f" and {ENIP_CLIENTS} EtherNet/IP clients; {WINDOW_S} s windows; line limit {LINE_LIMIT:.1f} tx/s")
     missed, at_floor = [], []
     with tempfile.TemporaryDirectory() as directory:
         for lines in SIZES:
@@ -290,7 +288,7 @@ def capacity(release_dir, peer_dir):
                 wrong_tags = {reason: count for reason, count in ours["enip_failures"].items() if reason != "Resource unavailable"}
                 if ours["tcp_errors"] or wrong_tags:
                     missed.append(f"{lines} lines: {ours['tcp_errors']} wrong TCP replies, tag reads wrong: {wrong_tags}")
-    worst = statistics.median(min(r["rates"]) / line_limit() * 100 for r in at_floor)
+    worst = statistics.median(min(r["rates"]) / LINE_LIMIT * 100 for r in at_floor)
     rss = statistics.median(r["rss"] for r in at_floor)
     cpu = statistics.median(r["cpu_share"] for r in at_floor)
     print(f"  at {FLOOR_LINES} lines, median of {FLOOR_ROUNDS}: worst line {worst:.1f}% (floor 90%), RSS {rss:.1f} MiB (floor 64),"

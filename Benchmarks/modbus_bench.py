@@ -41,6 +41,7 @@ import tempfile
 import time
 
 import benchlib
+from benchlib import line_limit, spread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -97,7 +98,7 @@ def server_bench(release_dir, peer_dir):
     for scenario, _, _ in SCENARIOS:
         ours, libmodbus, pymodbus = (figures[(n, scenario)] for n in ("fieldgw", "libmodbus", "pymodbus"))
         mine, theirs = statistics.median(ours), statistics.median(libmodbus)
-        print(f"  {scenario:28} fieldgw {benchlib.spread(ours, '{:,.0f}')}   libmodbus {benchlib.spread(libmodbus, '{:,.0f}')}"
+        print(f"  {scenario:28} fieldgw {spread(ours, '{:,.0f}')}   libmodbus {spread(libmodbus, '{:,.0f}')}"
               f" ({mine / theirs:.2f}x)   pymodbus {statistics.median(pymodbus):>7,.0f} ({mine / statistics.median(pymodbus):.1f}x)")
         if mine < theirs:
             missed.append(f"{scenario}: median below libmodbus's")
@@ -189,7 +190,7 @@ def framer_bench(release_dir):
         aligned_seconds, aligned_recovered = pymodbus_framer(pieces, small_frames, small_lengths)
         label = "in random noise" if noisy else "back to back, no noise"
         print(f"  {label}:")
-        print(f"    fieldgw  {benchlib.spread(rates)} MB/s (median, range of {len(rates)} rounds) over {ours['bytes'] / 2**20:.0f} MiB:"
+        print(f"    fieldgw  {spread(rates)} MB/s (median, range of {len(rates)} rounds) over {ours['bytes'] / 2**20:.0f} MiB:"
               f" {ours['recovered']:,} of {ours['frames']:,} frames"
               f" recovered, {ours['extra']} not sent, {ours['crc_errors']:,} candidates failed their CRC")
         print(f"    pymodbus {len(small) / seconds / 1e6:8.1f} MB/s over {len(small) / 2**20:.0f} MiB, same reads:"
@@ -203,14 +204,6 @@ def framer_bench(release_dir):
         if ours["recovered"] != ours["frames"] or ours["extra"]:
             missed.append(f"framer {label}: frames lost or invented")
     return missed
-
-
-def line_limit(baud, request_bytes, reply_bytes):
-    """Transactions/s a line can carry at most: both frames' characters (8N1:
-    10 bits each) and two t3.5 silences (1.75 ms each above 19200 baud)."""
-    character = 10 / baud
-    t35 = 0.00175 if baud > 19200 else 3.5 * character
-    return 1 / ((request_bytes + reply_bytes) * character + 2 * t35)
 
 
 PYMODBUS_LINE = """
@@ -249,10 +242,6 @@ def ours_line(release_dir, baud, seconds):
     run = json.loads(subprocess.run([os.path.join(release_dir, "modbus-bench"), "line", str(baud), str(seconds)],
                                     check=True, capture_output=True, text=True).stdout)
     return {**run, "rate": run["transactions"] / run["seconds"]}
-
-
-def spread(values, form="{:.1f}"):
-    return benchlib.spread(values, form)
 
 
 LINE_ROUNDS = 3

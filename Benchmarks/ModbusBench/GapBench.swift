@@ -34,13 +34,11 @@ func ptyGapBench(seconds: Double) async throws {
     let settings = SerialSettings(baud: 115200, parity: .none)
     let bus = Bus(name: "pty", port: try SerialPort(path: terminal.path, settings: settings), logger: Logger(label: "bench"))
     let request = Request.readHoldingRegisters(address: 0, count: 10)
-    let reply = RTUFrame.encode(unit: 1, pdu: Response.registers(Array(0..<10)).pdu(for: request))
-    let tally = Tally(bus: bus, pdu: request.pdu, expected: Response.registers(Array(0..<10)).pdu(for: request))
-    let controller = terminal.controller
-    let slave = Thread { answer(controller, frameLength: request.pdu.count + 3, reply: reply, for: seconds) }
-    let gaps = GapBox()
-    slave.threadDictionary["gaps"] = gaps
-    slave.start()
+    let replyPDU = Response.registers(Array(0..<10)).pdu(for: request)
+    let tally = Tally(bus: bus, pdu: request.pdu, expected: replyPDU)
+    let (controller, gaps) = (terminal.controller, GapBox())
+    let reply = RTUFrame.encode(unit: 1, pdu: replyPDU)
+    Thread { answer(controller, frameLength: request.pdu.count + 3, reply: reply, for: seconds, into: gaps) }.start()
     for _ in 0..<4 { tally.next() }
     try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
     let (count, wrong) = tally.stop()
@@ -51,15 +49,15 @@ func ptyGapBench(seconds: Double) async throws {
     report(fields)
 }
 
-/// Where the slave thread leaves its gaps (µs from its reply to the next request).
+/// Where the slave thread leaves its gaps (µs from its reply to the next
+/// request), read once the clients have stopped and no request comes.
 final class GapBox: @unchecked Sendable {
     var value: [Double] = []
 }
 
 /// The pty slave's loop: reads each request (`frameLength` bytes), writes
-/// `reply`, and logs the time from that write's start to the next request's first byte.
-func answer(_ descriptor: Int32, frameLength: Int, reply: [UInt8], for seconds: Double) {
-    let box = Thread.current.threadDictionary["gaps"] as! GapBox
+/// `reply`, and logs in `box` the time from that write's start to the next request's first byte.
+func answer(_ descriptor: Int32, frameLength: Int, reply: [UInt8], for seconds: Double, into box: GapBox) {
     SerialPort.usePreciseTimers()
     var buffer = [UInt8](repeating: 0, count: 256)
     var held = 0

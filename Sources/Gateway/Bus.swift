@@ -116,7 +116,7 @@ public final class Bus: Sendable {
         let slave: UInt8
         let connection: ModbusConnection?
         /// Called once with the reply, on whichever thread has it (the line's, mostly).
-        let deliver: @Sendable ([UInt8]?) -> Void
+        let deliver: ReplyHandler
     }
 
     /// Called with the reply PDU (a slave's exception, or the gateway's own), or nil for a broadcast.
