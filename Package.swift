@@ -55,9 +55,19 @@ let package = Package(
             name: "Discovery",
             dependencies: ["CUdev", .product(name: "Logging", package: "swift-log")]
         ),
+        // The epoll TCP server loop Modbus/TCP and EtherNet/IP serve on.
+        .target(
+            name: "StreamServer",
+            dependencies: [
+                "CEpoll",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "EtherNetIP",
             dependencies: [
+                "StreamServer",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -76,7 +86,7 @@ let package = Package(
         .target(
             name: "Modbus",
             dependencies: [
-                "Automata", "Serial", "CEpoll",
+                "Automata", "Serial", "StreamServer",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -86,7 +96,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "Serial", "Discovery", "EtherNetIP", "History",
+                "Modbus", "Serial", "Discovery", "EtherNetIP", "History", "StreamServer",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -116,7 +126,7 @@ let package = Package(
         .target(
             name: "Web",
             dependencies: [
-                "Gateway", "Modbus", "EtherNetIP", "History",
+                "Gateway", "Modbus", "EtherNetIP", "History", "StreamServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -198,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "ModbusTests",
             dependencies: [
-                "Modbus", "Serial", "TestSupport", "Gateway",
+                "Modbus", "Serial", "TestSupport", "Gateway", "StreamServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

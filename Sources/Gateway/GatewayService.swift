@@ -6,6 +6,7 @@ import Discovery
 import EtherNetIP
 import Logging
 import Modbus
+import StreamServer
 import NIOCore
 import Prometheus
 import Serial

@@ -1,11 +1,12 @@
 import CoreMetrics
+import StreamServer
 import Synchronization
 
 /// A Modbus/TCP listener's figures, labelled `listener` (its HOST:PORT):
 /// clients connected now and since start, requests served, and exception
 /// replies by code. A server loop counts in plain integers and hands them
 /// over once per wake-up, so the hot path pays nothing per request.
-public final class ListenerMetrics: Sendable {
+public final class ListenerMetrics: LoopMetrics {
     let connected: Gauge
     let accepted: Counter
     let requests: Counter
@@ -22,24 +23,18 @@ public final class ListenerMetrics: Sendable {
         requests = Counter(label: "fieldgw_modbus_tcp_requests_total", dimensions: dimensions, factory: factory)
     }
 
-    /// Counts kept by one loop between hand-overs.
-    struct Tally {
-        var accepted = 0
-        var closed = 0
-        var requests = 0
-        var exceptions: [UInt8: Int] = [:]
-        var isEmpty: Bool { accepted == 0 && closed == 0 && requests == 0 && exceptions.isEmpty }
-    }
-
-    /// `now` is read only when the tally has something: the loop calls this
-    /// after every look at its sockets, spinning ones included.
-    func add(_ tally: inout Tally, connected now: @autoclosure () -> Int) {
-        guard !tally.isEmpty else { return }
+    /// Takes a loop's counts since the last hand-over.
+    public func add(_ tally: inout LoopTally, connected now: Int) {
         if tally.accepted > 0 { accepted.increment(by: tally.accepted) }
         if tally.requests > 0 { requests.increment(by: tally.requests) }
-        for (code, count) in tally.exceptions { exceptionCounter(code).increment(by: count) }
-        connected.record(now())
-        tally = Tally()
+        connected.record(now)
+        tally = LoopTally()
+    }
+
+    /// One exception reply with `code`: counted at once (exceptions are few;
+    /// the per-request counts go through the loop's tally).
+    func exception(_ code: UInt8) {
+        exceptionCounter(code).increment()
     }
 
     private func exceptionCounter(_ code: UInt8) -> Counter {

@@ -4,20 +4,19 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import TestSupport
+import StreamServer
 import Testing
 @testable import Modbus
 
 @Suite struct ReplyOrderTests {
-    private func frame(_ transaction: UInt16) -> MBAPFrame { MBAPFrame(transaction: transaction, unit: 1, pdu: [3]) }
-
     @Test func repliesLeaveInTheOrderTheirRequestsCame() {
-        var order = ReplyOrder()
-        let first = order.enqueue(frame(10)), second = order.enqueue(frame(11)), third = order.enqueue(frame(12))
+        var order = ReplyOrder<UInt16>()
+        let first = order.enqueue(10), second = order.enqueue(11), third = order.enqueue(12)
         #expect(order.complete(third, reply: [3, 0]).isEmpty, "held back by the first two")
         #expect(order.complete(second, reply: nil).isEmpty, "no reply (a broadcast), still behind the first")
         let ready = order.complete(first, reply: [3, 1])
-        #expect(ready.map(\.transaction) == [10, 12], "the first, then the third; the second sends nothing")
-        #expect(ready.map(\.pdu) == [[3, 1], [3, 0]])
+        #expect(ready.map(\.token) == [10, 12], "the first, then the third; the second sends nothing")
+        #expect(ready.map(\.reply) == [[3, 1], [3, 0]])
         #expect(order.isEmpty)
     }
 }
@@ -84,10 +83,11 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
     /// its replies is no longer read from until it does; nothing is lost and
     /// nobody else waits.
     @Test func aClientThatDoesNotReadItsRepliesStallsOnlyItself() async throws {
-        var settings = ServerLoop.Settings(serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))), faults: FaultSwitch(), accepts: nil,
-                                           connections: ConnectionCounter(limit: 10), group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        settings.sendBuffer = 8192
-        let server = try ModbusTCPServer.start(host: "127.0.0.1", port: 0, threads: 1, settings: settings)
+        var options = StreamServer.Options()
+        options.connectionLimit = 10
+        options.sendBuffer = 8192
+        let server = try ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))),
+                                               group: MultiThreadedEventLoopGroup.singleton, options: options)
         let greedy = try RawConnection(port: server.port, receiveBuffer: 4096), other = try RawConnection(port: server.port)
         let count = 120_000
         let requests = (0..<count).flatMap { readRequest(UInt16(truncatingIfNeeded: $0), address: UInt16($0 % 100)) }

@@ -7,30 +7,32 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// One thread of the Modbus/TCP server: an epoll set of its listening socket,
-/// its clients and a wake-up eventfd. Requests are framed, served and
-/// answered on this thread; replies that must wait (a serial line) come back
-/// through `post`, from any thread.
+/// One thread of a stream server (Modbus/TCP, EtherNet/IP): an epoll set of
+/// its listening socket, its clients and a wake-up eventfd. Requests are
+/// framed, served and answered on this thread by each client's session;
+/// replies that must wait (a serial line) come back through `post`, from any thread.
 ///
 /// Not a SwiftNIO channel pipeline: measured with 16 connections and one
 /// request in flight each, NIO spent about 4.7 µs of user time per request
 /// before any Modbus work, which left the server no faster than libmodbus.
-/// Here a request costs one read, one write and what `serving` does.
+/// Here a request costs one read, one write and what the session does.
 final class ServerLoop: @unchecked Sendable {
-    struct Settings {
-        let serving: any ModbusServing
-        let faults: FaultSwitch
+    struct Settings: Sendable {
+        let service: any StreamService
         let accepts: (@Sendable (SocketAddress?) -> Bool)?
         let connections: ConnectionCounter
         let group: any EventLoopGroup
         let logger: Logger
         /// Tests shrink clients' kernel send buffers (which otherwise grow to
-        /// megabytes) to reach `ServerConnection.outputLimit` soon.
+        /// megabytes) to reach `outputLimit` soon.
         var sendBuffer: Int32?
-        var timeouts = ModbusTCPServer.Timeouts()
-        var metrics: ListenerMetrics?
+        var timeouts = ServerTimeouts()
+        /// Replies a client has not read beyond this stop its requests being
+        /// read until it catches up (its memory stays bounded).
+        var outputLimit = 1 << 20
+        var metrics: (any LoopMetrics)?
         /// Keep `connected` (who is connected, what each sent) for other
-        /// threads: the simulator's web API. Off, reads pay nothing for it.
+        /// threads: the simulators' web API. Off, reads pay nothing for it.
         var trackClients = false
     }
 
@@ -67,13 +69,13 @@ final class ServerLoop: @unchecked Sendable {
     private let wake: Int32
     private let posted = Mutex(Posted())
     /// The clients and what each has sent, for other threads to read.
-    private let roster = Mutex<[Int: ModbusTCPServer.Client]>([:])
-    /// By `ModbusConnection.id`, which (unlike a socket number) is never reused.
+    private let roster = Mutex<[Int: ConnectedClient]>([:])
+    /// By `StreamClient.id`, which (unlike a socket number) is never reused.
     private var clients: [Int: ServerConnection] = [:]
     private var draining = false
     private var nextSweep = ContinuousClock.now
     /// Counted here, handed to the metrics once per wake-up.
-    private var tally = ListenerMetrics.Tally()
+    private var tally = LoopTally()
 
     init(listener: Int32, settings: Settings) throws(ServerSocketError) {
         self.listener = listener
@@ -83,6 +85,13 @@ final class ServerLoop: @unchecked Sendable {
         guard epoll >= 0, wake >= 0 else { throw ServerSocketError(operation: "epoll", code: errno) }
         watch(listener, key: Self.listenerKey, events: EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
         watch(wake, key: Self.wakeKey, events: EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
+    }
+
+    /// Closes what `init` opened, for a loop never started (a sibling's bind failed).
+    func abandon() {
+        Glibc.close(listener)
+        Glibc.close(epoll)
+        Glibc.close(wake)
     }
 
     /// Runs until `stop`, on a thread of its own.
@@ -117,7 +126,7 @@ final class ServerLoop: @unchecked Sendable {
     }
 
     /// The clients connected now.
-    var connected: [ModbusTCPServer.Client] { roster.withLock { Array($0.values) } }
+    var connected: [ConnectedClient] { roster.withLock { Array($0.values) } }
 
     /// Closes the client `id` (from any thread); false if it is not this loop's.
     func disconnect(_ id: Int) -> Bool {
@@ -161,11 +170,11 @@ final class ServerLoop: @unchecked Sendable {
                 spinScore = max(0, spinScore - 1)
             }
             if count < 0 && errno != EINTR {
-                settings.logger.error("Modbus/TCP server stops: epoll_wait: \(String(cString: strerror(errno)))")
+                settings.logger.error("\(settings.service.name) server stops: epoll_wait: \(String(cString: strerror(errno)))")
                 break
             }
             for event in events.prefix(Int(max(count, 0))) { dispatch(event) }
-            settings.metrics?.add(&tally, connected: settings.connections.current)
+            if let metrics = settings.metrics, !tally.isEmpty { metrics.add(&tally, connected: settings.connections.current) }
             if ContinuousClock.now >= nextSweep { sweep() }
         }
         shutDown()
@@ -237,7 +246,7 @@ final class ServerLoop: @unchecked Sendable {
         case let key:
             guard let client = clients[Int(key)] else { return }
             if event.events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { receive(client) }
-            if event.events & EPOLLOUT.rawValue != 0, clients[client.connection.id] != nil { send(client) }
+            if event.events & EPOLLOUT.rawValue != 0, clients[client.remote.id] != nil { send(client) }
         }
     }
 
@@ -273,7 +282,7 @@ extension ServerLoop {
             }
             if socket < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno != EAGAIN { settings.logger.warning("Modbus/TCP accept: \(String(cString: strerror(errno)))") }
+                if errno != EAGAIN { settings.logger.warning("\(settings.service.name) accept: \(String(cString: strerror(errno)))") }
                 return
             }
             admit(socket, from: SocketAddress(storage))
@@ -284,14 +293,14 @@ extension ServerLoop {
         // 127.0.0.1:47398, not NIO's "[IPv4]127.0.0.1/127.0.0.1:47398".
         let peer = address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
         if let accepts = settings.accepts, !accepts(address) {
-            settings.logger.notice("refused Modbus/TCP connection from \(peer): not in the allow list")
+            settings.logger.notice("refused \(settings.service.name) connection from \(peer): not in the allow list")
             return _ = Glibc.close(socket)
         }
         // At the limit the longest-idle client makes room: idle connections
         // held open (by mistake or on purpose) cannot lock everyone out.
         if !settings.connections.open() {
             guard let idlest = clients.values.filter(\.isIdle).min(by: { $0.lastActivity < $1.lastActivity }) else {
-                settings.logger.notice("refused Modbus/TCP connection from \(peer): connection limit reached, every client busy")
+                settings.logger.notice("refused \(settings.service.name) connection from \(peer): connection limit reached, every client busy")
                 return _ = Glibc.close(socket)
             }
             drop(idlest, because: ClosedByServer(what: "the longest idle at the connection limit, closed for a new client"))
@@ -303,19 +312,23 @@ extension ServerLoop {
         var on: Int32 = 1
         _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         if var size = settings.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
-        let client = ServerConnection(socket: socket, peer: peer, eventLoop: settings.group.next(), interest: EPOLLIN.rawValue)
-        clients[client.connection.id] = client
+        let streamClient = StreamClient(peer: peer, address: address, eventLoop: settings.group.next()) { [self] id, sequence, reply in
+            post(connection: id, sequence: sequence, reply: reply)
+        }
+        let client = ServerConnection(socket: socket, remote: streamClient, session: settings.service.session(for: streamClient),
+                                      interest: EPOLLIN.rawValue)
+        clients[streamClient.id] = client
         if settings.trackClients {
             roster.withLock {
-                $0[client.connection.id] = ModbusTCPServer.Client(id: client.connection.id, interface: address?.ipAddress ?? "?", port: address?.port ?? 0)
+                $0[streamClient.id] = ConnectedClient(id: streamClient.id, interface: address?.ipAddress ?? "?", port: address?.port ?? 0)
             }
         }
         tally.accepted += 1
-        watch(socket, key: UInt64(client.connection.id), events: client.interest, operation: EPOLL_CTL_ADD)
+        watch(socket, key: UInt64(streamClient.id), events: client.interest, operation: EPOLL_CTL_ADD)
     }
 
     /// One read (level-triggered epoll reports again what is left), every
-    /// whole frame in it served, and their replies written at once.
+    /// whole request in it served, and their replies written at once.
     private func receive(_ client: ServerConnection) {
         var result = 0
         client.lastActivity = .now
@@ -326,47 +339,26 @@ extension ServerLoop {
         if result < 0 && (errno == EAGAIN || errno == EINTR) { return }
         guard result > 0 else { return drop(client, because: result == 0 ? nil : ServerSocketError(operation: "read", code: errno)) }
         guard !client.closing else { return client.input.clear() }
-        let before = tally.requests
-        defer {
-            if settings.trackClients {
-                let requests = tally.requests - before
-                roster.withLock { roster in
-                    guard let index = roster.index(forKey: client.connection.id) else { return }
-                    roster.values[index].received += result
-                    roster.values[index].requests += requests
-                }
+        let received = client.session.receive(&client.input, into: &client.output)
+        tally.requests += received.requests
+        if settings.trackClients {
+            roster.withLock { roster in
+                guard let index = roster.index(forKey: client.remote.id) else { return }
+                roster.values[index].received += result
+                roster.values[index].requests += received.requests
             }
         }
-        do {
-            while let frame = try MBAPDecoder.frame(from: &client.input) { serve(frame, for: client) }
-        } catch {
-            // The frames before a bad header are answered; then it closes.
-            settings.logger.notice("closing Modbus/TCP connection from \(client.peer) once answered: \(error)")
+        if let end = received.end {
+            // The requests before a bad header are answered; then it closes.
+            if case .malformed = end {
+                settings.logger.notice("closing \(settings.service.name) connection from \(client.remote.peer) once answered: \(end)")
+            }
             client.closing = true
             client.input.clear()
         }
         client.input.discardReadBytes()
         client.partialSince = client.input.readableBytes == 0 ? nil : client.partialSince ?? client.lastActivity
         send(client)
-    }
-
-    private func serve(_ frame: MBAPFrame, for client: ServerConnection) {
-        tally.requests += 1
-        switch settings.serving.serve(unit: frame.unit, pdu: frame.pdu, from: client.connection, on: client.eventLoop) {
-        case .now(let reply) where client.order.isEmpty:
-            if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), for: client) }
-        case .now(let reply):
-            let sequence = client.order.enqueue(frame)
-            for ready in client.order.complete(sequence, reply: reply) { encode(ready, for: client) }
-        case .later(let future):
-            let sequence = client.order.enqueue(frame)
-            let id = client.connection.id
-            future.whenComplete { [self] result in post(connection: id, sequence: sequence, reply: (try? result.get()) ?? nil) }
-        case .handedOver(let start):
-            let sequence = client.order.enqueue(frame)
-            let id = client.connection.id
-            start { [self] reply in post(connection: id, sequence: sequence, reply: reply) }
-        }
     }
 
     private func deliverPosted() {
@@ -382,18 +374,10 @@ extension ServerLoop {
         var touched: [Int: ServerConnection] = [:]
         for (id, sequence, reply) in replies {
             guard let client = clients[id] else { continue }
-            for ready in client.order.complete(sequence, reply: reply) { encode(ready, for: client) }
+            client.session.complete(sequence, reply: reply, into: &client.output)
             touched[id] = client
         }
         for client in touched.values { send(client) }
-    }
-
-    private func encode(_ frame: MBAPFrame, for client: ServerConnection) {
-        if frame.pdu.count == 2, frame.pdu[0] & 0x80 != 0 { tally.exceptions[frame.pdu[1], default: 0] += 1 }
-        guard settings.faults.isActive else { return MBAPEncoder.write(frame, to: &client.output) }
-        var one = ByteBuffer()
-        MBAPEncoder.write(frame, to: &one)
-        client.output.writeBytes(settings.faults.current.damageTCP(Array(one.readableBytesView)))
     }
 
     /// Writes what the client has waiting, as far as its socket takes it;
@@ -420,13 +404,13 @@ extension ServerLoop {
     /// that does not read its replies.
     private func adjustInterest(_ client: ServerConnection) {
         var wanted: UInt32 = 0
-        if client.output.readableBytes < ServerConnection.outputLimit && !client.closing { wanted |= EPOLLIN.rawValue }
+        if client.output.readableBytes < settings.outputLimit && !client.closing { wanted |= EPOLLIN.rawValue }
         if client.output.readableBytes > 0 { wanted |= EPOLLOUT.rawValue }
         guard wanted != client.interest else { return }
         if wanted & EPOLLIN.rawValue != 0 && client.partialSince != nil { client.partialSince = .now }
         if wanted & EPOLLIN.rawValue == 0 && !client.closing { settings.connections.pausedReading.add(1, ordering: .relaxed) }
         client.interest = wanted
-        watch(client.socket, key: UInt64(client.connection.id), events: wanted, operation: EPOLL_CTL_MOD)
+        watch(client.socket, key: UInt64(client.remote.id), events: wanted, operation: EPOLL_CTL_MOD)
     }
 
     /// Closes one client; `error` says why, nil when it simply went.
@@ -434,7 +418,7 @@ extension ServerLoop {
         if let error {
             // A client that resets its connection has only gone; a bad header is worth a notice.
             let level: Logger.Level = (error as? ServerSocketError)?.code == ECONNRESET ? .debug : .notice
-            settings.logger.log(level: level, "closing Modbus/TCP connection from \(client.peer): \(error)")
+            settings.logger.log(level: level, "closing \(settings.service.name) connection from \(client.remote.peer): \(error)")
         }
         _ = epoll_ctl(epoll, EPOLL_CTL_DEL, client.socket, nil)
         // Unread requests would make the close a reset, and a reset can
@@ -444,11 +428,12 @@ extension ServerLoop {
             while Glibc.read(client.socket, &scratch, scratch.count) > 0 {}
         }
         Glibc.close(client.socket)
-        client.connection.close()
+        client.remote.close()
+        client.session.closed()
         settings.connections.close()
         tally.closed += 1
-        clients[client.connection.id] = nil
-        if settings.trackClients { _ = roster.withLock { $0.removeValue(forKey: client.connection.id) } }
+        clients[client.remote.id] = nil
+        if settings.trackClients { _ = roster.withLock { $0.removeValue(forKey: client.remote.id) } }
     }
 }
 
@@ -456,13 +441,6 @@ extension ServerLoop {
 struct ClosedByServer: Error, CustomStringConvertible {
     let what: String
     var description: String { what }
-}
-
-/// A socket call that failed, with its errno.
-public struct ServerSocketError: Error, CustomStringConvertible {
-    public let operation: String
-    public let code: Int32
-    public var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
 }
 
 extension SocketAddress {

@@ -1,33 +1,30 @@
 import NIOCore
 
-/// One client of the Modbus/TCP server: its socket, the bytes read and not
-/// yet framed, the replies encoded and not yet written, and their order.
+/// One client of a stream server: its socket, the bytes read and not yet
+/// framed, the replies encoded and not yet written, and its session.
 /// Touched only by its server loop's thread.
 final class ServerConnection {
     let socket: Int32
-    let connection = ModbusConnection()
-    let peer: String
-    /// Where a reply that must wait (for a serial line) makes its future.
-    let eventLoop: any EventLoop
+    let remote: StreamClient
+    let session: any StreamSession
     var input = ByteBuffer()
     var output = ByteBuffer()
-    var order = ReplyOrder()
     /// The events epoll reports for it now.
     var interest: UInt32
     /// When it last sent anything.
     var lastActivity = ContinuousClock.now
-    /// Since when the bytes in `input` have not made a whole frame.
+    /// Since when the bytes in `input` have not made a whole request.
     var partialSince: ContinuousClock.Instant?
     /// No more requests are read; it closes once its replies are sent.
     var closing = false
 
     /// Nothing owed to it: no reply waiting or unsent.
-    var isIdle: Bool { order.isEmpty && output.readableBytes == 0 }
+    var isIdle: Bool { !session.owes && output.readableBytes == 0 }
 
-    init(socket: Int32, peer: String, eventLoop: any EventLoop, interest: UInt32) {
+    init(socket: Int32, remote: StreamClient, session: any StreamSession, interest: UInt32) {
         self.socket = socket
-        self.peer = peer
-        self.eventLoop = eventLoop
+        self.remote = remote
+        self.session = session
         self.interest = interest
         input.reserveCapacity(ServerConnection.readSize)
         output.reserveCapacity(ServerConnection.readSize)
@@ -35,6 +32,4 @@ final class ServerConnection {
 
     /// Bytes asked of the kernel per read: many pipelined requests at once.
     static let readSize = 16 * 1024
-    /// Replies a client has not read beyond this stop its requests being read.
-    static let outputLimit = 1 << 20
 }
