@@ -374,7 +374,7 @@ extension GatewayService {
                                        accepts: Self.allowing(enip.allow), logger: logger)
         }
         // At the shutdown it stops accepting with the other listeners; it closes last, with the connections.
-        let part = Part("EtherNet/IP \(enip.host):\(enip.port)", stop: { server.stopAccepting() })
+        let part = Part("EtherNet/IP \(enip.host):\(enip.port)", stop: { server.drain() })
         let pollers = devices.compactMap { sharing[$0.line]?[$0.slave] }.map(ObjectIdentifier.init)
         plant.withLock { $0.enip = Plant.ENIP(configuration: enip, devices: devices, pollers: pollers, server: server, part: part) }
         do {

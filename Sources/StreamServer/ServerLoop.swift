@@ -312,7 +312,8 @@ extension ServerLoop {
         var on: Int32 = 1
         _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         if var size = settings.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
-        let streamClient = StreamClient(peer: peer, address: address, eventLoop: settings.group.next()) { [self] id, sequence, reply in
+        let streamClient = StreamClient(peer: peer, address: address, localAddress: try? StreamServer.boundAddress(of: socket),
+                                        eventLoop: settings.group.next()) { [self] id, sequence, reply in
             post(connection: id, sequence: sequence, reply: reply)
         }
         let client = ServerConnection(socket: socket, remote: streamClient, session: settings.service.session(for: streamClient),

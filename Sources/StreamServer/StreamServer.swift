@@ -113,7 +113,8 @@ public final class StreamServer: Sendable {
         return socket
     }
 
-    private static func boundAddress(of socket: Int32) throws -> SocketAddress {
+    /// The local address of `socket` (a listener's, or a client's end).
+    static func boundAddress(of socket: Int32) throws -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) {

@@ -67,16 +67,20 @@ public final class StreamClient: Sendable {
     /// "127.0.0.1:47398".
     public let peer: String
     public let address: SocketAddress?
+    /// The server's end of the connection (the interface the client reached).
+    public let localAddress: SocketAddress?
     /// Where a reply that must wait (a serial line) makes its future.
     public let eventLoop: any EventLoop
     private let deliver: @Sendable (Int, Int, [UInt8]?) -> Void
     private let open = Atomic(true)
     private static let nextID = Atomic(1)
 
-    init(peer: String, address: SocketAddress?, eventLoop: any EventLoop, deliver: @escaping @Sendable (Int, Int, [UInt8]?) -> Void) {
+    init(peer: String, address: SocketAddress?, localAddress: SocketAddress?, eventLoop: any EventLoop,
+         deliver: @escaping @Sendable (Int, Int, [UInt8]?) -> Void) {
         id = Self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         self.peer = peer
         self.address = address
+        self.localAddress = localAddress
         self.eventLoop = eventLoop
         self.deliver = deliver
     }

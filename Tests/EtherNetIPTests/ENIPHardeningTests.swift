@@ -122,6 +122,21 @@ import Testing
         try await server.close()
     }
 
+    /// UnregisterSession ends the client's connection in order (a FIN, not a
+    /// reset): the server closes it, and the other clients go on.
+    @Test func unregisterSessionClosesOnlyThatConnection() async throws {
+        let server = try await server(.init(connections: 8, idle: nil, frame: .seconds(5)))
+        let leaving = try RawConnection(port: server.port), staying = try RawConnection(port: server.port)
+        let register: [UInt8] = [0x65, 0, 4, 0] + [UInt8](repeating: 0, count: 20) + [1, 0, 0, 0]
+        leaving.send(register)
+        let registered = leaving.receive(count: 28, within: Self.loadedReply)
+        try #require(registered.count == 28 && registered[8..<12] == [0, 0, 0, 0], "registered: \(registered)")
+        leaving.send([0x66, 0, 0, 0] + Array(registered[4..<8]) + [UInt8](repeating: 0, count: 16))
+        #expect(leaving.readsEndOfFile(within: 10), "the server closed the session's connection")
+        #expect(ask(staying, within: Self.loadedReply).count > 24, "another client is served")
+        try await server.close()
+    }
+
     /// Waits (at most 10 s) until the server holds `count` clients.
     private func awaitAdmitted(_ server: ENIPServer, _ count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
