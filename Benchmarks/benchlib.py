@@ -24,6 +24,13 @@ def mosquitto(directory):
     return listening(process, port, "mosquitto")
 
 
+def cpu_seconds(pid):
+    """User and system time of a process so far (from /proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def listening(process, port, name, seconds=10):
     """(process, port) once something accepts on 127.0.0.1:port; the process killed and the run ended if not in time."""
     deadline = time.time() + seconds

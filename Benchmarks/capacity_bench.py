@@ -53,7 +53,6 @@ WINDOW_S = 10
 SIZES = [1, 2, 4, 8, 16]
 FLOOR_LINES = 8
 FLOOR_ROUNDS = 3
-TICKS = os.sysconf("SC_CLK_TCK")
 # Read 10 registers: an 8-byte request, a 25-byte reply.
 REQUEST_BYTES, REPLY_BYTES = 8, 25
 
@@ -110,11 +109,6 @@ def transactions(web_port):
             line = row.split('line="', 1)[1].split('"', 1)[0]
             counts[line] = float(row.rsplit(" ", 1)[1])
     return counts
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def resident_mib(pid, key="VmRSS"):
@@ -174,7 +168,7 @@ def measure_gateway(release_dir, peer_dir, lines, directory, window=WINDOW_S, sa
         time.sleep(WARM_S)
         served.stdin.write("mark\n")
         served.stdin.flush()
-        before, cpu_before, start = transactions(web_port), cpu_seconds(gateway.pid), time.monotonic()
+        before, cpu_before, start = transactions(web_port), benchlib.cpu_seconds(gateway.pid), time.monotonic()
         rss_start = resident_mib(gateway.pid)
         if samples is not None:
             while time.monotonic() - start < window:
@@ -183,7 +177,7 @@ def measure_gateway(release_dir, peer_dir, lines, directory, window=WINDOW_S, sa
                                 resident_mib(gateway.pid)))
         else:
             time.sleep(window)
-        after, cpu_after, elapsed = transactions(web_port), cpu_seconds(gateway.pid), time.monotonic() - start
+        after, cpu_after, elapsed = transactions(web_port), benchlib.cpu_seconds(gateway.pid), time.monotonic() - start
         rss, peak = resident_mib(gateway.pid), resident_mib(gateway.pid, "VmHWM")
         enip_reads, enip_failures, enip_p99 = readers.stop()
         tcp = json.loads(load.communicate(timeout=60)[0])

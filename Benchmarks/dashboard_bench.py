@@ -14,10 +14,7 @@ import time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+import benchlib
 
 
 def wait_for(process, prefix):
@@ -36,9 +33,9 @@ def browser():
 
 
 def measure(pid, seconds):
-    before, start = cpu_seconds(pid), time.monotonic()
+    before, start = benchlib.cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
-    return 100 * (cpu_seconds(pid) - before) / (time.monotonic() - start)
+    return 100 * (benchlib.cpu_seconds(pid) - before) / (time.monotonic() - start)
 
 
 def main():

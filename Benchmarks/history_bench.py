@@ -4,7 +4,7 @@ records written per second (cpppo's history.logger vs fieldgw's HistoryWriter,
 block-buffered as cpppo's logger is, and line by line) and records read back
 through a rotated set (cpppo's history.reader vs fieldgw's HistoryFiles).
 Floors (issue 17): 50x for writing and for reading. A missed floor is reported."""
-import os, subprocess, sys, tempfile, time, warnings
+import os, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CPPPO = os.path.join(ROOT, ".build/venv-cpppo/bin/python")

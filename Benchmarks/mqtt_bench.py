@@ -29,22 +29,15 @@ ROUNDS = 3
 COUNT = 20_000
 
 
-def cpu_seconds(pid):
-    """User and system time of a process so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 BROKER_BUSY = {}
 
 
 def ours(release_dir, port, qos, broker_pid):
-    before = cpu_seconds(broker_pid)
+    before = benchlib.cpu_seconds(broker_pid)
     output = subprocess.run([os.path.join(release_dir, "mqtt-bench"), "publish", str(port), str(COUNT), str(qos)],
                             capture_output=True, text=True, check=True)
     result = json.loads(output.stdout)
-    busy = (cpu_seconds(broker_pid) - before) / result["seconds"]
+    busy = (benchlib.cpu_seconds(broker_pid) - before) / result["seconds"]
     if result["rate"] >= BROKER_BUSY.get(qos, (0, 0))[0]:
         BROKER_BUSY[qos] = (result["rate"], busy)
     return result["rate"]

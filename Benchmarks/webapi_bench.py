@@ -9,6 +9,8 @@ this 2-core machine, so the ratio understates it (the server's CPU share is
 printed too). No floor is set for this figure."""
 import http.client, multiprocessing, os, socket, subprocess, sys, time
 
+import benchlib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CPPPO = os.path.join(ROOT, ".build/venv-cpppo/bin/python")
 FIELDGW = os.path.join(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release"), "fieldgw")
@@ -50,17 +52,12 @@ def client(port, until, counts):
     counts.put(done)
 
 
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(name, command, port):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port)
         counts = multiprocessing.Queue()
-        before, start = cpu_seconds(process.pid), time.time()
+        before, start = benchlib.cpu_seconds(process.pid), time.time()
         workers = [multiprocessing.Process(target=client, args=(port, start + SECONDS, counts)) for _ in range(4)]
         for worker in workers:
             worker.start()
@@ -68,7 +65,7 @@ def measure(name, command, port):
         for worker in workers:
             worker.join()
         elapsed = time.time() - start
-        busy = (cpu_seconds(process.pid) - before) / elapsed
+        busy = (benchlib.cpu_seconds(process.pid) - before) / elapsed
         print(f"  {name}: {total / elapsed:,.0f} req/s (server busy {busy:.0%} of a core)")
         return total / elapsed
     finally:
