@@ -51,16 +51,23 @@ public final class ENIPServer: Sendable {
         /// Replies a client has not read beyond this stop its requests being
         /// read until it catches up (its memory stays bounded).
         public var unsentReplies: Int
+        /// Threads serving the clients (each client stays on one). A
+        /// request's work (tag hooks included) runs on its client's thread
+        /// and holds up the other clients there.
+        public var threads: Int
 
-        public init(connections: Int = 256, idle: Duration? = .seconds(300), frame: Duration = .seconds(5), unsentReplies: Int = 1 << 20) {
+        public init(connections: Int = 256, idle: Duration? = .seconds(300), frame: Duration = .seconds(5), unsentReplies: Int = 1 << 20,
+                    threads: Int = 1) {
             self.connections = connections
             self.idle = idle
             self.frame = frame
             self.unsentReplies = unsentReplies
+            self.threads = threads
         }
 
         var options: StreamServer.Options {
             var options = StreamServer.Options()
+            options.threads = threads
             options.connectionLimit = connections
             options.timeouts = ServerTimeouts(idle: idle, frame: frame)
             options.outputLimit = unsentReplies
@@ -109,7 +116,8 @@ public final class ENIPServer: Sendable {
 
     /// Stops listening (and answering discovery) and reading requests; the
     /// replies still due (a write through a serial line) go out as they come.
-    /// `close` ends it.
+    /// The end of a server (the gateway's shutdown): `close` follows, and
+    /// `enable` does not undo it (it is not `disable`).
     public func drain() {
         let (tcp, udp) = listeners.withLock { ($0.tcp, $0.udp) }
         tcp?.drain()
@@ -173,7 +181,7 @@ public final class ENIPServer: Sendable {
     /// The clients connected now, with what each has sent.
     public var connections: [ClientConnection] { listeners.withLock { $0.tcp }?.clients ?? [] }
 
-    /// Closes the client connected from `peer` (cpppo's `connections.<key>.eof`).
+    /// Closes one client's connection (cpppo's `connections.<key>.eof`).
     public func disconnect(_ connection: ClientConnection) {
         listeners.withLock { $0.tcp }?.disconnect(connection)
     }

@@ -30,7 +30,8 @@ final class EncapsulationStream: StreamSession {
 
     var owes: Bool { !order.isEmpty }
 
-    func receive(_ input: inout ByteBuffer, into output: inout ByteBuffer) -> Received {
+    /// CIP errors are counted by the router's metrics, not in `tally`.
+    func receive(_ input: inout ByteBuffer, into output: inout ByteBuffer, tally: inout LoopTally) -> Received {
         var requests = 0
         while let message = Encapsulation.message(from: &input) {
             requests += 1
@@ -41,7 +42,7 @@ final class EncapsulationStream: StreamSession {
                 } else if order.isEmpty {
                     reply.write(to: &output)
                 } else {
-                    complete(order.enqueue(()), reply: reply.bytes, into: &output)
+                    complete(order.enqueue(()), reply: reply.bytes, into: &output, tally: &tally)
                 }
             case .later(let future):
                 let sequence = order.enqueue(()), client = client
@@ -62,7 +63,7 @@ final class EncapsulationStream: StreamSession {
         client.eventLoop.scheduleTask(in: delay) { client.post(sequence, reply: reply.bytes) }
     }
 
-    func complete(_ sequence: Int, reply: [UInt8]?, into output: inout ByteBuffer) {
+    func complete(_ sequence: Int, reply: [UInt8]?, into output: inout ByteBuffer, tally: inout LoopTally) {
         for (_, bytes) in order.complete(sequence, reply: reply) { output.writeBytes(bytes) }
     }
 

@@ -77,6 +77,7 @@ extension Configuration {
         let limit = try reader.int("connection_limit", in: 1...4096) ?? 64
         var limits = ENIPServer.Limits()
         limits.connections = try reader.int("tcp_connection_limit", in: 1...100_000) ?? 256
+        limits.threads = try reader.int("threads", in: 1...64) ?? 1
         (limits.idle, limits.frame) = try connectionTimeouts(&reader)
         let allow = try allowList(&reader)
         let identity = try reader.subtable("identity").map { table throws(ConfigurationError) in try Self.identity(table) } ?? defaultIdentity

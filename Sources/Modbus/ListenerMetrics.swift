@@ -27,14 +27,9 @@ public final class ListenerMetrics: LoopMetrics {
     public func add(_ tally: inout LoopTally, connected now: Int) {
         if tally.accepted > 0 { accepted.increment(by: tally.accepted) }
         if tally.requests > 0 { requests.increment(by: tally.requests) }
+        for (code, count) in tally.codes { exceptionCounter(code).increment(by: count) }
         connected.record(now)
         tally = LoopTally()
-    }
-
-    /// One exception reply with `code`: counted at once (exceptions are few;
-    /// the per-request counts go through the loop's tally).
-    func exception(_ code: UInt8) {
-        exceptionCounter(code).increment()
     }
 
     private func exceptionCounter(_ code: UInt8) -> Counter {

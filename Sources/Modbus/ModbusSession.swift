@@ -7,7 +7,6 @@ import StreamServer
 struct ModbusService: StreamService {
     let serving: any ModbusServing
     let faults: FaultSwitch
-    let metrics: ListenerMetrics?
     var name: String { "Modbus/TCP" }
 
     func session(for client: StreamClient) -> any StreamSession {
@@ -34,12 +33,12 @@ final class ModbusSession: StreamSession {
 
     var owes: Bool { !order.isEmpty }
 
-    func receive(_ input: inout ByteBuffer, into output: inout ByteBuffer) -> Received {
+    func receive(_ input: inout ByteBuffer, into output: inout ByteBuffer, tally: inout LoopTally) -> Received {
         var requests = 0
         do {
             while let frame = try MBAPDecoder.frame(from: &input) {
                 requests += 1
-                serve(frame, into: &output)
+                serve(frame, into: &output, tally: &tally)
             }
         } catch {
             return Received(requests: requests, end: .malformed("\(error)"))
@@ -47,21 +46,21 @@ final class ModbusSession: StreamSession {
         return Received(requests: requests)
     }
 
-    func complete(_ sequence: Int, reply: [UInt8]?, into output: inout ByteBuffer) {
+    func complete(_ sequence: Int, reply: [UInt8]?, into output: inout ByteBuffer, tally: inout LoopTally) {
         for (header, pdu) in order.complete(sequence, reply: reply) {
-            encode(MBAPFrame(transaction: header.transaction, unit: header.unit, pdu: pdu), into: &output)
+            encode(MBAPFrame(transaction: header.transaction, unit: header.unit, pdu: pdu), into: &output, tally: &tally)
         }
     }
 
     func closed() { connection.close() }
 
-    private func serve(_ frame: MBAPFrame, into output: inout ByteBuffer) {
+    private func serve(_ frame: MBAPFrame, into output: inout ByteBuffer, tally: inout LoopTally) {
         let header = Header(transaction: frame.transaction, unit: frame.unit)
         switch service.serving.serve(unit: frame.unit, pdu: frame.pdu, from: connection, on: client.eventLoop) {
         case .now(let reply) where order.isEmpty:
-            if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), into: &output) }
+            if let reply { encode(MBAPFrame(transaction: frame.transaction, unit: frame.unit, pdu: reply), into: &output, tally: &tally) }
         case .now(let reply):
-            complete(order.enqueue(header), reply: reply, into: &output)
+            complete(order.enqueue(header), reply: reply, into: &output, tally: &tally)
         case .later(let future):
             let sequence = order.enqueue(header)
             let client = client
@@ -73,8 +72,8 @@ final class ModbusSession: StreamSession {
         }
     }
 
-    private func encode(_ frame: MBAPFrame, into output: inout ByteBuffer) {
-        if frame.pdu.count == 2, frame.pdu[0] & 0x80 != 0 { service.metrics?.exception(frame.pdu[1]) }
+    private func encode(_ frame: MBAPFrame, into output: inout ByteBuffer, tally: inout LoopTally) {
+        if frame.pdu.count == 2, frame.pdu[0] & 0x80 != 0 { tally.codes[frame.pdu[1], default: 0] += 1 }
         guard service.faults.isActive else { return MBAPEncoder.write(frame, to: &output) }
         var one = ByteBuffer()
         MBAPEncoder.write(frame, to: &one)

@@ -59,8 +59,7 @@ public final class ModbusTCPServer: Sendable {
     static func start(host: String, port: Int, serving: any ModbusServing, group: any EventLoopGroup, faultSwitch: FaultSwitch? = nil,
                       options: StreamServer.Options, logger: Logger = Logger(label: "fieldgw.modbus.tcp")) throws -> ModbusTCPServer {
         let faults = faultSwitch ?? FaultSwitch()
-        let service = ModbusService(serving: faultSwitch == nil ? serving : DelayedServing(base: serving, faults: faults), faults: faults,
-                                    metrics: options.metrics as? ListenerMetrics)
+        let service = ModbusService(serving: faultSwitch == nil ? serving : DelayedServing(base: serving, faults: faults), faults: faults)
         return ModbusTCPServer(server: try StreamServer.start(host: host, port: port, service: service, group: group, options: options,
                                                               logger: logger))
     }

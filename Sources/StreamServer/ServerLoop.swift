@@ -340,7 +340,7 @@ extension ServerLoop {
         if result < 0 && (errno == EAGAIN || errno == EINTR) { return }
         guard result > 0 else { return drop(client, because: result == 0 ? nil : ServerSocketError(operation: "read", code: errno)) }
         guard !client.closing else { return client.input.clear() }
-        let received = client.session.receive(&client.input, into: &client.output)
+        let received = client.session.receive(&client.input, into: &client.output, tally: &tally)
         tally.requests += received.requests
         if settings.trackClients {
             roster.withLock { roster in
@@ -375,7 +375,7 @@ extension ServerLoop {
         var touched: [Int: ServerConnection] = [:]
         for (id, sequence, reply) in replies {
             guard let client = clients[id] else { continue }
-            client.session.complete(sequence, reply: reply, into: &client.output)
+            client.session.complete(sequence, reply: reply, into: &client.output, tally: &tally)
             touched[id] = client
         }
         for client in touched.values { send(client) }

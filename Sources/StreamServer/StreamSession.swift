@@ -18,13 +18,13 @@ public protocol StreamService: Sendable {
 /// One client's protocol state. Touched only by its loop's thread.
 public protocol StreamSession: AnyObject {
     /// Frames and serves the whole requests at the front of `input` (taking
-    /// them from it), writing the replies known now to `output` in order.
-    /// A reply that must wait comes back through `StreamClient.post` and
-    /// then `complete`.
-    func receive(_ input: inout ByteBuffer, into output: inout ByteBuffer) -> Received
+    /// them from it), writing the replies known now to `output` in order
+    /// and counting error replies in `tally`. A reply that must wait comes
+    /// back through `StreamClient.post` and then `complete`.
+    func receive(_ input: inout ByteBuffer, into output: inout ByteBuffer, tally: inout LoopTally) -> Received
     /// The reply `sequence` that waited, now on the loop's thread (nil: none
     /// is sent, a broadcast or a lost reply); writes to `output` what is now in order.
-    func complete(_ sequence: Int, reply: [UInt8]?, into output: inout ByteBuffer)
+    func complete(_ sequence: Int, reply: [UInt8]?, into output: inout ByteBuffer, tally: inout LoopTally)
     /// True while some reply is still owed to the client.
     var owes: Bool { get }
     /// The connection has closed (replies still to come go nowhere).
@@ -127,7 +127,9 @@ public struct LoopTally: Sendable {
     public var accepted = 0
     public var closed = 0
     public var requests = 0
-    public var isEmpty: Bool { accepted == 0 && closed == 0 && requests == 0 }
+    /// Error replies by the protocol's code (Modbus exception codes), counted by sessions.
+    public var codes: [UInt8: Int] = [:]
+    public var isEmpty: Bool { accepted == 0 && closed == 0 && requests == 0 && codes.isEmpty }
 
     public init() {}
 }

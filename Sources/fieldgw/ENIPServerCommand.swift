@@ -57,6 +57,9 @@ struct ENIPServerCommand: AsyncParsableCommand {
         return low...high
     }
 
+    @Option(name: .long, help: "Threads serving EtherNet/IP clients (the kernel shares connections among them; a tag's work runs on its client's thread).")
+    var threads = 1
+
     @Option(name: .long, help: "[HOST]:PORT to serve cpppo's web API (/api/<group>/<match>/<command>/<value>) and /metrics (Prometheus) on; loopback unless a host is given.")
     var web: String?
 
@@ -78,13 +81,16 @@ struct ENIPServerCommand: AsyncParsableCommand {
         var report: (@Sendable (String) -> Void)?
         if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }
         let delay = try delayRange()
+        guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
+        let limits = ENIPServer.Limits(threads: threads)
         let metricsAddress = try web.map { try ModbusSimCommand.endpoint($0, defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("enip-server") {
             let router = MessageRouter(tags: table, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
             let server = try await ModbusSimCommand.listening("EtherNet/IP", host, port) {
-                try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay)
+                try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay,
+                                           limits: limits)
             }
             ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
             let replay = try playback.map { path in

@@ -137,6 +137,17 @@ import Testing
         try await server.close()
     }
 
+    /// With two threads (two listening sockets on one port) every client is
+    /// served and listed, whichever thread the kernel gave it to.
+    @Test func clientsAreServedOnEveryThread() async throws {
+        let server = try await server(.init(connections: 16, idle: nil, frame: .seconds(5), threads: 2))
+        let clients = try (0..<8).map { _ in try RawConnection(port: server.port) }
+        for client in clients { #expect(ask(client, within: Self.loadedReply).count > 24) }
+        try await awaitAdmitted(server, 8)
+        #expect(server.connections.count == 8 && server.connections.allSatisfy { $0.requests == 1 })
+        try await server.close()
+    }
+
     /// Waits (at most 10 s) until the server holds `count` clients.
     private func awaitAdmitted(_ server: ENIPServer, _ count: Int) async throws {
         let deadline = ContinuousClock.now + .seconds(10)

@@ -153,6 +153,17 @@ import EtherNetIP
         #expect(error?.description.hasPrefix("bad.toml: ") == true && error?.description.contains(message) == true, "\(error?.description ?? "no error")")
     }
 
+    /// `[enip] threads` reaches the server's limits; out of range it names the key.
+    @Test func enipThreadsAreReadAndChecked() throws {
+        let two = try Configuration(toml: minimal + "\n[enip]\nbind = \"127.0.0.1:0\"\nthreads = 2\n", file: "t")
+        #expect(two.enip?.limits.threads == 2)
+        #expect(try Configuration(toml: minimal + "\n[enip]\nbind = \"127.0.0.1:0\"\n", file: "t").enip?.limits.threads == 1)
+        let error = #expect(throws: ConfigurationError.self) {
+            try Configuration(toml: minimal + "\n[enip]\nbind = \"127.0.0.1:0\"\nthreads = 0\n", file: "t.toml")
+        }
+        #expect(error?.description.hasPrefix("t.toml: ") == true && error?.description.contains("threads") == true, "\(error?.description ?? "")")
+    }
+
     /// [[device]] without [enip] used to open 0.0.0.0:44818 to everyone, read
     /// and write, beside listeners on loopback only.
     @Test func devicesWithoutENIPListenWhereTheListenersDoOrOnLoopback() throws {
