@@ -24,15 +24,42 @@ struct GatewayCommand: AsyncParsableCommand {
             etc/fieldgw.toml documents every key. A bad file is reported with its key and \
             reason, and nothing starts. SIGTERM or SIGINT closes the listeners, lets each \
             line finish the transaction in flight, and exits 0. SIGHUP (or `fieldgw reload`) \
-            reads the file again and applies what changed.
+            reads the file again and applies what changed. With --check it reads the \
+            file, says what it would start, and exits (0, or 78 with the key and reason).
             """
     )
 
     @Option(name: [.short, .long], help: "The configuration file.")
     var config = "/etc/fieldgw/fieldgw.toml"
 
+    @Flag(help: "Check the configuration file and exit: nothing is opened or started.")
+    var check = false
+
     func run() async throws {
+        if check { return try CommandFailure.reporting("gateway") { try checkConfiguration() } }
         try await CommandFailure.reporting("gateway") { try await serve() }
+    }
+
+    /// `--check`: the file read as `serve` reads it, and what it would start.
+    private func checkConfiguration() throws {
+        let configuration: Configuration
+        do {
+            configuration = try Configuration(file: config)
+        } catch {
+            throw CommandFailure(error.description, status: CommandFailure.configuration)
+        }
+        for line in configuration.lines {
+            ModbusSimCommand.say("gateway: line \(line.name) on \(line.remote.map { "\($0.host):\($0.port)" } ?? line.adapter.description)")
+        }
+        for listener in configuration.listeners {
+            ModbusSimCommand.say("gateway: Modbus/TCP on \(listener.host):\(listener.port)\(listener.readOnly ? " (read-only)" : "")")
+        }
+        if let enip = configuration.enip {
+            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.host):\(enip.port) (device tags: \(configuration.devices.count))")
+        }
+        if let web = configuration.web { ModbusSimCommand.say("gateway: web on \(web.host):\(web.port)") }
+        let counts = "lines \(configuration.lines.count), polls \(configuration.polls.count), serial slaves \(configuration.serialSlaves.count)"
+        ModbusSimCommand.say("gateway: \(config) is good: \(counts)")
     }
 
     private func serve() async throws {

@@ -109,6 +109,23 @@ import Testing
         #expect(output.stderr == "fieldgw gateway: \(config): line[0].stop_bits: 3 is outside 1–2\n", "one line, no usage screen: \(output.stderr)")
     }
 
+    /// `--check` reads the file as start-up does and says what it would
+    /// start, opening nothing (the shipped example names adapters and ports
+    /// this machine lacks or a test may not take); a bad file fails as start-up does.
+    @Test func checkReadsTheConfigurationAndStartsNothing() throws {
+        let example = Peers.packageRoot.appendingPathComponent("etc/fieldgw.toml").path
+        let good = try Peers.run(Peers.fieldgw(), ["gateway", "--check", "--config", example])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(good.text.contains("gateway: line boiler-house on serial:A10KZ3L7"), "\(good.text)")
+        #expect(good.text.contains("gateway: Modbus/TCP on 127.0.0.1:1502 (read-only)"), "\(good.text)")
+        #expect(good.text.hasSuffix("gateway: \(example) is good: lines 2, polls 1, serial slaves 0\n"), "\(good.text)")
+        let config = try configFile("[[line]]\nname = \"x\"\nadapter = \"/dev/null\"\nstop_bits = 3\n[[listener]]\n")
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        let bad = try Peers.run(Peers.fieldgw(), ["gateway", "--check", "--config", config])
+        #expect(bad.status == 78 && bad.stdout.isEmpty, "EX_CONFIG, nothing said good")
+        #expect(bad.stderr == "fieldgw gateway: \(config): line[0].stop_bits: 3 is outside 1–2\n", "\(bad.stderr)")
+    }
+
     /// A taken port used to end the gateway with SIGILL and a backtrace.
     /// Now: one line naming the address and the reason, exit 69, whichever
     /// server it was, and nothing left running.
