@@ -134,6 +134,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The version, commit and toolchain `fieldgw --version` prints, written before each build.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         .executableTarget(
             name: "fieldgw",
             dependencies: [
@@ -153,7 +155,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ]
+            ],
+            plugins: [.plugin(name: "BuildInfo")]
         ),
         .executableTarget(
             name: "AutomataBench",

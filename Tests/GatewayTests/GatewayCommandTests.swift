@@ -109,6 +109,24 @@ import Testing
         #expect(output.stderr == "fieldgw gateway: \(config): line[0].stop_bits: 3 is outside 1–2\n", "one line, no usage screen: \(output.stderr)")
     }
 
+    /// `--version`: the version, the commit and the compiler, written into
+    /// the binary by the BuildInfo plugin from this checkout.
+    @Test func versionNamesTheBuildsCommitAndCompiler() throws {
+        let output = try Peers.run(Peers.fieldgw(), ["--version"])
+        let lines = output.text.split(separator: "\n").map(String.init)
+        try #require(output.status == 0 && lines.count == 3, "\(output.text)")
+        #expect(lines[2].hasPrefix("built with Swift version 6."), "\(lines[2])")
+        // Built from a tarball (no .git), the version and commit say so.
+        guard FileManager.default.fileExists(atPath: Peers.packageRoot.appendingPathComponent(".git").path) else {
+            return #expect(lines[0] == "fieldgw unknown" && lines[1] == "commit unknown", "\(output.text)")
+        }
+        #expect(lines[0].hasPrefix("fieldgw ") && lines[0].count > 8 && !lines[0].hasSuffix("unknown"), "\(lines[0])")
+        let commit = String(lines[1].dropFirst("commit ".count))
+        #expect(lines[1].hasPrefix("commit ") && commit.count == 40 && commit.allSatisfy(\.isHexDigit), "\(lines[1])")
+        let known = try Peers.run("/usr/bin/git", ["-C", Peers.packageRoot.path, "cat-file", "-e", commit + "^{commit}"])
+        #expect(known.status == 0, "the commit is one of this checkout's: \(known.stderr)")
+    }
+
     /// `--check` reads the file as start-up does and says what it would
     /// start, opening nothing (the shipped example names adapters and ports
     /// this machine lacks or a test may not take); a bad file fails as start-up does.
