@@ -3,7 +3,10 @@ import PackageDescription
 
 let package = Package(
     name: "fieldgw",
-    platforms: [.macOS(.v14)],
+    // fieldgw runs on Linux (Glibc, epoll, termios2, libudev). The macOS
+    // entry only keeps SwiftPM's default (10.13) from claiming more: the
+    // code needs Synchronization's Mutex, which macOS has from 15.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Automata", targets: ["Automata"]),
         .library(name: "Serial", targets: ["Serial"]),
@@ -149,6 +152,7 @@ let package = Package(
                 "History",
                 "Web",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -170,10 +170,7 @@ public struct Configuration: Sendable {
         return level
     }
 
-    static func hostAndPort(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        return (text[..<colon].isEmpty ? "0.0.0.0" : String(text[..<colon]), port)
-    }
+    static func hostAndPort(_ text: String) -> (host: String, port: Int)? { Endpoint.parse(text) }
 
     private static func line(_ source: TOMLReader) throws(ConfigurationError) -> Line {
         var reader = source

@@ -67,7 +67,7 @@ struct DemoCommand: AsyncParsableCommand {
             configuration = try Configuration(toml: configurationText(adapter: line.paths[0], spool: spool), file: "(the demo's own)")
         } catch {
             // Only --mqtt and --edge-node can make the demo's own configuration wrong.
-            ModbusSimCommand.say("demo: --mqtt \(mqtt ?? "") --edge-node \(edgeNode): \(error.reason)")
+            Console.say("demo: --mqtt \(mqtt ?? "") --edge-node \(edgeNode): \(error.reason)")
             throw ExitCode(CommandFailure.configuration)
         }
         let web = Latch<WebServer>()
@@ -82,7 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
                 return node + [server.part()]
             }
         } catch {
-            ModbusSimCommand.say("demo: \(error)")
+            Console.say("demo: \(error)")
             throw ExitCode(CommandFailure.unavailable)
         }
         introduce(service: service, configuration: configuration, web: web.value?.bound.value)
@@ -90,7 +90,7 @@ struct DemoCommand: AsyncParsableCommand {
         stop.shutsDown(service.group)
         try? await service.wait()
         ticker.cancel()
-        ModbusSimCommand.say("\ndemo: stopped")
+        Console.say("\ndemo: stopped")
     }
 
     /// The demo's gateway, as a configuration file would say it: one line,
@@ -145,7 +145,7 @@ struct DemoCommand: AsyncParsableCommand {
     private func introduce(service: GatewayService, configuration: Configuration, web: (host: String, port: Int)?) {
         let port = service.servers.first?.port ?? self.port
         let enipPort = service.enipServer?.port ?? self.enipPort
-        ModbusSimCommand.say("""
+        Console.say("""
             demo: a simulated RS485 line at \(baud) baud, 8E1, with three slaves, each with holding registers 40001-40010:
               unit 1  answers at once (40001 counts seconds)
               unit 2  slow: answers after 50-150 ms
@@ -159,11 +159,11 @@ struct DemoCommand: AsyncParsableCommand {
                        python3 -c "from pylogix import PLC; c = PLC('127.0.0.1'); c.Port = \(enipPort); print(c.Read('Unit1.Seconds'))"
             """)
         if let mqtt = configuration.mqtt {
-            ModbusSimCommand.say("demo: Sparkplug B edge node demo/\(mqtt.edgeNodeID) on \(self.mqtt ?? ""): topics spBv1.0/demo/#")
+            Console.say("demo: Sparkplug B edge node demo/\(mqtt.edgeNodeID) on \(self.mqtt ?? ""): topics spBv1.0/demo/#")
         }
         guard let web else { return }
         let url = "http://127.0.0.1:\(web.port)"
-        ModbusSimCommand.say("""
+        Console.say("""
             demo: dashboard on \(url)/ (JSON under \(url)/api/status, /api/lines, /api/devices, /api/events)
             demo: status on \(url)/status, metrics (Prometheus) on \(url)/metrics
             demo: try  fieldgw status\(web.port == 8502 ? "" : " --url \(url)/status")
@@ -185,7 +185,7 @@ struct DemoCommand: AsyncParsableCommand {
             if terminal {
                 FileHandle.standardOutput.write(Data(("\r" + text + "\u{1B}[K").utf8))
             } else if seconds % 5 == 0 {
-                ModbusSimCommand.say(text)
+                Console.say(text)
             }
         }
     }

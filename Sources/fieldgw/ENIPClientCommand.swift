@@ -57,7 +57,7 @@ struct ENIPClientCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (host, port) = try ModbusSimCommand.endpoint(address, defaultPort: 44818)
+        let (host, port) = try Console.endpoint(address, defaultPort: 44818)
         if discover {
             let broadcast = ["127.0.0.1", "localhost"].contains(host) ? "255.255.255.255" : host
             for device in try await ENIPClient.discover(host: broadcast, port: port, group: MultiThreadedEventLoopGroup.singleton) { print(device) }

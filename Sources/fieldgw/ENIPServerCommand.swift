@@ -77,22 +77,22 @@ struct ENIPServerCommand: AsyncParsableCommand {
             do { try table.add(definition: definition, hook: historian) } catch { throw ValidationError(error.description) }
         }
         historian?.started(table.tags)
-        let (host, port) = try ModbusSimCommand.endpoint(address, defaultPort: 44818)
+        let (host, port) = try Console.endpoint(address, defaultPort: 44818)
         var report: (@Sendable (String) -> Void)?
-        if print { report = { (line: String) in ModbusSimCommand.say("enip-server: " + line) } }
+        if print { report = { (line: String) in Console.say("enip-server: " + line) } }
         let delay = try delayRange()
         guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
         let limits = ENIPServer.Limits(threads: threads)
-        let metricsAddress = try web.map { try ModbusSimCommand.endpoint($0, defaultPort: 8502, loopback: true) }
+        let metricsAddress = try web.map { try Console.endpoint($0, option: "--web", defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("enip-server") {
             let router = MessageRouter(tags: table, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
-            let server = try await ModbusSimCommand.listening("EtherNet/IP", host, port) {
+            let server = try await Console.listening("EtherNet/IP", host, port) {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay,
                                            limits: limits)
             }
-            ModbusSimCommand.say("enip-server: EtherNet/IP on \(host):\(server.port)")
+            Console.say("enip-server: EtherNet/IP on \(host):\(server.port)")
             let replay = try playback.map { path in
                 do { return try startPlayback(path, into: table) } catch { throw CommandFailure("--playback: \(error)") }
             }
@@ -114,10 +114,10 @@ struct ENIPServerCommand: AsyncParsableCommand {
                     tag.set(values, from: first)
                     return true
                 }
-                ModbusSimCommand.say("enip-server: playback: \(report.applied) records applied, \(report.skipped) skipped")
+                Console.say("enip-server: playback: \(report.applied) records applied, \(report.skipped) skipped")
             } catch is CancellationError {
             } catch {
-                ModbusSimCommand.say("enip-server: playback stopped: \(error)")
+                Console.say("enip-server: playback stopped: \(error)")
             }
         }
     }

@@ -49,17 +49,17 @@ struct GatewayCommand: AsyncParsableCommand {
             throw CommandFailure(error.description, status: CommandFailure.configuration)
         }
         for line in configuration.lines {
-            ModbusSimCommand.say("gateway: line \(line.name) on \(line.remote.map { "\($0.host):\($0.port)" } ?? line.adapter.description)")
+            Console.say("gateway: line \(line.name) on \(line.remote.map { "\($0.host):\($0.port)" } ?? line.adapter.description)")
         }
         for listener in configuration.listeners {
-            ModbusSimCommand.say("gateway: Modbus/TCP on \(listener.host):\(listener.port)\(listener.readOnly ? " (read-only)" : "")")
+            Console.say("gateway: Modbus/TCP on \(listener.host):\(listener.port)\(listener.readOnly ? " (read-only)" : "")")
         }
         if let enip = configuration.enip {
-            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.host):\(enip.port) (device tags: \(configuration.devices.count))")
+            Console.say("gateway: EtherNet/IP on \(enip.host):\(enip.port) (device tags: \(configuration.devices.count))")
         }
-        if let web = configuration.web { ModbusSimCommand.say("gateway: web on \(web.host):\(web.port)") }
+        if let web = configuration.web { Console.say("gateway: web on \(web.host):\(web.port)") }
         let counts = "lines \(configuration.lines.count), polls \(configuration.polls.count), serial slaves \(configuration.serialSlaves.count)"
-        ModbusSimCommand.say("gateway: \(config) is good: \(counts)")
+        Console.say("gateway: \(config) is good: \(counts)")
     }
 
     private func serve() async throws {
@@ -99,7 +99,7 @@ struct GatewayCommand: AsyncParsableCommand {
             // A signal during start-up stops it: that is no failure.
             if let signal = stop.came {
                 logger.notice("\(signal) during start-up, stopped")
-                return ModbusSimCommand.say("gateway: stopped")
+                return Console.say("gateway: stopped")
             }
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
@@ -117,39 +117,39 @@ struct GatewayCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure("\(error)", status: CommandFailure.unavailable)
         }
-        ModbusSimCommand.say("gateway: stopped")
+        Console.say("gateway: stopped")
     }
 
     private func introduce(_ service: GatewayService, _ configuration: Configuration, web: WebServer?) {
         for (name, bus) in service.buses.sorted(by: { $0.key < $1.key }) {
             if let reason = bus.downReason {
-                ModbusSimCommand.say("gateway: line \(name) is down: \(reason); waiting for it")
+                Console.say("gateway: line \(name) is down: \(reason); waiting for it")
             } else {
-                ModbusSimCommand.say("gateway: line \(name) on \(service.paths[name] ?? "?")")
+                Console.say("gateway: line \(name) on \(service.paths[name] ?? "?")")
             }
         }
         for server in service.servers {
-            ModbusSimCommand.say("gateway: Modbus/TCP on \(server.localAddress.ipAddress ?? "?"):\(server.port)")
+            Console.say("gateway: Modbus/TCP on \(server.localAddress.ipAddress ?? "?"):\(server.port)")
         }
         if let enip = service.enipServer {
             let why = configuration.enipBindIsDefault ? " (no [enip] bind given: on the Modbus/TCP listeners' address, or loopback)" : ""
-            ModbusSimCommand.say("gateway: EtherNet/IP on \(enip.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
+            Console.say("gateway: EtherNet/IP on \(enip.localAddress?.ipAddress ?? "?"):\(enip.port)\(why)")
         }
         if let bound = web?.bound.value {
             let address = "http://\(bound.host):\(bound.port)"
-            ModbusSimCommand.say("gateway: dashboard on \(address)/ (JSON API under /api)")
-            ModbusSimCommand.say("gateway: status on \(address)/status")
-            ModbusSimCommand.say("gateway: metrics on \(address)/metrics")
+            Console.say("gateway: dashboard on \(address)/ (JSON API under /api)")
+            Console.say("gateway: status on \(address)/status")
+            Console.say("gateway: metrics on \(address)/metrics")
         }
         if let mqtt = configuration.mqtt {
             let brokers = mqtt.brokers.map { "\($0.tls ? "mqtts" : "mqtt")://\($0.host):\($0.port)" }.joined(separator: ", ")
             let name = mqtt.mode == .sparkplug ? "Sparkplug B edge node \(mqtt.groupID)/\(mqtt.edgeNodeID)" : "JSON publisher fieldgw/\(mqtt.edgeNodeID)"
-            ModbusSimCommand.say("gateway: \(name) on \(brokers)")
+            Console.say("gateway: \(name) on \(brokers)")
         }
         if let history = configuration.history {
-            ModbusSimCommand.say("gateway: history in \(history.path)")
+            Console.say("gateway: history in \(history.path)")
         }
-        ModbusSimCommand.say("gateway: running as pid \(getpid()); SIGHUP or `fieldgw reload` reads \(config) again")
+        Console.say("gateway: running as pid \(getpid()); SIGHUP or `fieldgw reload` reads \(config) again")
     }
 }
 

@@ -76,7 +76,7 @@ struct ModbusClientCommand: AsyncParsableCommand {
             }
         }
         if ascii { throw ValidationError("--ascii needs a serial device (--rtu) or --rtu-over-tcp") }
-        let (host, port) = try ModbusSimCommand.endpoint(address)
+        let (host, port) = try Console.endpoint(address)
         let client = try await ModbusTCPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton,
                                                        timeout: .milliseconds(Int64(timeout * 1000)))
         return { request in try await client.send(request, unit: unit) }
@@ -87,7 +87,7 @@ extension ModbusClientCommand {
     /// The serial line the frames go on: a device, or a device server's TCP port; nil for Modbus/TCP.
     private func serialPort() throws -> SerialPort? {
         if let rtuOverTcp {
-            let (host, port) = try ModbusSimCommand.endpoint(rtuOverTcp)
+            let (host, port) = try Console.endpoint(rtuOverTcp, option: "--rtu-over-tcp")
             return try SerialPort(connectingTo: host, port: port, settings: serial.settings, timeout: .milliseconds(Int(timeout * 1000)))
         }
         guard let path = rtu ?? (address.hasPrefix("/") ? address : nil) else { return nil }

@@ -84,7 +84,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
         let units = try unitMap(ModbusDevice(store: store))
         if ascii && !evil.isEmpty { throw ValidationError("--evil damages Modbus/TCP and RTU replies, not ASCII") }
         if let rtuOverTcp {
-            try await serveSerial(.socket(try Self.endpoint(rtuOverTcp, loopback: true)), units: units, faults: faults(tcp: false), store: store)
+            try await serveSerial(.socket(try Console.endpoint(rtuOverTcp, option: "--rtu-over-tcp", loopback: true)), units: units, faults: faults(tcp: false), store: store)
         } else if let path = rtu ?? (address.hasPrefix("/") ? address : nil) {
             try await serveSerial(.device(path), units: units, faults: faults(tcp: false), store: store)
         } else {
@@ -118,8 +118,8 @@ struct ModbusSimCommand: AsyncParsableCommand {
     }
 
     private func serveTCP(units: UnitMap, faults: [ModbusFault], store: DataStore) async throws {
-        let (host, port) = try Self.endpoint(address)
-        let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
+        let (host, port) = try Console.endpoint(address)
+        let metricsAddress = try web.map { try Console.endpoint($0, option: "--web", defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         // With the web API the faults can change while it serves: a switch even when there are none yet.
@@ -132,11 +132,11 @@ struct ModbusSimCommand: AsyncParsableCommand {
                                             faultSwitch: faultSwitch, metrics: ListenerMetrics(listener: "\(host):\(port)"), trackClients: tracking)
         }
         try await CommandFailure.reporting("modbus-sim") {
-            let first = try await Self.listening("Modbus/TCP", host, port) { try await start(port) }
+            let first = try await Console.listening("Modbus/TCP", host, port) { try await start(port) }
             let bound = first.port
             let current = Mutex<ModbusTCPServer?>(first)
             let switching = Mutex(false)
-            Self.say("modbus-sim: Modbus/TCP on \(host):\(bound)")
+            Console.say("modbus-sim: Modbus/TCP on \(host):\(bound)")
             let controls = ModbusSimControls(
                 host: host, port: bound, store: store, faults: faultSwitch ?? FaultSwitch(),
                 clients: { current.withLock { $0?.clients ?? [] } },
@@ -165,14 +165,6 @@ struct ModbusSimCommand: AsyncParsableCommand {
     }
 
     /// A server started on `host:port`, or the command's failure naming where and why.
-    static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
-        do {
-            return try await GatewayService.listening(what, host, port, start)
-        } catch {
-            throw CommandFailure("\(error)", status: CommandFailure.unavailable)
-        }
-    }
-
     /// Where a serial slave serves: a device, or TCP connections carrying its bytes.
     private enum Place {
         case device(String)
@@ -184,7 +176,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
     /// tenth of a second.
     private func serveSerial(_ place: Place, units: UnitMap, faults: [ModbusFault], store: DataStore) async throws {
         let (settings, ascii) = (serial.settings, ascii)
-        let metricsAddress = try web.map { try Self.endpoint($0, defaultPort: 8502, loopback: true) }
+        let metricsAddress = try web.map { try Console.endpoint($0, option: "--web", defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
         try await CommandFailure.reporting("modbus-sim") {
@@ -204,7 +196,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
                 defer { ended.set(()) }
                 Self.serveSerially(place, settings: settings, framing: framing, running: { !stopping.load(ordering: .relaxed) }, opened: opened, serve: serve)
             }
-            Self.say("modbus-sim: " + (try await opened.wait().get()))
+            Console.say("modbus-sim: " + (try await opened.wait().get()))
             var controls = ModbusSimControls(host: "", port: 0, store: store, faults: faultSwitch, clients: nil, disconnect: nil,
                                              setDisabled: nil, isDisabled: { false }, done: { stop.trigger("server/control/done") })
             controls.evil = !ascii
@@ -238,23 +230,8 @@ struct ModbusSimCommand: AsyncParsableCommand {
             if opened.value == nil {
                 opened.set(.failure(CommandFailure("\(error)", status: CommandFailure.unavailable)))
             } else {
-                say("modbus-sim: \(error)")
+                Console.say("modbus-sim: \(error)")
             }
         }
-    }
-
-    /// A line on stdout at once, unbuffered: scripts wait for it to know the port.
-    static func say(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
-
-    /// "HOST:PORT", ":PORT" (every interface, or loopback when `loopback`) or "HOST" (port `defaultPort`).
-    static func endpoint(_ text: String, defaultPort: Int = 502, loopback: Bool = false) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":") else { return (text, defaultPort) }
-        let host = text[..<colon].isEmpty ? (loopback ? "127.0.0.1" : "0.0.0.0") : String(text[..<colon])
-        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--address: \"\(text)\" has no port number after the colon")
-        }
-        return (host, port)
     }
 }

@@ -49,13 +49,13 @@ struct PlaybackCommand: AsyncParsableCommand {
             let playback = Playback(files: try HistoryFiles(path: path), from: from, to: to, speed: speed)
             let report: Playback.Report
             if let enip {
-                let (host, port) = try ModbusSimCommand.endpoint(enip, defaultPort: 44818)
+                let (host, port) = try Console.endpoint(enip, option: "--enip", defaultPort: 44818)
                 let client = try await ENIPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton)
                 defer { Task { await client.close() } }
                 let writer = TagPlayback(client: client)
                 report = try await playback.run { try await writer.apply($0) }
             } else {
-                let (host, port) = try ModbusSimCommand.endpoint(modbus!, defaultPort: 502)
+                let (host, port) = try Console.endpoint(modbus!, option: "--modbus", defaultPort: 502)
                 let client = try await ModbusTCPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton)
                 defer { Task { await client.close() } }
                 let unit = unit
@@ -63,7 +63,7 @@ struct PlaybackCommand: AsyncParsableCommand {
             }
             for problem in report.problems { FileHandle.standardError.write(Data("fieldgw playback: skipped \(problem)\n".utf8)) }
             let span = report.first.map { " from \($0) to \(report.last ?? $0)" } ?? ""
-            ModbusSimCommand.say("playback: \(report.applied) records applied, \(report.skipped) skipped\(span)")
+            Console.say("playback: \(report.applied) records applied, \(report.skipped) skipped\(span)")
         }
     }
 }

@@ -24,8 +24,8 @@ enum Serving {
         stop.shutsDown(group)
         let announce = Task {
             guard let bound = await server?.bound.wait() else { return }
-            ModbusSimCommand.say("\(command): metrics on http://\(bound.host):\(bound.port)/metrics")
-            if simulator != nil { ModbusSimCommand.say("\(command): web API on http://\(bound.host):\(bound.port)/api") }
+            Console.say("\(command): metrics on http://\(bound.host):\(bound.port)/metrics")
+            if simulator != nil { Console.say("\(command): web API on http://\(bound.host):\(bound.port)/api") }
         }
         defer { announce.cancel() }
         do {

@@ -153,6 +153,16 @@ import EtherNetIP
         #expect(error?.description.hasPrefix("bad.toml: ") == true && error?.description.contains(message) == true, "\(error?.description ?? "no error")")
     }
 
+    /// One HOST:PORT parser for the configuration and the command line.
+    @Test func endpointsAreReadOneWay() {
+        #expect(Endpoint.parse("10.1.2.3:502")! == ("10.1.2.3", 502))
+        #expect(Endpoint.parse(":1502")! == ("0.0.0.0", 1502))
+        #expect(Endpoint.parse(":8502", anyHost: "127.0.0.1")! == ("127.0.0.1", 8502))
+        #expect(Endpoint.parse("plc7", defaultPort: 44818)! == ("plc7", 44818))
+        #expect(Endpoint.parse("[::1]:502")! == ("[::1]", 502), "the last colon splits")
+        for bad in ["plc7", "h:", "h:x", "h:65536", "h:-1"] { #expect(Endpoint.parse(bad) == nil, "\(bad)") }
+    }
+
     /// `[enip] threads` reaches the server's limits; out of range it names the key.
     @Test func enipThreadsAreReadAndChecked() throws {
         let two = try Configuration(toml: minimal + "\n[enip]\nbind = \"127.0.0.1:0\"\nthreads = 2\n", file: "t")
