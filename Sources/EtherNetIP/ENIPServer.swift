@@ -89,13 +89,20 @@ public final class ENIPServer: Sendable {
         var options = limits.options
         options.accepts = accepts
         let bind: @Sendable (Int) async throws -> (StreamServer, (any Channel)?) = { [options] port in
-            let tcp = try StreamServer.start(host: host, port: port, service: service, group: group, options: options, logger: logger)
-            guard discovery else { return (tcp, nil) }
-            do {
-                return (tcp, try await discoveryChannel(host: host, port: tcp.port, local: tcp.localAddress, identity: router.identity, group: group))
-            } catch {
-                await tcp.close(grace: .zero)
-                throw error
+            // Port 0 picks a free TCP port, whose UDP twin may be taken: then another pair is tried.
+            var attempt = 0
+            while true {
+                attempt += 1
+                let tcp = try StreamServer.start(host: host, port: port, service: service, group: group, options: options, logger: logger)
+                guard discovery else { return (tcp, nil) }
+                do {
+                    return (tcp, try await discoveryChannel(host: host, port: tcp.port, local: tcp.localAddress, identity: router.identity, group: group))
+                } catch let error as IOError where port == 0 && error.errnoCode == EADDRINUSE && attempt < 8 {
+                    await tcp.close(grace: .zero)
+                } catch {
+                    await tcp.close(grace: .zero)
+                    throw error
+                }
             }
         }
         return ENIPServer(listeners: try await bind(port), router: router, controls: controls, group: group, bind: bind)
@@ -146,7 +153,8 @@ public final class ENIPServer: Sendable {
             defer { listeners = (nil, nil) }
             return listeners
         }
-        udp?.close(promise: nil)
+        // Awaited: `enable`, or a new server given the same port, binds it next.
+        try? await udp?.close()
         await tcp?.close(grace: grace)
     }
 
