@@ -17,23 +17,14 @@ import Synchronization
 /// before any Modbus work, which left the server no faster than libmodbus.
 /// Here a request costs one read, one write and what the session does.
 final class ServerLoop: @unchecked Sendable {
+    /// What every loop of one server shares: its protocol, what it was asked
+    /// to be, and its count of connections against the limit.
     struct Settings: Sendable {
         let service: any StreamService
-        let accepts: (@Sendable (SocketAddress?) -> Bool)?
+        let options: StreamServer.Options
         let connections: ConnectionCounter
         let group: any EventLoopGroup
         let logger: Logger
-        /// Tests shrink clients' kernel send buffers (which otherwise grow to
-        /// megabytes) to reach `outputLimit` soon.
-        var sendBuffer: Int32?
-        var timeouts = ServerTimeouts()
-        /// Replies a client has not read beyond this stop its requests being
-        /// read until it catches up (its memory stays bounded).
-        var outputLimit = 1 << 20
-        var metrics: (any LoopMetrics)?
-        /// Keep `connected` (who is connected, what each sent) for other
-        /// threads: the simulators' web API. Off, reads pay nothing for it.
-        var trackClients = false
     }
 
     private struct Posted {
@@ -174,7 +165,7 @@ final class ServerLoop: @unchecked Sendable {
                 break
             }
             for event in events.prefix(Int(max(count, 0))) { dispatch(event) }
-            if let metrics = settings.metrics, !tally.isEmpty { metrics.add(&tally, connected: settings.connections.current) }
+            if let metrics = settings.options.metrics, !tally.isEmpty { metrics.add(&tally, connected: settings.connections.current) }
             if ContinuousClock.now >= nextSweep { sweep() }
         }
         shutDown()
@@ -224,7 +215,7 @@ final class ServerLoop: @unchecked Sendable {
     /// and clients whose unfinished frame is older than the frame timeout.
     private func sweep() {
         let now = ContinuousClock.now
-        let timeouts = settings.timeouts
+        let timeouts = settings.options.timeouts
         nextSweep = now + Self.sweepInterval
         for client in Array(clients.values) {
             // A client paused for not reading its replies is not late with its frame: we are.
@@ -292,7 +283,7 @@ extension ServerLoop {
     private func admit(_ socket: Int32, from address: SocketAddress?) {
         // 127.0.0.1:47398, not NIO's "[IPv4]127.0.0.1/127.0.0.1:47398".
         let peer = address.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
-        if let accepts = settings.accepts, !accepts(address) {
+        if let accepts = settings.options.accepts, !accepts(address) {
             settings.logger.notice("refused \(settings.service.name) connection from \(peer): not in the allow list")
             return _ = Glibc.close(socket)
         }
@@ -311,7 +302,7 @@ extension ServerLoop {
         _ = fcntl(socket, F_SETFD, FD_CLOEXEC)
         var on: Int32 = 1
         _ = setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-        if var size = settings.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        if var size = settings.options.sendBuffer { _ = setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         let streamClient = StreamClient(peer: peer, address: address, localAddress: try? StreamServer.boundAddress(of: socket),
                                         eventLoop: settings.group.next()) { [self] id, sequence, reply in
             post(connection: id, sequence: sequence, reply: reply)
@@ -319,7 +310,7 @@ extension ServerLoop {
         let client = ServerConnection(socket: socket, remote: streamClient, session: settings.service.session(for: streamClient),
                                       interest: EPOLLIN.rawValue)
         clients[streamClient.id] = client
-        if settings.trackClients {
+        if settings.options.trackClients {
             roster.withLock {
                 $0[streamClient.id] = ConnectedClient(id: streamClient.id, interface: address?.ipAddress ?? "?", port: address?.port ?? 0)
             }
@@ -342,7 +333,7 @@ extension ServerLoop {
         guard !client.closing else { return client.input.clear() }
         let received = client.session.receive(&client.input, into: &client.output, tally: &tally)
         tally.requests += received.requests
-        if settings.trackClients {
+        if settings.options.trackClients {
             roster.withLock { roster in
                 guard let index = roster.index(forKey: client.remote.id) else { return }
                 roster.values[index].received += result
@@ -405,7 +396,7 @@ extension ServerLoop {
     /// that does not read its replies.
     private func adjustInterest(_ client: ServerConnection) {
         var wanted: UInt32 = 0
-        if client.output.readableBytes < settings.outputLimit && !client.closing { wanted |= EPOLLIN.rawValue }
+        if client.output.readableBytes < settings.options.outputLimit && !client.closing { wanted |= EPOLLIN.rawValue }
         if client.output.readableBytes > 0 { wanted |= EPOLLOUT.rawValue }
         guard wanted != client.interest else { return }
         if wanted & EPOLLIN.rawValue != 0 && client.partialSince != nil { client.partialSince = .now }
@@ -434,7 +425,7 @@ extension ServerLoop {
         settings.connections.close()
         tally.closed += 1
         clients[client.remote.id] = nil
-        if settings.trackClients { _ = roster.withLock { $0.removeValue(forKey: client.remote.id) } }
+        if settings.options.trackClients { _ = roster.withLock { $0.removeValue(forKey: client.remote.id) } }
     }
 }
 

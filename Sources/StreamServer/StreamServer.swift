@@ -39,9 +39,11 @@ public final class StreamServer: Sendable {
         /// Who may connect (an allow list); nil: anyone.
         public var accepts: (@Sendable (SocketAddress?) -> Bool)?
         public var metrics: (any LoopMetrics)?
-        /// Keep `clients` (who is connected, what each sent); off, reads pay nothing for it.
+        /// Keep `clients` (who is connected, what each sent) for other
+        /// threads: the simulators' web API. Off, reads pay nothing for it.
         public var trackClients = false
-        /// Tests shrink clients' kernel send buffers to reach `outputLimit` soon.
+        /// Tests shrink clients' kernel send buffers (which otherwise grow to
+        /// megabytes) to reach `outputLimit` soon.
         public var sendBuffer: Int32?
 
         public init() {}
@@ -50,13 +52,8 @@ public final class StreamServer: Sendable {
     /// Binds `host:port` and starts serving `service`.
     public static func start(host: String, port: Int, service: any StreamService, group: any EventLoopGroup, options: Options = Options(),
                              logger: Logger) throws -> StreamServer {
-        var settings = ServerLoop.Settings(service: service, accepts: options.accepts, connections: ConnectionCounter(limit: options.connectionLimit),
+        let settings = ServerLoop.Settings(service: service, options: options, connections: ConnectionCounter(limit: options.connectionLimit),
                                            group: group, logger: logger)
-        settings.sendBuffer = options.sendBuffer
-        settings.timeouts = options.timeouts
-        settings.outputLimit = options.outputLimit
-        settings.metrics = options.metrics
-        settings.trackClients = options.trackClients
         var address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         var loops: [ServerLoop] = []
         let threads = max(options.threads, 1)

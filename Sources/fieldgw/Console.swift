@@ -20,6 +20,11 @@ enum Console {
         return (host, port)
     }
 
+    /// `--threads` of a server command: 1 to 256.
+    static func checkThreads(_ threads: Int) throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
+    }
+
     /// Starts a listener; a port that cannot be had exits 69 (EX_UNAVAILABLE) naming it.
     static func listening<T>(_ what: String, _ host: String, _ port: Int, _ start: () async throws -> T) async throws -> T {
         do {

@@ -81,7 +81,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
         var report: (@Sendable (String) -> Void)?
         if print { report = { (line: String) in Console.say("enip-server: " + line) } }
         let delay = try delayRange()
-        guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
+        try Console.checkThreads(threads)
         let limits = ENIPServer.Limits(threads: threads)
         let metricsAddress = try web.map { try Console.endpoint($0, option: "--web", defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()

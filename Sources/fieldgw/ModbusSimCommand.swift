@@ -79,7 +79,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
         for text in registers {
             do { try RegisterSpec(parsing: text).apply(to: store) } catch { throw ValidationError(error.description) }
         }
-        guard (1...256).contains(threads) else { throw ValidationError("--threads: \(threads) is not 1 to 256") }
+        try Console.checkThreads(threads)
         guard connectionLimit >= 1, idleTimeout >= 0 else { throw ValidationError("--connection-limit must be at least 1, --idle-timeout not negative") }
         let units = try unitMap(ModbusDevice(store: store))
         if ascii && !evil.isEmpty { throw ValidationError("--evil damages Modbus/TCP and RTU replies, not ASCII") }
