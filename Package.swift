@@ -37,12 +37,16 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // `swift package generate-documentation` (make docs); a plugin only, nothing it builds is linked.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(name: "Automata"),
+        // One way to start a thread of the system's own, for every module that runs one.
+        .target(name: "Threads"),
         .target(name: "CSerialShim"),
         .systemLibrary(name: "CEpoll"),
-        .target(name: "Serial", dependencies: ["CSerialShim"]),
+        .target(name: "Serial", dependencies: ["CSerialShim", "Threads"]),
         // The system's zlib, libbz2 and liblzma: the historian's gzip, bzip2 and xz files.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
@@ -51,18 +55,18 @@ let package = Package(
         // from the system's TZif files, as Python's zoneinfo does), playback.
         .target(
             name: "History",
-            dependencies: ["CZlib", "CBzip2", "CLzma", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CZlib", "CBzip2", "CLzma", "Threads", .product(name: "Logging", package: "swift-log")]
         ),
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .target(
             name: "Discovery",
-            dependencies: ["CUdev", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CUdev", "Threads", .product(name: "Logging", package: "swift-log")]
         ),
         // The epoll TCP server loop Modbus/TCP and EtherNet/IP serve on.
         .target(
             name: "StreamServer",
             dependencies: [
-                "CEpoll",
+                "CEpoll", "Threads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,7 +103,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "Serial", "Discovery", "EtherNetIP", "History", "StreamServer",
+                "Modbus", "Serial", "Discovery", "EtherNetIP", "History", "StreamServer", "Threads",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -151,6 +155,7 @@ let package = Package(
                 "Sparkplug",
                 "History",
                 "Web",
+                "Threads",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -210,7 +215,7 @@ let package = Package(
             dependencies: ["Modbus", "Serial", "Gateway", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "SerialTests", dependencies: ["Serial"]),
+        .testTarget(name: "SerialTests", dependencies: ["Serial", "Threads"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "TestSupport"]),
         .testTarget(
             name: "ModbusTests",

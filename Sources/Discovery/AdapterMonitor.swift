@@ -4,6 +4,7 @@ import Glibc
 import CUdev
 import Logging
 import Synchronization
+import Threads
 
 /// An adapter plugged in or unplugged.
 public enum AdapterEvent: Sendable, Hashable {
@@ -35,7 +36,7 @@ public final class AdapterMonitor: Sendable {
     /// The mode in use: never `.automatic`.
     public let mode: Mode
     private let control: MonitorControl
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread: Mutex<WorkerThread?>
 
     /// Starts watching. With `reportPresent`, adapters already plugged in come
     /// first, as `.added`.
@@ -48,15 +49,8 @@ public final class AdapterMonitor: Sendable {
         let watcher = Watcher(mode: mode, interval: rescanInterval, reportPresent: reportPresent,
                               continuation: continuation, control: control, logger: logger)
         continuation.onTermination = { [control] _ in control.stop() }
-        let box = Unmanaged.passRetained(WatcherBox(watcher))
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            let watcher = Unmanaged<WatcherBox>.fromOpaque(raw!).takeRetainedValue().watcher
-            watcher.run()
-            return nil
-        }, box.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
-        thread.withLock { $0 = handle }
+        let box = WatcherBox(watcher)
+        thread = Mutex(WorkerThread(name: "adapter monitor") { box.watcher.run() })
     }
 
     deinit { stop() }
@@ -64,8 +58,8 @@ public final class AdapterMonitor: Sendable {
     /// Stops watching and ends `events`.
     public func stop() {
         control.stop()
-        let running = thread.withLock { handle -> pthread_t? in defer { handle = nil }; return handle }
-        if let running { pthread_join(running, nil) }
+        let running = thread.withLock { handle -> WorkerThread? in defer { handle = nil }; return handle }
+        running?.join()
     }
 
     /// Whether a udev daemon runs here: without one, udev monitors hear nothing.

@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import Serial
 import Synchronization
+import Threads
 
 /// One serial line of the gateway: it owns the port and runs one transaction
 /// at a time on a thread of its own, taking requests from a `BusQueue` in
@@ -182,9 +183,7 @@ public final class Bus: Sendable {
         self.logger = logger
         self.metrics = LineMetrics(line: name, factory: metrics)
         state = Mutex(State(queue: BusQueue(capacity: options.queueCapacity), up: first != nil))
-        let thread = Thread { [self] in run(first: first, open: open) }
-        thread.name = "bus \(name)"
-        thread.start()
+        WorkerThread.detach(name: "bus \(name)") { [self] in run(first: first, open: open) }
     }
 
     public var counters: Counters { state.withLock { $0.counters } }

@@ -3,6 +3,7 @@ import Modbus
 import NIOCore
 import Serial
 import Synchronization
+import Threads
 
 /// A remote Modbus/TCP device or gateway as a line's link. Up to `capacity`
 /// requests are in flight on its one connection, each under a transaction id
@@ -42,9 +43,7 @@ final class MBAPLink: LineLink, @unchecked Sendable {
         self.onBreak = onBreak
         // The reader keeps the link (and its socket) alive until it ends, so
         // the descriptor closes only once nobody reads it.
-        let reader = Thread { [self] in readReplies() }
-        reader.name = "tcp line \(address)"
-        reader.start()
+        WorkerThread.detach(name: "tcp line \(address)") { [self] in readReplies() }
     }
 
     var inFlight: Int { state.withLock { $0.flights.count } }

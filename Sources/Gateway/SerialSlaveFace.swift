@@ -4,6 +4,7 @@ import Modbus
 import NIOCore
 import Serial
 import Synchronization
+import Threads
 
 /// The gateway as a Modbus/RTU slave on a serial port (`[[serial_slave]]`):
 /// each request for its units goes through the gateway's routes, to a line
@@ -27,12 +28,10 @@ final class SerialSlaveFace: Sendable {
 
     init(_ configuration: Configuration.SerialSlave, serving: any ModbusServing, loop: any EventLoop, logger: Logger) {
         self.configuration = configuration
-        let thread = Thread { [self] in
+        WorkerThread.detach(name: "serial slave \(configuration.adapter)") { [self] in
             serve(serving, loop: loop, logger: logger)
             ended.set(())
         }
-        thread.name = "serial slave \(configuration.adapter)"
-        thread.start()
     }
 
     var counters: Counters { tally.withLock { $0 } }

@@ -2,6 +2,7 @@ import Foundation
 import Serial
 import Synchronization
 import Modbus
+import Threads
 
 /// An RTU slave serving on a thread of its own, as a device on the bus
 /// would: the demo's simulated devices, and the tests'.
@@ -11,7 +12,7 @@ public final class SlaveThread: Sendable {
     private let started = DispatchSemaphore(value: 0)
 
     public init(path: String, settings: SerialSettings, units: UnitMap, faults: [ModbusFault] = []) {
-        Thread.detachNewThread { [self] in
+        WorkerThread.detach(name: "slave \(path)") { [self] in
             defer { finished.signal() }
             SerialPort.usePreciseTimers()
             do {

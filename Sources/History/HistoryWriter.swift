@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Synchronization
+import Threads
 
 /// Appends records to a cpppo-compatible history file, rotating it by size or
 /// age into `name.hst.0`, then `name.hst.1.gz` (or .bz2, .xz) and onwards; the
@@ -269,7 +270,7 @@ final class BackgroundCompressor: Sendable {
     func compress(_ path: String, _ compression: Compression) {
         pending.withLock { $0 += 1 }
         let logger = self.logger
-        Thread.detachNewThread { [self] in
+        WorkerThread.detach(name: "history compress") { [self] in
             do {
                 try compression.compress(path, into: path + compression.suffix)
                 unlink(path)

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CSerialShim
 import Synchronization
+import Threads
 
 /// A multi-drop RS485 bus made of pty ends, for tests and the demo.
 ///
@@ -46,7 +47,7 @@ public final class VirtualBus: Sendable {
     public let settings: SerialSettings
     public let paced: Bool
     private let wire: Wire
-    private let thread = Mutex<pthread_t?>(nil)
+    private let thread = Mutex<WorkerThread?>(nil)
 
     public init(ends count: Int, settings: SerialSettings = SerialSettings(), paced: Bool = true,
                 noise: LineNoise = .none, localEcho: Bool = false) throws(SerialError) {
@@ -108,25 +109,21 @@ public final class VirtualBus: Sendable {
 
     /// Stops carrying bytes and closes every end.
     public func stop() {
-        let running = thread.withLock { handle -> pthread_t? in defer { handle = nil }; return handle }
+        let running = thread.withLock { handle -> WorkerThread? in defer { handle = nil }; return handle }
         guard let running else { return }
         wire.stopping.withLock { $0 = true }
         wire.poke()
-        pthread_join(running, nil)
+        running.join()
         wire.closeAll()
     }
 
     private func start() {
-        let carrier = Carrier(wire: wire, settings: settings, paced: paced)
-        let box = Unmanaged.passRetained(CarrierBox(carrier))
-        var handle = pthread_t()
-        let result = pthread_create(&handle, nil, { raw in
-            var carrier = Unmanaged<CarrierBox>.fromOpaque(raw!).takeRetainedValue().carrier
+        let box = CarrierBox(Carrier(wire: wire, settings: settings, paced: paced))
+        let carrier = WorkerThread(name: "virtual bus") {
+            var carrier = box.carrier
             carrier.run()
-            return nil
-        }, box.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
-        thread.withLock { $0 = handle }
+        }
+        thread.withLock { $0 = carrier }
     }
 }
 

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import Synchronization
+import Threads
 
 /// One thread of a stream server (Modbus/TCP, EtherNet/IP): an epoll set of
 /// its listening socket, its clients and a wake-up eventfd. Requests are
@@ -87,7 +88,7 @@ final class ServerLoop: @unchecked Sendable {
 
     /// Runs until `stop`, on a thread of its own.
     func start() {
-        Thread.detachNewThread { [self] in run() }
+        WorkerThread.detach(name: "server loop") { [self] in run() }
     }
 
     /// Stops accepting clients and reading requests; replies still due go

@@ -6,6 +6,7 @@ import NIOPosix
 import Prometheus
 import Serial
 import Synchronization
+import Threads
 import Web
 
 extension SerialSettings.Parity: ExpressibleByArgument {}
@@ -192,7 +193,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
                 }
             }
             let framing = ascii ? "Modbus ASCII" : "Modbus/RTU"
-            Thread.detachNewThread {
+            WorkerThread.detach(name: "modbus-sim serial") {
                 defer { ended.set(()) }
                 Self.serveSerially(place, settings: settings, framing: framing, running: { !stopping.load(ordering: .relaxed) }, opened: opened, serve: serve)
             }
