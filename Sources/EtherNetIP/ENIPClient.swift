@@ -43,7 +43,7 @@ public final class ENIPClient: Sendable {
                                timeout: Duration = .seconds(5)) async throws -> ENIPClient {
         let amount = timeout.timeAmount
         let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(amount)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

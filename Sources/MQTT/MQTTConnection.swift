@@ -88,7 +88,7 @@ public final class MQTTConnection: Sendable {
         // By channel: NIO may try several addresses of a host, each with a channel and a handler of its own.
         let made = Mutex<[ObjectIdentifier: (handler: NIOLoopBound<MQTTClientHandler>, connack: EventLoopFuture<MQTTPacket>)]>([:])
         let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(nanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

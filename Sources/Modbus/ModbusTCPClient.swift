@@ -16,7 +16,7 @@ public final class ModbusTCPClient: Sendable {
     public static func connect(host: String, port: Int, group: any EventLoopGroup, depth: Int = 1,
                                timeout: TimeAmount = .seconds(1)) async throws -> ModbusTCPClient {
         let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

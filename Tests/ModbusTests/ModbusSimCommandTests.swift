@@ -71,6 +71,20 @@ import Testing
         #expect(missing.status == 1 && missing.text == "40009: exception illegal data address (2)\n", "\(missing.text)")
     }
 
+    /// As a service's own user, with no capabilities: the client once asked
+    /// for SO_DEBUG (TCP_NODELAY's number at the socket level), which only
+    /// CAP_NET_ADMIN may set, and failed for every user but root.
+    @Test func theClientRunsWithoutPrivileges() throws {
+        let (sim, port) = try simulator(["-a", "127.0.0.1:0", "40001=5"], announcing: "modbus-sim: Modbus/TCP on 127.0.0.1:")
+        defer { sim.stop(signal: SIGKILL) }
+        let client = ["modbus-client", "-a", "127.0.0.1:\(port)", "40001"]
+        let unprivileged = getuid() == 0
+            ? try Peers.run(Peers.program("setpriv"), ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                                       "--bounding-set=-all", try Peers.fieldgw()] + client)
+            : try Peers.run(Peers.fieldgw(), client)
+        #expect(unprivileged.status == 0 && unprivileged.text == "400001 = 5\n", "\(unprivileged.text) \(unprivileged.stderr)")
+    }
+
     @Test func theClientOverRTU() throws {
         let settings = SerialSettings(baud: 19200, parity: .even)
         let bus = try VirtualBus(ends: 2, settings: settings)
