@@ -23,7 +23,7 @@ SPARKPLUG_VENV := .build/venv-sparkplug
 SPARKPLUG_PACKAGES := pysparkplug==0.6.1
 DEMO_DIR := .build/demo
 
-.PHONY: demo test bench bench-memory soak fuzz fuzz-build apt-deps py-deps sparkplug-proto
+.PHONY: demo test deb deb-test doc-examples docs bench bench-memory soak fuzz fuzz-build apt-deps py-deps sparkplug-proto
 
 apt-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -54,8 +54,38 @@ test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --skip '^(GatewayTests|WebTests|SparkplugTests)\.'
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --filter '^(GatewayTests|WebTests)\.'
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --filter '^SparkplugTests\.'
+	$(PYTHON) Tests/DocExamples/run_examples.py
 	$(MAKE) fuzz-build
 	Fuzz/run $(FUZZ_TEST_SECONDS)
+	$(MAKE) docs
+	$(MAKE) deb-test
+
+# The docs' runnable examples ("```sh run" blocks), each in a network of its own.
+doc-examples: py-deps
+	$(SWIFT) build --product fieldgw
+	$(PYTHON) Tests/DocExamples/run_examples.py
+
+# The Debian package, .build/deb/fieldgw_VERSION_ARCH.deb: the release binary
+# with the Swift runtime linked in, unit, udev rules, conffile, man page and
+# completions (packaging/build-deb). FIELDGW_VERSION=1.2.3 names the version.
+deb: apt-deps
+	SWIFT=$(SWIFT) packaging/build-deb
+
+# The package as a user gets it: lintian, dpkg -i on this machine, its files,
+# user and unit, --version and --check, then dpkg -r and -P (packaging/test-deb).
+deb-test: deb
+	packaging/test-deb .build/deb/fieldgw_*.deb
+
+# DocC for the library modules, in .build/docs/MODULE.doccarchive; a symbol
+# link that does not resolve fails the build.
+DOCC_MODULES := Automata Serial Discovery Modbus EtherNetIP Gateway
+
+docs:
+	@mkdir -p .build/docs
+	@for module in $(DOCC_MODULES); do \
+		$(SWIFT) package --allow-writing-to-directory .build/docs generate-documentation --target $$module \
+			--warnings-as-errors --output-path .build/docs/$$module.doccarchive || exit 1; \
+	done
 
 # The libmodbus server of the benchmarks, also a remote device in the tcp line tests.
 $(PEER_DIR)/libmodbus_server: Benchmarks/ModbusPeers/libmodbus_server.c | apt-deps

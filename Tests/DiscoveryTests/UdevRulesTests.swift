@@ -27,10 +27,18 @@ import Testing
         return output.text + output.stderr
     }
 
+    /// Where a rule is in the file, as udevadm names it (comments above it move it).
+    private static func lineNumber(of rule: String) throws -> Int {
+        let text = try String(contentsOf: Peers.packageRoot.appendingPathComponent("udev/60-fieldgw.rules"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return try #require(lines.firstIndex { $0.hasPrefix(rule) }) + 1
+    }
+
     @Test func anFTDIGetsItsGroupModeLinkAndModemManagerStaysAway() throws {
         let log = try udevTest("\(Self.usb)/1-2/1-2:1.0/ttyUSB0/tty/ttyUSB0")
-        #expect(log.contains("60-fieldgw.rules:26 GROUP 20"), "dialout is group 20 on Debian")
-        #expect(log.contains("60-fieldgw.rules:26 MODE 0660"))
+        let rule = try Self.lineNumber(of: "GROUP=\"dialout\", MODE=\"0660\"")
+        #expect(log.contains("60-fieldgw.rules:\(rule) GROUP 20"), "dialout is group 20 on Debian")
+        #expect(log.contains("60-fieldgw.rules:\(rule) MODE 0660"))
         #expect(log.contains("ID_MM_DEVICE_IGNORE=1"))
         #expect(log.contains("DEVLINKS=/dev/fieldgw/0403-6001-AH06W0EQ-if00"))
     }
