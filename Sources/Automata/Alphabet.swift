@@ -3,7 +3,9 @@
 /// `bytes` reads each input byte as one symbol (`.` is any byte, `\xHH` any
 /// byte value); `unicode` decodes its input as UTF-8 and reads Unicode scalars.
 public enum Alphabet: String, Sendable, Hashable, CaseIterable {
+    /// Each byte is one symbol, 0 to 255.
     case bytes
+    /// Each Unicode scalar is one symbol, decoded from UTF-8 input.
     case unicode
 
     /// The largest symbol value of the alphabet.

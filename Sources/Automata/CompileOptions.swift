@@ -6,6 +6,8 @@ public struct CompileOptions: Sendable, Hashable {
     /// The most states the intermediate NFA may have.
     public var maxNFAStates: Int
 
+    /// Creates limits; the defaults leave room for any frame grammar and still
+    /// stop a runaway pattern.
     public init(maxStates: Int = 50_000, maxNFAStates: Int = 1_000_000) {
         self.maxStates = maxStates
         self.maxNFAStates = maxNFAStates

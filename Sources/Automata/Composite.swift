@@ -11,6 +11,8 @@ public struct Composite: Sendable {
 
     /// A recognised sentence: where it ends, and where each capture matched.
     public struct Match: Sendable, Hashable {
+        /// The offset just past the sentence, counted in bytes from the start of the
+        /// input (not from where matching began).
         public let end: Int
         /// Every capture in the order matched (a repeated one, each time).
         let recorded: [Capture]
@@ -34,6 +36,7 @@ public struct Composite: Sendable {
             lhs.end == rhs.end && lhs.captures == rhs.captures
         }
 
+        /// Hashes the end and the captures, as `==` compares them.
         public func hash(into hasher: inout Hasher) {
             hasher.combine(end)
             hasher.combine(captures)
@@ -47,7 +50,9 @@ public struct Composite: Sendable {
         let range: Range<Int>
     }
 
+    /// What matching found: a sentence, none, or not yet enough input to tell.
     public enum Outcome: Sendable, Hashable {
+        /// A sentence was recognised: where it ends, and what each capture matched.
         case matched(Match)
         /// The input cannot start a sentence here.
         case failed
@@ -243,16 +248,26 @@ extension DFA {
 /// Recognises a composite over input that arrives in chunks, keeping what it
 /// has read and deciding as soon as the machine can.
 public struct CompositeRecognizer: Sendable {
+    /// The machine being run.
     public let composite: Composite
+    /// Whether each DFA part takes its longest sentence (cpppo's default) or its
+    /// first accept.
     public let greedy: Bool
+    /// Every byte fed so far: each chunk is matched again from the start, since a
+    /// composite cannot resume in the middle of a step.
     public private(set) var buffer: [UInt8] = []
+    /// The answer so far; once it is not ``Composite/Outcome/needsMore`` it no
+    /// longer changes.
     public private(set) var outcome: Composite.Outcome = .needsMore
 
+    /// Starts a recognizer for `composite` with nothing read.
     public init(_ composite: Composite, greedy: Bool = true) {
         self.composite = composite
         self.greedy = greedy
     }
 
+    /// Reads the next chunk and matches what has arrived, with more input still
+    /// possible; once decided, further chunks are ignored.
     @discardableResult
     public mutating func feed(_ chunk: [UInt8]) -> Composite.Outcome {
         guard outcome == .needsMore else { return outcome }
@@ -261,6 +276,8 @@ public struct CompositeRecognizer: Sendable {
         return outcome
     }
 
+    /// The input has ended: an undecided machine takes the best sentence it has,
+    /// or fails.
     @discardableResult
     public mutating func finish() -> Composite.Outcome {
         if outcome == .needsMore { outcome = composite.match(buffer, complete: true, greedy: greedy) }

@@ -159,10 +159,13 @@ extension DFA {
         }
     }
 
+    /// The end of the anchored match at byte `offset` of `input`, or nil; the
+    /// same as the buffer form.
     public func match(_ input: [UInt8], at offset: Int = 0, greedy: Bool = true) -> Int? {
         input.withUnsafeBufferPointer { match($0, at: offset, greedy: greedy) }
     }
 
+    /// The end of the anchored match at the start of `text`, in UTF-8 bytes, or nil.
     public func match(_ text: String, greedy: Bool = true) -> Int? {
         match(Array(text.utf8), greedy: greedy)
     }
@@ -173,5 +176,6 @@ extension DFA {
         return match(input) == input.count
     }
 
+    /// Whether the whole of `text` is a sentence of the machine's language.
     public func accepts(_ text: String) -> Bool { accepts(Array(text.utf8)) }
 }

@@ -4,6 +4,7 @@
 /// and accepting states come last; the table holds state numbers already
 /// multiplied by the class count, so that a step is one load.
 public struct DFA: Sendable {
+    /// The symbols the machine reads: bytes, or Unicode scalars decoded from UTF-8.
     public let alphabet: Alphabet
     /// What the machine was built from, for display.
     public let name: String

@@ -8,9 +8,14 @@
 /// choice (the first alternative that matches), a repetition as many times as
 /// its part matches, up to its maximum.
 public indirect enum Machine: Sendable {
+    /// A regular expression, already parsed.
     case pattern(RegexNode)
+    /// Each machine in turn, each starting where the last ended.
     case sequence([Machine])
+    /// An ordered choice: the first machine that matches.
     case alternation([Machine])
+    /// The machine at least `min` times and at most `max` (nil: no limit), as
+    /// many times as it matches.
     case repetition(Machine, min: Int, max: Int?)
     /// Records where `machine` matched, under `name`, for a `Count` to read.
     case capture(String, Machine)
@@ -86,12 +91,19 @@ public indirect enum Machine: Sendable {
 
 /// How a counted repetition learns its count: from the bytes of a capture.
 public struct Count: Sendable {
+    /// The name of the capture whose bytes hold the count; it must have matched
+    /// earlier in the sentence.
     public let capture: String
+    /// Turns the captured bytes into the count, or nil when they are not one, which
+    /// fails the match.
     public let decode: @Sendable ([UInt8]) -> Int?
 
     /// `.byte`: the matcher reads the byte itself, with no array to build.
     let isOneByte: Bool
 
+    /// A count read from `capture` by `decode`; ``Count/byte(_:)``,
+    /// ``Count/bigEndian(_:)``, ``Count/littleEndian(_:)`` and ``Count/decimal(_:)``
+    /// cover the usual encodings.
     public init(capture: String, decode: @escaping @Sendable ([UInt8]) -> Int?) {
         self.init(capture: capture, isOneByte: false, decode: decode)
     }

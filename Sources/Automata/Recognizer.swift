@@ -4,6 +4,7 @@
 /// more input. `terminal` has cpppo's meaning: the machine is in an accepting
 /// state now, so stopping here recognises a sentence.
 public struct Recognizer: Sendable {
+    /// Where recognition stands after the input so far.
     public enum Status: Sendable, Hashable {
         /// The input so far is a live prefix: feed more, or `finish()`.
         case needsMore
@@ -13,17 +14,21 @@ public struct Recognizer: Sendable {
         case rejected(at: Int)
     }
 
+    /// The machine being run.
     public let dfa: DFA
     /// Longest sentence (cpppo's default) or first accept.
     public let greedy: Bool
     /// Bytes read so far.
     public private(set) var consumed = 0
+    /// The answer so far; once accepted or rejected it stays until ``Recognizer/reset()``.
     public private(set) var status: Status = .needsMore
     private var state: Int32
     private var lastAccept = -1
     /// Unicode only: the start of a UTF-8 sequence cut by the end of a chunk.
     private var pending: [UInt8] = []
 
+    /// Starts a recognizer for `dfa` at the beginning of a sentence; a machine that
+    /// accepts the empty sentence may be accepted before any input.
     public init(_ dfa: DFA, greedy: Bool = true) {
         self.dfa = dfa
         self.greedy = greedy
@@ -59,6 +64,7 @@ public struct Recognizer: Sendable {
         return status
     }
 
+    /// Reads the next chunk; once accepted or rejected, further input is left unread.
     @discardableResult
     public mutating func feed(_ chunk: [UInt8]) -> Status {
         chunk.withUnsafeBufferPointer { feed($0) }

@@ -7,6 +7,7 @@ public struct RegexError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong there.
     public let reason: String
 
+    /// The position and reason, then the pattern with a caret under the fault.
     public var description: String {
         let prefix = String(String.UnicodeScalarView(pattern.unicodeScalars.prefix(position)))
         let caret = String(repeating: " ", count: prefix.count) + "^"
@@ -21,6 +22,7 @@ public struct StateLimitError: Error, Sendable, Equatable, CustomStringConvertib
     /// Which construction reached it.
     public let stage: String
 
+    /// Which stage ran out and how to get past it.
     public var description: String {
         "\(stage) needs more than \(limit) states; simplify the pattern or raise the limit (CompileOptions.maxStates)"
     }

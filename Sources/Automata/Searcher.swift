@@ -6,6 +6,7 @@
 /// reach a match (the leftmost match ends at or after `e`, so its start spells
 /// a prefix of R up to `e`); the anchored machine then tries them leftmost first.
 public struct Searcher: Sendable {
+    /// The anchored machine, whose matches are found.
     public let dfa: DFA
     let anywhere: DFA
     let prefixesBackward: DFA
@@ -13,6 +14,9 @@ public struct Searcher: Sendable {
     /// waits in its start state for it, so memchr can find the candidates.
     let firstByte: UInt8?
 
+    /// Builds the two search machines for `dfa`, each made minimal.
+    /// - Throws: ``StateLimitError`` when a search machine passes `options.maxStates`
+    ///   (searching can take more states than matching).
     public init(_ dfa: DFA, options: CompileOptions = .init()) throws(StateLimitError) {
         self.dfa = dfa
         anywhere = try dfa.derived(reversed: false, options: options)
@@ -36,10 +40,12 @@ public struct Searcher: Sendable {
         }
     }
 
+    /// The first match at or after byte `offset`; the same as the buffer form.
     public func search(_ input: [UInt8], from offset: Int = 0, greedy: Bool = true) -> Range<Int>? {
         input.withUnsafeBufferPointer { search($0, from: offset, greedy: greedy) }
     }
 
+    /// The first match in `text`, as a range of UTF-8 byte offsets.
     public func search(_ text: String, greedy: Bool = true) -> Range<Int>? {
         search(Array(text.utf8), greedy: greedy)
     }

@@ -1,21 +1,29 @@
 /// A set of symbols, kept as sorted, disjoint, non-adjacent closed ranges.
 public struct SymbolSet: Sendable, Hashable {
+    /// The ranges, sorted, with no two overlapping or touching.
     public private(set) var ranges: [ClosedRange<UInt32>]
 
+    /// The empty set.
     public init() { ranges = [] }
 
+    /// The set of one symbol.
     public init(_ symbol: UInt32) { ranges = [symbol...symbol] }
 
+    /// The symbols in any of `input`'s ranges, which may overlap and come in any
+    /// order.
     public init<S: Sequence>(ranges input: S) where S.Element == ClosedRange<UInt32> {
         ranges = SymbolSet.normalized(Array(input))
     }
 
+    /// Every symbol of `alphabet`: what `.` matches.
     public static func all(_ alphabet: Alphabet) -> SymbolSet {
         SymbolSet(ranges: [0...alphabet.maxSymbol])
     }
 
+    /// Whether the set has no symbols.
     public var isEmpty: Bool { ranges.isEmpty }
 
+    /// Whether `symbol` is in the set, found by binary search over the ranges.
     public func contains(_ symbol: UInt32) -> Bool {
         var low = 0
         var high = ranges.count
@@ -26,6 +34,7 @@ public struct SymbolSet: Sendable, Hashable {
         return low < ranges.count && ranges[low].contains(symbol)
     }
 
+    /// The symbols in either set.
     public func union(_ other: SymbolSet) -> SymbolSet {
         SymbolSet(ranges: ranges + other.ranges)
     }

@@ -15,17 +15,28 @@ import Glibc
 /// | `by-id:NAME`, `by-path:NAME` | a link by its name alone |
 /// | `/dev/ttyUSB*`, `/dev/ttyS1` | the device node, with shell wildcards |
 public enum AdapterMatcher: Sendable, Hashable, CustomStringConvertible {
+    /// A USB serial number, and on a multi-port chip the interface (nil: any).
     case serial(String, interface: Int?)
+    /// A USB vendor and product id, and the interface (nil: any); only one such
+    /// adapter may be present.
     case usb(vendorID: UInt16, productID: UInt16, interface: Int?)
+    /// A /dev/serial/by-id or by-path link, as a full path.
     case link(String)
+    /// The device node, matched with shell wildcards (fnmatch).
     case node(pattern: String)
 
+    /// Text that is none of the forms ``AdapterMatcher`` reads.
     public struct ParseError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The text as written in the configuration.
         public let text: String
+        /// What is wrong with it, and the forms expected.
         public let reason: String
+        /// The text, quoted, and the reason.
         public var description: String { "adapter \"\(text)\": \(reason)" }
     }
 
+    /// Reads one of the forms in the table; `by-id:` and `by-path:` become the
+    /// full /dev/serial link.
     public init(parsing text: String) throws(ParseError) {
         if text.hasPrefix("serial:") {
             let rest = text.dropFirst("serial:".count)
@@ -62,6 +73,8 @@ public enum AdapterMatcher: Sendable, Hashable, CustomStringConvertible {
         return number
     }
 
+    /// Whether `adapter` answers this name; ``AdapterMatcher/resolve(in:)`` then
+    /// insists on exactly one.
     public func matches(_ adapter: SerialAdapter) -> Bool {
         switch self {
         case .serial(let serial, let interface):
@@ -75,6 +88,7 @@ public enum AdapterMatcher: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The matcher written back in the form it was parsed from, ids in hex.
     public var description: String {
         switch self {
         case .serial(let serial, let interface): interface.map { "serial:\(serial):\($0)" } ?? "serial:\(serial)"
@@ -88,10 +102,15 @@ public enum AdapterMatcher: Sendable, Hashable, CustomStringConvertible {
 
 /// No adapter, or more than one, answers a matcher.
 public struct AdapterResolutionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The name that was looked for.
     public let matcher: AdapterMatcher
+    /// The adapters that answered it: none, or more than one.
     public let candidates: [SerialAdapter]
+    /// Every adapter present, so that the message can suggest names.
     public let present: [SerialAdapter]
 
+    /// What matched (with a hint to name one by serial number or port), or what
+    /// was present when nothing did.
     public var description: String {
         if candidates.isEmpty {
             let seen = present.isEmpty ? "no serial adapter is present" : "present: " + present.map(\.stableName).joined(separator: ", ")

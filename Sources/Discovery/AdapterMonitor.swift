@@ -8,9 +8,12 @@ import Threads
 
 /// An adapter plugged in or unplugged.
 public enum AdapterEvent: Sendable, Hashable {
+    /// An adapter appeared, or was present at the start with `reportPresent`.
     case added(SerialAdapter)
+    /// An adapter went away; its node may later go to another adapter.
     case removed(SerialAdapter)
 
+    /// The adapter that came or went.
     public var adapter: SerialAdapter {
         switch self {
         case .added(let adapter), .removed(let adapter): adapter
@@ -23,6 +26,7 @@ public enum AdapterEvent: Sendable, Hashable {
 /// AsyncSequence. Where no udevd runs (a container), udev sends no events:
 /// the monitor then rescans sysfs on an interval instead, and logs that it does.
 public final class AdapterMonitor: Sendable {
+    /// How the monitor learns of changes.
     public enum Mode: String, Sendable, CaseIterable {
         /// udev events where udevd runs, else rescanning.
         case automatic
@@ -32,6 +36,7 @@ public final class AdapterMonitor: Sendable {
         case rescan
     }
 
+    /// Plugs and unplugs as they happen; the stream ends at ``AdapterMonitor/stop()``.
     public let events: AsyncStream<AdapterEvent>
     /// The mode in use: never `.automatic`.
     public let mode: Mode

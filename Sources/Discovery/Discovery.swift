@@ -3,7 +3,9 @@ import Logging
 /// Finds serial adapters: a snapshot now, a matcher resolved now, and a
 /// stream of plug and unplug events (see `AdapterMonitor`).
 public enum Discovery {
+    /// libudev could not make a context, so no adapters can be listed.
     public struct UnavailableError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// Says that libudev could not start.
         public var description: String { "libudev could not start (udev_new failed)" }
     }
 
@@ -13,9 +15,14 @@ public enum Discovery {
         return context.adapters()
     }
 
+    /// A latency timer that could not be set: out of range, not an FTDI adapter,
+    /// refused by sysfs, or read back different.
     public struct LatencyTimerError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The adapter as it was given.
         public let adapter: SerialAdapter
+        /// Why the timer was not set, and how to fix it where there is a way.
         public let reason: String
+        /// The node and the reason.
         public var description: String { "\(adapter.node): latency timer: \(reason)" }
     }
 

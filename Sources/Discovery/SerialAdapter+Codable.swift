@@ -5,6 +5,8 @@ extension SerialAdapter: Codable {
         case node, sysPath, byID, byPath, vendorID, productID, vendor, product, serial, interface, driver, chip, bus, latencyTimer, stableName
     }
 
+    /// Reads the JSON that ``SerialAdapter/encode(to:)`` writes; `stableName` is
+    /// derived, so it is not read back.
     public init(from decoder: any Decoder) throws {
         let values = try decoder.container(keyedBy: CodingKeys.self)
         self.init(node: try values.decode(String.self, forKey: .node), sysPath: try values.decode(String.self, forKey: .sysPath))
@@ -22,6 +24,7 @@ extension SerialAdapter: Codable {
         latencyTimer = try values.decodeIfPresent(Int.self, forKey: .latencyTimer)
     }
 
+    /// Writes ids in hex, leaves absent fields out, and adds `stableName`.
     public func encode(to encoder: any Encoder) throws {
         var values = encoder.container(keyedBy: CodingKeys.self)
         try values.encode(node, forKey: .node)

@@ -9,13 +9,20 @@ public struct SerialAdapter: Sendable, Hashable {
     public var byID: [String] = []
     /// The /dev/serial/by-path link (the USB port it is plugged into).
     public var byPath: String?
+    /// The USB vendor id (0x0403 for FTDI); nil for a device not on USB.
     public var vendorID: UInt16?
+    /// The USB product id (0x6001 for an FT232R); nil for a device not on USB.
     public var productID: UInt16?
+    /// The maker as the device itself reports it ("FTDI").
     public var vendor: String?
+    /// The product as the device itself reports it ("USB-RS485 Cable").
     public var product: String?
+    /// The USB serial number: the best name for configuration, where the chip
+    /// has one (a CH340 has none).
     public var serial: String?
     /// The USB interface number: which port of a multi-port chip (FT2232, FT4232H).
     public var interface: Int?
+    /// The kernel driver serving the device (ftdi_sio, ch341, cdc_acm, 8250).
     public var driver: String?
     /// The chip, when its vendor and product ids are known ("FTDI FT232R").
     public var chip: String?
@@ -24,6 +31,7 @@ public struct SerialAdapter: Sendable, Hashable {
     /// An FTDI adapter's receive latency timer in ms (16 by default; 1 for Modbus).
     public var latencyTimer: Int?
 
+    /// An adapter known only by its node and sysfs path; discovery fills in the rest.
     public init(node: String, sysPath: String) {
         self.node = node
         self.sysPath = sysPath

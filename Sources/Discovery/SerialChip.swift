@@ -1,13 +1,18 @@
 /// USB serial chips worth naming, by USB vendor and product id.
 public struct SerialChip: Sendable, Hashable {
+    /// The USB vendor id.
     public let vendorID: UInt16
+    /// The USB product id.
     public let productID: UInt16
+    /// The maker and model, as ``SerialAdapter/chip`` shows it ("FTDI FT232R").
     public let name: String
     /// The kernel driver that serves it.
     public let driver: String
     /// Whether the chip carries a serial number (a CH340 has none: name it by path).
     public let hasSerialNumber: Bool
 
+    /// The chips fieldgw names: FTDI, WCH, Silicon Labs and Prolific USB serial
+    /// converters.
     public static let known: [SerialChip] = [
         SerialChip(vendorID: 0x0403, productID: 0x6001, name: "FTDI FT232R", driver: "ftdi_sio", hasSerialNumber: true),
         SerialChip(vendorID: 0x0403, productID: 0x6010, name: "FTDI FT2232", driver: "ftdi_sio", hasSerialNumber: true),
@@ -22,6 +27,8 @@ public struct SerialChip: Sendable, Hashable {
     /// Any CDC-ACM device (a USB modem class device: many PLCs and Arduinos).
     public static let cdcACMName = "CDC-ACM"
 
+    /// The chip's name for these ids, ``SerialChip/cdcACMName`` for any device on
+    /// the cdc_acm driver, or nil for a chip not in ``SerialChip/known``.
     public static func named(vendorID: UInt16?, productID: UInt16?, driver: String?) -> String? {
         if let vendorID, let productID,
            let chip = known.first(where: { $0.vendorID == vendorID && $0.productID == productID }) {

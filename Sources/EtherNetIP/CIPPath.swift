@@ -2,19 +2,29 @@
 /// logical class / instance / attribute / element (8, 16 and 32 bits),
 /// ANSI extended symbols (tag and member names), and port segments (routes).
 public struct CIPPath: Hashable, Sendable {
+    /// One segment of a path.
     public enum Segment: Hashable, Sendable {
+        /// A logical class id (0x20 segment): the object class addressed.
         case classID(UInt32)
+        /// A logical instance id (0x24 segment) within the class.
         case instance(UInt32)
+        /// A logical attribute id (0x30 segment) of the instance.
         case attribute(UInt32)
+        /// An array element (0x28 segment): after a symbol, the index into the tag.
         case element(UInt32)
         /// A connection point (an assembly's connection, say).
         case connection(UInt32)
+        /// An ANSI extended symbol (0x91 segment): a tag or member name.
         case symbol(String)
+        /// A port segment: the port to leave by, and the link address beyond it (a
+        /// backplane slot).
         case port(UInt16, link: [UInt8])
     }
 
+    /// The segments in order, outermost first: a tag name, then members and elements.
     public var segments: [Segment]
 
+    /// A path of `segments`.
     public init(_ segments: [Segment]) { self.segments = segments }
 
     /// A class, instance or attribute number as users write it: decimal or 0x hex.
@@ -111,16 +121,23 @@ public struct CIPPath: Hashable, Sendable {
 
 /// A Message Router request: service, path, data.
 public struct CIPRequest: Hashable, Sendable {
+    /// The service code: Read Tag (0x4C), Write Tag (0x4D), Get Attribute Single (0x0E), …
     public var service: UInt8
+    /// The object or tag the service is for.
     public var path: CIPPath
+    /// The service's request data, after the path.
     public var data: [UInt8]
 
+    /// A request of `service` to `path` with `data`.
     public init(service: UInt8, path: CIPPath, data: [UInt8] = []) {
         self.service = service
         self.path = path
         self.data = data
     }
 
+    /// Reads a request: service, path size in words, path, data.
+    /// - Throws: ``CIPStatus/pathSizeInvalid`` when the path runs past the bytes,
+    ///   ``CIPStatus/pathSegmentError`` for a segment it cannot read.
     public init(parsing bytes: ArraySlice<UInt8>) throws(CIPStatus) {
         var reader = WireReader(bytes)
         service = try reader.u8()
@@ -130,6 +147,7 @@ public struct CIPRequest: Hashable, Sendable {
         data = Array(reader.rest)
     }
 
+    /// The request as sent: service, path size in words, padded path, data.
     public var bytes: [UInt8] {
         let path = path.bytes
         return [service, UInt8(path.count / 2)] + path + data
@@ -138,16 +156,22 @@ public struct CIPRequest: Hashable, Sendable {
 
 /// A Message Router reply: the service with bit 7 set, a status, data.
 public struct CIPReply: Hashable, Sendable {
+    /// The service answered, without the reply bit (0x80).
     public var service: UInt8
+    /// The general status and its extended words.
     public var status: CIPStatus
+    /// The reply data: for a read, the type field and the values.
     public var data: [UInt8]
 
+    /// A reply to `service` with `status` and `data`.
     public init(service: UInt8, status: CIPStatus = .success, data: [UInt8] = []) {
         self.service = service
         self.status = status
         self.data = data
     }
 
+    /// Reads a reply: service, a reserved byte, the general status, the extended
+    /// status words, data.
     public init(parsing bytes: ArraySlice<UInt8>) throws(CIPStatus) {
         var reader = WireReader(bytes)
         service = try reader.u8() & 0x7F
@@ -160,6 +184,7 @@ public struct CIPReply: Hashable, Sendable {
         data = Array(reader.rest)
     }
 
+    /// The reply as sent, the service with bit 7 set.
     public var bytes: [UInt8] {
         var out: [UInt8] = [service | 0x80, 0, status.general, UInt8(status.extended.count)]
         for word in status.extended { out.append16(word) }

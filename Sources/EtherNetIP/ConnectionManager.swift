@@ -49,10 +49,15 @@ public final class ConnectionManager: Sendable {
 
     private let connections = Mutex<[UInt32: Connection]>([:])
     private let nextID = Atomic<UInt32>(0x1000_0001)
+    /// The most connections open at once, across every session; one more is
+    /// refused with extended status 0x0113.
     public let limit: Int
 
+    /// A Connection Manager that allows `limit` connections at once.
     public init(limit: Int = 64) { self.limit = limit }
 
+    /// The connections held, counting those expired but not yet forgotten (they
+    /// go at the next Forward Open or use).
     public var count: Int { connections.withLock { $0.count } }
 
     func open(_ request: CIPRequest, session: UInt32) throws(CIPStatus) -> CIPReply {

@@ -1,6 +1,8 @@
 /// A tag's or a member's type: atomic, or a structure described by a template.
 public enum DataType: Sendable, Hashable {
+    /// An atomic type.
     case atomic(CIPType)
+    /// A structure laid out by its template.
     case structure(Template)
 
     /// Bytes per element.
@@ -30,6 +32,7 @@ public enum DataType: Sendable, Hashable {
         }
     }
 
+    /// The type's name as a definition writes it: "DINT", "STRING", a UDT's name.
     public var name: String {
         switch self {
         case .atomic(let type): type.name

@@ -4,10 +4,14 @@ import Synchronization
 
 /// A tag as the Symbol class lists it.
 public struct ListedTag: Sendable, Hashable {
+    /// The Symbol instance: an address for the tag, and where the listing goes on.
     public let instance: UInt32
+    /// The tag's name; a program that holds tags of its own is listed as
+    /// `Program:NAME`.
     public let name: String
     /// Attribute 2: atomic code or 0x8000 | template, dimension count in bits 13–14.
     public let symbolType: UInt16
+    /// Attribute 8: three dimension sizes, of which the type's dimension count are used.
     public let dimensions: [Int]
 
     /// INT[1000], Motor, DINT[4,8], or a template number for a structure.
@@ -21,13 +25,20 @@ public struct ListedTag: Sendable, Hashable {
 
 /// A device that answered ListIdentity.
 public struct DiscoveredDevice: Sendable, Hashable, CustomStringConvertible {
+    /// The device's IPv4 address, from the identity item (not the datagram's sender).
     public let address: String
+    /// The CIP vendor id (1: Rockwell Automation).
     public let vendor: UInt16
+    /// The vendor's product code.
     public let productCode: UInt16
+    /// The revision, major.minor.
     public let revision: String
+    /// The device's serial number.
     public let serial: UInt32
+    /// The product name ("1756-L61/B LOGIX5561").
     public let productName: String
 
+    /// One line: address, product, revision, vendor, product code, serial in hex.
     public var description: String {
         "\(address)  \(productName)  revision \(revision)  vendor \(vendor)  product \(productCode)  serial \(String(serial, radix: 16))"
     }

@@ -1,10 +1,13 @@
 /// The outcome of one operation: its status and, for a read, the type and
 /// the values (or the bytes, for a structure or an attribute).
 public struct TagResult: Sendable, CustomStringConvertible {
+    /// The operation this is the outcome of.
     public let operation: TagOperation
+    /// The reply's status; ``CIPStatus/success`` when it was carried out.
     public let status: CIPStatus
     /// The reply's type field: 2 bytes for an atomic type, 4 for a structure.
     public let type: [UInt8]
+    /// A read's values as little-endian bytes, after the type field; empty for a write.
     public let data: [UInt8]
 
     /// Each element as text when the type is atomic; nil otherwise.
@@ -13,6 +16,7 @@ public struct TagResult: Sendable, CustomStringConvertible {
         return atomic.values(data[...])
     }
 
+    /// "OPERATION == [values]" for a read, "OPERATION: OK" for a write, or the failure.
     public var description: String {
         guard status == .success else { return "\(operation) failed: \(status)" }
         if operation.write != nil { return "\(operation): OK" }

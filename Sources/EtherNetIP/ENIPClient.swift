@@ -10,7 +10,10 @@ import Synchronization
 /// Requests may be sent from many tasks at once: they are pipelined on the
 /// one TCP connection and their replies matched in order.
 public final class ENIPClient: Sendable {
+    /// A session, connection or reply the client cannot go on with: a refusal, a
+    /// malformed reply, no reply in time, or the connection closed.
     public struct Failure: Error, CustomStringConvertible {
+        /// What went wrong.
         public let description: String
     }
 

@@ -15,6 +15,7 @@ import Synchronization
 /// and three system calls left it at 0.83× of libplctag's C `ab_server`.
 /// Discovery (UDP) and the futures of replies that wait stay on `group`.
 public final class ENIPServer: Sendable {
+    /// What answers every request: the tags, the identity and the connections.
     public let router: MessageRouter
     /// The port bound (the one asked for, or the one port 0 picked); kept
     /// across `disable()` and `enable()`.
@@ -56,6 +57,8 @@ public final class ENIPServer: Sendable {
         /// and holds up the other clients there.
         public var threads: Int
 
+        /// Limits that suit a controller on a plant network: 256 clients, 5 minutes
+        /// idle, 5 seconds for a message, a megabyte of unread replies, one thread.
         public init(connections: Int = 256, idle: Duration? = .seconds(300), frame: Duration = .seconds(5), unsentReplies: Int = 1 << 20,
                     threads: Int = 1) {
             self.connections = connections
@@ -168,6 +171,7 @@ public final class ENIPServer: Sendable {
         try await body()
     }
 
+    /// Whether ``ENIPServer/disable()`` has closed the port (until ``ENIPServer/enable()``).
     public var isDisabled: Bool { listeners.withLock { $0.tcp == nil } }
 
     /// The address the listener is bound to (nil while disabled).
@@ -200,10 +204,13 @@ public typealias ClientConnection = ConnectedClient
 
 /// Splits a TCP stream into encapsulation messages, however the bytes arrive.
 public struct EncapsulationDecoder: ByteToMessageDecoder, Sendable {
+    /// Each whole message is passed on as an ``Encapsulation``.
     public typealias InboundOut = Encapsulation
 
+    /// A decoder with nothing buffered.
     public init() {}
 
+    /// Passes on the next whole message, if the buffer holds one.
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let message = Encapsulation.message(from: &buffer) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(message))

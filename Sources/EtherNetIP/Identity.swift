@@ -4,18 +4,27 @@ import NIOCore
 /// and the program name (class 0x64). The defaults are a ControlLogix at
 /// revision 20, which keeps pycomm3 on symbolic tag paths.
 public struct Identity: Sendable {
+    /// The CIP vendor id (1: Rockwell Automation).
     public var vendor: UInt16 = 1
+    /// The CIP device type (0x0E: programmable logic controller).
     public var deviceType: UInt16 = 0x0E
+    /// The vendor's product code (54: a 1756-L61).
     public var productCode: UInt16 = 54
+    /// The firmware revision, major and minor: 20 keeps pycomm3 on symbolic tag
+    /// paths.
     public var revision: (major: UInt8, minor: UInt8) = (20, 11)
     /// 0x3060: remote run, as pycomm3 expects to see.
     public var status: UInt16 = 0x3060
+    /// The serial number ListIdentity and attribute 6 report.
     public var serial: UInt32 = 0x00C0_FFEE
+    /// The product name (attribute 7), at most 255 bytes.
     public var productName = "1756-L61/B LOGIX5561"
     /// Attribute 8: 3, operational.
     public var state: UInt8 = 3
+    /// The program name class 0x64 reports, which pylogix reads.
     public var programName = "fieldgw"
 
+    /// A 1756-L61 ControlLogix at revision 20.11, running.
     public init() {}
 
     /// Get Attributes All (0x01) on class 1 instance 1: attributes 1 to 8
@@ -68,12 +77,14 @@ public struct Identity: Sendable {
 }
 
 extension Identity: Hashable {
+    /// Identities are equal when every attribute is.
     public static func == (a: Identity, b: Identity) -> Bool {
         a.vendor == b.vendor && a.deviceType == b.deviceType && a.productCode == b.productCode && a.revision == b.revision
             && a.status == b.status && a.serial == b.serial && a.productName == b.productName && a.state == b.state
             && a.programName == b.programName
     }
 
+    /// Hashes the serial number and the product name.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(serial)
         hasher.combine(productName)

@@ -5,9 +5,13 @@ import NIOCore
 /// the Connection Manager, but Read-Modify-Write and Read Tag Fragmented on
 /// a tag.
 public struct MessageRouter: Sendable {
+    /// The tags served.
     public let tags: TagTable
+    /// What the Identity object, ListIdentity and class 0x64 report.
     public let identity: Identity
+    /// The Forward Open connections, shared by every session.
     public let connections: ConnectionManager
+    /// The controller's clock (class 0x8B), which clients may set.
     public let clock = WallClock()
 
     static let multipleServicePacket: UInt8 = 0x0A
@@ -23,6 +27,8 @@ public struct MessageRouter: Sendable {
     /// Requests, errors, sessions and connections, for /metrics.
     public let metrics: ServerMetrics?
 
+    /// A router for `tags`; `report` is told of every read and write, and
+    /// `metrics` counts requests.
     public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager(),
                 report: (@Sendable (String) -> Void)? = nil, metrics: ServerMetrics? = nil) {
         self.tags = tags

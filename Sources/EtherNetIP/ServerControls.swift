@@ -5,6 +5,7 @@ import Synchronization
 /// the latency and timeout cpppo's threads poll with, kept and reported for
 /// the scripts that set them (an event-driven server has no polling latency).
 public final class ServerControls: Sendable {
+    /// The reply delay in force, in seconds.
     public struct Delay: Sendable, Equatable {
         /// The delay now: fixed, or the last drawn from `range`.
         public var value: Double
@@ -21,6 +22,8 @@ public final class ServerControls: Sendable {
     private let delaying = Atomic(false)
     private let times = Mutex((latency: 0.1, timeout: 0.2))
 
+    /// Controls with `delay` (seconds): a fixed delay when both ends are equal, else one
+    /// drawn per reply; nil for none.
     public init(delay range: ClosedRange<Double>? = nil) {
         let fixed = range.map { $0.lowerBound == $0.upperBound ? $0.lowerBound : 0 } ?? 0
         delay = Mutex(Delay(value: fixed, range: range.flatMap { $0.lowerBound == $0.upperBound ? nil : $0 }))
@@ -30,6 +33,7 @@ public final class ServerControls: Sendable {
     /// Whether `seconds` may be a delay: finite, 0 to a day.
     public static func isValidDelay(_ seconds: Double) -> Bool { seconds.isFinite && (0...longestDelay).contains(seconds) }
 
+    /// The delay now, for the web API to report.
     public var currentDelay: Delay { delay.withLock { $0 } }
 
     /// A fixed delay, in seconds (0: none); clears the range.
@@ -55,11 +59,15 @@ public final class ServerControls: Sendable {
         }
     }
 
+    /// cpppo's `server.control.latency`, in seconds: kept and reported, with no
+    /// effect here.
     public var latency: Double {
         get { times.withLock { $0.latency } }
         set { times.withLock { $0.latency = newValue } }
     }
 
+    /// cpppo's `server.control.timeout`, in seconds: kept and reported, with no
+    /// effect here.
     public var timeout: Double {
         get { times.withLock { $0.timeout } }
         set { times.withLock { $0.timeout = newValue } }

@@ -12,6 +12,7 @@ public final class ServerMetrics: Sendable {
     private let requests = Mutex<[UInt8: Counter]>([:])
     private let errors = Mutex<[UInt8: Counter]>([:])
 
+    /// Registers the server's metrics with `factory`, labelled `server`.
     public init(server: String, factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         self.server = server

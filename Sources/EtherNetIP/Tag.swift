@@ -4,12 +4,15 @@ import Synchronization
 /// dimensions, and its bytes (little-endian, as on the wire). Shared by
 /// every connection.
 public final class Tag: Sendable {
+    /// The tag's name, as defined; lookups ignore case.
     public let name: String
+    /// The type of each element.
     public let type: DataType
     /// Empty for a single value; otherwise up to three, outermost first.
     public let dimensions: [Int]
     /// The Symbol object instance that lists it (0x55) and addresses it.
     public let instance: UInt32
+    /// Whether clients are refused writes (``CIPStatus/privilegeViolation``).
     public let readOnly: Bool
     /// Where the bytes live when not in `storage` (the gateway's registers).
     public let source: (any TagSource)?
@@ -19,6 +22,8 @@ public final class Tag: Sendable {
     private let hookTurn = Mutex(())
     private let forced = Atomic<UInt8>(0)
 
+    /// A tag of `type` with `dimensions`, held in memory (zeros) unless `source`
+    /// holds its bytes. ``TagTable`` makes tags and gives them their instances.
     public init(name: String, type: DataType, dimensions: [Int] = [], instance: UInt32, readOnly: Bool = false,
                 source: (any TagSource)? = nil, hook: (any TagHook)? = nil) {
         self.name = name

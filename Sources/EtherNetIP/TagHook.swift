@@ -21,7 +21,10 @@ public protocol TagHook: Sendable {
 }
 
 extension TagHook {
+    /// Does nothing: the value held is served.
     public func willRead(_ tag: Tag, elements: Range<Int>) throws(CIPStatus) {}
+    /// Does nothing.
     public func didRead(_ tag: Tag, elements: Range<Int>, bytes: [UInt8]) {}
+    /// Does nothing.
     public func didWrite(_ tag: Tag, elements: Range<Int>, bytes: [UInt8]) {}
 }

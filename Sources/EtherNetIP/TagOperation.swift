@@ -5,6 +5,8 @@
 /// `@1/1/7` (class/instance/attribute, read with Get Attribute Single; `@1/1`
 /// with Get Attributes All).
 public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
+    /// Where the operation goes: the tag's symbols and element indices, or the
+    /// class, instance and attribute of a numeric address.
     public var path: CIPPath
     /// Elements read or written (a range's length; 1 otherwise).
     public var elements: Int
@@ -14,13 +16,19 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
     public var numeric: Bool
     /// `+N`: the byte offset a Fragmented read or write starts at.
     public var offset: Int?
+    /// The operation as written.
     public let description: String
 
+    /// What a write sends.
     public struct Write: Sendable, Hashable {
+        /// The type written: as given in `(TYPE)`, else REAL when a value has a '.',
+        /// INT otherwise (as cpppo does).
         public var type: CIPType
+        /// Every element's bytes, little-endian, one after another.
         public var data: [UInt8]
     }
 
+    /// Reads an operation in cpppo's syntax (see ``TagOperation``).
     public init(parsing text: String) throws(TagOperationError) {
         description = text
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -161,9 +169,13 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
 
 }
 
+/// An operation that cannot be read.
 public struct TagOperationError: Error, CustomStringConvertible {
+    /// The operation as written.
     public let operation: String
+    /// What is wrong with it.
     public let reason: String
+    /// The operation, quoted, and the reason.
     public var description: String { "\"\(operation)\": \(reason)" }
 }
 

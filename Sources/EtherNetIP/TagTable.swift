@@ -1,7 +1,9 @@
 /// The tags a server offers, by name (Logix names ignore case) and by
 /// Symbol instance, and the structure types they use, by template instance.
 public struct TagTable: Sendable {
+    /// Every tag, in the order added.
     public private(set) var tags: [Tag] = []
+    /// The structure types the tags use, by template instance, for clients to read.
     public private(set) var templates: [UInt16: Template] = [:]
     /// Programs (`Program:Main`) that hold program-scope tags, with the
     /// Symbol instance that lists each in the controller's tag list.
@@ -13,6 +15,7 @@ public struct TagTable: Sendable {
     private var structures: [String: Template] = ["string": .string]
     private var nextInstance: UInt32 = 1
 
+    /// An empty table, which knows STRING as a type.
     public init() {}
 
     /// A tag from cpppo's `NAME=TYPE[DIMS]` (`SCADA=INT[1000]`, `Temp=REAL`,
@@ -146,8 +149,10 @@ public struct TagTable: Sendable {
         return try insert(name, type: type, dimensions: [], readOnly: readOnly, source: source, definition: name)
     }
 
+    /// The tag of that name, in any case.
     public func tag(named name: String) -> Tag? { byName[name.lowercased()] }
 
+    /// The tag that Symbol instance `instance` lists.
     public func tag(instance: UInt32) -> Tag? { byInstance[instance] }
 
     /// A template and every template its members use, so clients can read them.
@@ -201,8 +206,12 @@ public struct TagTable: Sendable {
     }
 }
 
+/// A tag definition that cannot be read, or that clashes with a tag defined before.
 public struct TagDefinitionError: Error, CustomStringConvertible {
+    /// The definition as written.
     public let definition: String
+    /// What is wrong with it.
     public let reason: String
+    /// The definition, quoted, and the reason.
     public var description: String { "\"\(definition)\": \(reason)" }
 }

@@ -1,21 +1,30 @@
 /// A structure type (a UDT, or the predefined STRING): members at offsets,
 /// and the template (class 0x6C) that pycomm3 and pylogix read to learn it.
 public final class Template: Sendable, Hashable {
+    /// One member of the structure, as the template describes it.
     public struct Member: Sendable, Hashable {
+        /// The member's name; the hidden SINTs that hold BOOLs are named `ZZZZZZZZZZ…`.
         public let name: String
+        /// The member's type.
         public let type: DataType
         /// Array elements; 0 for a single value.
         public let count: Int
+        /// Its byte offset within the structure.
         public let offset: Int
         /// A BOOL member is one bit of a hidden SINT.
         public let bit: Int?
     }
 
+    /// The type's name: "STRING", or the UDT's.
     public let name: String
     /// The template instance (0x100–0xEFF for a UDT; STRING's is 0xFCE).
     public let id: UInt16
+    /// The structure handle: the 16-bit check of the definition that a Read Tag
+    /// reply carries after 0x02A0.
     public let handle: UInt16
+    /// Bytes per value, padded to the structure's alignment.
     public let size: Int
+    /// The members in order, hidden BOOL hosts included.
     public let members: [Member]
     let alignment: Int
     /// What a Read Tag of the template returns: member info, then names.
@@ -54,6 +63,7 @@ public final class Template: Sendable, Hashable {
     /// Attribute 4: the definition's size in 32-bit words, as Logix counts it.
     var definitionWords: UInt32 { UInt32((definition.count + 20) / 4) }
 
+    /// The member of that name, in any case; hidden members are not found.
     public func member(named name: String) -> Member? {
         members.first { $0.name.lowercased() == name.lowercased() && !$0.name.hasPrefix("ZZZZZZZZZZ") }
     }
@@ -109,6 +119,8 @@ public final class Template: Sendable, Hashable {
         return hash
     }
 
+    /// Templates are equal only when they are the same object.
     public static func == (a: Template, b: Template) -> Bool { a === b }
+    /// Hashes the object's identity.
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
 }

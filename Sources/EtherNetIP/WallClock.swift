@@ -15,6 +15,7 @@ public final class WallClock: Sendable {
     static let setAttributeList: UInt8 = 0x04
     private let state = Mutex(State())
 
+    /// A clock that reads this machine's, until a client sets it.
     public init() {}
 
     /// Microseconds since 1970 by this clock.

@@ -18,10 +18,14 @@ import Threads
 /// full, 0x0B when the slave does not answer (or its breaker is open), 0x0A
 /// when the line is down.
 public final class Bus: Sendable {
+    /// How a line queues, times and retries its transactions, and reopens its link.
     public struct Options: Sendable, Hashable {
+        /// How each slave's timeout is learned and when its breaker opens.
         public var health: SlaveHealth.Policy
         /// Requests waiting, beyond which the line answers 0x06.
         public var queueCapacity: Int
+        /// Extra attempts on a serial line after a timeout or a malformed reply,
+        /// before the client is answered 0x0B.
         public var retries: Int
         /// The pause after a broadcast, for every slave to act on it.
         public var turnaround: Duration
@@ -34,6 +38,7 @@ public final class Bus: Sendable {
         /// The span over which the line's utilisation (busy time ÷ time) is measured.
         public var utilisationWindow: Duration = .seconds(10)
 
+        /// Options with the configuration file's defaults.
         public init(health: SlaveHealth.Policy = .init(), queueCapacity: Int = 64, retries: Int = 0, turnaround: Duration = .milliseconds(100),
                     reopenInterval: Duration = .milliseconds(500)) {
             self.health = health
@@ -46,14 +51,24 @@ public final class Bus: Sendable {
 
     /// A line's figures, for status and metrics.
     public struct Counters: Sendable, Hashable {
+        /// Transactions that went on the line and ended: answered (data or an
+        /// exception), or failed.
         public var transactions = 0
+        /// Transactions with no valid reply, answered 0x0B.
         public var timeouts = 0
+        /// Requests answered 0x0B at once, without the line, while their slave's
+        /// breaker was open.
         public var failedFast = 0
+        /// Requests answered 0x06 because the queue was full (the one displaced
+        /// from a full queue among them).
         public var refusedFull = 0
+        /// Requests dropped unsent because their client had disconnected.
         public var droppedGone = 0
+        /// Replies that were the slave's own exceptions.
         public var exceptions = 0
     }
 
+    /// The line's name from the configuration, as logs, metrics and status show it.
     public let name: String
     private let state: Mutex<State>
     /// Told of each write a slave carried out (the historian); checked with one
@@ -186,11 +201,13 @@ public final class Bus: Sendable {
         WorkerThread.detach(name: "bus \(name)") { [self] in run(first: first, open: open) }
     }
 
+    /// The line's figures so far.
     public var counters: Counters { state.withLock { $0.counters } }
     /// What the line's RTU framer has seen: frames, noise bytes, CRC errors, echoes, timeouts.
     public var framerCounters: RTUFramer.Counters { state.withLock { $0.framer } }
     /// Every slave the line has talked to, and what it knows of each.
     public var slaves: [UInt8: SlaveHealth] { state.withLock { $0.health } }
+    /// Whether the line's link is open; while it is not, requests are answered 0x0A.
     public var isUp: Bool { state.withLock { $0.up } }
     /// Why the line is down (its adapter missing, or busy and held by whom); nil while up.
     public var downReason: String? { state.withLock { $0.up ? nil : $0.downReason } }
@@ -262,6 +279,7 @@ public final class Bus: Sendable {
         return number
     }
 
+    /// Ends the observing that ``Bus/observeWrites(_:)`` started as `number`.
     public func stopObservingWrites(_ number: Int) {
         writeObservers.withLock { observers in
             observers[number] = nil

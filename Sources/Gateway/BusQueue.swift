@@ -3,6 +3,7 @@ import NIOCore
 /// What a request on a line is: a client's write (ahead of its reads), a
 /// client's read, or the poller's read (which takes turns as one more client).
 public enum BusPriority: Int, Sendable, Hashable, CaseIterable {
+    /// A client's write, a client's read, a poll.
     case write, forwarded, poll
 }
 

@@ -5,15 +5,20 @@ import Modbus
 extension Configuration {
     /// A device whose registers are one EtherNet/IP structure tag.
     public struct Device: Sendable, Hashable {
+        /// The structure tag's name, a Logix name; its type is named after it.
         public var tag: String
+        /// The `[[line]]` the device is on.
         public var line: String
+        /// The device's slave address on the line, 1 to 247.
         public var slave: UInt8
         /// How often its registers are polled.
         public var period: Duration
         /// Values older than this make a read fail (0x02).
         public var maxAge: Duration
+        /// The structure's members, in order: each one register, two, or a coil.
         public var members: [RegisterMember]
 
+        /// A device polled every `period`, whose values serve reads for `maxAge`.
         public init(tag: String, line: String, slave: UInt8, period: Duration = .seconds(1), maxAge: Duration = .seconds(5),
                     members: [RegisterMember]) {
             self.tag = tag
@@ -27,8 +32,12 @@ extension Configuration {
 
     /// The EtherNet/IP server: TCP, and UDP discovery, on one port.
     public struct ENIP: Sendable, Hashable {
+        /// The address the server binds (`bind`), where discovery also listens.
         public var host: String
+        /// The port for TCP and UDP discovery alike, 44818 by default.
         public var port: Int
+        /// Forward Open connections at once (`connection_limit`); TCP clients are
+        /// counted in ``Configuration/ENIP/limits``.
         public var connectionLimit: Int
         /// Clients let in (empty: everyone), as a Modbus/TCP listener's.
         public var allow: [AddressRange] = []

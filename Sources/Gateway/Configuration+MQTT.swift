@@ -5,16 +5,22 @@ extension Configuration {
     /// Sparkplug B edge node or as plain JSON, and where it keeps what it
     /// could not send.
     public struct MQTT: Sendable, Hashable {
+        /// What the devices are published as (`mode`).
         public enum Mode: String, Sendable, Hashable, CaseIterable {
+            /// Sparkplug B, or plain JSON.
             case sparkplug, json
         }
 
         /// One broker of the list, tried in order: `mqtt://HOST[:PORT]` (1883) or `mqtts://HOST[:PORT]` (TLS, 8883).
         public struct Broker: Sendable, Hashable {
+            /// The broker's host name or address.
             public var host: String
+            /// The broker's port.
             public var port: Int
+            /// Whether the connection is TLS (`mqtts://`).
             public var tls: Bool
 
+            /// A broker at `host:port`, over TLS when `tls`.
             public init(host: String, port: Int, tls: Bool) {
                 self.host = host
                 self.port = port
@@ -22,27 +28,44 @@ extension Configuration {
             }
         }
 
+        /// The brokers (`brokers`), tried in order when one cannot be reached; all
+        /// TLS, or none.
         public var brokers: [Broker]
+        /// What the devices are published as, Sparkplug B by default.
         public var mode: Mode = .sparkplug
         /// MQTT 3.1.1 (the default) or 5.0.
         public var version5 = false
+        /// The MQTT client id (`client_id`; fieldgw-GROUP-NODE by default).
         public var clientID: String
+        /// The Sparkplug group id, one topic level (`group_id`; fieldgw by default).
         public var groupID: String
+        /// The edge node id, one topic level (`edge_node_id`; this machine's host
+        /// name by default).
         public var edgeNodeID: String
+        /// The user name the broker is given, if any.
         public var username: String?
+        /// The password the broker is given; it needs a user name.
         public var password: String?
         /// PEM files: the CA that signed the broker's certificate, and the client's own certificate and key.
         public var caFile: String?
+        /// The client's certificate, for brokers that ask for one; it goes with
+        /// ``Configuration/MQTT/keyFile``.
         public var certificateFile: String?
+        /// The client certificate's private key.
         public var keyFile: String?
+        /// Seconds between keep-alive pings (`keepalive_s`); 0 turns them off.
         public var keepAlive: Int = 30
+        /// The longest pause between attempts to reconnect (`reconnect_max_ms`).
         public var reconnectMaximum: Duration = .seconds(30)
         /// Where data not yet sent is kept across outages and restarts.
         public var spoolDirectory: String
+        /// The most the spool holds on disk (`spool_max_mb`); data beyond it is dropped.
         public var spoolMaximumBytes: Int = 16 << 20
         /// How often the node's own metrics (lines up, transactions) are looked at for a change.
         public var nodeMetricsPeriod: Duration = .seconds(10)
 
+        /// Settings with the file's defaults for everything but the brokers, the
+        /// names and the spool.
         public init(brokers: [Broker], clientID: String, groupID: String, edgeNodeID: String, spoolDirectory: String) {
             self.brokers = brokers
             self.clientID = clientID

@@ -14,11 +14,15 @@ extension Configuration {
             case exception
         }
 
+        /// The port the gateway answers on, as configuration names it.
         public var adapter: AdapterMatcher
+        /// The line's speed and framing (8 data bits: RTU).
         public var settings: SerialSettings
+        /// Kernel RS485 settings for the port; nil leaves the driver's.
         public var rs485: RS485Settings?
         /// The unit ids answered; each must be routed.
         public var units: ClosedRange<UInt8>
+        /// What a master hears for a unit the gateway cannot reach (silence by default).
         public var absent: Absent
     }
 

@@ -2,18 +2,24 @@ extension Configuration {
     /// `[web]`: where the dashboard, the JSON API, /metrics and the status
     /// endpoint listen, who may use them, and whether the web may write.
     public struct Web: Sendable, Hashable {
+        /// A user let in with HTTP Basic authentication (`[[web.user]]`).
         public struct User: Sendable, Hashable {
+            /// The user name.
             public var name: String
             /// A bcrypt hash (`fieldgw web-password` makes one).
             public var passwordHash: String
 
+            /// A user `name` with the bcrypt hash of their password.
             public init(name: String, passwordHash: String) {
                 self.name = name
                 self.passwordHash = passwordHash
             }
         }
 
+        /// The address the web server binds; one other machines reach needs a token
+        /// or users.
         public var host = "127.0.0.1"
+        /// The web server's port.
         public var port = 8502
         /// A client must send `Authorization: Bearer TOKEN` (when set).
         public var token: String?
@@ -22,6 +28,8 @@ extension Configuration {
         /// POST /api/devices/{name}/{member} writes through the line.
         public var writes = false
 
+        /// Settings for a web server at `host:port`; the defaults are loopback and
+        /// read-only, open to anyone on this machine.
         public init(host: String = "127.0.0.1", port: Int = 8502, token: String? = nil, users: [User] = [], writes: Bool = false) {
             self.host = host
             self.port = port
@@ -33,6 +41,8 @@ extension Configuration {
         /// Anyone who reaches the port may look, unless a token or users are set.
         public var open: Bool { token == nil && users.isEmpty }
 
+        /// Whether `host` is reachable from this machine only (localhost, ::1,
+        /// 127.x.x.x): the one place open access is allowed.
         public static func isLoopback(_ host: String) -> Bool {
             host == "localhost" || host == "::1" || host.hasPrefix("127.")
         }

@@ -10,6 +10,8 @@ import TOMLKit
 /// and logging. Reading it checks everything it can without hardware; an
 /// error names the file, the key and the reason.
 public struct Configuration: Sendable {
+    /// One `[[line]]`: a local serial port, a serial device server or a
+    /// Modbus/TCP device, and how its ``Bus`` runs.
     public struct Line: Sendable, Hashable {
         /// What carries the line's frames.
         public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -23,12 +25,17 @@ public struct Configuration: Sendable {
             case tcp
         }
 
+        /// The line's name, by which routes, polls and devices name it.
         public var name: String
+        /// What carries the line's frames (`kind`; serial by default).
         public var kind: Kind = .serial
         /// Where a local line's port is (for the TCP kinds, the address written as a node).
         public var adapter: AdapterMatcher
+        /// Speed and framing; a `tcp` line has none, and keeps the defaults.
         public var settings: SerialSettings
+        /// Kernel RS485 settings for a local port; nil leaves the driver's.
         public var rs485: RS485Settings?
+        /// How the line's Bus queues, times out, retries and reopens.
         public var options: Bus.Options
         /// For the TCP kinds: where the line's frames go.
         public var remote: Remote?
@@ -38,15 +45,21 @@ public struct Configuration: Sendable {
 
     /// A serial device server's (ser2net, a Moxa NPort in raw TCP mode) or a Modbus/TCP device's address.
     public struct Remote: Sendable, Hashable {
+        /// The host name or address.
         public var host: String
+        /// The TCP port.
         public var port: Int
+        /// How long a connection may take (`connect_timeout_ms`).
         public var connectTimeout: Duration
         /// `tcp`: requests on the connection at once, matched by transaction id.
         public var maxInFlight: Int = 1
     }
 
+    /// One `[[route]]`: Modbus/TCP unit ids sent to the slaves of a line.
     public struct Route: Sendable, Hashable {
+        /// The unit ids routed (`units`, one id or LOW-HIGH).
         public var units: ClosedRange<UInt8>
+        /// The line they go to.
         public var line: String
         /// Slave address = unit id − offset.
         public var offset: Int
@@ -54,20 +67,31 @@ public struct Configuration: Sendable {
 
     /// Addresses of one slave polled in the background (cpppo's poller).
     public struct Poll: Sendable, Hashable {
+        /// The line the slave is on.
         public var line: String
+        /// The slave's address, 1 to 247.
         public var slave: UInt8
+        /// The addresses polled, ranges written in the file spelt out one by one.
         public var addresses: [ModbusAddress]
+        /// How often they are read (`period_s`).
         public var period: Duration
+        /// How far from a read's first address another may be and still join the
+        /// read (`reach`; see ``PollPlan``).
         public var reach: Int
         /// Agent mode: TCP reads of these values are answered from the poll
         /// cache while the values are younger than this.
         public var agentAge: Duration?
     }
 
+    /// One `[[listener]]`: a Modbus/TCP server in front of the routes.
     public struct Listener: Sendable, Hashable {
+        /// The address bound (`bind`; 0.0.0.0 by default).
         public var host: String
+        /// The port bound (502 by default).
         public var port: Int
+        /// Clients at once; a new one beyond them closes the longest idle.
         public var connectionLimit: Int
+        /// How long a client may stay idle, and may take to send one request.
         public var timeouts = ModbusTCPServer.Timeouts()
         /// Client addresses allowed (IPv4 CIDR or exact addresses); empty allows all.
         public var allow: [AddressRange]
@@ -75,15 +99,21 @@ public struct Configuration: Sendable {
         public var readOnly: Bool
     }
 
+    /// The log level (`[logging] level`), info by default.
     public var logLevel: Logger.Level = .info
     /// The web server (dashboard, JSON API, /metrics, `fieldgw status`); nil turns it off.
     public var web: Web? = Web()
+    /// The `[[line]]` tables, in the file's order.
     public var lines: [Line] = []
+    /// The `[[route]]` tables; no unit id is routed twice.
     public var routes: [Route] = []
+    /// The `[[poll]]` tables.
     public var polls: [Poll] = []
+    /// The `[[listener]]` tables; no two are the same.
     public var listeners: [Listener] = []
     /// The EtherNet/IP server, when [enip] or a [[device]] is configured.
     public var enip: ENIP?
+    /// The `[[device]]` tables: slaves offered as EtherNet/IP structure tags.
     public var devices: [Device] = []
     /// The gateway as a slave to serial masters (`[[serial_slave]]`).
     public var serialSlaves: [SerialSlave] = []
@@ -103,9 +133,10 @@ public struct Configuration: Sendable {
         return host
     }
 
-    /// Reads and checks the file at `path`.
+    /// The empty configuration the readers fill in.
     init() {}
 
+    /// Reads and checks the file at `path`.
     public init(file path: String) throws(ConfigurationError) {
         try self.init(toml: try Self.text(of: path), file: path)
     }
@@ -127,6 +158,7 @@ public struct Configuration: Sendable {
         return text
     }
 
+    /// Reads and checks `text`, naming `file` in its errors.
     public init(toml text: String, file: String) throws(ConfigurationError) {
         if let (line, reason) = TOMLHeaderCheck.problem(in: text) {
             throw ConfigurationError(file: file, key: "", reason: "line \(line): \(reason)")
@@ -380,6 +412,8 @@ public struct AddressRange: Sendable, Hashable {
     let prefix: Int
     let exact: String
 
+    /// Reads an IPv4 address, an IPv4 network in CIDR form, or an address with a
+    /// ':' (IPv6), matched exactly; nil for anything else.
     public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         exact = String(parts[0])
@@ -394,6 +428,8 @@ public struct AddressRange: Sendable, Hashable {
         }
     }
 
+    /// Whether `address`, a client's address as text, is in the range: by
+    /// network for IPv4, by the exact text otherwise.
     public func contains(_ address: String) -> Bool {
         guard let network, let value = Self.ipv4(Substring(address)) else { return address == exact }
         return prefix == 0 || value & ~UInt32(0) << (32 - prefix) == network

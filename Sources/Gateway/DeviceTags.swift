@@ -8,8 +8,11 @@ import NIOCore
 /// serial line at once, and the device's exception comes back as a CIP
 /// status (`cipStatus(for:)`).
 public final class DeviceTags: TagSource {
+    /// The structure's members, in order.
     public let members: [RegisterMember]
+    /// The poller whose cache serves reads and through which writes go.
     public let poller: Poller
+    /// The oldest a polled value may be and still serve a read.
     public let maxAge: Duration
     /// Each member's byte offset in the structure.
     private let offsets: [Int]
@@ -56,6 +59,8 @@ public final class DeviceTags: TagSource {
         members.map { ($0.name, .atomic($0.type), 0) }
     }
 
+    /// The whole structure from the poller's cache; ``DeviceTags/stale`` when
+    /// any member's values are too old or missing.
     public func snapshot() throws(CIPStatus) -> [UInt8] {
         guard let values = poller.cached(members.flatMap(\.addresses), maxAge: maxAge) else { throw Self.stale }
         var bytes = [UInt8](repeating: 0, count: size)
@@ -69,6 +74,8 @@ public final class DeviceTags: TagSource {
     /// Values not polled recently enough, or a device offline.
     public static let stale = CIPStatus(0x02)
 
+    /// Writes the members that lie wholly inside `bytes`, one after another
+    /// through the line; a device's exception fails the future with its CIP status.
     public func store(_ bytes: [UInt8], at offset: Int, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let writes: [(RegisterMember, [UInt16])]
         do {

@@ -7,21 +7,31 @@ import Synchronization
 /// online, a breaker opening or closing, a line down or up, a reload). The
 /// last `capacity` are kept.
 public final class EventLog: Sendable {
+    /// One event, as `/api/events` serves it.
     public struct Event: Codable, Sendable, Hashable {
         /// Seconds since 1970.
         public var time: Double
+        /// What happened, from the `event` metadata: slave-offline, breaker-open,
+        /// line-down, …
         public var event: String
+        /// The log level it was logged at.
         public var level: String
+        /// The log message.
         public var message: String
+        /// The line it concerns, if any.
         public var line: String?
+        /// The slave it concerns, if any.
         public var slave: Int?
     }
 
+    /// How many events are kept; older ones are dropped.
     public let capacity: Int
     private let state = Mutex<(events: [Event], next: Int, total: Int)>(([], 0, 0))
 
-    public init(capacity: Int = 500) { self.capacity = capacity }
+    /// An empty log that keeps the last `capacity` events (at least one).
+    public init(capacity: Int = 500) { self.capacity = max(1, capacity) }
 
+    /// Keeps `event`, dropping the oldest when the log is full.
     public func record(_ event: Event) {
         state.withLock { state in
             if state.events.count < capacity {

@@ -18,6 +18,7 @@ public final class GatewayHistorian: Sendable {
     private let observing = Mutex<(pollers: [(Poller, Int)], buses: [(Bus, Int)])>(([], []))
     private let failing = Atomic(false)
 
+    /// Opens the history file `settings` name, rotated and synced as they say.
     public init(settings: Configuration.History, logger: Logger) throws {
         writer = try HistoryWriter(path: settings.path, rotation: settings.rotation, sync: settings.sync, logger: logger)
         self.logger = logger

@@ -73,13 +73,18 @@ struct SlaveSignature: Hashable {
 
 /// What a reload changed, part by part, for the log and for `fieldgw reload`.
 public struct ReloadReport: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Parts the reload left running as they were.
     public var kept: [String] = []
+    /// Parts stopped and started again with new settings.
     public var restarted: [String] = []
+    /// Parts the new file no longer asks for.
     public var stopped: [String] = []
+    /// Parts the new file asks for that were not running.
     public var started: [String] = []
     /// Parts the new file asks for that could not start (a port in use), and why.
     public var failed: [String] = []
 
+    /// Each kind that has parts, with their names: "kept: line a; started: poller a/3".
     public var description: String {
         let kinds = [("kept", kept), ("restarted", restarted), ("stopped", stopped), ("started", started), ("failed", failed)]
         return kinds.filter { !$0.1.isEmpty }.map { "\($0.0): \($0.1.joined(separator: ", "))" }.joined(separator: "; ")

@@ -198,6 +198,8 @@ extension GatewayService {
     public var buses: [String: Bus] { plant.withLock { $0.lines.mapValues(\.bus) } }
     /// Where each line's adapter was found at start-up (or that it is awaited).
     public var paths: [String: String] { plant.withLock { $0.lines.mapValues(\.path) } }
+    /// Every polled slave's poller, one per slave however many polls and
+    /// devices it serves.
     public var pollers: [Poller] { plant.withLock { $0.slaves.values.map(\.poller) } }
     /// The Modbus/TCP listeners, in the configuration's order.
     public var servers: [ModbusTCPServer] {
@@ -220,9 +222,14 @@ extension GatewayService {
     }
 }
 
+/// A failure of the gateway's own, in words for the operator: a part that
+/// could not start, a device with no line.
 public struct GatewayError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong.
     public let reason: String
+    /// The reason, as it is.
     public var description: String { reason }
+    /// A failure for `reason`.
     public init(reason: String) { self.reason = reason }
 }
 
@@ -252,6 +259,7 @@ struct ReadOnlyServing: ModbusServing {
 
 /// Why a server could not listen, in the system's words ("Address already in use").
 public enum SocketFailure {
+    /// The system's words for a socket error (strerror), or the error's own description.
     public static func reason(of error: any Error) -> String {
         if let socket = error as? ServerSocketError { return String(cString: strerror(socket.code)) }
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)) }

@@ -3,45 +3,71 @@ import Modbus
 /// The running gateway's state, as `fieldgw status` shows it and the status
 /// endpoint serves it (JSON).
 public struct GatewayStatus: Codable, Sendable, Hashable {
+    /// Load averages over about 1, 5 and 15 minutes (see ``LoadAverage``).
     public struct Load: Codable, Sendable, Hashable {
+        /// Over about a minute.
         public var one: Double
+        /// Over about five minutes.
         public var five: Double
+        /// Over about fifteen minutes.
         public var fifteen: Double
     }
 
+    /// A slave the line polls, a device names, or that has ever answered.
     public struct Slave: Codable, Sendable, Hashable {
+        /// The slave's address on the line.
         public var address: Int
         /// closed, open or probing.
         public var breaker: String
+        /// The timeout its requests get now, in milliseconds.
         public var timeoutMilliseconds: Double
+        /// Its smoothed latency in milliseconds; nil before a first answer.
         public var latencyMilliseconds: Double?
+        /// Timeouts in a row since it last sent anything.
         public var consecutiveTimeouts: Int
         /// When polled: whether it answered its last poll, its load, its slips.
         public var online: Bool?
+        /// Its poller's load averages.
         public var load: Load?
+        /// Its poll cycles that overran their period.
         public var slips: Int?
     }
 
+    /// One line and its slaves.
     public struct Line: Codable, Sendable, Hashable {
+        /// The line's name.
         public var name: String
+        /// Whether its link is open.
         public var up: Bool
+        /// Where its adapter was found at start-up (or that it is awaited).
         public var adapter: String
+        /// Requests waiting for the line.
         public var queueDepth: Int
         /// The fraction of the last utilisation window the line was busy.
         public var utilisation: Double
+        /// Transactions carried out, answered or failed.
         public var transactions: Int
+        /// Transactions with no valid reply.
         public var timeouts: Int
+        /// Requests answered at once while their slave's breaker was open.
         public var failedFast: Int
+        /// Requests refused with 0x06, the queue full (``Bus/Counters/refusedFull``).
         public var refusedBusy: Int
+        /// Requests dropped because their client had gone.
         public var droppedGone: Int
+        /// Replies that were slaves' exceptions.
         public var exceptions: Int
+        /// Bytes the framer skipped that belonged to no valid frame.
         public var noiseBytes: Int
+        /// Frames with a bad CRC (LRC, on an ASCII line).
         public var crcErrors: Int
+        /// Requests heard back from an adapter with local echo.
         public var echoes: Int
         /// Replies that matched no request in flight (a tcp line's late or unknown transaction ids).
         public var strays: Int
         /// The sum of its pollers' loads.
         public var load: Load
+        /// The slaves it polls, that devices name, or that have ever answered, by address.
         public var slaves: [Slave]
     }
 
@@ -49,12 +75,15 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
     public struct MQTT: Codable, Sendable, Hashable {
         /// sparkplug or json.
         public var mode: String
+        /// Whether a broker is connected now.
         public var connected: Bool
         /// The broker connected to, or last tried (HOST:PORT).
         public var broker: String?
         /// Why the last connection ended or failed.
         public var lastError: String?
+        /// Connections made to a broker since start.
         public var connections: Int
+        /// Messages published since start.
         public var published: Int
         /// Data messages kept on disk while the broker is away.
         public var queued: Int
@@ -62,8 +91,10 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
         public var dropped: Int
         /// Writes asked by DCMD (or JSON set) messages, and those refused.
         public var commands: Int
+        /// Of those commands, the ones refused.
         public var refusedCommands: Int
 
+        /// A publisher's state in `mode`; the counts start at 0.
         public init(mode: String, connected: Bool = false, broker: String? = nil, lastError: String? = nil, connections: Int = 0,
                     published: Int = 0, queued: Int = 0, dropped: Int = 0, commands: Int = 0, refusedCommands: Int = 0) {
             self.mode = mode
@@ -79,7 +110,9 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
         }
     }
 
+    /// Every line, by name.
     public var lines: [Line]
+    /// The MQTT publisher's state; nil when there is none.
     public var mqtt: MQTT?
 }
 

@@ -12,6 +12,7 @@ public protocol LineLink: AnyObject {
     var address: String { get }
     /// Transactions that may be in flight at once.
     var capacity: Int { get }
+    /// Transactions in flight now.
     var inFlight: Int { get }
     /// Unit 0 is a broadcast that nobody answers (RTU and ASCII), not a unit like the others (Modbus/TCP).
     var broadcasts: Bool { get }
@@ -20,6 +21,7 @@ public protocol LineLink: AnyObject {
     var lossException: ExceptionCode { get }
     /// Frames, noise, CRC errors, echoes, timeouts and stray replies so far.
     var counters: RTUFramer.Counters { get }
+    /// Starts `transaction`; `done` gets its outcome once, when it ends.
     func start(_ transaction: LinkTransaction, done: @escaping @Sendable (LinkOutcome) -> Void)
     /// Fails the transactions whose deadline has passed; the earliest deadline of the others.
     func expire(at now: ContinuousClock.Instant) -> ContinuousClock.Instant?
@@ -29,13 +31,18 @@ public protocol LineLink: AnyObject {
 
 /// One request as the Bus hands it to its link.
 public struct LinkTransaction: Sendable {
+    /// The request PDU, sent as it is.
     public var pdu: [UInt8]
+    /// The unit: the slave address (0: a broadcast on a serial line).
     public var unit: UInt8
     /// Parsed when the gateway knows the function; nil passes the PDU through as it is.
     public var request: Request?
+    /// How long the slave may take to answer, beyond the frames' time on the wire;
+    /// learned by the slave's ``SlaveHealth``.
     public var timeout: Duration
 }
 
+/// How a transaction ended, as a link reports it to its Bus.
 public struct LinkOutcome: Sendable {
     /// The reply PDU (a slave's exception among them; nil for a broadcast), or why there is none.
     public var reply: Result<[UInt8]?, ModbusError>

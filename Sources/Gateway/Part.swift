@@ -6,8 +6,10 @@ import Synchronization
 public final class Guarded<Value: Sendable>: Sendable {
     private let state: Mutex<Value>
 
+    /// A box holding `value`.
     public init(_ value: Value) { state = Mutex(value) }
 
+    /// Runs `body` with the value, under the lock.
     public func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
         try state.withLock { try body(&$0) }
     }
@@ -17,6 +19,7 @@ public final class Guarded<Value: Sendable>: Sendable {
 public final class Latch<Value: Sendable>: Sendable {
     private let state = Mutex<(value: Value?, waiters: [CheckedContinuation<Value, Never>])>((nil, []))
 
+    /// A latch not yet set.
     public init() {}
 
     /// Sets the value unless it was set already; later calls change nothing.
@@ -30,8 +33,10 @@ public final class Latch<Value: Sendable>: Sendable {
         waiters.forEach { $0.resume(returning: value) }
     }
 
+    /// The value, or nil while it is not set.
     public var value: Value? { state.withLock { $0.value } }
 
+    /// The value, once it is set.
     public func wait() async -> Value {
         await withCheckedContinuation { continuation in
             let value = state.withLock { state in
@@ -48,12 +53,14 @@ public final class Latch<Value: Sendable>: Sendable {
 /// the group's graceful shutdown, on cancellation, or when `retire()` is
 /// called by a reload that removes it.
 public final class Part: Service, Sendable, CustomStringConvertible {
+    /// The part's name in logs and reload reports: "line a", "Modbus/TCP 0.0.0.0:502".
     public let name: String
     /// Whether it started, or why not.
     public let started = Latch<Result<Void, GatewayError>>()
     private let retired = Latch<Void>()
     private let body: @Sendable (Part) async throws -> Void
 
+    /// The part's name.
     public var description: String { name }
 
     private init(_ name: String, running body: @escaping @Sendable (Part) async throws -> Void) {
@@ -78,6 +85,8 @@ public final class Part: Service, Sendable, CustomStringConvertible {
         })
     }
 
+    /// Runs the part until it stops; a part that fails, or ends before it
+    /// started, sets ``Part/started`` to why.
     public func run() async throws {
         do {
             try await body(self)

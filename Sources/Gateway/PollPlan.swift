@@ -6,11 +6,16 @@ import NIOCore
 /// read's start, and split where a read would pass the spec's limit (123
 /// registers, 1968 bits). Tables are never merged.
 public struct PollPlan: Sendable, Hashable {
+    /// One read request of a cycle: `count` values of `table` from `offset`.
     public struct Read: Sendable, Hashable {
+        /// The table read.
         public let table: Table
+        /// The first address read.
         public let offset: UInt16
+        /// How many values are read, polled or not.
         public let count: Int
 
+        /// The request that makes the read (FC1 to FC4).
         public var request: Request {
             switch table {
             case .coils: .readCoils(address: offset, count: UInt16(count))
@@ -21,12 +26,16 @@ public struct PollPlan: Sendable, Hashable {
         }
     }
 
+    /// The reads of one cycle, table by table, each by address.
     public let reads: [Read]
     /// Reads stay within what every device takes (cpppo's limits; the spec's
     /// write limits, a little under its read limits of 125 and 2000).
     public static let registerLimit = 123
+    /// The most coils or discrete inputs one read asks for.
     public static let bitLimit = 1968
 
+    /// Plans the reads of `addresses`, merging those within `reach` of a read's
+    /// first address.
     public init(addresses: Set<ModbusAddress>, reach: Int = 100) {
         var reads: [Read] = []
         for table in Table.allCases {
@@ -53,10 +62,14 @@ public struct PollPlan: Sendable, Hashable {
 /// averaged over about 1, 5 and 15 minutes of polls, each updated after a
 /// cycle as L ← L + (1 / (m·60 / rate)) · (load − L).
 public struct LoadAverage: Sendable, Hashable {
+    /// Over about a minute of polls.
     public private(set) var one = 0.0
+    /// Over about five minutes of polls.
     public private(set) var five = 0.0
+    /// Over about fifteen minutes of polls.
     public private(set) var fifteen = 0.0
 
+    /// Averages of 0, before any cycle.
     public init() {}
 
     /// One cycle that spent `busy` reading, of a `period` between polls.
@@ -70,5 +83,6 @@ public struct LoadAverage: Sendable, Hashable {
 }
 
 extension Duration {
+    /// The duration in seconds, fractions included.
     public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -18,8 +18,12 @@ import Synchronization
 /// concurrency pool is held, so polling keeps its rate whatever else the
 /// process awaits.
 public final class Poller: Sendable {
+    /// The line the slave is on.
     public let bus: Bus
+    /// The slave polled.
     public let slave: UInt8
+    /// How far from a read's first address another may be and still join it
+    /// (see ``PollPlan``).
     public let reach: Int
     private let state: Mutex<State>
     private let loop: any EventLoop
@@ -48,6 +52,8 @@ public final class Poller: Sendable {
     /// the slave answered and when (the wall clock, for timestamps).
     public typealias CycleObserver = @Sendable (_ online: Bool, _ at: Date) -> Void
 
+    /// A poller of `slave` on `bus`, polling nothing until `poll` is called; its
+    /// cycles run on `loop`.
     public init(bus: Bus, slave: UInt8, period: Duration = .seconds(1), reach: Int = 100,
                 on loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(), metrics: any MetricsFactory = MetricsSystem.factory) {
         self.bus = bus
@@ -103,6 +109,7 @@ public final class Poller: Sendable {
         if first { loop.execute { self.cycle(due: .now) } }
     }
 
+    /// Stops polling `address` and drops its value.
     public func forget(_ address: ModbusAddress) {
         state.withLock { state in
             state.addresses.remove(address)
@@ -211,20 +218,29 @@ public final class Poller: Sendable {
         }
     }
 
+    /// Ends the observing that ``Poller/observeCycles(_:)`` started as `number`.
     public func stopObserving(_ number: Int) {
         _ = state.withLock { $0.observers.removeValue(forKey: number) }
     }
 
+    /// Whether the slave answered every read of the last cycle (false before the
+    /// first, and with nothing to poll).
     public var online: Bool { state.withLock { $0.online } }
     /// The addresses polled, in order.
     public var addresses: [ModbusAddress] {
         state.withLock { $0.addresses.sorted { Int($0.description)! < Int($1.description)! } }  // 1…, 100001…, 300001…, 400001…
     }
+    /// The fraction of the period spent reading, averaged as cpppo does.
     public var load: LoadAverage { state.withLock { $0.load } }
+    /// Cycles that took longer than the period.
     public var slips: Int { state.withLock { $0.slips } }
+    /// Cycles completed.
     public var cycles: Int { state.withLock { $0.cycles } }
+    /// The time between cycles: the one given at the start, or the shortest a
+    /// `poll` asked for since.
     public var period: Duration { state.withLock { $0.period } }
 
+    /// Stops polling after the cycle under way; the line is left as it is.
     public func stop() {
         state.withLock { state in
             state.stopped = true

@@ -7,13 +7,18 @@ import Modbus
 public struct RegisterMember: Sendable, Hashable {
     /// What the registers hold.
     public enum Encoding: String, Sendable, CaseIterable {
+        /// 16-bit and 32-bit integers, signed and unsigned; a 32-bit float; a coil or
+        /// discrete input.
         case int = "INT", uint = "UINT", dint = "DINT", udint = "UDINT", real = "REAL", bool = "BOOL"
 
         var registers: Int { [.dint, .udint, .real].contains(self) ? 2 : 1 }
     }
 
+    /// The member's name in the structure.
     public var name: String
+    /// Its first register (or its coil).
     public var address: ModbusAddress
+    /// What the registers hold, and so how many there are.
     public var encoding: Encoding
     /// The first register holds the low word (Modbus's "little-endian word order").
     public var lowWordFirst = false
@@ -21,10 +26,13 @@ public struct RegisterMember: Sendable, Hashable {
     public var swapBytes = false
     /// Tag value = raw × scale (the member is then a REAL).
     public var scale: Double?
+    /// Clients may not write it, though its register could take a write.
     public var readOnly = false
     /// A REAL member is published (MQTT) only when it moves more than this from the value last published.
     public var deadband: Double?
 
+    /// A member `name` at `address` holding `encoding`: high word first, bytes as
+    /// sent, unscaled, writable where its table is.
     public init(name: String, address: ModbusAddress, encoding: Encoding) {
         self.name = name
         self.address = address

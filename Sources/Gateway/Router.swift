@@ -7,14 +7,20 @@ import NIOCore
 /// answers 0x0B for a slave that does not respond and 0x06 when it is full.
 /// Unit 0 is broadcast on every line, with no reply.
 public struct Router: ModbusServing {
+    /// Where one unit's requests go.
     public struct Route: Sendable {
+        /// The line the unit's requests go to.
         public let bus: Bus
+        /// The slave's address on the line.
         public let slave: UInt8
         /// Agent mode: reads of values this poller read less than `agentAge`
         /// ago are answered from its cache, without using the line.
         public let poller: Poller?
+        /// How fresh cached values must be for agent mode; nil turns it off.
         public let agentAge: Duration?
 
+        /// A route to `slave` on `bus`, answering reads from `poller`'s cache when
+        /// `agentAge` is set.
         public init(bus: Bus, slave: UInt8, poller: Poller? = nil, agentAge: Duration? = nil) {
             self.bus = bus
             self.slave = slave
@@ -23,8 +29,10 @@ public struct Router: ModbusServing {
         }
     }
 
+    /// The routes, by unit id.
     public let routes: [UInt8: Route]
 
+    /// A router with `routes`; ``Router/range(_:offset:to:)`` makes them.
     public init(routes: [UInt8: Route]) { self.routes = routes }
 
     /// TCP units `units` to the slaves `units - offset` of `bus`.
@@ -37,6 +45,8 @@ public struct Router: ModbusServing {
         return routes
     }
 
+    /// Refuses a PDU with no valid function (0x01), broadcasts unit 0, answers
+    /// from the poll cache when it can, and hands the rest to the unit's line.
     public func serve(unit: UInt8, pdu: [UInt8], from connection: ModbusConnection, on eventLoop: any EventLoop) -> Served {
         // 0 and 0x80-0xFF are no function a request may carry: refused here, never put on the line.
         guard let function = pdu.first, function != 0, function < 0x80 else {

@@ -16,15 +16,22 @@
 /// rule keeps such a slave, which answers most requests, out of the breaker,
 /// while a slave that dies still opens it within `window` requests.
 public struct SlaveHealth: Sendable {
+    /// The bounds of the learned timeout and the breaker's rules.
     public struct Policy: Sendable, Hashable {
+        /// The least timeout, however fast the slave answers.
         public var minimumTimeout: Duration
+        /// The most timeout: a request's until the first answer, and a probe's.
         public var maximumTimeout: Duration
+        /// Timeouts in a row that can open the breaker.
         public var failuresToOpen: Int
+        /// How long the breaker first stays open.
         public var backoff: Duration
+        /// The longest it stays open, doubling each time a probe fails.
         public var maximumBackoff: Duration
         /// How many of the latest requests the answered fraction is taken over.
         public var window: Int
 
+        /// A policy with the configuration file's defaults.
         public init(minimumTimeout: Duration = .milliseconds(50), maximumTimeout: Duration = .seconds(1),
                     failuresToOpen: Int = 3, backoff: Duration = .seconds(5), maximumBackoff: Duration = .seconds(60), window: Int = 10) {
             self.minimumTimeout = minimumTimeout
@@ -36,6 +43,7 @@ public struct SlaveHealth: Sendable {
         }
     }
 
+    /// What to do with the next request to the slave.
     public enum Decision: Sendable, Hashable {
         /// Send, waiting this long for the slave (beyond the frames' own time on the wire).
         case send(timeout: Duration)
@@ -43,15 +51,21 @@ public struct SlaveHealth: Sendable {
         case failFast
     }
 
+    /// The circuit breaker's state.
     public enum Breaker: Sendable, Hashable {
+        /// Requests go to the slave.
         case closed
+        /// Requests fail fast until `until`; the next one then goes as a probe.
         case open(until: ContinuousClock.Instant)
         /// One probe is out; everything else fails fast until it is answered.
         case probing
     }
 
+    /// The rules this slave's health follows.
     public let policy: Policy
+    /// The breaker's state now.
     public private(set) var breaker = Breaker.closed
+    /// Timeouts since the slave last sent anything.
     public private(set) var consecutiveTimeouts = 0
     /// Smoothed latency and its mean deviation, in seconds; nil before a first answer.
     public private(set) var smoothedLatency: Double?
@@ -67,6 +81,7 @@ public struct SlaveHealth: Sendable {
         recent.isEmpty ? 1 : Double(recent.count { $0 }) / Double(recent.count)
     }
 
+    /// A slave not yet heard from: the breaker closed, the timeout the maximum.
     public init(policy: Policy = Policy()) {
         self.policy = policy
         nextBackoff = policy.backoff
@@ -79,6 +94,8 @@ public struct SlaveHealth: Sendable {
         return min(policy.maximumTimeout, max(policy.minimumTimeout, learned))
     }
 
+    /// Whether the next request goes, and with what timeout; an open breaker
+    /// whose back-off is over lets this one through as the probe.
     public mutating func decide(at now: ContinuousClock.Instant) -> Decision {
         switch breaker {
         case .closed:

@@ -3,10 +3,14 @@ import TOMLKit
 /// A bad configuration: the file, the key and what is wrong with it. Start-up
 /// stops on it.
 public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The configuration file's path.
     public let file: String
+    /// The key at fault, as a path (`line[1].baud`); empty for the file as a whole.
     public let key: String
+    /// What is wrong, and what is expected.
     public let reason: String
 
+    /// The file, the key (if any) and the reason, colon-separated.
     public var description: String { key.isEmpty ? "\(file): \(reason)" : "\(file): \(key): \(reason)" }
 }
 

@@ -4,6 +4,8 @@
 /// are the RTU framer's), and a frame whose characters stop for longer than
 /// the inter-character timeout (one second in the spec) is abandoned.
 public struct ASCIIFramer: Sendable {
+    /// What the framer has seen, counted as ``RTUFramer`` counts: LRC errors are
+    /// ``RTUFramer/Counters/crcErrors``.
     public private(set) var counters = RTUFramer.Counters()
     /// The longest pause between two characters of one frame.
     public var characterTimeout: Duration
@@ -14,6 +16,8 @@ public struct ASCIIFramer: Sendable {
     /// The longest frame: ':', 2 × (unit, 253-byte PDU, LRC), CR LF.
     static let maximumLength = 1 + 2 * (1 + Limits.pduBytes + 1) + 2
 
+    /// A framer with nothing received; the spec's inter-character timeout is one
+    /// second.
     public init(characterTimeout: Duration = .seconds(1)) {
         self.characterTimeout = characterTimeout
     }

@@ -8,13 +8,19 @@ import Serial
 /// `ASCIIFramer`; its characters may pause up to `characterTimeout` (the
 /// spec's one second). Our own request heard back (local echo) is skipped.
 public final class ASCIIMaster: SerialMaster {
+    /// The line the master owns.
     public let port: SerialPort
+    /// How long a unit may take to start answering; the frames' own time on the
+    /// wire is added to it.
     public var slaveTimeout: Duration
+    /// Extra attempts after a timeout or a malformed reply.
     public var retries: Int
     /// The pause after a broadcast, for every slave to act on it.
     public var turnaround: Duration
     private var framer: ASCIIFramer
 
+    /// A master on `port`, which stays open and configured as it is; a reply's
+    /// characters may pause up to `characterTimeout`.
     public init(port: SerialPort, slaveTimeout: Duration = .seconds(1), retries: Int = 0, turnaround: Duration = .milliseconds(100),
                 characterTimeout: Duration = .seconds(1)) {
         self.port = port
@@ -24,8 +30,11 @@ public final class ASCIIMaster: SerialMaster {
         framer = ASCIIFramer(characterTimeout: characterTimeout)
     }
 
+    /// What the master's framer has seen on the line.
     public var counters: RTUFramer.Counters { framer.counters }
 
+    /// Sends `request` to `unit`; the reply (maybe an `.exception`), or nil for a
+    /// broadcast. Retries after a timeout or a malformed reply.
     public func send(_ request: Request, unit: UInt8) throws(ModbusError) -> Response? {
         var lastError = ModbusError(.timeout, "no reply")
         for _ in 0...max(0, retries) {
@@ -39,10 +48,15 @@ public final class ASCIIMaster: SerialMaster {
         throw lastError
     }
 
+    /// A request of a function this implementation does not know, sent as it is:
+    /// the reply is the first valid frame from `unit` for that function (or its
+    /// exception); nil for a broadcast.
     public func passThrough(_ pdu: [UInt8], unit: UInt8) throws(ModbusError) -> [UInt8]? {
         try transact(pdu, unit: unit, replyCharacters: 2 * (Limits.pduBytes + 3) + 3)
     }
 
+    /// The request's and its reply's characters on the wire: two hex digits a
+    /// byte, with ':', the LRC and CR LF.
     public func wireTime(_ request: Request) -> Duration {
         port.settings.characterTime * (2 * request.pdu.count + 7 + 2 * request.replyFrameLength + 1)
     }

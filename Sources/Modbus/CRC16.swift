@@ -7,6 +7,7 @@ public enum CRC16 {
         return crc
     }
 
+    /// The CRC of `bytes`, a byte at a time.
     public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt16 {
         var crc: UInt16 = 0xFFFF
         for byte in bytes { crc = (crc >> 8) ^ table[Int((crc ^ UInt16(byte)) & 0xFF)] }
@@ -21,6 +22,7 @@ public enum CRC16 {
         return (once >> 8) ^ table[Int(once & 0xFF)]
     }
 
+    /// The CRC of `bytes`, two bytes a step: the framer's fast path.
     public static func checksum(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt16 {
         var crc: UInt16 = 0xFFFF
         table.withUnsafeBufferPointer { table in
@@ -50,6 +52,7 @@ public enum CRC16 {
         return frame[frame.count - 2] == UInt8(crc & 0xFF) && frame[frame.count - 1] == UInt8(crc >> 8)
     }
 
+    /// Whether the last two bytes are the CRC of the others.
     public static func isValid(_ frame: [UInt8]) -> Bool {
         frame.withUnsafeBufferPointer { isValid($0) }
     }
@@ -57,6 +60,7 @@ public enum CRC16 {
 
 /// An RTU frame: unit address, PDU, CRC.
 public enum RTUFrame {
+    /// The frame for `pdu` to `unit`: the unit, the PDU, and the CRC low byte first.
     public static func encode(unit: UInt8, pdu: [UInt8]) -> [UInt8] {
         CRC16.appending(to: [unit] + pdu)
     }

@@ -11,6 +11,7 @@ public final class DataStore: Sendable {
     private let errors = Mutex<[ModbusAddress: ExceptionCode]>([:])
     private let errorCount = Atomic(0)
 
+    /// An empty store: every address is undefined until defined.
     public init() {}
 
     /// Every access to `address` fails with `code` (nil: serves it again).

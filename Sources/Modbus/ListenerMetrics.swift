@@ -14,6 +14,7 @@ public final class ListenerMetrics: LoopMetrics {
     private let listener: String
     private let exceptions = Mutex<[UInt8: Counter]>([:])
 
+    /// Registers the listener's metrics with `factory`, labelled `listener`.
     public init(listener: String, factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         self.listener = listener

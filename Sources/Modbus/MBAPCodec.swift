@@ -5,10 +5,14 @@ import NIOCore
 /// or a length under 2 or over 254, is an `MBAPError`: the connection is
 /// closed, as its framing can no longer be trusted.
 public struct MBAPDecoder: ByteToMessageDecoder, Sendable {
+    /// Each complete frame is passed on as an ``MBAPFrame``.
     public typealias InboundOut = MBAPFrame
 
+    /// A decoder with nothing buffered.
     public init() {}
 
+    /// Passes on the next complete frame, if the buffer holds one.
+    /// - Throws: ``MBAPError`` for a header no peer sends.
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let frame = try Self.frame(from: &buffer) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(frame))
@@ -34,14 +38,19 @@ public struct MBAPDecoder: ByteToMessageDecoder, Sendable {
 
 /// Writes MBAP frames.
 public struct MBAPEncoder: MessageToByteEncoder, Sendable {
+    /// Takes ``MBAPFrame`` values to write.
     public typealias OutboundIn = MBAPFrame
 
+    /// An encoder; it keeps no state.
     public init() {}
 
+    /// Writes `frame` into `out`.
     public func encode(data frame: MBAPFrame, out: inout ByteBuffer) {
         Self.write(frame, to: &out)
     }
 
+    /// Writes `frame` with its header (protocol id 0, length of the unit and
+    /// PDU), for writers outside a NIO pipeline.
     public static func write(_ frame: MBAPFrame, to out: inout ByteBuffer) {
         out.writeInteger(frame.transaction)
         out.writeInteger(UInt16(0))

@@ -1,7 +1,10 @@
 /// Modbus ASCII framing: ':' then unit, PDU and LRC as upper-case hex, then CR LF.
 public enum ModbusASCII {
+    /// A frame that is not well-formed Modbus ASCII, or whose LRC is wrong.
     public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
+        /// What is wrong with the frame.
         public let reason: String
+        /// "Modbus ASCII frame:" and the reason.
         public var description: String { "Modbus ASCII frame: \(reason)" }
     }
 
@@ -10,6 +13,8 @@ public enum ModbusASCII {
         UInt8(truncatingIfNeeded: 0 &- bytes.reduce(UInt8(0), &+))
     }
 
+    /// The frame for `pdu` to `unit`: ':', unit, PDU and LRC as upper-case hex,
+    /// CR LF.
     public static func encode(unit: UInt8, pdu: [UInt8]) -> [UInt8] {
         let body = [unit] + pdu
         let hex = (body + [lrc(body)]).flatMap { byte in [digit(byte >> 4), digit(byte & 0x0F)] }

@@ -3,6 +3,7 @@ import Synchronization
 /// A Modbus server's behaviour for one unit: answers requests from a
 /// `DataStore` (which several units may share) and its identity.
 public final class ModbusDevice: Sendable {
+    /// The unit's data; other devices may share it.
     public let store: DataStore
     /// FC43/14 objects: 0 vendor name, 1 product code, 2 revision, 3 vendor URL, 4 product name, 5 model name…
     public let identification: [UInt8: String]
@@ -11,6 +12,8 @@ public final class ModbusDevice: Sendable {
     /// FC11's event counter: successful requests, as the spec counts them.
     private let events = Atomic<UInt16>(0)
 
+    /// A device answering from `store`; the defaults identify it as fieldgw's
+    /// simulator.
     public init(store: DataStore = DataStore(),
                 identification: [UInt8: String] = [0: "fieldgw", 1: "FGW-SIM", 2: "1.0"],
                 serverID: [UInt8] = Array("fieldgw".utf8)) {
@@ -104,14 +107,19 @@ public final class ModbusDevice: Sendable {
 
 /// Which device answers which unit id; units without their own device get the fallback, if any.
 public struct UnitMap: Sendable {
+    /// The device of each unit id.
     public var devices: [UInt8: ModbusDevice]
+    /// The device that answers a unit with none of its own, over Modbus/TCP; an
+    /// RTU slave answers only the units of ``UnitMap/devices``.
     public var fallback: ModbusDevice?
 
+    /// A map of `devices`, and the `fallback` for the other units.
     public init(devices: [UInt8: ModbusDevice] = [:], fallback: ModbusDevice? = nil) {
         self.devices = devices
         self.fallback = fallback
     }
 
+    /// The device that answers `unit`: its own, else the fallback.
     public func device(for unit: UInt8) -> ModbusDevice? { devices[unit] ?? fallback }
 
     /// The units an RTU slave answers (a fallback answers none on a shared bus).

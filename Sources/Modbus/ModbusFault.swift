@@ -25,9 +25,13 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
     /// fields are damaged under a correct CRC. `transaction` and `protocol`
     /// exist only in Modbus/TCP's MBAP header.
     public enum Field: String, CaseIterable, Sendable {
+        /// A field of the reply: the MBAP transaction id or protocol id (Modbus/TCP
+        /// only), the unit, the function code, the register data (one register too
+        /// many), or the CRC (RTU only).
         case transaction, `protocol`, unit, function, registers, crc
     }
 
+    /// The fault as `--evil` writes it: "delay:0.1-0.5".
     public var description: String {
         switch self {
         case .truncate: "truncate"
@@ -38,6 +42,7 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Reads one fault as written for `--evil`, e.g. `corrupt:crc` or `silent:0.3`.
     public init(parsing text: String) throws(ModbusFaultError) {
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         let argument = parts.count > 1 ? parts[1] : nil
@@ -84,8 +89,11 @@ public enum ModbusFault: Hashable, Sendable, CustomStringConvertible {
 
 /// An `--evil` text that names no fault.
 public struct ModbusFaultError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The text as given.
     public let text: String
+    /// What is wrong with it, and the forms expected.
     public let reason: String
+    /// The text, quoted, and the reason.
     public var description: String { "\"\(text)\": \(reason)" }
 }
 
@@ -173,6 +181,7 @@ public final class FaultSwitch: Sendable {
     private let faults: Mutex<[ModbusFault]>
     private let active: Atomic<Bool>
 
+    /// A switch that starts with `faults` (none: replies are as they should be).
     public init(_ faults: [ModbusFault] = []) {
         self.faults = Mutex(faults)
         active = Atomic(!faults.isEmpty)
@@ -184,6 +193,7 @@ public final class FaultSwitch: Sendable {
     /// Whether there are any (one atomic load: the fault-free path stays cheap).
     public var isActive: Bool { active.load(ordering: .relaxed) }
 
+    /// Replaces the faults; the next reply sees the new ones.
     public func set(_ new: [ModbusFault]) {
         faults.withLock { faults in
             faults = new

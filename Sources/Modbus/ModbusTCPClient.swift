@@ -5,7 +5,9 @@ import NIOPosix
 /// flight on the one connection, matched to their replies by transaction id.
 /// Requests beyond the depth wait their turn, in order.
 public final class ModbusTCPClient: Sendable {
+    /// The connection, with the MBAP codec and the pipelining handler in its pipeline.
     public let channel: any Channel
+    /// How long each request waits for its reply, from when it is sent.
     public let timeout: TimeAmount
 
     private init(channel: any Channel, timeout: TimeAmount) {
@@ -13,6 +15,8 @@ public final class ModbusTCPClient: Sendable {
         self.timeout = timeout
     }
 
+    /// Connects to `host:port` (waiting up to 5 s) with `depth` requests allowed in
+    /// flight (at least 1), each given `timeout` to be answered.
     public static func connect(host: String, port: Int, group: any EventLoopGroup, depth: Int = 1,
                                timeout: TimeAmount = .seconds(1)) async throws -> ModbusTCPClient {
         let channel = try await ClientBootstrap(group: group)
@@ -59,6 +63,7 @@ public final class ModbusTCPClient: Sendable {
         return response
     }
 
+    /// Closes the connection; requests in flight fail.
     public func close() async {
         try? await channel.close()
     }

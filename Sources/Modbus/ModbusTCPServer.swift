@@ -16,6 +16,7 @@ public final class ModbusTCPServer: Sendable {
 
     /// The address bound (with the port chosen when asked for port 0).
     public var localAddress: SocketAddress { server.localAddress }
+    /// The port bound: the one asked for, or the kernel's choice for port 0.
     public var port: Int { server.port }
 
     /// Times a client's requests went unread because over a megabyte of its

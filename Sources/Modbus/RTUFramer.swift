@@ -15,7 +15,9 @@ import Glibc
 /// `timeout()`. Frames split across reads, or several in one read, come out
 /// the same.
 public struct RTUFramer: Sendable {
+    /// What a framer has seen on its line, for diagnostics and metrics.
     public struct Counters: Sendable, Hashable {
+        /// Valid frames delivered.
         public var frames = 0
         /// Bytes skipped that belonged to no valid frame.
         public var noiseBytes = 0
@@ -28,6 +30,7 @@ public struct RTUFramer: Sendable {
         /// Replies that matched no request in flight (Modbus/TCP: a late reply, or an unknown transaction id).
         public var strays = 0
 
+        /// Counters with the given values (all 0: none seen).
         public init(frames: Int = 0, noiseBytes: Int = 0, crcErrors: Int = 0, echoes: Int = 0, timeouts: Int = 0, strays: Int = 0) {
             self.frames = frames
             self.noiseBytes = noiseBytes
@@ -38,6 +41,7 @@ public struct RTUFramer: Sendable {
         }
     }
 
+    /// What the framer has seen so far.
     public private(set) var counters = Counters()
     private var grammar: FrameGrammar
     /// By the request frame sent: see `replyGrammar(to:unit:sent:)`.

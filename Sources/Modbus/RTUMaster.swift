@@ -11,7 +11,10 @@ import Serial
 /// deadline passes: transmit time + `slaveTimeout` + the reply's own time on
 /// the wire. A broadcast (unit 0) waits for no reply, only `turnaround`.
 public final class RTUMaster {
+    /// The line the master owns.
     public let port: SerialPort
+    /// How long a unit may take to start answering; the frames' own time on the
+    /// wire is added to it.
     public var slaveTimeout: Duration
     /// Extra attempts after a timeout or a malformed reply.
     public var retries: Int
@@ -23,6 +26,7 @@ public final class RTUMaster {
     /// When the line last carried a byte we know of.
     private var lastActivity = ContinuousClock.now
 
+    /// A master on `port`, which stays open and configured as it is.
     public init(port: SerialPort, slaveTimeout: Duration = .seconds(1), retries: Int = 0, turnaround: Duration = .milliseconds(100)) {
         self.port = port
         self.slaveTimeout = slaveTimeout
@@ -30,6 +34,7 @@ public final class RTUMaster {
         self.turnaround = turnaround
     }
 
+    /// What the master's framer has seen on the line.
     public var counters: RTUFramer.Counters { framer.counters }
 
     /// Sends `request` to `unit`; the reply (maybe an `.exception`), or nil for a broadcast.

@@ -4,6 +4,7 @@ import Serial
 /// ignores every other frame on the bus, and never answers a broadcast
 /// (unit 0), though it carries it out. Runs on the thread that calls `serve`.
 public final class RTUSlave {
+    /// The line the slave serves.
     public let port: SerialPort
     private var framer: RTUFramer
     /// The reply PDU to a request for a unit; nil stays silent (always, for a broadcast).
@@ -27,6 +28,8 @@ public final class RTUSlave {
         self.init(port: port, serving: units, faultSwitch: FaultSwitch(faults), answer: answer)
     }
 
+    /// Answers the requests for `units` (and carries out broadcasts) with
+    /// `answer`, each reply damaged by the faults `faultSwitch` holds at that moment.
     public init(port: SerialPort, serving units: Set<UInt8>, faultSwitch: FaultSwitch,
                 answer: @escaping (_ unit: UInt8, _ pdu: [UInt8]) -> [UInt8]?) {
         self.port = port
@@ -35,9 +38,10 @@ public final class RTUSlave {
         framer = RTUFramer(servingUnits: units)
     }
 
+    /// What the slave's framer has seen on the line.
     public var counters: RTUFramer.Counters { framer.counters }
 
-    /// Serves until `shouldStop` says so (checked at least every 100 ms) or the line fails.
+    /// Serves while `shouldContinue` says so (checked at least every 100 ms) or the line fails.
     public func serve(while shouldContinue: () -> Bool) throws(SerialError) {
         let t35 = port.settings.t35
         var heardAt: ContinuousClock.Instant?

@@ -4,9 +4,13 @@
 /// Values repeat to fill the range; with no range the values set the count;
 /// with no values the registers are 0.
 public struct RegisterSpec: Equatable, Sendable {
+    /// The first address defined.
     public let start: ModbusAddress
+    /// The value of each address from ``RegisterSpec/start`` on, one per address
+    /// (0 or 1 for coils and discrete inputs).
     public let values: [UInt16]
 
+    /// Reads one definition such as `40001-40100=99`.
     public init(parsing text: String) throws(RegisterSpecError) {
         let (range, valueText) = Self.split(text)
         let bounds = range.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
@@ -54,8 +58,12 @@ public struct RegisterSpec: Equatable, Sendable {
     }
 }
 
+/// A register definition that cannot be read.
 public struct RegisterSpecError: Error, Equatable, CustomStringConvertible {
+    /// The definition as given.
     public let text: String
+    /// What is wrong with it.
     public let reason: String
+    /// The definition, quoted, and the reason.
     public var description: String { "register definition \"\(text)\": \(reason)" }
 }

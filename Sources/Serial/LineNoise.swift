@@ -8,10 +8,12 @@ public struct LineNoise: Sendable, Hashable {
     public var drop: Double
     /// A silence of `gapLength` after the byte (splits a frame in time).
     public var gap: Double
+    /// How long each `gap` silence lasts: longer than t3.5 ends a frame early.
     public var gapLength: Duration
     /// Seeds the generator, so that a failing test can be replayed.
     public var seed: UInt64
 
+    /// A noise profile; the defaults are a clean line with a fixed seed.
     public init(garbage: Double = 0, bitFlip: Double = 0, drop: Double = 0, gap: Double = 0,
                 gapLength: Duration = .milliseconds(5), seed: UInt64 = 0x5EED) {
         self.garbage = garbage

@@ -4,22 +4,29 @@ import Glibc
 
 /// The modem control lines of a serial port (TIOCM_* bits).
 public struct ModemLines: OptionSet, Sendable, Hashable, CustomStringConvertible {
+    /// The TIOCM_* bits, as `TIOCMGET` reports them.
     public let rawValue: Int32
+    /// The lines whose TIOCM_* bits are set in `rawValue`.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// Outputs.
     public static let rts = ModemLines(rawValue: TIOCM_RTS)
+    /// Data Terminal Ready, an output.
     public static let dtr = ModemLines(rawValue: TIOCM_DTR)
     /// Inputs.
     public static let cts = ModemLines(rawValue: TIOCM_CTS)
+    /// Data Set Ready, an input.
     public static let dsr = ModemLines(rawValue: TIOCM_DSR)
+    /// Data Carrier Detect (CD), an input.
     public static let carrierDetect = ModemLines(rawValue: TIOCM_CAR)
+    /// Ring Indicator (RI), an input.
     public static let ring = ModemLines(rawValue: TIOCM_RNG)
 
     private static let names: [(ModemLines, String)] = [
         (.rts, "RTS"), (.dtr, "DTR"), (.cts, "CTS"), (.dsr, "DSR"), (.carrierDetect, "CD"), (.ring, "RI"),
     ]
 
+    /// The raised lines by their short names ("RTS DTR"), or "none".
     public var description: String {
         let set = Self.names.filter { contains($0.0) }.map(\.1)
         return set.isEmpty ? "none" : set.joined(separator: " ")

@@ -7,11 +7,16 @@ import Glibc
 /// Closing (or releasing) it closes both descriptors: keep it alive while a
 /// port uses its path, or the line goes away under the port.
 public final class PseudoTerminal {
+    /// The descriptor of the controlling side: bytes written to it reach the
+    /// port, and what the port writes is read from it.
     public let controller: Int32
+    /// The device end's path (/dev/pts/N), to open as a ``SerialPort``.
     public let path: String
     private let device: Int32
+    /// Whether ``PseudoTerminal/close()`` has run: both descriptors are gone.
     public private(set) var isClosed = false
 
+    /// Opens a new pty pair, both ends raw and close-on-exec.
     public init() throws(SerialError) {
         var controller: Int32 = -1
         var device: Int32 = -1

@@ -4,6 +4,7 @@ import CSerialShim
 /// driver switches the transceiver with RTS. USB RS485 dongles switch in
 /// hardware and their drivers answer ENOTTY, reported as `.unsupported`.
 public struct RS485Settings: Sendable, Hashable {
+    /// Whether the kernel drives RTS for the transceiver at all.
     public var enabled: Bool
     /// RTS level while sending (true: high).
     public var rtsOnSend: Bool
@@ -16,6 +17,8 @@ public struct RS485Settings: Sendable, Hashable {
     /// Milliseconds between the last bit and dropping RTS; the kernel clamps to 100.
     public var delayAfterSend: Int
 
+    /// Settings for a half-duplex transceiver that is enabled by RTS high while
+    /// sending, with no delays.
     public init(enabled: Bool = true, rtsOnSend: Bool = true, rtsAfterSend: Bool = false,
                 receiveDuringTransmit: Bool = false, delayBeforeSend: Int = 0, delayAfterSend: Int = 0) {
         self.enabled = enabled

@@ -4,6 +4,7 @@ import Glibc
 
 /// A serial line that could not do what was asked: which device, what, and why.
 public struct SerialError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What kind of failure it was.
     public enum Code: String, Sendable {
         /// The device could not be opened.
         case open
@@ -19,10 +20,15 @@ public struct SerialError: Error, Sendable, Hashable, CustomStringConvertible {
         case io
     }
 
+    /// The kind of failure, for callers that react to it (a `.disconnected` line
+    /// is reopened, a `.busy` one is reported with its holder).
     public let code: Code
+    /// The device path, or `host:port` for a socket.
     public let path: String
+    /// What was being done and what went wrong, for people.
     public let detail: String
 
+    /// An error of `code` on the device at `path`.
     public init(_ code: Code, path: String, _ detail: String) {
         self.code = code
         self.path = path
@@ -36,5 +42,6 @@ public struct SerialError: Error, Sendable, Hashable, CustomStringConvertible {
         return SerialError(code, path: path, "\(call): \(reason)")
     }
 
+    /// The path, the code and the detail: "/dev/ttyUSB0: busy: in use by ...".
     public var description: String { "\(path): \(code.rawValue): \(detail)" }
 }

@@ -82,6 +82,7 @@ extension SerialPort {
 /// A TCP port that takes connections as serial lines: the far end of a
 /// serial device server, for simulators that speak RTU over TCP.
 public final class SocketListener: Sendable {
+    /// The port listened on: the one asked for, or the kernel's choice for 0.
     public let port: Int
     private let descriptor: Int32
 

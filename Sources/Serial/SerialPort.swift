@@ -9,9 +9,13 @@ import CSerialShim
 /// VTIME=0; reads wait with `ppoll` against a deadline, to the microsecond.
 /// One owner uses a port at a time (a `Bus` on its own thread).
 public final class SerialPort {
+    /// The device path, or `host:port` for a device server connection.
     public let path: String
+    /// The settings last applied by ``SerialPort/configure(_:)``.
     public private(set) var settings: SerialSettings
+    /// How reads wait; changed only through ``SerialPort/setReadMode(_:)``.
     public internal(set) var readMode: ReadMode = .deadline
+    /// The open descriptor, closed when the port is released.
     public let descriptor: Int32
     /// A TCP connection carrying the line's bytes (a serial device server),
     /// not a tty: no termios, no lock; `settings` only time the frames.
@@ -146,6 +150,8 @@ public final class SerialPort {
         guard isSocket || tcdrain(descriptor) == 0 else { throw .system(.io, path: path, "tcdrain") }
     }
 
+    /// Which of the driver's queues ``SerialPort/flush(_:)`` empties: received
+    /// and unread, written and unsent, or both.
     public enum Queue: Sendable { case input, output, both }
 
     /// Discards what is queued and unread, or written and unsent.

@@ -1,12 +1,19 @@
 /// How a serial line is framed and paced.
 public struct SerialSettings: Sendable, Hashable {
+    /// The parity bit: none, even, odd, or held at 1 (mark) or 0 (space).
     public enum Parity: String, Sendable, CaseIterable { case none, even, odd, mark, space }
+    /// Flow control: none (Modbus's), RTS/CTS hardware, or XON/XOFF software.
     public enum FlowControl: String, Sendable, CaseIterable { case none, rtsCts, xonXoff }
 
+    /// Bits per second; any rate the driver takes, standard or not.
     public var baud: Int
+    /// Data bits per character, 5 to 8.
     public var dataBits: Int
+    /// The parity bit, if any.
     public var parity: Parity
+    /// Stop bits per character, 1 or 2.
     public var stopBits: Int
+    /// How the line paces the sender.
     public var flowControl: FlowControl
 
     /// Defaults are the Modbus/RTU spec's: 19200 baud, 8 data bits, even parity, 1 stop bit.

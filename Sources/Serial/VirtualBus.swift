@@ -20,9 +20,13 @@ public final class VirtualBus: Sendable {
     public struct Statistics: Sendable, Hashable {
         /// Bytes delivered from one end to the others (garbage included).
         public var carried = 0
+        /// Bytes of garbage put on the wire.
         public var garbage = 0
+        /// Bytes carried with a bit inverted.
         public var flipped = 0
+        /// Bytes lost on the wire.
         public var dropped = 0
+        /// Silences of ``LineNoise/gapLength`` put after a byte.
         public var gaps = 0
         /// Bytes an end did not read in time and lost (its pty buffer was full).
         public var overflowed = 0
@@ -44,11 +48,16 @@ public final class VirtualBus: Sendable {
 
     /// The device paths of the ends, to open as serial ports.
     public let paths: [String]
+    /// The line's speed and framing, which set the pace of the bytes.
     public let settings: SerialSettings
+    /// Whether bytes come out one character time apart, as on a real line, or
+    /// as fast as the ptys take them.
     public let paced: Bool
     private let wire: Wire
     private let thread = Mutex<WorkerThread?>(nil)
 
+    /// Makes a bus of `count` ends and starts carrying bytes.
+    /// - Throws: ``SerialError`` when a pty cannot be made.
     public init(ends count: Int, settings: SerialSettings = SerialSettings(), paced: Bool = true,
                 noise: LineNoise = .none, localEcho: Bool = false) throws(SerialError) {
         precondition(count >= 1, "a bus needs at least one end")
@@ -68,6 +77,7 @@ public final class VirtualBus: Sendable {
 
     deinit { stop() }
 
+    /// What the wire has done so far.
     public var statistics: Statistics { wire.counters.withLock { $0 } }
 
     /// The silences since the last call, oldest first (at most the latest 65,536 are kept).
@@ -75,11 +85,13 @@ public final class VirtualBus: Sendable {
         wire.silences.withLock { list in defer { list = [] }; return list }
     }
 
+    /// Whether a writer hears its own bytes; it may change while the bus runs.
     public var localEcho: Bool {
         get { wire.options.withLock { $0.localEcho } }
         set { wire.options.withLock { $0.localEcho = newValue } }
     }
 
+    /// The faults the wire adds from now on; it may change while the bus runs.
     public var noise: LineNoise {
         get { wire.options.withLock { $0.noise } }
         set { wire.options.withLock { $0.noise = newValue }; wire.poke() }
