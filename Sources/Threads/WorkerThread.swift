@@ -33,7 +33,9 @@ public final class WorkerThread: Sendable {
         _ = WorkerThread(name: name, body)
     }
 
-    /// Waits for the thread to end. Later calls, and calls from the thread itself, return at once.
+    /// Waits for the thread to end. Only the first call waits: later ones
+    /// (concurrent ones too) and one from the thread itself return at once,
+    /// so one owner should join.
     public func join() {
         guard let thread = handle.withLock({ handle -> pthread_t? in defer { handle = nil }; return handle }) else { return }
         if pthread_equal(thread, pthread_self()) != 0 {
@@ -64,7 +66,7 @@ private final class Start {
     }
 
     /// Writes the name where pthread_setname_np would (Glibc's Swift module
-    /// lacks it, and prctl is variadic): 15 bytes, as the kernel refuses more.
+    /// lacks it, and prctl is variadic): the kernel keeps 15 bytes.
     private func nameThisThread() {
         let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }

@@ -7,8 +7,10 @@ the docs show, 502, 5020, 44818, are free and no two examples meet), in a
 fresh temporary directory where `etc`, `udev` and `Tests` link to the
 repository's, with the repository's `fieldgw` first on PATH. A command
 ending in " &" starts a server: the next waits until the namespace has more
-listening sockets than before, and their number holds for 0.3 s. Background
-jobs are killed when the block ends.
+listening sockets than before, and their number holds for 0.5 s. When the
+block ends the servers still running are stopped, and one that ended by
+itself must have ended with status 0; every process the block started ends
+with it (it has a process namespace of its own too).
 
     run_examples.py [--bin DIR] [--jobs N] [FILE.md ...]
 
@@ -33,14 +35,15 @@ WAIT_SECONDS = 20
 PRELUDE = f"""
 __listeners() {{ ss -Hltun | wc -l; }}
 # A server may open several sockets (a gateway: listeners, EtherNet/IP, web):
-# once one more listens, wait until the count holds for 0.3 s.
+# once one more listens, wait until the count holds for 0.5 s.
 __wait_more() {{
   local before=$1 last=-1 steady=0 i now
+  __servers+=($!)
   for i in $(seq {WAIT_SECONDS * 20}); do
     kill -0 $! 2>/dev/null || {{ echo "background command exited" >&2; return 1; }}
     now=$(__listeners)
     if [ "$now" -gt "$before" ] && [ "$now" -eq "$last" ]; then
-      steady=$((steady + 1)); [ "$steady" -ge 6 ] && return 0
+      steady=$((steady + 1)); [ "$steady" -ge 10 ] && return 0
     else
       steady=0
     fi
@@ -49,7 +52,21 @@ __wait_more() {{
   done
   echo "nothing new listened within {WAIT_SECONDS} s" >&2; return 1
 }}
-trap '__status=$?; kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; exit $__status' EXIT
+# At the end a server still running is stopped; one that ended by itself
+# must have ended well (a crash fails the example, as a failing command does).
+__end() {{
+  local status=$? pid
+  for pid in "${{__servers[@]}}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+    else
+      wait "$pid" || {{ echo "a server of the example ended with status $?" >&2; status=1; }}
+    fi
+  done
+  exit $status
+}}
+__servers=()
+trap __end EXIT
 ip link set lo up
 """
 
@@ -141,9 +158,12 @@ def run(example, bin_dir):
         env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", HOME=work)
         # Root makes a plain network namespace; anyone else maps to root in a
         # user namespace of their own for it (where mosquitto, say, cannot
-        # drop to its own user, so its examples want root).
+        # drop to its own user, so its examples want root). A process
+        # namespace too, with its own /proc (the host's would name other
+        # processes by the example's pids): when bash ends (or is killed at
+        # the time limit), every process the example started ends with it.
         unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
-        command = unshare + ["--kill-child", "bash", "-e", "-o", "pipefail", "-c", script(example.text)]
+        command = unshare + ["--pid", "--fork", "--mount-proc", "--kill-child", "bash", "-e", "-o", "pipefail", "-c", script(example.text)]
         try:
             # One stream, so that errors and output keep the order they came in.
             done = subprocess.run(command, cwd=work, env=env, stdout=subprocess.PIPE,
@@ -160,6 +180,8 @@ def main():
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("files", nargs="*")
     args = parser.parse_args()
+    # The examples run in a directory of their own: a relative --bin would miss.
+    args.bin = str(pathlib.Path(args.bin).resolve())
     if not (pathlib.Path(args.bin) / "fieldgw").exists():
         sys.exit(f"no fieldgw in {args.bin}: build it first (swift build --product fieldgw)")
     if not shutil.which("unshare"):
