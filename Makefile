@@ -13,8 +13,9 @@ PYTHON := $(abspath $(VENV))/bin/python
 # tzdata, zlib1g-dev, libbz2-dev and liblzma-dev build and run the historian
 # (xz-utils and bzip2 compress the cpppo files its tests read). dpkg-dev, binutils,
 # lintian, man-db, systemd and adduser build, check and install the Debian
-# package; iproute2 and util-linux give each docs example a network of its own.
-APT_PACKAGES := dpkg-dev binutils lintian man-db systemd adduser iproute2 util-linux python3 tzdata zlib1g-dev libbz2-dev liblzma-dev xz-utils bzip2 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev prometheus chromium chromium-driver curl ser2net mosquitto mosquitto-clients
+# package; iproute2 and util-linux give each docs example a network of its own;
+# cmake and g++ build EIPScanner, the I/O tests' originator.
+APT_PACKAGES := dpkg-dev binutils lintian man-db systemd adduser iproute2 util-linux cmake g++ python3 tzdata zlib1g-dev libbz2-dev liblzma-dev xz-utils bzip2 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev prometheus chromium chromium-driver curl ser2net mosquitto mosquitto-clients
 PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1.1 paho-mqtt==2.1.0 pycomm3==1.2.16 pylogix==1.1.6 prometheus-client==0.21.1 selenium==4.27.1
 # cpppo pins greenery 2.x, which our regex tests cannot share: a venv of its own
 # (web.py: the framework of cpppo's --web, which the web API tests compare with).
@@ -48,7 +49,7 @@ $(VENV)/.installed: Makefile
 
 PEER_DIR := .build/peers
 
-test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server
+test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server $(PEER_DIR)/eip_originator
 	$(SWIFT) build --build-tests
 	@# Three runs, one after the other: the suites that run gateways in the
 	@# test process (and time what they serve or publish) are starved of
@@ -64,7 +65,7 @@ test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server
 
 # The docs' runnable examples ("```sh run" blocks), each in a network of its own.
 doc-examples: py-deps
-	$(SWIFT) build --product fieldgw
+	$(SWIFT) build
 	$(PYTHON) Tests/DocExamples/run_examples.py
 
 # The Debian package, .build/deb/fieldgw_VERSION_ARCH.deb: the release binary
@@ -103,6 +104,17 @@ $(PEER_DIR)/ab_server: | apt-deps
 	@test -n "$(AB_SERVER_SRC)" || { echo "ab_server's source is not in ../shared/peers/ab_server/src"; exit 1; }
 	@mkdir -p $(PEER_DIR)
 	cc -O2 -w -o $@ $(AB_SERVER_SRC)/*.c -lpthread
+
+# EIPScanner (C++, from ../shared/peers as ab_server is), and on it the Class 1
+# originator the I/O tests drive (Tests/Peers/eip_originator.cpp).
+EIPSCANNER_SRC := $(firstword $(wildcard ../shared/peers/EIPScanner /work/shared/peers/EIPScanner))
+
+$(PEER_DIR)/eip_originator: Tests/Peers/eip_originator.cpp | apt-deps
+	@test -n "$(EIPSCANNER_SRC)" || { echo "EIPScanner's source is not in ../shared/peers/EIPScanner"; exit 1; }
+	@mkdir -p $(PEER_DIR)
+	cmake -S $(EIPSCANNER_SRC) -B $(PEER_DIR)/eipscanner >/dev/null
+	cmake --build $(PEER_DIR)/eipscanner -j2 --target EIPScannerS >/dev/null
+	g++ -std=c++20 -O1 -w -I $(EIPSCANNER_SRC)/src -o $@ $< $(PEER_DIR)/eipscanner/src/libEIPScannerS.a -lpthread
 
 # libFuzzer with AddressSanitizer, in a build of its own. The combined
 # -sanitize=fuzzer,address is given to swiftc because SwiftPM hands the Swift

@@ -68,18 +68,44 @@ enum ENIPTargets {
         require(again.map { $0.map(Array.init) } == parts.map(Array.init), "the parts do not survive repacking")
     }
 
+    /// Assemblies for Class 1 Forward Opens: input 100, output 150,
+    /// configuration 151 (as the I/O tests'); inputs go to the discard port.
+    static let exchange: IOExchange = {
+        let set = AssemblySet([Assembly(instance: 100, role: .input, size: 4), Assembly(instance: 150, role: .output, size: 4),
+                               Assembly(instance: 151, role: .configuration, size: 0)])
+        do { return try IOExchange(assemblies: set, host: "127.0.0.1", port: 0, destinationPort: 9) } catch { fatalError("\(error)") }
+    }()
+    static let originator = try? SocketAddress(ipAddress: "127.0.0.1", port: 1)
+
     /// Forward Open or Large Forward Open data (as the first byte picks) on a
-    /// fresh Connection Manager: an opened connection is found again by Forward Close.
+    /// fresh Connection Manager, Class 1 ones on the assemblies: a connection
+    /// opened is found again by Forward Close; a refusal carries its triple.
     static func forwardOpen(_ bytes: [UInt8]) {
         guard let pick = bytes.first else { return }
         let manager = ConnectionManager(limit: 4)
         let service = pick & 1 == 0 ? ConnectionManager.forwardOpen : ConnectionManager.largeForwardOpen
         let path = CIPPath([.classID(6), .instance(1)])
-        guard let opened = try? manager.open(CIPRequest(service: service, path: path, data: Array(bytes.dropFirst())), session: 1) else { return }
-        require(opened.data.count == 26 && manager.count == 1, "Forward Open answered \(opened)")
+        guard let opened = try? manager.open(CIPRequest(service: service, path: path, data: Array(bytes.dropFirst())), session: 1,
+                                             peer: originator, io: exchange, identity: Identity()) else { return }
+        guard opened.status == .success else {
+            require(opened.data.count == 10 && opened.status.general == 0x01, "Forward Open refused with \(opened)")
+            return
+        }
+        require(opened.data.count == 26 && manager.count + exchange.count == 1, "Forward Open answered \(opened)")
         let triple = Array(opened.data[8..<16])
-        let closed = try? manager.close(CIPRequest(service: ConnectionManager.forwardClose, path: path, data: [0, 0] + triple))
-        require(closed != nil && manager.count == 0, "the connection opened is not closed by its triple")
+        let closed = try? manager.close(CIPRequest(service: ConnectionManager.forwardClose, path: path, data: [0, 0] + triple), io: exchange)
+        require(closed != nil && manager.count == 0 && exchange.count == 0, "the connection opened is not closed by its triple")
+    }
+
+    /// An O→T I/O datagram: what parses holds its connection id, sequence
+    /// number and data, and a T→O packet of that data parses back the same.
+    static func ioPacket(_ bytes: [UInt8]) {
+        guard let packet = try? IOPacket(parsing: bytes[...]) else { return }
+        let data = Array(packet.data.dropFirst(2))
+        let again = IOPacket.bytes(connection: packet.connection, sequence: packet.sequence, count: 0, data: data)
+        let parsed = try? IOPacket(parsing: again[...])
+        require(parsed?.connection == packet.connection && parsed?.sequence == packet.sequence && parsed.map { Array($0.data.dropFirst(2)) } == data,
+                "an I/O packet does not read back: \(bytes)")
     }
 
     /// A Message Router request (Logix tag services, attributes, Multiple

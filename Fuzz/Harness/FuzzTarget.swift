@@ -15,6 +15,7 @@ enum FuzzTarget: String, CaseIterable {
     case cipReply = "cip-reply"
     case multipleServicePacket = "multiple-service-packet"
     case forwardOpen = "forward-open"
+    case ioPacket = "io-packet"
     case logixRequest = "logix-request"
     case tagOperation = "tag-operation"
     case tagDefinition = "tag-definition"
@@ -39,6 +40,7 @@ enum FuzzTarget: String, CaseIterable {
         case .cipReply: ENIPTargets.reply(bytes)
         case .multipleServicePacket: ENIPTargets.multipleServicePacket(bytes)
         case .forwardOpen: ENIPTargets.forwardOpen(bytes)
+        case .ioPacket: ENIPTargets.ioPacket(bytes)
         case .logixRequest: ENIPTargets.logixRequest(bytes)
         case .mqttClient: MQTTTargets.client(bytes)
         case .tagOperation: TextTargets.tagOperation(bytes)

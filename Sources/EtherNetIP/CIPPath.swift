@@ -162,12 +162,16 @@ public struct CIPReply: Hashable, Sendable {
     public var status: CIPStatus
     /// The reply data: for a read, the type field and the values.
     public var data: [UInt8]
+    /// Items the reply's packet carries after the data item: a Class 1
+    /// Forward Open's socket addresses.
+    public var items: [CommonPacket.Item]
 
-    /// A reply to `service` with `status` and `data`.
-    public init(service: UInt8, status: CIPStatus = .success, data: [UInt8] = []) {
+    /// A reply to `service` with `status` and `data`, and `items` after it in its packet.
+    public init(service: UInt8, status: CIPStatus = .success, data: [UInt8] = [], items: [CommonPacket.Item] = []) {
         self.service = service
         self.status = status
         self.data = data
+        self.items = items
     }
 
     /// Reads a reply: service, a reserved byte, the general status, the extended
@@ -182,6 +186,7 @@ public struct CIPReply: Hashable, Sendable {
         for _ in 0..<count { extended.append(try reader.u16()) }
         status = CIPStatus(general, extended: extended)
         data = Array(reader.rest)
+        items = []
     }
 
     /// The reply as sent, the service with bit 7 set.

@@ -31,6 +31,8 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
     public static let invalidAttributeValue = CIPStatus(0x09)
     /// The object has no such attribute.
     public static let attributeNotSupported = CIPStatus(0x14)
+    /// The attribute is read-only (an input assembly's data, an assembly's size).
+    public static let attributeNotSettable = CIPStatus(0x0E)
     /// A write to a read-only tag.
     public static let privilegeViolation = CIPStatus(0x0F)
     /// The reply would be larger than the connection or message allows.
@@ -65,7 +67,7 @@ public struct CIPStatus: Error, Hashable, Sendable, CustomStringConvertible {
 
     private static let names: [UInt8: String] = [
         0x00: "success", 0x01: "connection failure", 0x02: "resource unavailable", 0x04: "path segment error", 0x05: "path destination unknown",
-        0x06: "partial transfer", 0x08: "service not supported", 0x09: "invalid attribute value", 0x0F: "privilege violation", 0x11: "reply data too large", 0x13: "not enough data", 0x14: "attribute not supported",
+        0x06: "partial transfer", 0x08: "service not supported", 0x09: "invalid attribute value", 0x0E: "attribute not settable", 0x0F: "privilege violation", 0x11: "reply data too large", 0x13: "not enough data", 0x14: "attribute not supported",
         0x15: "too much data", 0x1E: "embedded service error", 0x1F: "vendor specific", 0x26: "invalid path size", 0xFF: "general error",
     ]
 }

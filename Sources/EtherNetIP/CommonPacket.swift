@@ -24,6 +24,12 @@ public struct CommonPacket: Hashable, Sendable {
     public static let unconnectedData: UInt16 = 0x00B2
     /// ListServices' communications item.
     public static let services: UInt16 = 0x0100
+    /// A Forward Open reply's O→T socket address: where the originator sends its I/O packets.
+    public static let outputSocketAddress: UInt16 = 0x8000
+    /// A T→O socket address (a multicast group, or where the originator listens).
+    public static let inputSocketAddress: UInt16 = 0x8001
+    /// An I/O packet's address item: the connection id and the sequence number.
+    public static let sequencedAddress: UInt16 = 0x8002
 
     /// The interface handle: 0 for CIP.
     public var interface: UInt32

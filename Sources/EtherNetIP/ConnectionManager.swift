@@ -1,9 +1,11 @@
+import NIOCore
 import Synchronization
 
 /// The Connection Manager (class 6): Forward Open (0x54), Large Forward Open
 /// (0x5B), Forward Close (0x4E). Connections are shared by the whole server
 /// (a duplicate is refused whichever session asks) and expire when idle for
-/// their RPI times the timeout multiplier.
+/// their O→T RPI times the timeout multiplier. Class 1 (I/O) connections are
+/// handed to the server's ``IOExchange``; the limit counts both kinds.
 public final class ConnectionManager: Sendable {
     struct Connection {
         let serverID: UInt32
@@ -60,41 +62,51 @@ public final class ConnectionManager: Sendable {
     /// go at the next Forward Open or use).
     public var count: Int { connections.withLock { $0.count } }
 
-    func open(_ request: CIPRequest, session: UInt32) throws(CIPStatus) -> CIPReply {
-        var reader = WireReader(request.data)
-        try reader.skip(2)
-        _ = try reader.u32()
-        let clientID = try reader.u32()
-        let triple = try Triple(&reader)
-        let multiplier = try reader.u8()
-        try reader.skip(3)
-        let rpiOut = try reader.u32()
-        let large = request.service == Self.largeForwardOpen
-        _ = large ? try reader.u32() : UInt32(try reader.u16())
-        let rpiIn = try reader.u32()
-        let size = large ? Int(try reader.u32() & 0xFFFF) : Int(try reader.u16() & 0x1FF)
+    /// Forward Open: Class 1 (implicit I/O) goes to `io`; Class 3 is an
+    /// explicit connection for connected messages (as pycomm3 and pylogix
+    /// ask), held here; other classes are 0x0103.
+    func open(_ request: CIPRequest, session: UInt32, peer: SocketAddress?, io: IOExchange?, identity: Identity) throws(CIPStatus) -> CIPReply {
+        let forwardOpen = try ForwardOpen(request)
+        switch forwardOpen.transportClass {
+        case 3: return try openExplicit(forwardOpen, session: session, besides: io?.count ?? 0)
+        case 1: break
+        default: return forwardOpen.failure(0x0103)
+        }
+        guard let io else { return forwardOpen.failure(0x0103) }
+        let room = connections.withLock { table in
+            let now = ContinuousClock.now
+            table = table.filter { now - $0.value.lastUsed < $0.value.timeout }
+            return table.count + io.count < limit
+        }
+        return io.open(forwardOpen, peer: peer, identity: identity, room: room)
+    }
+
+    /// The connection's timeout is the O→T RPI (how often the client sends) times the multiplier.
+    private func openExplicit(_ request: ForwardOpen, session: UInt32, besides ioConnections: Int) throws(CIPStatus) -> CIPReply {
+        let size = request.sizeIn
         guard (8...4002).contains(size) else { throw .connectionFailure(0x0109) }
-        let timeout = Duration.microseconds(Int64(rpiIn) * Int64(4 << min(multiplier, 7)))
         let serverID = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let triple = request.triple, timeout = request.timeoutOut
         try connections.withLock { table throws(CIPStatus) in
             let now = ContinuousClock.now
             table = table.filter { now - $0.value.lastUsed < $0.value.timeout }
             guard !table.values.contains(where: { $0.triple == triple }) else { throw .connectionFailure(0x0100) }
-            guard table.count < limit else { throw .connectionFailure(0x0113) }
-            table[serverID] = Connection(serverID: serverID, clientID: clientID, triple: triple, size: size, timeout: timeout,
+            guard table.count + ioConnections < limit else { throw .connectionFailure(0x0113) }
+            table[serverID] = Connection(serverID: serverID, clientID: request.inID, triple: triple, size: size, timeout: timeout,
                                          session: session, lastUsed: now)
         }
         var data: [UInt8] = []
         data.append32(serverID)
-        data.append32(clientID)
+        data.append32(request.inID)
         data += triple.bytes
-        data.append32(rpiOut)
-        data.append32(rpiIn)
+        data.append32(request.rpiOut)
+        data.append32(request.rpiIn)
         data += [0, 0]
         return CIPReply(service: request.service, data: data)
     }
 
-    func close(_ request: CIPRequest) throws(CIPStatus) -> CIPReply {
+    /// Forward Close of an explicit connection, or of an I/O connection in `io`.
+    func close(_ request: CIPRequest, io: IOExchange?) throws(CIPStatus) -> CIPReply {
         var reader = WireReader(request.data)
         try reader.skip(2)
         let triple = try Triple(&reader)
@@ -103,7 +115,7 @@ public final class ConnectionManager: Sendable {
             table[id] = nil
             return true
         }
-        guard found else { throw .connectionFailure(0x0107) }
+        guard found || io?.close(triple) == true else { throw .connectionFailure(0x0107) }
         let data = triple.bytes + [0, 0]
         return CIPReply(service: request.service, data: data)
     }

@@ -173,8 +173,13 @@ public final class ENIPClient: Sendable {
     private func unconnected(_ request: CIPRequest) -> EventLoopFuture<CIPReply> {
         let packet = CommonPacket(items: [.init(type: CommonPacket.nullAddress, data: []), .init(type: CommonPacket.unconnectedData, data: request.bytes)])
         return encapsulated(EncapsulationCommand.sendRRData, packet).flatMapThrowing { reply in
-            guard let item = reply.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw Failure(description: "reply without data") }
-            return try CIPReply(parsing: item.data[...])
+            guard let index = reply.items.firstIndex(where: { $0.type == CommonPacket.unconnectedData }) else {
+                throw Failure(description: "reply without data")
+            }
+            // Items after the data (a Class 1 Forward Open's socket addresses) go with the reply.
+            var parsed = try CIPReply(parsing: reply.items[index].data[...])
+            parsed.items = Array(reply.items[(index + 1)...])
+            return parsed
         }
     }
 

@@ -177,9 +177,11 @@ public final class ENIPServer: Sendable {
     /// The address the listener is bound to (nil while disabled).
     public var localAddress: SocketAddress? { listeners.withLock { $0.tcp?.localAddress } }
 
-    /// Stops accepting, sends the replies due (for up to 2 s) and closes every client's connection.
+    /// Stops accepting, sends the replies due (for up to 2 s) and closes every
+    /// client's connection, and the I/O connections with the exchange's socket.
     public func close() async throws {
         await switching { await shut(grace: .seconds(2)) }
+        router.io?.stop()
         closed.succeed()
     }
 

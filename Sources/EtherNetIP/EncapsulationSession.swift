@@ -15,14 +15,17 @@ final class EncapsulationSession {
 
     private let router: MessageRouter
     private let local: SocketAddress?
+    /// The client's address: where a Class 1 connection's T→O packets go.
+    private let peer: SocketAddress?
     /// Where replies that wait are completed: the connection's loop.
     private let eventLoop: (any EventLoop)?
     private(set) var handle: UInt32 = 0
     private static let nextHandle = Atomic<UInt32>(0x0001_0001)
 
-    init(router: MessageRouter, local: SocketAddress?, eventLoop: (any EventLoop)? = nil) {
+    init(router: MessageRouter, local: SocketAddress?, peer: SocketAddress? = nil, eventLoop: (any EventLoop)? = nil) {
         self.router = router
         self.local = local
+        self.peer = peer
         self.eventLoop = eventLoop
     }
 
@@ -76,11 +79,12 @@ final class EncapsulationSession {
 
     private func unconnected(_ packet: CommonPacket) throws(CIPStatus) -> Answer<[CommonPacket.Item]> {
         guard let item = packet.items.first(where: { $0.type == CommonPacket.unconnectedData }) else { throw .notEnoughData }
-        let answer = router.answer(item.data[...], limit: MessageRouter.unconnectedLimit, session: handle, on: eventLoop)
+        let answer = router.answer(item.data[...], limit: MessageRouter.unconnectedLimit, session: handle, peer: peer, on: eventLoop)
         // Forward Open and Close come unconnected: the count can only change here.
         router.metrics?.connections.record(router.connections.count)
         return answer.map { reply in
             [CommonPacket.Item(type: CommonPacket.nullAddress, data: []), CommonPacket.Item(type: CommonPacket.unconnectedData, data: reply.bytes)]
+                + reply.items
         }
     }
 
@@ -92,7 +96,7 @@ final class EncapsulationSession {
         var reader = WireReader(packet.items[0].data)
         guard let connection = router.connections.use(try reader.u32(), session: handle) else { throw .pathDestinationUnknown }
         let data = packet.items[1].data
-        let answer = router.answer(data[2...], limit: connection.size - 2, session: handle, on: eventLoop)
+        let answer = router.answer(data[2...], limit: connection.size - 2, session: handle, peer: peer, on: eventLoop)
         var address: [UInt8] = []
         address.append32(connection.clientID)
         let sequence = Array(data[0..<2])

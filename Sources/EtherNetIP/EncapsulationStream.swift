@@ -10,7 +10,8 @@ struct EncapsulationService: StreamService {
     var name: String { "EtherNet/IP" }
 
     func session(for client: StreamClient) -> any StreamSession {
-        EncapsulationStream(session: EncapsulationSession(router: router, local: client.localAddress, eventLoop: client.eventLoop),
+        EncapsulationStream(session: EncapsulationSession(router: router, local: client.localAddress, peer: client.address,
+                                                                 eventLoop: client.eventLoop),
                             controls: controls, client: client)
     }
 }

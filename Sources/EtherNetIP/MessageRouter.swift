@@ -13,6 +13,8 @@ public struct MessageRouter: Sendable {
     public let connections: ConnectionManager
     /// The controller's clock (class 0x8B), which clients may set.
     public let clock = WallClock()
+    /// The assemblies (class 4) and their Class 1 I/O connections; nil when none are offered.
+    public let io: IOExchange?
 
     static let multipleServicePacket: UInt8 = 0x0A
     static let getAttributesAll: UInt8 = 0x01
@@ -28,27 +30,29 @@ public struct MessageRouter: Sendable {
     public let metrics: ServerMetrics?
 
     /// A router for `tags`; `report` is told of every read and write, and
-    /// `metrics` counts requests.
+    /// `metrics` counts requests; `io` serves the assemblies and their I/O connections.
     public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager(),
-                report: (@Sendable (String) -> Void)? = nil, metrics: ServerMetrics? = nil) {
+                io: IOExchange? = nil, report: (@Sendable (String) -> Void)? = nil, metrics: ServerMetrics? = nil) {
         self.tags = tags
         self.identity = identity
         self.connections = connections
+        self.io = io
         self.report = report
         self.metrics = metrics
     }
 
     /// The reply to one request's bytes, for tags held in memory.
     func handle(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32) -> CIPReply {
-        guard case .now(let reply) = answer(bytes, limit: limit, session: session, on: nil) else {
+        guard case .now(let reply) = answer(bytes, limit: limit, session: session, peer: nil, on: nil) else {
             return CIPReply(service: bytes.first ?? 0, status: .serviceNotSupported)
         }
         return reply
     }
 
-    /// The reply to one request's bytes; `limit` bounds its size. A write
-    /// to a tag with a source is answered later, on `eventLoop`.
-    func answer(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) -> Answer<CIPReply> {
+    /// The reply to one request's bytes from the client at `peer`; `limit`
+    /// bounds its size. A write to a tag with a source is answered later, on `eventLoop`.
+    func answer(_ bytes: ArraySlice<UInt8>, limit: Int, session: UInt32, peer: SocketAddress?,
+                on eventLoop: (any EventLoop)?) -> Answer<CIPReply> {
         let request: CIPRequest
         do {
             request = try CIPRequest(parsing: bytes)
@@ -57,7 +61,7 @@ public struct MessageRouter: Sendable {
         }
         let answer: Answer<CIPReply>
         do {
-            answer = try dispatch(request, limit: limit, session: session, on: eventLoop)
+            answer = try dispatch(request, limit: limit, session: session, peer: peer, on: eventLoop)
         } catch {
             answer = .now(CIPReply(service: request.service, status: error))
         }
@@ -82,29 +86,33 @@ public struct MessageRouter: Sendable {
         return answer
     }
 
-    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
+    private func dispatch(_ request: CIPRequest, limit: Int, session: UInt32, peer: SocketAddress?,
+                          on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         switch request.path.segments.first {
         case .classID(6)? where request.service == ConnectionManager.unconnectedSend:
-            return try unconnectedSend(request, session: session, on: eventLoop)
+            return try unconnectedSend(request, session: session, peer: peer, on: eventLoop)
         case .classID(2)? where request.service == Self.multipleServicePacket:
-            return try multiple(request, limit: limit, session: session, on: eventLoop)
+            return try multiple(request, limit: limit, session: session, peer: peer, on: eventLoop)
         case .symbol?, .classID(0x6B)?:
             // 0x55 on the Symbol class lists tags; any other service there is a tag's.
             guard request.service == Self.getInstanceAttributeList else { return try LogixServices(tags: tags, report: report).serve(request, limit: limit, on: eventLoop) }
-            return .now(try local(request, limit: limit, session: session))
+            return .now(try local(request, limit: limit, session: session, peer: peer))
         default:
-            return .now(try local(request, limit: limit, session: session))
+            return .now(try local(request, limit: limit, session: session, peer: peer))
         }
     }
 
     /// Services answered at once by the objects here.
-    private func local(_ request: CIPRequest, limit: Int, session: UInt32) throws(CIPStatus) -> CIPReply {
+    private func local(_ request: CIPRequest, limit: Int, session: UInt32, peer: SocketAddress?) throws(CIPStatus) -> CIPReply {
         if let tag = tags.attributes[request.path] { return try attribute(tag, request, limit: limit) }
         switch (request.service, request.path.segments.first) {
         case (ConnectionManager.forwardOpen, .classID(6)?), (ConnectionManager.largeForwardOpen, .classID(6)?):
-            return try connections.open(request, session: session)
+            return try connections.open(request, session: session, peer: peer, io: io, identity: identity)
         case (ConnectionManager.forwardClose, .classID(6)?):
-            return try connections.close(request)
+            return try connections.close(request, io: io)
+        case (_, .classID(4)?):
+            guard let io else { throw .pathDestinationUnknown }
+            return try io.assemblies.serve(request)
         case (_, .classID(1)?):
             return try identityService(request)
         case (Self.getAttributesAll, .classID(0x64)?):
@@ -157,12 +165,13 @@ public struct MessageRouter: Sendable {
 
     /// The embedded request is carried out here: this server is the whole
     /// route (backplane, slot 0), whatever route path is given.
-    private func unconnectedSend(_ request: CIPRequest, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
+    private func unconnectedSend(_ request: CIPRequest, session: UInt32, peer: SocketAddress?,
+                                 on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         var reader = WireReader(request.data)
         try reader.skip(2)
         let size = Int(try reader.u16())
         let embedded = try reader.take(size)
-        return answer(embedded, limit: Self.unconnectedLimit, session: session, on: eventLoop)
+        return answer(embedded, limit: Self.unconnectedLimit, session: session, peer: peer, on: eventLoop)
     }
 
     /// Multiple Service Packet: each embedded request answered in turn (a
@@ -170,13 +179,14 @@ public struct MessageRouter: Sendable {
     /// The whole reply fits `limit`, as one reply must: each request is given
     /// the room the replies before it left (keeping 4 bytes for each after
     /// it), and a reply that still does not fit is 0x11, reply too large.
-    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
+    private func multiple(_ request: CIPRequest, limit: Int, session: UInt32, peer: SocketAddress?,
+                          on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         let parts = try MultipleServicePacket.unpack(request.data[...])
         var room = Self.packetRoom(limit, parts: parts.count) - 4 * parts.count
         guard room >= 0 else { throw .replyTooLarge }
         var answers: [Answer<CIPReply>] = []
         for part in parts {
-            let answer = answer(part, limit: room + 4, session: session, on: eventLoop)
+            let answer = answer(part, limit: room + 4, session: session, peer: peer, on: eventLoop)
             if case .now(let reply) = answer { room -= max(0, reply.bytes.count - 4) }
             answers.append(answer)
         }

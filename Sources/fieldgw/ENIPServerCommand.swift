@@ -20,6 +20,10 @@ struct ENIPServerCommand: AsyncParsableCommand {
             defined before it; BOOL members are packed as Logix packs them).
             Example: fieldgw enip-server -a 127.0.0.1:44818 SCADA=INT[1000] Temp=REAL \
               --struct Motor=Speed:REAL,Run:BOOL,Counts:DINT[4] Pump=Motor Label=STRING
+            With --assembly it is also an I/O adapter: a PLC (or a scanner) opens Class 1 \
+            connections to the assemblies and exchanges them every RPI over UDP (--io, port 2222).
+            Example: fieldgw enip-server --assembly 100=input:8 --assembly 150=output:8 \
+              --assembly 151=configuration:0 --print
             """
     )
 
@@ -46,6 +50,15 @@ struct ENIPServerCommand: AsyncParsableCommand {
 
     @Argument(help: "Tags: NAME=TYPE[DIMENSIONS].")
     var tags: [String] = []
+
+    @Option(name: .customLong("assembly"), help: ArgumentHelp("An assembly (class 4) Class 1 connections exchange: INSTANCE=ROLE:SIZE, ROLE input, output or configuration, SIZE in bytes. May be repeated.", valueName: "SPEC"))
+    var assemblies: [String] = []
+
+    @Option(name: .customLong("io"), help: ArgumentHelp("[HOST]:PORT of the UDP socket Class 1 packets come to (default: the -a host, port 2222).", valueName: "ADDRESS"))
+    var ioAddress: String?
+
+    @Option(help: "The UDP port Class 1 inputs are sent to on the originator's host.")
+    var ioDestinationPort: UInt16 = 2222
 
     /// `--delay 0.5` or `--delay 0.1-0.9`.
     private func delayRange() throws -> ClosedRange<Double>? {
@@ -86,13 +99,15 @@ struct ENIPServerCommand: AsyncParsableCommand {
         let metricsAddress = try web.map { try Console.endpoint($0, option: "--web", defaultPort: 8502, loopback: true) }
         let stop = await StopSignal()
         let registry = PrometheusCollectorRegistry.bootstrapped()
+        let io = try exchange(host: host, report: report)
         try await CommandFailure.reporting("enip-server") {
-            let router = MessageRouter(tags: table, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
+            let router = MessageRouter(tags: table, io: io, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
             let server = try await Console.listening("EtherNet/IP", host, port) {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay,
                                            limits: limits)
             }
             Console.say("enip-server: EtherNet/IP on \(host):\(server.port)")
+            if let io { Console.say("enip-server: Class 1 I/O on \(host):\(io.port) (UDP), inputs to port \(io.destinationPort)") }
             let replay = try playback.map { path in
                 do { return try startPlayback(path, into: table) } catch { throw CommandFailure("--playback: \(error)") }
             }
@@ -101,6 +116,37 @@ struct ENIPServerCommand: AsyncParsableCommand {
             try await Serving.run("enip-server", parts: [Part("EtherNet/IP", stop: { try? await server.close() })], web: metricsAddress,
                                   registry: registry, stop: stop, simulator: api)
         }
+    }
+
+    /// The assemblies of `--assembly`, served through an I/O socket; nil without them.
+    private func exchange(host: String, report: (@Sendable (String) -> Void)?) throws -> IOExchange? {
+        guard !assemblies.isEmpty else { return nil }
+        let set = AssemblySet(try assemblies.map { try Self.assembly($0, report: report) })
+        let (bindHost, bindPort) = try ioAddress.map { try Console.endpoint($0, option: "--io", defaultPort: 2222) } ?? (host, 2222)
+        do {
+            return try IOExchange(assemblies: set, host: bindHost, port: bindPort, destinationPort: ioDestinationPort)
+        } catch {
+            throw CommandFailure("--io: \(error)")
+        }
+    }
+
+    /// `100=input:8`: an assembly; `--print` reports what the PLC writes to outputs.
+    private static func assembly(_ spec: String, report: (@Sendable (String) -> Void)?) throws -> Assembly {
+        let parts = spec.split(separator: "=", maxSplits: 1)
+        let rest = parts.count == 2 ? parts[1].split(separator: ":") : []
+        guard parts.count == 2, let instance = UInt32(parts[0]), (1...0xFFFF).contains(instance), rest.count == 2,
+              let role = Assembly.Role(rawValue: String(rest[0])), let size = Int(rest[1]), (0...496).contains(size) else {
+            throw ValidationError("--assembly: \"\(spec)\" is not INSTANCE=ROLE:SIZE (ROLE input, output or configuration; SIZE 0-496 bytes)")
+        }
+        var written: (@Sendable ([UInt8]) -> Void)?
+        if let report {
+            written = { (data: [UInt8]) in report("assembly \(instance) <= " + Self.hex(data)) }
+        }
+        return Assembly(instance: instance, role: role, size: size, written: written)
+    }
+
+    private static func hex(_ data: [UInt8]) -> String {
+        data.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
     }
 
     /// Replays `path`'s tag records into the table's tags, saying when done.

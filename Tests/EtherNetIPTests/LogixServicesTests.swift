@@ -150,7 +150,8 @@ import Testing
         data.append32(rpi)
         data.append16(0x43F4)
         data += [0xA3, 2, 0x20, 0x02, 0x24, 0x01]
-        let reply = try manager.open(CIPRequest(service: 0x54, path: CIPPath([.classID(6), .instance(1)]), data: data), session: session)
+        let reply = try manager.open(CIPRequest(service: 0x54, path: CIPPath([.classID(6), .instance(1)]), data: data), session: session,
+                                     peer: nil, io: nil, identity: Identity())
         var reader = WireReader(reply.data)
         return try reader.u32()
     }

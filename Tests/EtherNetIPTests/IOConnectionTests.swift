@@ -1,0 +1,308 @@
+import Foundation
+import NIOPosix
+import Synchronization
+import TestSupport
+import Testing
+@testable import EtherNetIP
+
+/// The assemblies and Class 1 connections of one test's server: input 100
+/// (4 bytes), output 150 (4 bytes; Idle writes 11 11 00 00, a timeout EE EE
+/// 00 00), configuration 151 (empty), heartbeats 198 and 199.
+final class IOBench: Sendable {
+    let server: ENIPServer
+    let input = Assembly(instance: 100, role: .input, size: 4)
+    let output: Assembly
+    /// Every change of the output assembly, in order.
+    let writes = Recorder()
+
+    final class Recorder: Sendable {
+        private let list = Mutex<[[UInt8]]>([])
+        func append(_ data: [UInt8]) { list.withLock { $0.append(data) } }
+        var all: [[UInt8]] { list.withLock { $0 } }
+    }
+
+    init(limit: Int = 64, destinationPort: UInt16 = 2222) async throws {
+        let writes = self.writes
+        output = Assembly(instance: 150, role: .output, size: 4, onIdle: .safe([0x11, 0x11, 0, 0]), onTimeout: .safe([0xEE, 0xEE, 0, 0]),
+                          written: { data in writes.append(data) })
+        let set = AssemblySet([input, output, Assembly(instance: 151, role: .configuration, size: 0)])
+        let io = try IOExchange(assemblies: set, host: "127.0.0.1", port: 0, destinationPort: destinationPort)
+        let router = MessageRouter(tags: TagTable(), connections: ConnectionManager(limit: limit), io: io)
+        server = try await ENIPServer.start(host: "127.0.0.1", port: 0, router: router, group: MultiThreadedEventLoopGroup.singleton,
+                                            discovery: false)
+    }
+
+    var io: IOExchange { server.router.io! }
+
+    /// Waits (up to 10 s) for `condition`; false if it never held.
+    func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+}
+
+/// A Class 1 Forward Open as an originator sends it (CIP Vol. 1, 3-5.4.1.2):
+/// point-to-point both ways unless asked, sizes in bytes with the sequence
+/// count (and O→T's run/idle header) included, RPIs in microseconds.
+struct ClassOneOpen {
+    var serial: UInt16 = 1
+    var clientID: UInt32 = 0x5000_0001
+    var points: [UInt8] = [151, 150, 100]
+    var sizeOut = 10
+    var sizeIn = 6
+    var rpi: UInt32 = 10_000
+    var multiplier: UInt8 = 2
+    var transport: UInt8 = 0x01
+    var multicastIn = false
+    var key: [UInt8] = []
+
+    var request: CIPRequest {
+        var data: [UInt8] = [0x0A, 0x0E]
+        data.append32(0)
+        data.append32(clientID)
+        data += ConnectionManager.Triple(serial: serial, vendor: 342, originator: 0x12345).bytes
+        data += [multiplier, 0, 0, 0]
+        data.append32(rpi)
+        data.append16(0x4800 | UInt16(sizeOut))
+        data.append32(rpi)
+        data.append16((multicastIn ? 0x2800 : 0x4800) | UInt16(sizeIn))
+        let path = key + [0x20, 0x04, 0x24, points[0], 0x2C, points[1], 0x2C, points[2]]
+        data += [transport, UInt8(path.count / 2)] + path
+        return CIPRequest(service: ConnectionManager.forwardOpen, path: CIPPath([.classID(6), .instance(1)]), data: data)
+    }
+}
+
+/// The test's end of the I/O: a UDP socket on loopback where T→O packets
+/// arrive and from which O→T packets go.
+final class RawOriginator {
+    let socket: Int32
+    let port: UInt16
+
+    init() throws {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else {
+            Glibc.close(fd)
+            throw Peers.Missing(description: "bind: \(String(cString: strerror(errno)))")
+        }
+        socket = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { Glibc.close(socket) }
+
+    struct Received: Equatable {
+        let connection: UInt32
+        let sequence: UInt32
+        let count: UInt16
+        let data: [UInt8]
+    }
+
+    /// The next T→O packet within `timeout`, nil when none comes.
+    func receive(within timeout: Duration = .seconds(10)) -> Received? {
+        var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)) == 1 else {
+            return nil
+        }
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        let count = recv(socket, &buffer, buffer.count, 0)
+        guard count >= 18 else { return nil }
+        let bytes = Array(buffer[..<count])
+        func u16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+        func u32(_ at: Int) -> UInt32 { UInt32(u16(at)) | UInt32(u16(at + 2)) << 16 }
+        // Item count 2; 0x8002 of 8 bytes; 0x00B1 of 2 + data.
+        guard u16(0) == 2, u16(2) == 0x8002, u16(4) == 8, u16(14) == 0x00B1, Int(u16(16)) == count - 18 else { return nil }
+        return Received(connection: u32(6), sequence: u32(10), count: u16(18), data: Array(bytes[20...]))
+    }
+
+    /// Skips what is queued, then the first packet whose data is `data`.
+    func receive(data: [UInt8], within timeout: Duration = .seconds(10)) -> Received? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let packet = receive(within: deadline - ContinuousClock.now), packet.data == data { return packet }
+        }
+        return nil
+    }
+
+    /// Reads away what is queued (until 50 ms pass with nothing).
+    func drain() {
+        while receive(within: .milliseconds(50)) != nil {}
+    }
+
+    /// No T→O packet within `quiet`.
+    func silent(for quiet: Duration) -> Bool {
+        let deadline = ContinuousClock.now + quiet
+        while ContinuousClock.now < deadline {
+            if receive(within: deadline - ContinuousClock.now) != nil { return false }
+        }
+        return true
+    }
+
+    /// An O→T packet: `header` nil sends none (a heartbeat).
+    func send(to port: Int, connection: UInt32, sequence: UInt32, count: UInt16, header: UInt32?, data: [UInt8] = []) {
+        var payload: [UInt8] = []
+        payload.append16(count)
+        if let header { payload.append32(header) }
+        payload += data
+        var packet: [UInt8] = []
+        packet.append16(2)
+        packet.append16(0x8002)
+        packet.append16(8)
+        packet.append32(connection)
+        packet.append32(sequence)
+        packet.append16(0x00B1)
+        packet.append16(UInt16(payload.count))
+        packet += payload
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(socket, packet, packet.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+}
+
+@Suite struct IOConnectionTests {
+    private func open(_ bench: IOBench, _ request: ClassOneOpen) async throws -> CIPReply {
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: bench.server.port, group: MultiThreadedEventLoopGroup.singleton)
+        defer { Task { await client.close() } }
+        return try await client.send(request.request)
+    }
+
+    @Test func assemblyDataIsReadAndWrittenAsAttributeThree() async throws {
+        let bench = try await IOBench()
+        defer { Task { try await bench.server.close() } }
+        bench.input.store([1, 2, 3, 4])
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: bench.server.port, group: MultiThreadedEventLoopGroup.singleton)
+        func request(_ service: UInt8, _ instance: UInt32, _ attribute: UInt32, _ data: [UInt8] = []) async throws -> CIPReply {
+            try await client.send(CIPRequest(service: service, path: CIPPath([.classID(4), .instance(instance), .attribute(attribute)]), data: data))
+        }
+        #expect(try await request(0x0E, 100, 3).data == [1, 2, 3, 4])
+        #expect(try await request(0x0E, 150, 4).data == [4, 0])
+        #expect(try await request(0x10, 150, 3, [9, 8, 7, 6]).status == .success)
+        #expect(bench.output.bytes == [9, 8, 7, 6] && bench.writes.all == [[9, 8, 7, 6]])
+        #expect(try await request(0x10, 100, 3, [0, 0, 0, 0]).status == .attributeNotSettable)
+        #expect(try await request(0x10, 150, 3, [1, 2]).status == .notEnoughData)
+        #expect(try await request(0x10, 150, 3, [1, 2, 3, 4, 5]).status == .tooMuchData)
+        #expect(try await request(0x0E, 150, 9).status == .attributeNotSupported)
+        #expect(try await request(0x0E, 7, 3).status == .pathDestinationUnknown)
+        await client.close()
+    }
+
+    @Test func forwardOpensThatCannotBeMetGetTheStatusTheSpecificationGives() async throws {
+        // The inputs of the connections opened here go to a socket of this test's, not to 2222 where EIPScanner listens.
+        let sink = try RawOriginator()
+        let bench = try await IOBench(limit: 2, destinationPort: sink.port)
+        defer { Task { try await bench.server.close() } }
+        func status(_ change: (inout ClassOneOpen) -> Void) async throws -> CIPStatus {
+            var request = ClassOneOpen(serial: UInt16.random(in: 1000...60000))
+            change(&request)
+            let reply = try await open(bench, request)
+            // A refusal carries the triple and a remaining path size (CIP Vol. 1, 3-5.4.1.3).
+            if reply.status != .success { #expect(reply.data.count == 10, "\(reply.data)") }
+            return reply.status
+        }
+        #expect(try await status { $0.sizeOut = 8 } == CIPStatus(0x01, extended: [0x0127, 10]))
+        #expect(try await status { $0.sizeIn = 4 } == CIPStatus(0x01, extended: [0x0128, 6]))
+        #expect(try await status { $0.points = [151, 77, 100] } == .connectionFailure(0x012A))
+        #expect(try await status { $0.points = [151, 150, 150] } == .connectionFailure(0x012B))
+        #expect(try await status { $0.points = [9, 150, 100] } == .connectionFailure(0x0129))
+        #expect(try await status { $0.multicastIn = true } == .connectionFailure(0x0124))
+        #expect(try await status { $0.rpi = 500 } == .connectionFailure(0x0111))
+        #expect(try await status { $0.transport = 0x21 } == .connectionFailure(0x0103))
+        // An electronic key for another vendor's product.
+        #expect(try await status { $0.key = [0x34, 0x04, 0x2A, 0x00, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x01] } == .connectionFailure(0x0114))
+        #expect(try await status { $0.points = [151, 199, 100]; $0.sizeOut = 2 } == .connectionFailure(0x0119))
+        // An owner; then a second owner of the same outputs, the same triple again, and one too many.
+        let owner = ClassOneOpen(serial: 7)
+        #expect(try await open(bench, owner).status == .success)
+        #expect(try await status { $0.serial = 8 } == .connectionFailure(0x0106))
+        #expect(try await open(bench, owner).status == .connectionFailure(0x0100))
+        #expect(try await status { $0.points = [151, 199, 100]; $0.sizeOut = 2 } == .success)
+        #expect(try await status { $0.points = [151, 198, 100]; $0.sizeOut = 2 } == .connectionFailure(0x0113))
+        #expect(bench.io.count == 2)
+    }
+
+    @Test func anOwnersOutputsAndInputsGoByUDPWithRunIdleAndTimeout() async throws {
+        let originator = try RawOriginator()
+        let bench = try await IOBench(destinationPort: originator.port)
+        defer { Task { try await bench.server.close() } }
+        bench.input.store([1, 2, 3, 4])
+        let reply = try await open(bench, ClassOneOpen(serial: 21, clientID: 0x7777_0001))
+        try #require(reply.status == .success)
+        // The reply names where O→T goes: item 0x8000, 0.0.0.0 and the exchange's port, big-endian.
+        let port = UInt16(bench.io.port)
+        #expect(reply.items == [CommonPacket.Item(type: 0x8000, data: [0, 2, UInt8(port >> 8), UInt8(port & 0xFF)] + [UInt8](repeating: 0, count: 12))])
+        let outID = UInt32(reply.data[0]) | UInt32(reply.data[1]) << 8 | UInt32(reply.data[2]) << 16 | UInt32(reply.data[3]) << 24
+
+        // T→O: produced at once and every RPI, to our connection id, in sequence.
+        let first = try #require(originator.receive())
+        let second = try #require(originator.receive())
+        #expect(first.connection == 0x7777_0001 && first.data == [1, 2, 3, 4])
+        #expect(second.sequence == first.sequence + 1 && second.count == first.count)
+        bench.input.store([5, 6, 7, 8])
+        let changed = try #require(originator.receive(data: [5, 6, 7, 8]))
+        #expect(changed.count == first.count &+ 1, "the sequence count moves when the data does")
+
+        // O→T in Run: the outputs take the data; a stale sequence number changes nothing.
+        originator.send(to: bench.io.port, connection: outID, sequence: 1, count: 1, header: 1, data: [0x2A, 0, 7, 0])
+        #expect(try await bench.eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
+        originator.send(to: bench.io.port, connection: outID, sequence: 1, count: 2, header: 1, data: [0x99, 0, 0, 0])
+        originator.send(to: bench.io.port, connection: outID, sequence: 2, count: 2, header: 1, data: [0x2B, 0, 7, 0])
+        #expect(try await bench.eventually { bench.output.bytes == [0x2B, 0, 7, 0] })
+        #expect(!bench.writes.all.contains([0x99, 0, 0, 0]))
+        // Idle: the Idle action; Run again: the data.
+        originator.send(to: bench.io.port, connection: outID, sequence: 3, count: 3, header: 0, data: [0x2B, 0, 7, 0])
+        #expect(try await bench.eventually { bench.output.bytes == [0x11, 0x11, 0, 0] })
+        #expect(bench.io.connections.first?.running == false)
+        originator.send(to: bench.io.port, connection: outID, sequence: 4, count: 4, header: 1, data: [0x2C, 0, 7, 0])
+        #expect(try await bench.eventually { bench.output.bytes == [0x2C, 0, 7, 0] })
+        let status = try #require(bench.io.connections.first)
+        #expect(status.kind == "exclusive owner" && status.running == true && status.consumed == 4 && status.dropped == 1, "\(status)")
+
+        // Silence: after the O→T RPI times 16 the connection closes, the timeout action is taken and T→O stops.
+        #expect(try await bench.eventually { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
+        #expect(bench.io.timeouts == 1)
+        originator.drain()
+        #expect(originator.silent(for: .milliseconds(200)))
+    }
+
+    @Test func inputOnlyHeartbeatsKeepInputsComingAndForwardCloseEndsThem() async throws {
+        let originator = try RawOriginator()
+        let bench = try await IOBench(destinationPort: originator.port)
+        defer { Task { try await bench.server.close() } }
+        bench.input.store([3, 1, 4, 1])
+        let request = ClassOneOpen(serial: 31, clientID: 0x7777_0002, points: [151, 198, 100], sizeOut: 2, multiplier: 3)
+        let reply = try await open(bench, request)
+        try #require(reply.status == .success)
+        let outID = UInt32(reply.data[0]) | UInt32(reply.data[1]) << 8 | UInt32(reply.data[2]) << 16 | UInt32(reply.data[3]) << 24
+        for sequence in 1...30 as ClosedRange<UInt32> {
+            originator.send(to: bench.io.port, connection: outID, sequence: sequence, count: UInt16(sequence), header: nil)
+            #expect(originator.receive()?.data == [3, 1, 4, 1])
+        }
+        #expect(bench.io.connections.first?.kind == "input only" && bench.io.connections.first?.consumed == 30)
+        // Forward Close: the connection ends, T→O stops, and no output was touched.
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: bench.server.port, group: MultiThreadedEventLoopGroup.singleton)
+        var close: [UInt8] = [0x0A, 0x0E] + ConnectionManager.Triple(serial: 31, vendor: 342, originator: 0x12345).bytes
+        close += [4, 0, 0x20, 0x04, 0x24, 151, 0x2C, 198, 0x2C, 100]
+        let closed = try await client.send(CIPRequest(service: ConnectionManager.forwardClose, path: CIPPath([.classID(6), .instance(1)]), data: close))
+        await client.close()
+        #expect(closed.status == .success && bench.io.count == 0)
+        originator.drain()
+        #expect(originator.silent(for: .milliseconds(200)))
+        #expect(bench.writes.all.isEmpty)
+    }
+}
