@@ -45,6 +45,11 @@ extension Configuration {
         public var limits = ENIPServer.Limits()
         /// What the server says it is ([enip.identity]).
         public var identity = Configuration.defaultIdentity
+        /// Where Class 1 I/O packets come and go ([enip.io]); nil: as ``Configuration/ENIP/ioSocket`` says.
+        public var io: IO?
+
+        /// [enip.io], or the server's host at port 2222 with inputs to port 2222.
+        public var ioSocket: IO { io ?? IO(host: host, port: 2222, destinationPort: 2222) }
     }
 
     /// A ControlLogix's identity, with a serial number of this machine's own
@@ -90,8 +95,9 @@ extension Configuration {
         (limits.idle, limits.frame) = try connectionTimeouts(&reader)
         let allow = try allowList(&reader)
         let identity = try reader.subtable("identity").map { table throws(ConfigurationError) in try Self.identity(table) } ?? defaultIdentity
+        let io = try reader.subtable("io").map { table throws(ConfigurationError) in try Self.io(table, enipHost: host) }
         try reader.finish()
-        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow, limits: limits, identity: identity)
+        return ENIP(host: host, port: port, connectionLimit: limit, allow: allow, limits: limits, identity: identity, io: io)
     }
 
     static func device(_ source: TOMLReader) throws(ConfigurationError) -> Device {
@@ -118,7 +124,8 @@ extension Configuration {
                       maxAge: .milliseconds(Int(maxAge * 1000)), members: members)
     }
 
-    private static func member(_ reader: inout TOMLReader) throws(ConfigurationError) -> RegisterMember {
+    /// A `[[device.member]]` (or `[[assembly.member]]`): name, register, type, orders, scale, read_only, deadband.
+    static func member(_ reader: inout TOMLReader) throws(ConfigurationError) -> RegisterMember {
         let name = try reader.required("name") { reader, key throws(ConfigurationError) in try reader.string(key) }
         guard TagTable.isName(name) else {
             throw reader.error("name", "\"\(name)\" is not a member name (letters, digits, _)")

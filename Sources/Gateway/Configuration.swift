@@ -115,13 +115,15 @@ public struct Configuration: Sendable {
     public var enip: ENIP?
     /// The `[[device]]` tables: slaves offered as EtherNet/IP structure tags.
     public var devices: [Device] = []
+    /// The `[[assembly]]` tables: slaves' registers exchanged over Class 1 I/O connections.
+    public var assemblies: [IOAssembly] = []
     /// The gateway as a slave to serial masters (`[[serial_slave]]`).
     public var serialSlaves: [SerialSlave] = []
     /// The broker the devices are published to (Sparkplug B or JSON); nil: none.
     public var mqtt: MQTT?
     /// `[history]`: polled changes and writes recorded (nil: none).
     public var history: History?
-    /// True when [[device]] asked for the EtherNet/IP server and no [enip] said where.
+    /// True when [[device]] or [[assembly]] asked for the EtherNet/IP server and no [enip] said where.
     public private(set) var enipBindIsDefault = false
 
     /// Where an EtherNet/IP server nobody placed listens: where every Modbus/TCP
@@ -183,10 +185,11 @@ public struct Configuration: Sendable {
         listeners = try root.tables("listener").map { reader throws(ConfigurationError) in try Self.listener(reader) }
         if let table = try root.subtable("enip") { enip = try Self.enip(table) }
         devices = try root.tables("device").map { reader throws(ConfigurationError) in try Self.device(reader) }
+        assemblies = try root.tables("assembly").map { reader throws(ConfigurationError) in try Self.assembly(reader) }
         serialSlaves = try root.tables("serial_slave").map { reader throws(ConfigurationError) in try Self.serialSlave(reader) }
         if let table = try root.subtable("mqtt") { mqtt = try Self.mqtt(table) }
         if let table = try root.subtable("history") { history = try Self.history(table) }
-        if enip == nil && !devices.isEmpty {
+        if enip == nil && !(devices.isEmpty && assemblies.isEmpty) {
             enip = ENIP(host: defaultENIPHost, port: 44818, connectionLimit: 64)
             enipBindIsDefault = true
         }
@@ -399,6 +402,7 @@ public struct Configuration: Sendable {
             throw root.error("poll[\(index)].line", "no [[line]] is named \"\(poll.line)\"")
         }
         try checkDevices(root, lines: names)
+        try checkAssemblies(root, lines: names)
         try checkSerialSlaves(root, routed: Set(routed.keys))
         if listeners.isEmpty && enip == nil && serialSlaves.isEmpty {
             throw root.error("listener", "at least one [[listener]] (or [enip], or [[serial_slave]]) is needed")

@@ -30,6 +30,7 @@ struct Plant {
     struct ENIP {
         let configuration: Configuration.ENIP
         let devices: [Configuration.Device]
+        let assemblies: [Configuration.IOAssembly]
         let pollers: [ObjectIdentifier]
         let server: ENIPServer
         let part: Part
@@ -58,7 +59,7 @@ struct SlaveSignature: Hashable {
         let lines = Dictionary(configuration.lines.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var polls: [SlaveKey: [Configuration.Poll]] = [:]
         var devices: [SlaveKey: [Configuration.Device]] = [:]
-        for poll in configuration.polls { polls[SlaveKey(line: poll.line, slave: poll.slave), default: []].append(poll) }
+        for poll in configuration.polls + configuration.assemblyPolls { polls[SlaveKey(line: poll.line, slave: poll.slave), default: []].append(poll) }
         for device in configuration.devices { devices[SlaveKey(line: device.line, slave: device.slave), default: []].append(device) }
         return Dictionary(uniqueKeysWithValues: Set(polls.keys).union(devices.keys).compactMap { key in
             lines[key.line].map { (key, SlaveSignature(line: $0, polls: polls[key] ?? [], devices: devices[key] ?? [])) }
@@ -340,9 +341,9 @@ extension GatewayService {
     /// poller behind a device changed; otherwise it keeps its connections.
     private func applyENIP(_ configuration: Configuration, failing: Bool, report: inout ReloadReport) async throws {
         let (old, slaves, buses) = plant.withLock { ($0.enip, $0.slaves, $0.lines.mapValues(\.bus)) }
-        let devicePollers = configuration.devices.compactMap { slaves[SlaveKey(line: $0.line, slave: $0.slave)]?.poller }
-        let identities = devicePollers.map(ObjectIdentifier.init)
-        if let old, old.configuration == configuration.enip, old.devices == configuration.devices, old.pollers == identities {
+        let identities = Self.enipSlaves(configuration.devices, configuration.assemblies).compactMap { slaves[$0]?.poller }.map(ObjectIdentifier.init)
+        if let old, old.configuration == configuration.enip, old.devices == configuration.devices, old.assemblies == configuration.assemblies,
+           old.pollers == identities {
             report.kept.append("EtherNet/IP \(old.configuration.host):\(old.configuration.port)")
             return
         }
@@ -355,7 +356,7 @@ extension GatewayService {
         guard let enip = configuration.enip else { return }
         let name = "EtherNet/IP \(enip.host):\(enip.port)"
         do {
-            try await startENIP(enip, devices: configuration.devices, slaves: slaves, buses: buses)
+            try await startENIP(enip, devices: configuration.devices, assemblies: configuration.assemblies, slaves: slaves, buses: buses)
             if old == nil {
                 report.started.append(name)
             } else {
@@ -367,26 +368,56 @@ extension GatewayService {
         }
     }
 
-    private func startENIP(_ enip: Configuration.ENIP, devices: [Configuration.Device], slaves: [SlaveKey: Plant.Slave],
-                           buses: [String: Bus]) async throws {
+    /// The slaves whose pollers the EtherNet/IP server reads and writes through.
+    private static func enipSlaves(_ devices: [Configuration.Device], _ assemblies: [Configuration.IOAssembly]) -> [SlaveKey] {
+        devices.map { SlaveKey(line: $0.line, slave: $0.slave) } + assemblies.flatMap { $0.members.map(\.slaveKey) }
+    }
+
+    private func startENIP(_ enip: Configuration.ENIP, devices: [Configuration.Device], assemblies: [Configuration.IOAssembly],
+                           slaves: [SlaveKey: Plant.Slave], buses: [String: Bus]) async throws {
         var sharing: [String: [UInt8: Poller]] = [:]
         for (key, slave) in slaves { sharing[key.line, default: [:]][key.slave] = slave.poller }
         let (tags, _) = try DeviceTags.table(for: devices, on: buses, sharing: sharing)
-        let router = MessageRouter(tags: tags, identity: enip.identity, connections: ConnectionManager(limit: enip.connectionLimit),
+        let io = try startIO(enip, assemblies: assemblies, pollers: sharing)
+        let router = MessageRouter(tags: tags, identity: enip.identity, connections: ConnectionManager(limit: enip.connectionLimit), io: io,
                                    metrics: ServerMetrics(server: "\(enip.host):\(enip.port)", factory: metrics))
-        let server = try await Self.listening("EtherNet/IP", enip.host, enip.port) {
-            try await ENIPServer.start(host: enip.host, port: enip.port, router: router, group: loops, limits: enip.limits,
-                                       accepts: Self.allowing(enip.allow), logger: logger)
+        let server: ENIPServer
+        do {
+            server = try await Self.listening("EtherNet/IP", enip.host, enip.port) {
+                try await ENIPServer.start(host: enip.host, port: enip.port, router: router, group: loops, limits: enip.limits,
+                                           accepts: Self.allowing(enip.allow), logger: logger)
+            }
+        } catch {
+            io?.stop()
+            throw error
         }
         // At the shutdown it stops accepting with the other listeners; it closes last, with the connections.
         let part = Part("EtherNet/IP \(enip.host):\(enip.port)", stop: { server.drain() })
-        let pollers = devices.compactMap { sharing[$0.line]?[$0.slave] }.map(ObjectIdentifier.init)
-        plant.withLock { $0.enip = Plant.ENIP(configuration: enip, devices: devices, pollers: pollers, server: server, part: part) }
+        let pollers = Self.enipSlaves(devices, assemblies).compactMap { sharing[$0.line]?[$0.slave] }.map(ObjectIdentifier.init)
+        plant.withLock {
+            $0.enip = Plant.ENIP(configuration: enip, devices: devices, assemblies: assemblies, pollers: pollers, server: server, part: part)
+        }
         do {
             try await launch(part, in: kinds.listeners)
         } catch {
             try? await server.close()
             throw error
+        }
+    }
+
+    /// The assemblies' I/O socket ([enip.io], or the server's host at port 2222); nil without assemblies.
+    private func startIO(_ enip: Configuration.ENIP, assemblies: [Configuration.IOAssembly],
+                         pollers: [String: [UInt8: Poller]]) throws -> IOExchange? {
+        guard !assemblies.isEmpty else { return nil }
+        let io = enip.ioSocket
+        let set = AssemblySet(AssemblyBinding.assemblies(assemblies, pollers: pollers, loop: loops.next(), logger: logger))
+        do {
+            let exchange = try IOExchange(assemblies: set, host: io.host, port: io.port, destinationPort: io.destinationPort,
+                                          logger: logger)
+            logger.notice("EtherNet/IP I/O on \(io.host):\(exchange.port) (UDP): \(assemblies.count) assemblies, inputs to port \(io.destinationPort)")
+            return exchange
+        } catch {
+            throw GatewayError(reason: "EtherNet/IP I/O \(io.host):\(io.port): \(error)")
         }
     }
 }

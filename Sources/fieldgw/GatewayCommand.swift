@@ -56,6 +56,11 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         if let enip = configuration.enip {
             Console.say("gateway: EtherNet/IP on \(enip.host):\(enip.port) (device tags: \(configuration.devices.count))")
+            if !configuration.assemblies.isEmpty {
+                let io = enip.ioSocket
+                let list = configuration.assemblies.map { "\($0.instance) \($0.role.rawValue) \($0.size) bytes" }.joined(separator: ", ")
+                Console.say("gateway: EtherNet/IP I/O on \(io.host):\(io.port) (assemblies: \(list))")
+            }
         }
         if let web = configuration.web { Console.say("gateway: web on \(web.host):\(web.port)") }
         let counts = "lines \(configuration.lines.count), polls \(configuration.polls.count), serial slaves \(configuration.serialSlaves.count)"

@@ -174,6 +174,31 @@ import EtherNetIP
         #expect(error?.description.hasPrefix("t.toml: ") == true && error?.description.contains("threads") == true, "\(error?.description ?? "")")
     }
 
+    @Test func assembliesAreReadLaidOutAndChecked() throws {
+        let member = "[[assembly.member]]\nline = \"a\"\nslave = 2\nname = \"%@\"\nregister = \"%@\"\n"
+        func table(_ instance: Int, _ role: String, _ extra: String = "", members: [(String, String)] = [("V", "40001")]) -> String {
+            "\n[[assembly]]\ninstance = \(instance)\nrole = \"\(role)\"\n\(extra)"
+                + members.map { String(format: member, $0.0, $0.1) }.joined()
+        }
+        let good = try Configuration(toml: minimal + table(100, "input", members: [("V", "40001"), ("W", "40003")])
+                                     + table(150, "output", "on_timeout = \"safe\"\n") + table(151, "configuration", members: []), file: "a")
+        #expect(good.assemblies.map(\.size) == [5, 2, 0], "an input starts with its slaves' status byte")
+        #expect(good.assemblies[1].safeOnTimeout && !good.assemblies[1].safeOnIdle)
+        #expect(good.enip?.host == "127.0.0.1" && good.enip?.ioSocket.port == 2222, "assemblies bring the EtherNet/IP server, as devices do")
+        #expect(good.assemblyPolls.map(\.addresses.count) == [2], "the input's registers are polled; the output's slave is the same")
+        func error(_ toml: String) -> String {
+            (#expect(throws: ConfigurationError.self) { try Configuration(toml: minimal + toml, file: "a.toml") })?.description ?? ""
+        }
+        #expect(error(table(100, "input") + table(100, "output")).contains("assembly[1].instance: 100 names two assemblies"))
+        #expect(error(table(198, "input")).contains("heartbeat"))
+        #expect(error(table(100, "sideways")).contains("role: \"sideways\" is not input, output or configuration"))
+        #expect(error(table(100, "input", "on_idle = \"safe\"\n")).contains("only an output assembly has an action"))
+        #expect(error(table(100, "output", members: []) ).contains("at least one [[assembly.member]]"))
+        #expect(error(table(100, "output").replacingOccurrences(of: "line = \"a\"", with: "line = \"b\"")).contains("member[0].line: no [[line]] is named \"b\""))
+        #expect(error(table(100, "output") + "safe = 70000\n").contains("member[0].safe: 70000.0 does not fit a INT"))
+        #expect(error("\n[enip]\nbind = \"127.0.0.1:0\"\n[enip.io]\nbind = \"nowhere\"\n").contains("enip.io.bind"))
+    }
+
     /// [[device]] without [enip] used to open 0.0.0.0:44818 to everyone, read
     /// and write, beside listeners on loopback only.
     @Test func devicesWithoutENIPListenWhereTheListenersDoOrOnLoopback() throws {
