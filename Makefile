@@ -16,7 +16,7 @@ PYTHON := $(abspath $(VENV))/bin/python
 # package; iproute2 and util-linux give each docs example a network of its own;
 # cmake and g++ build EIPScanner, the I/O tests' originator.
 APT_PACKAGES := dpkg-dev binutils lintian man-db systemd adduser iproute2 util-linux cmake g++ python3 tzdata zlib1g-dev libbz2-dev liblzma-dev xz-utils bzip2 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev prometheus chromium chromium-driver curl ser2net mosquitto mosquitto-clients
-PY_PACKAGES := greenery==4.2.3 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1.1 paho-mqtt==2.1.0 pycomm3==1.2.16 pylogix==1.1.6 prometheus-client==0.21.1 selenium==4.27.1
+PY_PACKAGES := greenery==4.2.3 eds-pie==1.2.0 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1.1 paho-mqtt==2.1.0 pycomm3==1.2.16 pylogix==1.1.6 prometheus-client==0.21.1 selenium==4.27.1
 # cpppo pins greenery 2.x, which our regex tests cannot share: a venv of its own
 # (web.py: the framework of cpppo's --web, which the web API tests compare with).
 CPPPO_VENV := .build/venv-cpppo

@@ -6,6 +6,7 @@ import NIOPosix
 import Serial
 import TestSupport
 import Testing
+import EtherNetIP
 
 /// Serial registers as Class 1 I/O, from end to end: EIPScanner (the PLC's
 /// part, through Tests/Peers/eip_originator.cpp) → the gateway's
@@ -15,7 +16,11 @@ import Testing
 /// EtherNetIPTests' EIPScanner suite in another.
 @Suite(.serialized) struct GatewayAssemblyTests {
     private func configuration(line path: String) throws -> Configuration {
-        try Configuration(toml: """
+        try Configuration(toml: try toml(line: path), file: "assemblies.toml")
+    }
+
+    private func toml(line path: String) throws -> String {
+        """
             [status]
             enabled = false
             [enip]
@@ -56,7 +61,45 @@ import Testing
             [[assembly]]
             instance = 151
             role = "configuration"
-            """, file: "assemblies.toml")
+            """
+    }
+
+    /// `fieldgw eds` writes a sheet eds-pie (a parser that checks entries
+    /// against the CIP library of EDS keywords) reads without a fault, and
+    /// a Forward Open on each connection path it names is accepted.
+    @Test func theEDSDescribesTheAssembliesAndItsConnectionsOpen() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-eds-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let line = try VirtualBus(ends: 2, settings: SerialSettings(baud: 38400, parity: .none))
+        let configuration = directory.appendingPathComponent("io.toml").path, sheet = directory.appendingPathComponent("io.eds").path
+        let toml = try self.toml(line: line.paths[0])
+        try toml.write(toFile: configuration, atomically: true, encoding: .utf8)
+        let written = try Peers.run(Peers.fieldgw(), ["eds", "--config", configuration, "--output", sheet])
+        #expect(written.status == 0, "\(written.stderr)")
+        let read = try Peers.run(Peers.python(), [Peers.packageRoot.appendingPathComponent("Tests/GatewayTests/Peers/eds_check.py").path, sheet])
+        #expect(read.status == 0, "\(read.text)\(read.stderr)")
+        let identity = Configuration.defaultIdentity
+        for expected in ["VendCode=\(identity.vendor)", "ProdCode=\(identity.productCode)", "MajRev=20", "MinRev=11", "Assem100=7", "Assem150=2",
+                         "Assem151=0", "Connection1=Exclusive Owner 150/100|0x04030002|0x44440405|20 04 24 97 2C 96 2C 64",
+                         "Connection2=Input Only 100|0x02030002|0x44440305|20 04 24 97 2C C6 2C 64",
+                         "Connection3=Listen Only 100|0x01030002|0x44440305|20 04 24 97 2C C7 2C 64"] {
+            #expect(read.text.contains(expected + "\n"), "\(expected) in \(read.text)")
+        }
+
+        // Each path, sizes as its connection says (the sequence count, and the header on outputs), opens on the gateway.
+        let service = try await GatewayService.start(try Configuration(toml: toml, file: "io.toml"), group: MultiThreadedEventLoopGroup.singleton,
+                                                     logger: Logger(label: "test.gateway"))
+        defer { Task { await service.stop() } }
+        let client = try await ENIPClient.connect(host: "127.0.0.1", port: try #require(service.enipServer?.port), group: MultiThreadedEventLoopGroup.singleton)
+        defer { Task { await client.close() } }
+        for (serial, (path, sizeOut)) in [("20 04 24 97 2C 96 2C 64", 8), ("20 04 24 97 2C C6 2C 64", 2), ("20 04 24 97 2C C7 2C 64", 2)].enumerated() {
+            let bytes = path.split(separator: " ").map { UInt8($0, radix: 16)! }
+            var data: [UInt8] = [0x0A, 0x0E, 0, 0, 0, 0, UInt8(serial + 1), 0, 0, 0x50, UInt8(serial + 1), 0, 0x56, 0x01, 0x45, 0x23, 0x01, 0x00, 2, 0, 0, 0]
+            data += [0x10, 0x27, 0, 0, UInt8(sizeOut), 0x48, 0x10, 0x27, 0, 0, 9, 0x48, 0x01, UInt8(bytes.count / 2)] + bytes
+            let reply = try await client.send(CIPRequest(service: 0x54, path: CIPPath([.classID(6), .instance(1)]), data: data))
+            #expect(reply.status == .success, "\(path): \(reply.status)")
+        }
     }
 
     @Test func aScannerReadsAndWritesASlavesRegistersThroughAssemblies() async throws {
