@@ -134,7 +134,10 @@ struct IOConnection {
     enum Consumed {
         case data(Assembly, [UInt8])
         case idle(Assembly)
+        /// Taken, with nothing for the outputs (a heartbeat, a repeat, Idle again).
         case nothing
+        /// Refused: from another address, out of sequence, or of the wrong size.
+        case dropped
     }
 
     let outID: UInt32
@@ -202,7 +205,7 @@ struct IOConnection {
         let newer = heardSequence.map { Int32(bitPattern: packet.sequence &- $0) > 0 } ?? true
         guard source == destination.sin_addr.s_addr, newer, packet.data.count == size else {
             dropped += 1
-            return .nothing
+            return .dropped
         }
         heardSequence = packet.sequence
         consumed += 1

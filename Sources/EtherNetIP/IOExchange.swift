@@ -35,18 +35,21 @@ public final class IOExchange: Sendable {
     private let thread = Mutex<WorkerThread?>(nil)
     private let nextID = Atomic<UInt32>(0x2000_0001)
     private let logger: Logger
+    private let metrics: IOMetrics?
 
     struct State {
         var connections: [UInt32: IOConnection] = [:]
         var closedByTimeout = 0
     }
 
-    /// Opens the socket on `host:port` (an IPv4 address; port 0 picks one) and starts serving.
+    /// Opens the socket on `host:port` (an IPv4 address; port 0 picks one)
+    /// and starts serving; `metrics` counts connections and packets.
     public init(assemblies: AssemblySet, host: String = "0.0.0.0", port: Int = 2222, destinationPort: UInt16 = 2222,
-                logger: Logger = Logger(label: "fieldgw.enip.io")) throws(SocketError) {
+                metrics: IOMetrics? = nil, logger: Logger = Logger(label: "fieldgw.enip.io")) throws(SocketError) {
         self.assemblies = assemblies
         self.destinationPort = destinationPort
         self.logger = logger
+        self.metrics = metrics
         (socket, self.port) = try Self.bind(host: host, port: port)
         let worker = WorkerThread(name: "enip io") { [self] in run() }
         thread.withLock { $0 = worker }
@@ -114,6 +117,7 @@ public final class IOExchange: Sendable {
                 var destination = address.address
                 destination.sin_port = destinationPort.bigEndian
                 state.connections[outID] = IOConnection(plan: plan, request: request, outID: outID, inID: inID, destination: destination)
+                metrics?.connections.record(state.connections.count)
                 logger.notice("I/O connection opened", metadata: ["originator": "\(peer!)", "kind": "\(plan.kind)",
                                                                   "input": "\(plan.input.instance)", "rpi_us": "\(request.rpiIn)"])
                 return reply(to: request, outID: outID, inID: inID)
@@ -158,6 +162,7 @@ public final class IOExchange: Sendable {
     func close(_ triple: ConnectionManager.Triple) -> Bool {
         let closed = state.withLock { state -> IOConnection? in
             guard let id = state.connections.first(where: { $0.value.triple == triple })?.key else { return nil }
+            defer { metrics?.connections.record(state.connections.count) }
             return state.connections.removeValue(forKey: id)
         }
         guard let closed else { return false }
@@ -172,6 +177,7 @@ public final class IOExchange: Sendable {
             let input = closed.input
             guard !state.connections.values.contains(where: { $0.kind != .listenOnly && $0.input === input }) else { return }
             state.connections = state.connections.filter { $0.value.kind != .listenOnly || $0.value.input !== input }
+            metrics?.connections.record(state.connections.count)
         }
     }
 
@@ -208,6 +214,7 @@ public final class IOExchange: Sendable {
             }
         }
         for (destination, packet) in packets { send(packet, to: destination) }
+        if !packets.isEmpty { metrics?.produced.increment(by: packets.count) }
     }
 
     /// Closes the connections whose O→T packets stopped, and applies their outputs' timeout action.
@@ -216,8 +223,10 @@ public final class IOExchange: Sendable {
             let gone = state.connections.values.filter { now >= $0.deadline }
             for connection in gone { state.connections[connection.outID] = nil }
             state.closedByTimeout += gone.count
+            if !gone.isEmpty { metrics?.connections.record(state.connections.count) }
             return gone
         }
+        if !expired.isEmpty { metrics?.timeouts.increment(by: expired.count) }
         for connection in expired {
             logger.notice("I/O connection timed out", metadata: ["connection": "\(connection.status.originator)", "kind": "\(connection.kind)"])
             if connection.kind == .exclusiveOwner, let output = connection.output { output.apply(output.onTimeout) }
@@ -252,7 +261,10 @@ public final class IOExchange: Sendable {
     }
 
     private func consume(_ datagram: ArraySlice<UInt8>, from source: in_addr_t) {
-        guard let packet = try? IOPacket(parsing: datagram) else { return }
+        guard let packet = try? IOPacket(parsing: datagram) else {
+            metrics?.dropped.increment()
+            return
+        }
         let now = ContinuousClock.now
         let outcome = state.withLock { state -> IOConnection.Consumed? in
             guard state.connections[packet.connection] != nil else { return nil }
@@ -261,7 +273,11 @@ public final class IOExchange: Sendable {
         switch outcome {
         case .data(let output, let bytes)?: output.store(bytes)
         case .idle(let output)?: output.apply(output.onIdle)
-        case .nothing?, nil: break
+        case .nothing?, .dropped?, nil: break
+        }
+        switch outcome {
+        case .dropped?, nil: metrics?.dropped.increment()
+        default: metrics?.consumed.increment()
         }
     }
 }

@@ -35,3 +35,24 @@ public final class ServerMetrics: Sendable {
         }
     }
 }
+
+/// A server's Class 1 I/O figures, labelled `server`: connections open now,
+/// packets produced (T→O), consumed (O→T) and dropped (O→T refused: another
+/// address, out of sequence, the wrong size), and connections timed out.
+public struct IOMetrics: Sendable {
+    let connections: Gauge
+    let produced: Counter
+    let consumed: Counter
+    let dropped: Counter
+    let timeouts: Counter
+
+    /// Registers the I/O metrics with `factory`, labelled `server`.
+    public init(server: String, factory: any MetricsFactory = MetricsSystem.factory) {
+        let labels = [("server", server)]
+        connections = Gauge(label: "fieldgw_enip_io_connections", dimensions: labels, factory: factory)
+        produced = Counter(label: "fieldgw_enip_io_packets_total", dimensions: labels + [("direction", "produced")], factory: factory)
+        consumed = Counter(label: "fieldgw_enip_io_packets_total", dimensions: labels + [("direction", "consumed")], factory: factory)
+        dropped = Counter(label: "fieldgw_enip_io_packets_total", dimensions: labels + [("direction", "dropped")], factory: factory)
+        timeouts = Counter(label: "fieldgw_enip_io_timeouts_total", dimensions: labels, factory: factory)
+    }
+}

@@ -1,3 +1,4 @@
+import EtherNetIP
 import Modbus
 
 /// The running gateway's state, as `fieldgw status` shows it and the status
@@ -110,10 +111,44 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
         }
     }
 
+    /// The Class 1 I/O connections to the assemblies ([[assembly]]).
+    public struct IO: Codable, Sendable, Hashable {
+        /// One open connection.
+        public struct Connection: Codable, Sendable, Hashable {
+            /// The PLC's (originator's) address.
+            public var originator: String
+            /// exclusive owner, input only or listen only.
+            public var kind: String
+            /// The input assembly it receives.
+            public var input: Int
+            /// The output assembly it sends (an exclusive owner's).
+            public var output: Int?
+            /// The T→O and O→T requested packet intervals.
+            public var rpiInMilliseconds: Double
+            /// The O→T requested packet interval.
+            public var rpiOutMilliseconds: Double
+            /// The owner in Run (true) or Idle (false); nil before its first packet or without outputs.
+            public var running: Bool?
+            /// Input packets sent.
+            public var produced: Int
+            /// Output (or heartbeat) packets taken.
+            public var consumed: Int
+            /// Packets refused: another address, out of sequence, the wrong size.
+            public var dropped: Int
+        }
+
+        /// The connections open now.
+        public var connections: [Connection]
+        /// Connections closed because their PLC stopped sending.
+        public var timeouts: Int
+    }
+
     /// Every line, by name.
     public var lines: [Line]
     /// The MQTT publisher's state; nil when there is none.
     public var mqtt: MQTT?
+    /// The I/O connections; nil when there are no assemblies.
+    public var io: IO?
 }
 
 extension GatewayService {
@@ -121,8 +156,25 @@ extension GatewayService {
     public var status: GatewayStatus {
         var status = GatewayStatus(buses: buses, paths: paths, pollers: pollers, named: deviceSlaves)
         status.mqtt = mqttStatus.withLock { $0 }?()
+        status.io = enipServer?.router.io.map(Self.io)
         return status
     }
+}
+
+extension GatewayService {
+    static func io(_ exchange: IOExchange) -> GatewayStatus.IO {
+        let connections = exchange.connections.map { connection in
+            GatewayStatus.IO.Connection(originator: connection.originator, kind: connection.kind, input: Int(connection.input),
+                                        output: connection.output.map(Int.init), rpiInMilliseconds: connection.rpiIn.milliseconds,
+                                        rpiOutMilliseconds: connection.rpiOut.milliseconds, running: connection.running,
+                                        produced: connection.produced, consumed: connection.consumed, dropped: connection.dropped)
+        }
+        return GatewayStatus.IO(connections: connections, timeouts: exchange.timeouts)
+    }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
 }
 
 extension GatewayStatus {

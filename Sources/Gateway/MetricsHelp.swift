@@ -36,6 +36,9 @@ public enum MetricsHelp {
         "fieldgw_enip_connections": "EtherNet/IP (Forward Open) connections open now.",
         "fieldgw_enip_requests_total": "CIP requests the EtherNet/IP server answered, by service code.",
         "fieldgw_enip_errors_total": "CIP replies with an error, by general status.",
+        "fieldgw_enip_io_connections": "Class 1 (implicit I/O) connections open now.",
+        "fieldgw_enip_io_packets_total": "Class 1 I/O packets: produced (T->O), consumed (O->T) and dropped (O->T refused).",
+        "fieldgw_enip_io_timeouts_total": "Class 1 I/O connections closed because their O->T packets stopped.",
     ]
 
     /// `text` (Prometheus's text format) with a `# HELP` line before each

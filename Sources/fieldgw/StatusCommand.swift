@@ -53,8 +53,23 @@ struct StatusCommand: ParsableCommand {
             for slave in line.slaves { out += "  " + describe(slave) + "\n" }
         }
         if let mqtt = status.mqtt { out += describe(mqtt) }
+        if let io = status.io { out += describe(io) }
         return out
     }
+
+    private static func describe(_ io: GatewayStatus.IO) -> String {
+        var out = "enip io  \(io.connections.count) connections, \(io.timeouts) timed out\n"
+        for connection in io.connections {
+            let assemblies = connection.output.map { "\($0)/\(connection.input)" } ?? "\(connection.input)"
+            let mode = connection.running.map { $0 ? "run" : "IDLE" } ?? "-"
+            out += "  \(connection.originator)  \(connection.kind) \(assemblies)  rpi \(format(connection.rpiOutMilliseconds))/"
+            out += "\(format(connection.rpiInMilliseconds)) ms  \(mode)  \(connection.produced) produced, \(connection.consumed) consumed,"
+            out += " \(connection.dropped) dropped\n"
+        }
+        return out
+    }
+
+    private static func format(_ milliseconds: Double) -> String { String(format: "%g", milliseconds) }
 
     private static func describe(_ mqtt: GatewayStatus.MQTT) -> String {
         var out = "mqtt (\(mqtt.mode))  \(mqtt.connected ? "connected" : "NOT CONNECTED")  \(mqtt.broker ?? "")"

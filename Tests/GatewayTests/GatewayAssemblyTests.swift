@@ -3,6 +3,7 @@ import Gateway
 import Logging
 import Modbus
 import NIOPosix
+import Prometheus
 import Serial
 import TestSupport
 import Testing
@@ -109,8 +110,13 @@ import EtherNetIP
         device.store.define(.holdingRegisters, at: 0, values: [7, 0, 0, 0, 0, 0, 0, 0])
         let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: device]))
         defer { slave.stop() }
+        let registry = PrometheusCollectorRegistry()
         let service = try await GatewayService.start(try configuration(line: line.paths[0]), group: MultiThreadedEventLoopGroup.singleton,
-                                                     logger: Logger(label: "test.gateway"))
+                                                     logger: Logger(label: "test.gateway"), metrics: registry)
+        func metric(_ name: String) -> Double? {
+            let text = String(decoding: MetricsHelp.render(registry), as: UTF8.self)
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
         defer { Task { await service.stop() } }
         let port = try #require(service.enipServer?.port)
         // Input 100: a status byte, Level (INT), Count (DINT); output 150: Setpoint (INT).
@@ -137,9 +143,19 @@ import EtherNetIP
         // Outputs reach the slave's register; when the scanner falls silent, the safe value does.
         scanner.send("out 6400")
         #expect(try await eventually { register(40005) == 100 })
+        // The connection in the status and the metrics.
+        let open = try #require(service.status.io?.connections.first)
+        #expect(open.kind == "exclusive owner" && open.input == 100 && open.output == 150 && open.running == true && open.rpiInMilliseconds == 10)
+        #expect(open.produced > 0 && open.consumed > 0 && open.dropped == 0, "\(open)")
+        let server = "{server=\"127.0.0.1:0\""
+        #expect(metric("fieldgw_enip_io_connections\(server)}") == 1)
+        #expect((metric("fieldgw_enip_io_packets_total\(server),direction=\"produced\"}") ?? 0) > 0)
+        #expect((metric("fieldgw_enip_io_packets_total\(server),direction=\"consumed\"}") ?? 0) > 0)
         scanner.send("stop")
         #expect(try await eventually { register(40005) == 3 })
         try await expect("closed")
+        #expect(metric("fieldgw_enip_io_timeouts_total\(server)}") == 1 && metric("fieldgw_enip_io_connections\(server)}") == 0)
+        #expect(service.status.io?.timeouts == 1 && service.status.io?.connections.isEmpty == true)
 
         // The slave goes away: its status bit is set and its members read 0, never a stale value.
         scanner.send("reopen")
