@@ -9,11 +9,13 @@ import Testing
 ///
 /// EIPScanner always listens for inputs on UDP port 2222, every address:
 /// two of its processes at once would take each other's packets, so these
-/// tests run one at a time, and no other test sends inputs to 2222.
+/// tests run one at a time, holding `EIPScannerPort` against other suites
+/// and processes, and no other test sends inputs to 2222.
 @Suite(.serialized) struct EIPScannerTests {
+    /// RPI 10 ms, timeouts of 64 RPIs: a loaded machine may hold either side's thread for some 100 ms.
     private func originator(_ bench: IOBench, points: [Int], outputSize: Int, inputSize: Int = 4) throws -> PeerProcess {
         try PeerProcess(Peers.built("eip_originator"),
-                        ["127.0.0.1", "\(bench.server.port)"] + points.map(String.init) + ["\(outputSize)", "\(inputSize)", "10", "2"])
+                        ["127.0.0.1", "\(bench.server.port)"] + points.map(String.init) + ["\(outputSize)", "\(inputSize)", "10", "4"])
     }
 
     private func line(_ scanner: PeerProcess, _ prefix: String) async throws {
@@ -21,6 +23,8 @@ import Testing
     }
 
     @Test func anOwnerExchangesAssembliesGoesIdleTimesOutAndReconnects() async throws {
+        let port = try await EIPScannerPort.acquire()
+        defer { port.release() }
         let bench = try await IOBench()
         defer { Task { try await bench.server.close() } }
         bench.input.store([1, 2, 3, 4])
@@ -59,6 +63,8 @@ import Testing
     }
 
     @Test func anInputOnlyConnectionReceivesTheInputsAndWritesNothing() async throws {
+        let port = try await EIPScannerPort.acquire()
+        defer { port.release() }
         let bench = try await IOBench()
         defer { Task { try await bench.server.close() } }
         bench.input.store([0xCA, 0xFE, 0, 1])

@@ -13,8 +13,8 @@ import EtherNetIP
 /// part, through Tests/Peers/eip_originator.cpp) → the gateway's
 /// `[[assembly]]` tables → the poller's cache (inputs) and the line
 /// (outputs) → an RTU slave on a pty. EIPScanner listens for inputs on UDP
-/// port 2222 of every address: this suite runs alone in its process, and
-/// EtherNetIPTests' EIPScanner suite in another.
+/// port 2222 of every address: its test holds `EIPScannerPort`, as
+/// EtherNetIPTests' EIPScanner suite does.
 @Suite(.serialized) struct GatewayAssemblyTests {
     private func configuration(line path: String) throws -> Configuration {
         try Configuration(toml: try toml(line: path), file: "assemblies.toml")
@@ -104,6 +104,8 @@ import EtherNetIP
     }
 
     @Test func aScannerReadsAndWritesASlavesRegistersThroughAssemblies() async throws {
+        let udp = try await EIPScannerPort.acquire()
+        defer { udp.release() }
         let settings = SerialSettings(baud: 38400, parity: .none)
         let line = try VirtualBus(ends: 2, settings: settings)
         let device = ModbusDevice()
@@ -120,7 +122,7 @@ import EtherNetIP
         defer { Task { await service.stop() } }
         let port = try #require(service.enipServer?.port)
         // Input 100: a status byte, Level (INT), Count (DINT); output 150: Setpoint (INT).
-        let scanner = try PeerProcess(Peers.built("eip_originator"), ["127.0.0.1", "\(port)", "151", "150", "100", "2", "7", "10", "2"])
+        let scanner = try PeerProcess(Peers.built("eip_originator"), ["127.0.0.1", "\(port)", "151", "150", "100", "2", "7", "10", "4"])
         defer { scanner.stop(signal: SIGKILL) }
         func expect(_ prefix: String) async throws { _ = try await offPool { try scanner.waitForLine(startingWith: prefix, timeout: 30) } }
         func register(_ number: Int) -> UInt16? { device.store.value(at: ModbusAddress(number)!) }

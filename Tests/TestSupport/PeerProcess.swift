@@ -163,3 +163,24 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
         Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
+
+/// A lock on UDP port 2222 across test processes: EIPScanner always listens
+/// there, on every address, and of two such processes only the last to bind
+/// gets the packets. Each test that runs it holds this while it does.
+public final class EIPScannerPort: Sendable {
+    private let descriptor: Int32
+
+    private init(descriptor: Int32) { self.descriptor = descriptor }
+
+    /// Waits (off the concurrency pool) until no other test holds it.
+    public static func acquire() async throws -> EIPScannerPort {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-eipscanner-2222.lock").path
+        let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
+        guard descriptor >= 0 else { throw Peers.Missing(description: "\(path): \(String(cString: strerror(errno)))") }
+        _ = try await offPool { flock(descriptor, LOCK_EX) }
+        return EIPScannerPort(descriptor: descriptor)
+    }
+
+    /// Lets the next test have it.
+    public func release() { close(descriptor) }
+}
