@@ -59,6 +59,8 @@ struct ClassOneOpen {
     var transport: UInt8 = 0x01
     var multicastIn = false
     var key: [UInt8] = []
+    /// A Large Forward Open: 32-bit parameter words (type in bits 30-29, size in 15-0).
+    var large = false
 
     var request: CIPRequest {
         var data: [UInt8] = [0x0A, 0x0E]
@@ -66,13 +68,18 @@ struct ClassOneOpen {
         data.append32(clientID)
         data += ConnectionManager.Triple(serial: serial, vendor: 342, originator: 0x12345).bytes
         data += [multiplier, 0, 0, 0]
-        data.append32(rpi)
-        data.append16(0x4800 | UInt16(sizeOut))
-        data.append32(rpi)
-        data.append16((multicastIn ? 0x2800 : 0x4800) | UInt16(sizeIn))
+        for (size, multicast) in [(sizeOut, false), (sizeIn, multicastIn)] {
+            data.append32(rpi)
+            if large {
+                data.append32((multicast ? 0x2800_0000 : 0x4800_0000) | UInt32(size))
+            } else {
+                data.append16((multicast ? 0x2800 : 0x4800) | UInt16(size))
+            }
+        }
         let path = key + [0x20, 0x04, 0x24, points[0], 0x2C, points[1], 0x2C, points[2]]
         data += [transport, UInt8(path.count / 2)] + path
-        return CIPRequest(service: ConnectionManager.forwardOpen, path: CIPPath([.classID(6), .instance(1)]), data: data)
+        let service = large ? ConnectionManager.largeForwardOpen : ConnectionManager.forwardOpen
+        return CIPRequest(service: service, path: CIPPath([.classID(6), .instance(1)]), data: data)
     }
 }
 
@@ -274,9 +281,13 @@ final class RawOriginator: @unchecked Sendable {
         // An electronic key for another vendor's product.
         #expect(try await status { $0.key = [0x34, 0x04, 0x2A, 0x00, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x01] } == .connectionFailure(0x0114))
         #expect(try await status { $0.points = [151, 199, 100]; $0.sizeOut = 2 } == .connectionFailure(0x0119))
-        // An owner; then a second owner of the same outputs, the same triple again, and one too many.
-        let owner = ClassOneOpen(serial: 7)
-        #expect(try await open(bench, owner).status == .success)
+        // Large Forward Open: the same checks on its 32-bit words.
+        #expect(try await status { $0.large = true; $0.sizeIn = 7 } == CIPStatus(0x01, extended: [0x0128, 6]))
+        #expect(try await status { $0.large = true; $0.multicastIn = true } == .connectionFailure(0x0124))
+        // An owner (by Large Forward Open); then a second owner of the same outputs, the same triple again, and one too many.
+        let owner = ClassOneOpen(serial: 7, large: true)
+        let opened = try await open(bench, owner)
+        #expect(opened.status == .success && opened.service == ConnectionManager.largeForwardOpen && opened.data.count == 26)
         #expect(try await status { $0.serial = 8 } == .connectionFailure(0x0106))
         #expect(try await open(bench, owner).status == .connectionFailure(0x0100))
         #expect(try await status { $0.points = [151, 199, 100]; $0.sizeOut = 2 } == .success)
