@@ -17,7 +17,11 @@ final class WebRig: @unchecked Sendable {
     let web: WebServer
     let base: String
 
-    init(web settings: String = "", extraSlaves: [UInt8] = []) async throws {
+    /// `timeoutMilliseconds`: the line's longest wait for a slave. A test whose
+    /// write must get through sets it generously: on a loaded machine (a fresh
+    /// clone's CI) the slave's thread can be held past 200 ms twice, the
+    /// breaker opens, and the write is failed fast (502).
+    init(web settings: String = "", extraSlaves: [UInt8] = [], timeoutMilliseconds: Int = 200) async throws {
         let serial = SerialSettings(baud: 38400)
         bus = try VirtualBus(ends: 2, settings: serial)
         store = DataStore()
@@ -35,7 +39,7 @@ final class WebRig: @unchecked Sendable {
             name = "pumps"
             adapter = "\(bus.paths[0])"
             baud = 38400
-            timeout_max_ms = 200
+            timeout_max_ms = \(timeoutMilliseconds)
             failures_to_open = 2
             backoff_s = 0.5
             [[route]]
@@ -73,8 +77,9 @@ final class WebRig: @unchecked Sendable {
     }
 
     /// A rig for `body`, stopped when it ends, however it ends.
-    static func with(web: String = "", extraSlaves: [UInt8] = [], _ body: (WebRig) async throws -> Void) async throws {
-        let rig = try await WebRig(web: web, extraSlaves: extraSlaves)
+    static func with(web: String = "", extraSlaves: [UInt8] = [], timeoutMilliseconds: Int = 200,
+                     _ body: (WebRig) async throws -> Void) async throws {
+        let rig = try await WebRig(web: web, extraSlaves: extraSlaves, timeoutMilliseconds: timeoutMilliseconds)
         do {
             try await body(rig)
         } catch {
