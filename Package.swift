@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "EtherNetIP",
             dependencies: [
-                "StreamServer",
+                "StreamServer", "CSerialShim",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -42,6 +42,14 @@ public final class Assembly: Sendable {
     private let stored: Mutex<[UInt8]>
     private let read: (@Sendable () -> [UInt8])?
     private let written: (@Sendable ([UInt8]) -> Void)?
+    private let hooks = Mutex(Hooks())
+
+    private struct Hooks {
+        /// The I/O exchange producing this input, told of each change.
+        var wake: (@Sendable (UInt32) -> Void)?
+        /// Run when the assembly is freed: whatever watches the input's sources stops.
+        var release: (@Sendable () -> Void)?
+    }
 
     /// An assembly of `size` zero bytes. `read` supplies an input's bytes
     /// each time they are produced; `written` hears each change of an
@@ -58,6 +66,8 @@ public final class Assembly: Sendable {
         stored = Mutex([UInt8](repeating: 0, count: size))
     }
 
+    deinit { hooks.withLock { $0.release }?() }
+
     /// Its bytes now: an input's from `read` (cut or padded to `size`), else the last stored.
     public var bytes: [UInt8] {
         guard let read else { return stored.withLock { $0 } }
@@ -72,7 +82,27 @@ public final class Assembly: Sendable {
             defer { old = data }
             return old != data
         }
-        if changed { written?(data) }
+        guard changed else { return }
+        written?(data)
+        self.changed()
+    }
+
+    /// Says that an input's bytes may have changed, so change-of-state
+    /// connections produce it now rather than at their next RPI. `store`
+    /// says so itself; an input with `read` is told by whoever feeds it
+    /// (the gateway, after each poll of its slaves).
+    public func changed() {
+        hooks.withLock { $0.wake }?(instance)
+    }
+
+    /// Runs `release` when the assembly is freed (to stop watching what `read` reads).
+    public func onRelease(_ release: @escaping @Sendable () -> Void) {
+        hooks.withLock { $0.release = release }
+    }
+
+    /// The exchange producing this input hears of its changes through `wake` (nil: nobody).
+    func wake(_ wake: (@Sendable (UInt32) -> Void)?) {
+        hooks.withLock { $0.wake = wake }
     }
 
     /// Carries out `action` (an owner gone Idle, or silent).

@@ -83,7 +83,7 @@ struct ForwardOpen {
 /// A Class 1 connection path (CIP Vol. 1, C-1.4 and 3-5.4.1.10): an optional
 /// electronic key, the Assembly class, the configuration instance, then the
 /// connection points, consumed (O→T) before produced (T→O). A simple data
-/// segment (configuration data) and a production inhibit time are read past.
+/// segment (configuration data) and a production inhibit time may come first.
 struct ConnectionPath {
     /// Vendor, device type, product code, major and minor revision, and whether a compatible one will do.
     struct Key: Equatable {
@@ -101,6 +101,8 @@ struct ConnectionPath {
     var points: [UInt32] = []
     /// A simple data segment's bytes: the configuration assembly's data.
     var data: [UInt8]?
+    /// The production inhibit time segment's milliseconds (0x43).
+    var inhibit: UInt8?
 
     /// An unreadable segment is extended status 0x0315 (invalid segment in the path).
     init(_ bytes: ArraySlice<UInt8>) throws(CIPStatus) {
@@ -124,7 +126,7 @@ struct ConnectionPath {
         case 0x80:
             data = Array(try reader.take(Int(try reader.u8()) * 2))
         case 0x43:
-            try reader.skip(1)
+            inhibit = try reader.u8()
         case 0x20, 0x21, 0x24, 0x25, 0x2C, 0x2D:
             let value = try Self.logical(kind, &reader)
             switch kind & 0x1C {

@@ -11,6 +11,12 @@ struct IOPlan {
     let output: Assembly?
     /// Whether O→T packets carry the 32-bit run/idle header (outputs always do).
     let header: Bool
+    /// Whether T→O goes to a multicast group, shared by every multicast connection to the input.
+    let multicast: Bool
+    /// Change of state: produced when the input changes, and every RPI besides.
+    let changeOfState: Bool
+    /// The production inhibit time: the least time between two change-of-state packets.
+    let inhibit: Duration
 
     init(_ request: ForwardOpen, assemblies: AssemblySet, identity: Identity) throws(CIPStatus) {
         // Cyclic or change of state; application-triggered production is not offered.
@@ -31,9 +37,12 @@ struct IOPlan {
         output = kind == .exclusiveOwner ? assemblies.assemblies[consumed] : nil
         self.input = input
         guard request.typeOut == .pointToPoint else { throw .connectionFailure(0x0123) }
-        // T→O multicast (which listen-only connections usually ask for) is not offered: each connection gets its own stream.
-        guard request.typeIn == .pointToPoint else { throw .connectionFailure(0x0124) }
+        guard request.typeIn == .pointToPoint || request.typeIn == .multicast else { throw .connectionFailure(0x0124) }
+        multicast = request.typeIn == .multicast
         guard Self.rpis.contains(request.rpiOut), Self.rpis.contains(request.rpiIn) else { throw .connectionFailure(0x0111) }
+        changeOfState = request.trigger == 1
+        inhibit = .milliseconds(Int(path.inhibit ?? 0))
+        guard inhibit <= .microseconds(Int(request.rpiIn)) else { throw .connectionFailure(0x011B) }
         header = try Self.checkSizes(request, input: input, output: output)
     }
 
@@ -118,6 +127,67 @@ struct IOPacket {
     }
 }
 
+/// One T→O stream: the connection id and address its packets carry, its
+/// sequence number and count, and when it is next due. A point-to-point
+/// connection has its own; the multicast connections to one input share one.
+struct Production {
+    let id: UInt32
+    let input: Assembly
+    let destination: sockaddr_in
+    let rpi: Duration
+    /// Sent when the input changes (no sooner than `inhibit` after the last packet), and every RPI besides.
+    let changeOfState: Bool
+    let inhibit: Duration
+    private(set) var next: ContinuousClock.Instant
+    private var earliest: ContinuousClock.Instant
+    /// A change-of-state stream heard that its input may have changed.
+    private var pending = false
+    private var sequence: UInt32 = 0
+    private var count: UInt16 = 0
+    private var last: [UInt8]?
+    private(set) var produced = 0
+
+    init(id: UInt32, plan: IOPlan, rpi: Duration, destination: sockaddr_in, now: ContinuousClock.Instant) {
+        self.id = id
+        input = plan.input
+        self.destination = destination
+        self.rpi = rpi
+        changeOfState = plan.changeOfState
+        inhibit = plan.inhibit
+        next = now
+        earliest = now
+    }
+
+    /// When it next needs the exchange's thread: its RPI, or a change held back by the inhibit time.
+    var wake: ContinuousClock.Instant { pending ? min(next, earliest) : next }
+
+    /// Its input may have changed: a change-of-state stream looks at it at once (or when the inhibit time is up).
+    mutating func notice() {
+        if changeOfState { pending = true }
+    }
+
+    /// The packet due at `now`, if any. The sequence count moves when the
+    /// data does; a change-of-state stream woken early sends only new data
+    /// and counts its RPI from the last packet, a cyclic one keeps its grid.
+    mutating func produce(now: ContinuousClock.Instant) -> [UInt8]? {
+        guard now >= wake else { return nil }
+        let data = input.bytes
+        let changed = data != last
+        pending = false
+        if now < next && !changed { return nil }
+        if changed {
+            count &+= 1
+            last = data
+        }
+        sequence &+= 1
+        produced += 1
+        earliest = now + inhibit
+        next = changeOfState ? now + rpi : next + rpi
+        if next <= now { next = now + rpi }
+        return IOPacket.bytes(connection: id, sequence: sequence, count: count, data: data)
+    }
+}
+
 /// A Class 1 connection's state, owned by the exchange's lock.
 struct IOConnection {
     /// What the connection does with its input and outputs.
@@ -147,24 +217,22 @@ struct IOConnection {
     let input: Assembly
     let output: Assembly?
     let header: Bool
-    let rpiIn: Duration
+    let multicast: Bool
     let rpiOut: Duration
     let timeout: Duration
-    let destination: sockaddr_in
+    /// The originator: O→T packets are taken only from its address.
+    let originator: sockaddr_in
+    /// Its own T→O stream; nil for a multicast connection, whose stream is its input's group's.
+    var production: Production?
     var deadline: ContinuousClock.Instant
-    var nextProduction: ContinuousClock.Instant
-    private var sequence: UInt32 = 0
-    private var count: UInt16 = 0
-    private var lastProduced: [UInt8]?
     private var heardSequence: UInt32?
     private var heardCount: UInt16?
     /// nil until the first O→T packet; then whether the owner is in Run.
     private var running: Bool?
-    private var produced = 0
     private var consumed = 0
     private var dropped = 0
 
-    init(plan: IOPlan, request: ForwardOpen, outID: UInt32, inID: UInt32, destination: sockaddr_in) {
+    init(plan: IOPlan, request: ForwardOpen, outID: UInt32, inID: UInt32, originator: sockaddr_in, production: Production?) {
         self.outID = outID
         self.inID = inID
         triple = request.triple
@@ -172,29 +240,14 @@ struct IOConnection {
         input = plan.input
         output = plan.output
         header = plan.header
-        rpiIn = .microseconds(Int64(request.rpiIn))
+        multicast = plan.multicast
         rpiOut = .microseconds(Int64(request.rpiOut))
         timeout = request.timeoutOut
-        self.destination = destination
-        let now = ContinuousClock.now
+        self.originator = originator
+        self.production = production
         // The first O→T packet may take longer than the timeout: a controller
         // opens its connections before it sends on them (10 s, as OpENer allows).
-        deadline = now + max(timeout, .seconds(10))
-        nextProduction = now
-    }
-
-    /// The next T→O packet, and where it goes; the sequence count moves when the data does.
-    mutating func produce(now: ContinuousClock.Instant) -> (sockaddr_in, [UInt8]) {
-        let data = input.bytes
-        if data != lastProduced {
-            count &+= 1
-            lastProduced = data
-        }
-        sequence &+= 1
-        produced += 1
-        nextProduction += rpiIn
-        if nextProduction <= now { nextProduction = now + rpiIn }
-        return (destination, IOPacket.bytes(connection: inID, sequence: sequence, count: count, data: data))
+        deadline = ContinuousClock.now + max(timeout, .seconds(10))
     }
 
     /// An O→T packet from `source`: only the originator's, newer than the last,
@@ -203,7 +256,7 @@ struct IOConnection {
     mutating func consume(_ packet: IOPacket, from source: in_addr_t, now: ContinuousClock.Instant) -> Consumed {
         let size = (output?.size ?? 0) + (header ? 6 : 2)
         let newer = heardSequence.map { Int32(bitPattern: packet.sequence &- $0) > 0 } ?? true
-        guard source == destination.sin_addr.s_addr, newer, packet.data.count == size else {
+        guard source == originator.sin_addr.s_addr, newer, packet.data.count == size else {
             dropped += 1
             return .dropped
         }
@@ -224,14 +277,19 @@ struct IOConnection {
         return .data(output, Array(reader.rest))
     }
 
-    var status: IOConnectionStatus {
+    /// Its status, with the T→O stream it receives (its own, or its group's).
+    func status(stream: Production) -> IOConnectionStatus {
+        IOConnectionStatus(outID: outID, inID: inID, originator: Self.text(originator.sin_addr), kind: kind.rawValue,
+                           input: input.instance, output: output?.instance, rpiIn: stream.rpi, rpiOut: rpiOut,
+                           multicast: multicast ? Self.text(stream.destination.sin_addr) : nil, changeOfState: stream.changeOfState,
+                           running: running, produced: stream.produced, consumed: consumed, dropped: dropped)
+    }
+
+    static func text(_ address: in_addr) -> String {
         var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-        var address = destination.sin_addr
+        var address = address
         inet_ntop(AF_INET, &address, &text, socklen_t(INET_ADDRSTRLEN))
-        let originator = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return IOConnectionStatus(outID: outID, inID: inID, originator: originator, kind: kind.rawValue,
-                                  input: input.instance, output: output?.instance, rpiIn: rpiIn, rpiOut: rpiOut,
-                                  running: running, produced: produced, consumed: consumed, dropped: dropped)
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 
@@ -249,13 +307,17 @@ public struct IOConnectionStatus: Sendable, Hashable {
     public let input: UInt32
     /// The output assembly consumed (exclusive owners only).
     public let output: UInt32?
-    /// The T→O and O→T requested packet intervals.
+    /// The T→O requested packet interval.
     public let rpiIn: Duration
     /// The O→T requested packet interval.
     public let rpiOut: Duration
+    /// The multicast group T→O packets go to; nil when they go to the originator alone.
+    public let multicast: String?
+    /// Whether the inputs are produced on change (and every RPI), rather than every RPI alone.
+    public let changeOfState: Bool
     /// The owner's mode: true in Run, false in Idle, nil before its first packet (or for a connection with no outputs).
     public let running: Bool?
-    /// T→O packets sent.
+    /// T→O packets sent (to the group, for a multicast connection).
     public let produced: Int
     /// O→T packets taken.
     public let consumed: Int

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSerialShim
 import Logging
 import NIOCore
 import Synchronization
@@ -15,7 +16,8 @@ import Threads
 /// (2222 by the standard; a test picks its own). The Forward Open reply
 /// names that port (item 0x8000), so originators send there; T→O packets go
 /// to the originator's address at `destinationPort` (2222, where
-/// originators listen).
+/// originators listen), or, for connections that ask for multicast, to the
+/// input's group at that port (item 0x8001), one stream for all of them.
 public final class IOExchange: Sendable {
     /// An I/O socket that could not be opened.
     public struct SocketError: Error, CustomStringConvertible, Sendable {
@@ -29,7 +31,10 @@ public final class IOExchange: Sendable {
     public let port: Int
     /// The UDP port T→O packets go to on the originator's host.
     public let destinationPort: UInt16
+    /// The hops multicast T→O packets may take (IP_MULTICAST_TTL).
+    public let multicastTTL: Int
     private let socket: Int32
+    private let waker: Waker
     private let state = Mutex(State())
     private let stopping = Atomic<Bool>(false)
     private let thread = Mutex<WorkerThread?>(nil)
@@ -39,18 +44,42 @@ public final class IOExchange: Sendable {
 
     struct State {
         var connections: [UInt32: IOConnection] = [:]
+        /// The multicast T→O streams, by input assembly.
+        var groups: [UInt32: MulticastGroup] = [:]
         var closedByTimeout = 0
+
+        /// The stream a connection receives: its own, or its input's group's.
+        func stream(of connection: IOConnection) -> Production? {
+            connection.production ?? groups[connection.input.instance]?.production
+        }
+    }
+
+    /// A multicast T→O stream and the interface it leaves by.
+    struct MulticastGroup {
+        var production: Production
+        let interface: in_addr
     }
 
     /// Opens the socket on `host:port` (an IPv4 address; port 0 picks one)
     /// and starts serving; `metrics` counts connections and packets.
     public init(assemblies: AssemblySet, host: String = "0.0.0.0", port: Int = 2222, destinationPort: UInt16 = 2222,
-                metrics: IOMetrics? = nil, logger: Logger = Logger(label: "fieldgw.enip.io")) throws(SocketError) {
+                multicastTTL: Int = 1, metrics: IOMetrics? = nil,
+                logger: Logger = Logger(label: "fieldgw.enip.io")) throws(SocketError) {
         self.assemblies = assemblies
         self.destinationPort = destinationPort
+        self.multicastTTL = multicastTTL
         self.logger = logger
         self.metrics = metrics
-        (socket, self.port) = try Self.bind(host: host, port: port)
+        (socket, self.port) = try Self.bind(host: host, port: port, ttl: multicastTTL)
+        do {
+            waker = try Waker()
+        } catch {
+            Glibc.close(socket)
+            throw error
+        }
+        for assembly in assemblies.assemblies.values where assembly.role == .input {
+            assembly.wake { [waker] instance in waker.wake(instance) }
+        }
         let worker = WorkerThread(name: "enip io") { [self] in run() }
         thread.withLock { $0 = worker }
     }
@@ -58,25 +87,28 @@ public final class IOExchange: Sendable {
     /// Stops producing and consuming and closes the socket; the connections end.
     public func stop() {
         guard let worker = thread.withLock({ worker -> WorkerThread? in defer { worker = nil }; return worker }) else { return }
+        for assembly in assemblies.assemblies.values where assembly.role == .input { assembly.wake(nil) }
         stopping.store(true, ordering: .releasing)
+        waker.wake(nil)
         worker.join()
+        waker.close()
         Glibc.close(socket)
     }
-
-    deinit { stop() }
 
     /// The I/O connections open now.
     public var count: Int { state.withLock { $0.connections.count } }
 
     /// What each open connection is and has done, for status and metrics.
     public var connections: [IOConnectionStatus] {
-        state.withLock { $0.connections.values.map(\.status) }.sorted { $0.outID < $1.outID }
+        state.withLock { state in
+            state.connections.values.compactMap { connection in state.stream(of: connection).map { connection.status(stream: $0) } }
+        }.sorted { $0.outID < $1.outID }
     }
 
     /// Connections closed because their O→T packets stopped.
     public var timeouts: Int { state.withLock { $0.closedByTimeout } }
 
-    private static func bind(host: String, port: Int) throws(SocketError) -> (Int32, Int) {
+    private static func bind(host: String, port: Int, ttl: Int) throws(SocketError) -> (Int32, Int) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
@@ -86,6 +118,8 @@ public final class IOExchange: Sendable {
         // Another program's I/O socket may share the port on another address (an originator's on 0.0.0.0:2222).
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var hops = Int32(ttl)
+        setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, &hops, socklen_t(MemoryLayout<Int32>.size))
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -110,21 +144,55 @@ public final class IOExchange: Sendable {
         do {
             let plan = try IOPlan(request, assemblies: assemblies, identity: identity)
             guard case .v4(let address)? = peer else { return request.failure(0x0108) }
+            let originator = address.address
             return state.withLock { state in
                 if let refusal = refusal(of: plan, request: request, state: state, room: room) { return refusal }
                 let outID = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-                let inID = request.inID != 0 ? request.inID : nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-                var destination = address.address
-                destination.sin_port = destinationPort.bigEndian
-                state.connections[outID] = IOConnection(plan: plan, request: request, outID: outID, inID: inID, destination: destination)
+                let now = ContinuousClock.now
+                let rpi = Duration.microseconds(Int64(request.rpiIn))
+                var production: Production?
+                if plan.multicast {
+                    if state.groups[plan.input.instance] == nil {
+                        guard let group = multicastGroup(plan, rpi: rpi, toward: originator.sin_addr, now: now) else {
+                            return request.failure(0x0124)
+                        }
+                        state.groups[plan.input.instance] = group
+                    }
+                } else {
+                    var destination = originator
+                    destination.sin_port = destinationPort.bigEndian
+                    let inID = request.inID != 0 ? request.inID : nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+                    production = Production(id: inID, plan: plan, rpi: rpi, destination: destination, now: now)
+                }
+                let stream = production ?? state.groups[plan.input.instance]!.production
+                state.connections[outID] = IOConnection(plan: plan, request: request, outID: outID, inID: stream.id,
+                                                        originator: originator, production: production)
                 metrics?.connections.record(state.connections.count)
                 logger.notice("I/O connection opened", metadata: ["originator": "\(peer!)", "kind": "\(plan.kind)",
-                                                                  "input": "\(plan.input.instance)", "rpi_us": "\(request.rpiIn)"])
-                return reply(to: request, outID: outID, inID: inID)
+                                                                  "input": "\(plan.input.instance)", "rpi_us": "\(request.rpiIn)",
+                                                                  "multicast": "\(plan.multicast)"])
+                return reply(to: request, outID: outID, stream: stream, multicast: plan.multicast)
             }
         } catch {
             return request.failure(error)
         }
+    }
+
+    /// The input's multicast stream: a group of the CIP allocation for the
+    /// interface the originator is reached by (CIP Vol. 2, 3-5.3), one of
+    /// its 32 addresses per input assembly. nil when there is no route.
+    private func multicastGroup(_ plan: IOPlan, rpi: Duration, toward originator: in_addr,
+                                now: ContinuousClock.Instant) -> MulticastGroup? {
+        let inputs = assemblies.assemblies.values.filter { $0.role == .input }.map(\.instance).sorted()
+        let ordinal = inputs.firstIndex(of: plan.input.instance) ?? 0
+        guard let (group, interface) = MulticastAddress.allocate(toward: originator, ordinal: ordinal) else { return nil }
+        var destination = sockaddr_in()
+        destination.sin_family = sa_family_t(AF_INET)
+        destination.sin_addr = group
+        destination.sin_port = destinationPort.bigEndian
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        return MulticastGroup(production: Production(id: id, plan: plan, rpi: rpi, destination: destination, now: now),
+                              interface: interface)
     }
 
     /// Refusals that depend on the connections already open: a duplicate, no room, a second owner, a listener with nobody to listen to.
@@ -138,23 +206,49 @@ public final class IOExchange: Sendable {
         if plan.kind == .listenOnly, !open.contains(where: { $0.kind != .listenOnly && $0.input === plan.input }) {
             return request.failure(0x0119)
         }
+        guard plan.multicast, let group = state.groups[plan.input.instance]?.production else { return nil }
+        return joining(group, plan: plan, request: request)
+    }
+
+    /// A connection joining a multicast stream must take it as it is: its
+    /// RPI (0x0112, with the RPI required), trigger (0x0138) and inhibit time (0x0139).
+    private func joining(_ group: Production, plan: IOPlan, request: ForwardOpen) -> CIPReply? {
+        if group.rpi != .microseconds(Int64(request.rpiIn)) {
+            // Extended words: the code, the O→T and T→O acceptable-RPI types (0: fine; 4: required), then both RPIs.
+            let required = UInt32(group.rpi / .microseconds(1))
+            let words: [UInt16] = [0x0112, 0x0400, UInt16(request.rpiOut & 0xFFFF), UInt16(request.rpiOut >> 16),
+                                   UInt16(required & 0xFFFF), UInt16(required >> 16)]
+            return request.failure(CIPStatus(0x01, extended: words))
+        }
+        if group.changeOfState != plan.changeOfState { return request.failure(0x0138) }
+        if group.inhibit != plan.inhibit { return request.failure(0x0139) }
         return nil
     }
 
-    /// The success reply: ids, the triple, the intervals granted, and where O→T packets go (item 0x8000).
-    private func reply(to request: ForwardOpen, outID: UInt32, inID: UInt32) -> CIPReply {
+    /// The success reply: ids, the triple, the intervals granted, where O→T
+    /// packets go (item 0x8000) and, for multicast, the group T→O packets come from (0x8001).
+    private func reply(to request: ForwardOpen, outID: UInt32, stream: Production, multicast: Bool) -> CIPReply {
         var data: [UInt8] = []
         data.append32(outID)
-        data.append32(inID)
+        data.append32(stream.id)
         data += request.triple.bytes
         data.append32(request.rpiOut)
         data.append32(request.rpiIn)
         data += [0, 0]
         // sockaddr_in as CIP carries it: big-endian family, port and address; 0.0.0.0 is "the host you reached".
-        let port = UInt16(port)
-        let socketAddress: [UInt8] = [0, 2, UInt8(port >> 8), UInt8(port & 0xFF), 0, 0, 0, 0] + [UInt8](repeating: 0, count: 8)
-        return CIPReply(service: request.service, data: data,
-                        items: [CommonPacket.Item(type: CommonPacket.outputSocketAddress, data: socketAddress)])
+        var items = [CommonPacket.Item(type: CommonPacket.outputSocketAddress, data: Self.socketAddress(port: UInt16(port), address: 0))]
+        if multicast {
+            let group = stream.destination.sin_addr.s_addr
+            items.append(CommonPacket.Item(type: CommonPacket.inputSocketAddress,
+                                           data: Self.socketAddress(port: destinationPort, address: UInt32(bigEndian: group))))
+        }
+        return CIPReply(service: request.service, data: data, items: items)
+    }
+
+    private static func socketAddress(port: UInt16, address: UInt32) -> [UInt8] {
+        var bytes: [UInt8] = [0, 2, UInt8(port >> 8), UInt8(port & 0xFF)]
+        bytes += [UInt8(address >> 24), UInt8(address >> 16 & 0xFF), UInt8(address >> 8 & 0xFF), UInt8(address & 0xFF)]
+        return bytes + [UInt8](repeating: 0, count: 8)
     }
 
     /// Forward Close of a Class 1 connection: the owner's outputs take their
@@ -171,50 +265,85 @@ public final class IOExchange: Sendable {
         return true
     }
 
-    /// Listen-only connections end with the last connection that made their input produced.
+    /// Listen-only connections end with the last connection that made their
+    /// input produced, and a multicast stream with the last connection receiving it.
     private func closeOrphans(of closed: IOConnection) {
         state.withLock { state in
             let input = closed.input
-            guard !state.connections.values.contains(where: { $0.kind != .listenOnly && $0.input === input }) else { return }
-            state.connections = state.connections.filter { $0.value.kind != .listenOnly || $0.value.input !== input }
-            metrics?.connections.record(state.connections.count)
+            if !state.connections.values.contains(where: { $0.kind != .listenOnly && $0.input === input }) {
+                state.connections = state.connections.filter { $0.value.kind != .listenOnly || $0.value.input !== input }
+                metrics?.connections.record(state.connections.count)
+            }
+            if !state.connections.values.contains(where: { $0.multicast && $0.input === input }) {
+                state.groups[input.instance] = nil
+            }
         }
     }
 
     // MARK: The exchange
 
     private func run() {
+        _ = fgw_precise_timers()
         var buffer = [UInt8](repeating: 0, count: 1500)
+        var waits = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0), pollfd(fd: waker.descriptor, events: Int16(POLLIN), revents: 0)]
         while !stopping.load(ordering: .acquiring) {
             let now = ContinuousClock.now
             produce(now)
             expire(now)
-            var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            _ = poll(&poller, 1, waitMilliseconds(after: .now))
-            if poller.revents & Int16(POLLIN) != 0 { receive(&buffer) }
+            waits[0].revents = 0
+            waits[1].revents = 0
+            _ = fgw_wait_many(&waits, 2, waitNanoseconds(after: .now))
+            if waits[1].revents & Int16(POLLIN) != 0 { notice(waker.drain()) }
+            if waits[0].revents & Int16(POLLIN) != 0 { receive(&buffer) }
         }
     }
 
-    /// Until the next production or deadline, rounded up to a millisecond; at most 50 ms, so `stop` is heard.
-    private func waitMilliseconds(after now: ContinuousClock.Instant) -> Int32 {
-        let next = state.withLock { state in state.connections.values.map { min($0.nextProduction, $0.deadline) }.min() }
-        guard let next else { return 50 }
+    /// Until the next production or deadline; at most 50 ms.
+    private func waitNanoseconds(after now: ContinuousClock.Instant) -> Int64 {
+        let next = state.withLock { state in
+            (state.connections.values.map { min($0.production?.wake ?? $0.deadline, $0.deadline) }
+                + state.groups.values.map(\.production.wake)).min()
+        }
+        guard let next else { return 50_000_000 }
         let wait = next - now
         guard wait > .zero else { return 0 }
         let (seconds, attoseconds) = wait.components
-        return Int32(min(50, seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
+        return min(50_000_000, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
-    /// Sends the T→O packet of every connection due, and schedules its next on the RPI's grid.
-    private func produce(_ now: ContinuousClock.Instant) {
-        let packets = state.withLock { state in
-            state.connections.values.compactMap { connection -> (sockaddr_in, [UInt8])? in
-                guard now >= connection.nextProduction else { return nil }
-                return state.connections[connection.outID]!.produce(now: now)
+    /// The change-of-state streams of the inputs that changed look at them now.
+    private func notice(_ changed: Set<UInt32>) {
+        guard !changed.isEmpty else { return }
+        state.withLock { state in
+            for id in state.connections.keys where changed.contains(state.connections[id]!.input.instance) {
+                state.connections[id]!.production?.notice()
             }
+            for instance in state.groups.keys where changed.contains(instance) { state.groups[instance]!.production.notice() }
+        }
+    }
+
+    /// Sends the T→O packet of every stream due: each point-to-point
+    /// connection's, and each multicast group's once for all its connections.
+    private func produce(_ now: ContinuousClock.Instant) {
+        let (packets, multicast) = state.withLock { state in
+            let packets = state.connections.keys.compactMap { id -> (sockaddr_in, [UInt8])? in
+                guard let packet = state.connections[id]!.production?.produce(now: now) else { return nil }
+                return (state.connections[id]!.production!.destination, packet)
+            }
+            let multicast = state.groups.keys.compactMap { instance -> (MulticastGroup, [UInt8])? in
+                guard let packet = state.groups[instance]!.production.produce(now: now) else { return nil }
+                return (state.groups[instance]!, packet)
+            }
+            return (packets, multicast)
         }
         for (destination, packet) in packets { send(packet, to: destination) }
-        if !packets.isEmpty { metrics?.produced.increment(by: packets.count) }
+        for (group, packet) in multicast {
+            var interface = group.interface
+            setsockopt(socket, Int32(IPPROTO_IP), IP_MULTICAST_IF, &interface, socklen_t(MemoryLayout<in_addr>.size))
+            send(packet, to: group.production.destination)
+        }
+        let count = packets.count + multicast.count
+        if count > 0 { metrics?.produced.increment(by: count) }
     }
 
     /// Closes the connections whose O→T packets stopped, and applies their outputs' timeout action.
@@ -228,7 +357,8 @@ public final class IOExchange: Sendable {
         }
         if !expired.isEmpty { metrics?.timeouts.increment(by: expired.count) }
         for connection in expired {
-            logger.notice("I/O connection timed out", metadata: ["connection": "\(connection.status.originator)", "kind": "\(connection.kind)"])
+            logger.notice("I/O connection timed out", metadata: ["originator": "\(IOConnection.text(connection.originator.sin_addr))",
+                                                                "kind": "\(connection.kind)"])
             if connection.kind == .exclusiveOwner, let output = connection.output { output.apply(output.onTimeout) }
             closeOrphans(of: connection)
         }
@@ -278,6 +408,42 @@ public final class IOExchange: Sendable {
         switch outcome {
         case .dropped?, nil: metrics?.dropped.increment()
         default: metrics?.consumed.increment()
+        }
+    }
+}
+
+/// Wakes the exchange's thread from its wait (an eventfd in its poll set)
+/// and keeps which inputs said they changed.
+final class Waker: Sendable {
+    let descriptor: Int32
+    private let changed = Mutex<(open: Bool, instances: Set<UInt32>)>((true, []))
+
+    init() throws(IOExchange.SocketError) {
+        descriptor = fgw_event_descriptor()
+        guard descriptor >= 0 else { throw IOExchange.SocketError(description: "eventfd: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Input `instance` changed (nil: only wake the thread).
+    func wake(_ instance: UInt32?) {
+        changed.withLock { changed in
+            guard changed.open else { return }
+            if let instance { changed.instances.insert(instance) }
+            var one: UInt64 = 1
+            _ = Glibc.write(descriptor, &one, 8)
+        }
+    }
+
+    /// The inputs that changed since the last time; the wake is consumed.
+    func drain() -> Set<UInt32> {
+        var count: UInt64 = 0
+        _ = Glibc.read(descriptor, &count, 8)
+        return changed.withLock { changed in defer { changed.instances = [] }; return changed.instances }
+    }
+
+    func close() {
+        changed.withLock { changed in
+            changed.open = false
+            Glibc.close(descriptor)
         }
     }
 }

@@ -21,34 +21,29 @@ enum AssemblyBinding {
     }
 
     /// Status bits first (a slave whose values are too old, or missing: its
-    /// members read 0, never a stale value), then the members.
+    /// members read 0, never a stale value), then the members. Each poll of
+    /// its slaves tells it that it may have changed (for change-of-state connections).
     private static func input(_ assembly: Configuration.IOAssembly, pollers: [String: [UInt8: Poller]]) -> Assembly {
         let slaves = assembly.slaves, members = assembly.members, maxAge = assembly.maxAge, size = assembly.size
         let statusBytes = (slaves.count + 7) / 8
-        return Assembly(instance: assembly.instance, role: .input, size: size, read: {
+        let input = Assembly(instance: assembly.instance, role: .input, size: size, read: {
+            let values = members.map { pollers[$0.line]?[$0.slave]?.cached($0.register.addresses, maxAge: maxAge) }
+            let stale = Set(zip(members, values).filter { $0.1 == nil }.map(\.0.slaveKey))
             var bytes = [UInt8](repeating: 0, count: size)
+            for (index, slave) in slaves.enumerated() where stale.contains(slave) { bytes[index / 8] |= 1 << UInt8(index % 8) }
             var offset = statusBytes
-            var stale: Set<SlaveKey> = []
-            for member in members {
-                let width = member.register.type.size
-                defer { offset += width }
-                guard let values = pollers[member.line]?[member.slave]?.cached(member.register.addresses, maxAge: maxAge) else {
-                    stale.insert(member.slaveKey)
-                    continue
-                }
-                bytes.replaceSubrange(offset..<offset + width, with: member.register.bytes(from: values[...]))
-            }
-            for (index, slave) in slaves.enumerated() where stale.contains(slave) {
-                bytes[index / 8] |= 1 << UInt8(index % 8)
-                // A slave gone stale part way through reads 0 in all its members.
-                var start = statusBytes
-                for member in members {
-                    if member.slaveKey == slave { bytes.replaceSubrange(start..<start + member.register.type.size, with: repeatElement(0, count: member.register.type.size)) }
-                    start += member.register.type.size
-                }
+            // A slave gone stale reads 0 in all its members, even those read before it went.
+            for (member, value) in zip(members, values) {
+                defer { offset += member.register.type.size }
+                guard !stale.contains(member.slaveKey), let value else { continue }
+                bytes.replaceSubrange(offset..<offset + member.register.type.size, with: member.register.bytes(from: value[...]))
             }
             return bytes
         })
+        let watched = slaves.compactMap { pollers[$0.line]?[$0.slave] }
+        let tokens = watched.map { poller in poller.observeCycles { [weak input] _, _ in input?.changed() } }
+        input.onRelease { for (poller, token) in zip(watched, tokens) { poller.stopObserving(token) } }
+        return input
     }
 
     /// Each member whose bytes changed is written (the first data, all of

@@ -60,8 +60,10 @@ extension Configuration {
         public var host: String
         /// Its UDP port, 2222 by the standard.
         public var port: Int
-        /// The UDP port inputs are sent to on the originator's host.
+        /// The UDP port inputs are sent to on the originator's host (or its multicast group).
         public var destinationPort: UInt16
+        /// The hops multicast inputs may take (IP TTL), 1 by default: the PLC's own subnet.
+        public var multicastTTL: Int = 1
     }
 
     static func io(_ source: TOMLReader, enipHost: String) throws(ConfigurationError) -> IO {
@@ -69,8 +71,9 @@ extension Configuration {
         let bind = try reader.string("bind") ?? "\(enipHost):2222"
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let destination = try reader.int("destination_port", in: 1...65_535) ?? 2222
+        let ttl = try reader.int("multicast_ttl", in: 1...255) ?? 1
         try reader.finish()
-        return IO(host: host, port: port, destinationPort: UInt16(destination))
+        return IO(host: host, port: port, destinationPort: UInt16(destination), multicastTTL: ttl)
     }
 
     static func assembly(_ source: TOMLReader) throws(ConfigurationError) -> IOAssembly {

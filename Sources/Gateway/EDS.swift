@@ -92,13 +92,14 @@ public enum EDS {
         }
         for input in inputs {
             // Word 1: class 1, cyclic and change of state; bit 26 exclusive owner, 25 input only, 24 listen only.
-            // Word 2: fixed sizes, O→T 32-bit run/idle header (4) or heartbeat (3), T→O modeless, point-to-point, scheduled.
+            // Word 2: fixed sizes, O→T 32-bit run/idle header (4) or heartbeat (3), T→O modeless; O→T point-to-point,
+            // T→O point-to-point or multicast (bits 21-22); scheduled.
             for output in outputs {
-                connection("0x04030002", "0x44440405", out: "Assem\(output.instance)", input: input,
+                connection("0x04030002", "0x44640405", out: "Assem\(output.instance)", input: input,
                            name: "Exclusive Owner \(output.instance)/\(input.instance)", outPoint: output.instance)
             }
-            connection("0x02030002", "0x44440305", out: "", input: input, name: "Input Only \(input.instance)", outPoint: 198)
-            connection("0x01030002", "0x44440305", out: "", input: input, name: "Listen Only \(input.instance)", outPoint: 199)
+            connection("0x02030002", "0x44640305", out: "", input: input, name: "Input Only \(input.instance)", outPoint: 198)
+            connection("0x01030002", "0x44640305", out: "", input: input, name: "Listen Only \(input.instance)", outPoint: 199)
         }
         return lines
     }

@@ -123,13 +123,17 @@ public struct GatewayStatus: Codable, Sendable, Hashable {
             public var input: Int
             /// The output assembly it sends (an exclusive owner's).
             public var output: Int?
-            /// The T→O and O→T requested packet intervals.
+            /// The T→O requested packet interval.
             public var rpiInMilliseconds: Double
             /// The O→T requested packet interval.
             public var rpiOutMilliseconds: Double
+            /// The multicast group its inputs go to, shared with other connections; nil: to the originator alone.
+            public var multicast: String?
+            /// Inputs sent when they change (and every RPI), not every RPI alone.
+            public var changeOfState: Bool
             /// The owner in Run (true) or Idle (false); nil before its first packet or without outputs.
             public var running: Bool?
-            /// Input packets sent.
+            /// Input packets sent (to the group, for a multicast connection).
             public var produced: Int
             /// Output (or heartbeat) packets taken.
             public var consumed: Int
@@ -166,7 +170,8 @@ extension GatewayService {
         let connections = exchange.connections.map { connection in
             GatewayStatus.IO.Connection(originator: connection.originator, kind: connection.kind, input: Int(connection.input),
                                         output: connection.output.map(Int.init), rpiInMilliseconds: connection.rpiIn.milliseconds,
-                                        rpiOutMilliseconds: connection.rpiOut.milliseconds, running: connection.running,
+                                        rpiOutMilliseconds: connection.rpiOut.milliseconds, multicast: connection.multicast,
+                                        changeOfState: connection.changeOfState, running: connection.running,
                                         produced: connection.produced, consumed: connection.consumed, dropped: connection.dropped)
         }
         return GatewayStatus.IO(connections: connections, timeouts: exchange.timeouts)

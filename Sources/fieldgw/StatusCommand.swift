@@ -63,7 +63,9 @@ struct StatusCommand: ParsableCommand {
             let assemblies = connection.output.map { "\($0)/\(connection.input)" } ?? "\(connection.input)"
             let mode = connection.running.map { $0 ? "run" : "IDLE" } ?? "-"
             out += "  \(connection.originator)  \(connection.kind) \(assemblies)  rpi \(format(connection.rpiOutMilliseconds))/"
-            out += "\(format(connection.rpiInMilliseconds)) ms  \(mode)  \(connection.produced) produced, \(connection.consumed) consumed,"
+            out += "\(format(connection.rpiInMilliseconds)) ms\(connection.changeOfState ? " on change" : "")"
+            out += connection.multicast.map { "  multicast \($0)" } ?? ""
+            out += "  \(mode)  \(connection.produced) produced, \(connection.consumed) consumed,"
             out += " \(connection.dropped) dropped\n"
         }
         return out

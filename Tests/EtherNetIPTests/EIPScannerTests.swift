@@ -78,4 +78,27 @@ import Testing
         #expect(try await bench.eventually { (bench.io.connections.first?.consumed ?? 0) >= 10 }, "the heartbeats arrive")
         #expect(bench.writes.all.isEmpty)
     }
+
+    /// A listen-only connection beside an exclusive owner, in one scanner
+    /// (both take their inputs from its port 2222): it gets the inputs the
+    /// owner's connection makes produced, and ends when the owner closes.
+    @Test func aListenOnlyConnectionBesideAnOwnerGetsTheInputsAndEndsWithIt() async throws {
+        let port = try await EIPScannerPort.acquire()
+        defer { port.release() }
+        let bench = try await IOBench()
+        defer { Task { try await bench.server.close() } }
+        bench.input.store([0xBE, 0xEF, 0, 1])
+        let scanner = try originator(bench, points: [151, 150, 100], outputSize: 4)
+        defer { scanner.stop(signal: SIGKILL) }
+        try await line(scanner, "open ok")
+        scanner.send("listen 199")
+        try await line(scanner, "listen ok")
+        try await line(scanner, "listen in beef0001")
+        bench.input.store([0xBE, 0xEF, 0, 2])
+        try await line(scanner, "listen in beef0002")
+        #expect(Set(bench.io.connections.map(\.kind)) == ["exclusive owner", "listen only"])
+        scanner.send("close")
+        try await line(scanner, "listen closed")
+        #expect(try await bench.eventually { bench.io.count == 0 })
+    }
 }

@@ -57,8 +57,11 @@ struct ClassOneOpen {
     var rpi: UInt32 = 10_000
     var multiplier: UInt8 = 2
     var transport: UInt8 = 0x01
-    var multicastIn = false
+    /// The T→O connection type: 0 null, 1 multicast, 2 point-to-point.
+    var typeIn = 2
     var key: [UInt8] = []
+    /// A production inhibit time segment (milliseconds), before the key.
+    var inhibit: UInt8?
     /// A Large Forward Open: 32-bit parameter words (type in bits 30-29, size in 15-0).
     var large = false
 
@@ -68,15 +71,16 @@ struct ClassOneOpen {
         data.append32(clientID)
         data += ConnectionManager.Triple(serial: serial, vendor: 342, originator: 0x12345).bytes
         data += [multiplier, 0, 0, 0]
-        for (size, multicast) in [(sizeOut, false), (sizeIn, multicastIn)] {
+        for (size, type) in [(sizeOut, 2), (sizeIn, typeIn)] {
+            // Fixed size, scheduled priority, the type in bits 14-13 (29-30 in a large word).
             data.append32(rpi)
             if large {
-                data.append32((multicast ? 0x2800_0000 : 0x4800_0000) | UInt32(size))
+                data.append32(0x0800_0000 | UInt32(type) << 29 | UInt32(size))
             } else {
-                data.append16((multicast ? 0x2800 : 0x4800) | UInt16(size))
+                data.append16(0x0800 | UInt16(type) << 13 | UInt16(size))
             }
         }
-        let path = key + [0x20, 0x04, 0x24, points[0], 0x2C, points[1], 0x2C, points[2]]
+        let path = (inhibit.map { [0x43, $0] } ?? []) + key + [0x20, 0x04, 0x24, points[0], 0x2C, points[1], 0x2C, points[2]]
         data += [transport, UInt8(path.count / 2)] + path
         let service = large ? ConnectionManager.largeForwardOpen : ConnectionManager.forwardOpen
         return CIPRequest(service: service, path: CIPPath([.classID(6), .instance(1)]), data: data)
@@ -101,11 +105,12 @@ final class RawOriginator: @unchecked Sendable {
     }
     private let sending = Mutex<Sending?>(nil)
 
-    init() throws {
+    /// A socket on 127.0.0.1, or on every address when it is to `join` a multicast group.
+    init(anyAddress: Bool = false) throws {
         let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = anyAddress ? 0 : inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
@@ -121,6 +126,12 @@ final class RawOriginator: @unchecked Sendable {
     deinit {
         stopSending()
         Glibc.close(socket)
+    }
+
+    /// Joins multicast `group` on the loopback interface; false if the kernel refuses.
+    func join(_ group: String) -> Bool {
+        var request = ip_mreq(imr_multiaddr: in_addr(s_addr: inet_addr(group)), imr_interface: in_addr(s_addr: inet_addr("127.0.0.1")))
+        return setsockopt(socket, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, &request, socklen_t(MemoryLayout<ip_mreq>.size)) == 0
     }
 
     /// Sends O→T packets to `port` every 10 ms from now on: `header` nil for heartbeats.
@@ -275,7 +286,9 @@ final class RawOriginator: @unchecked Sendable {
         #expect(try await status { $0.points = [151, 77, 100] } == .connectionFailure(0x012A))
         #expect(try await status { $0.points = [151, 150, 150] } == .connectionFailure(0x012B))
         #expect(try await status { $0.points = [9, 150, 100] } == .connectionFailure(0x0129))
-        #expect(try await status { $0.multicastIn = true } == .connectionFailure(0x0124))
+        #expect(try await status { $0.typeIn = 0 } == .connectionFailure(0x0124))
+        #expect(try await status { $0.typeIn = 3 } == .connectionFailure(0x0124))
+        #expect(try await status { $0.transport = 0x11; $0.inhibit = 20 } == .connectionFailure(0x011B))
         #expect(try await status { $0.rpi = 500 } == .connectionFailure(0x0111))
         #expect(try await status { $0.transport = 0x21 } == .connectionFailure(0x0103))
         // An electronic key for another vendor's product.
@@ -283,7 +296,7 @@ final class RawOriginator: @unchecked Sendable {
         #expect(try await status { $0.points = [151, 199, 100]; $0.sizeOut = 2 } == .connectionFailure(0x0119))
         // Large Forward Open: the same checks on its 32-bit words.
         #expect(try await status { $0.large = true; $0.sizeIn = 7 } == CIPStatus(0x01, extended: [0x0128, 6]))
-        #expect(try await status { $0.large = true; $0.multicastIn = true } == .connectionFailure(0x0124))
+        #expect(try await status { $0.large = true; $0.typeIn = 0 } == .connectionFailure(0x0124))
         // An owner (by Large Forward Open); then a second owner of the same outputs, the same triple again, and one too many.
         let owner = ClassOneOpen(serial: 7, large: true)
         let opened = try await open(bench, owner)

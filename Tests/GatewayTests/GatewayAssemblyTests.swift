@@ -82,9 +82,9 @@ import EtherNetIP
         #expect(read.status == 0, "\(read.text)\(read.stderr)")
         let identity = Configuration.defaultIdentity
         for expected in ["VendCode=\(identity.vendor)", "ProdCode=\(identity.productCode)", "MajRev=20", "MinRev=11", "Assem100=7", "Assem150=2",
-                         "Assem151=0", "Connection1=Exclusive Owner 150/100|0x04030002|0x44440405|20 04 24 97 2C 96 2C 64",
-                         "Connection2=Input Only 100|0x02030002|0x44440305|20 04 24 97 2C C6 2C 64",
-                         "Connection3=Listen Only 100|0x01030002|0x44440305|20 04 24 97 2C C7 2C 64"] {
+                         "Assem151=0", "Connection1=Exclusive Owner 150/100|0x04030002|0x44640405|20 04 24 97 2C 96 2C 64",
+                         "Connection2=Input Only 100|0x02030002|0x44640305|20 04 24 97 2C C6 2C 64",
+                         "Connection3=Listen Only 100|0x01030002|0x44640305|20 04 24 97 2C C7 2C 64"] {
             #expect(read.text.contains(expected + "\n"), "\(expected) in \(read.text)")
         }
 
@@ -103,18 +103,25 @@ import EtherNetIP
         }
     }
 
-    @Test func aScannerReadsAndWritesASlavesRegistersThroughAssemblies() async throws {
-        let udp = try await EIPScannerPort.acquire()
-        defer { udp.release() }
+    /// A pty bus with an RTU slave (unit 1: holding registers 40001-40008, the first 7) and the gateway polling it.
+    private func rig(registry: PrometheusCollectorRegistry) async throws -> (VirtualBus, ModbusDevice, SlaveThread, GatewayService) {
         let settings = SerialSettings(baud: 38400, parity: .none)
         let line = try VirtualBus(ends: 2, settings: settings)
         let device = ModbusDevice()
         device.store.define(.holdingRegisters, at: 0, values: [7, 0, 0, 0, 0, 0, 0, 0])
         let slave = SlaveThread(path: line.paths[1], settings: settings, units: UnitMap(devices: [1: device]))
-        defer { slave.stop() }
-        let registry = PrometheusCollectorRegistry()
         let service = try await GatewayService.start(try configuration(line: line.paths[0]), group: MultiThreadedEventLoopGroup.singleton,
                                                      logger: Logger(label: "test.gateway"), metrics: registry)
+        return (line, device, slave, service)
+    }
+
+    @Test func aScannerReadsAndWritesASlavesRegistersThroughAssemblies() async throws {
+        let udp = try await EIPScannerPort.acquire()
+        defer { udp.release() }
+        let registry = PrometheusCollectorRegistry()
+        let (line, device, slave, service) = try await rig(registry: registry)
+        defer { slave.stop() }
+        defer { withExtendedLifetime(line) {} }
         func metric(_ name: String) -> Double? {
             let text = String(decoding: MetricsHelp.render(registry), as: UTF8.self)
             return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
@@ -164,5 +171,28 @@ import EtherNetIP
         try await expect("open ok")
         slave.stop()
         try await expect("in 01000000000000")
+    }
+
+    /// A change-of-state input-only connection with a 10 s RPI: a change of
+    /// the slave's register reaches the scanner at the next poll, long
+    /// before the RPI's heartbeat would carry it.
+    @Test func aChangeOfStateConnectionGetsAPolledChangeAtOnce() async throws {
+        let udp = try await EIPScannerPort.acquire()
+        defer { udp.release() }
+        let (line, device, slave, service) = try await rig(registry: PrometheusCollectorRegistry())
+        defer { slave.stop() }
+        defer { withExtendedLifetime(line) {} }
+        defer { Task { await service.stop() } }
+        let port = try #require(service.enipServer?.port)
+        let scanner = try PeerProcess(Peers.built("eip_originator"), ["127.0.0.1", "\(port)", "151", "198", "100", "0", "7", "10000", "4", "cos"])
+        defer { scanner.stop(signal: SIGKILL) }
+        func expect(_ prefix: String) async throws { _ = try await offPool { try scanner.waitForLine(startingWith: prefix, timeout: 30) } }
+        try await expect("open ok")
+        try await expect("in 00070000000000")
+        let changed = ContinuousClock.now
+        try device.store.write(.holdingRegisters, address: 0, values: [43])
+        try await expect("in 002b0000000000")
+        #expect(ContinuousClock.now - changed < .seconds(9), "sent on change, not at the 10 s RPI")
+        #expect(service.status.io?.connections.first?.changeOfState == true)
     }
 }

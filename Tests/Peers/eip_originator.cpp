@@ -7,12 +7,17 @@
 //   run        send in Run again
 //   close      Forward Close
 //   reopen     Forward Open again
+//   listen P   open a second connection beside the first, on the same input
+//              with O2T point P (199: listen only) and heartbeats
 //   quit
 // It prints "open ok" or "open failed", "in HEX" for new input data, "closed"
 // when the target's T->O packets stop (EIPScanner's own timeout), and
-// "close ok" after a Forward Close.
+// "close ok" after a Forward Close; the second connection's lines are
+// "listen ok" or "listen failed", "listen in HEX" and "listen closed".
 //
-//   eip_originator HOST TCP_PORT CONFIG O2T_POINT T2O_POINT O2T_SIZE T2O_SIZE RPI_MS MULTIPLIER
+//   eip_originator HOST TCP_PORT CONFIG O2T_POINT T2O_POINT O2T_SIZE T2O_SIZE RPI_MS MULTIPLIER [cos]
+//
+// "cos" asks for the change-of-state trigger instead of cyclic.
 //
 // O2T_SIZE 0 with a heartbeat point (input only, listen only) sends
 // heartbeats: the sequence count alone, with no run/idle header.
@@ -63,6 +68,7 @@ static std::vector<uint8_t> bytes(const std::string& text) {
 struct Settings {
     std::string host;
     int port, config, o2tPoint, t2oPoint, o2tSize, t2oSize, rpiMs, multiplier;
+    bool changeOfState;
 };
 
 static ConnectionParameters parameters(const Settings& s) {
@@ -75,7 +81,7 @@ static ConnectionParameters parameters(const Settings& s) {
     p.o2tNetworkConnectionParams = NetworkConnectionParams::P2P | NetworkConnectionParams::SCHEDULED_PRIORITY | s.o2tSize;
     p.o2tRPI = p.t2oRPI = s.rpiMs * 1000;
     p.connectionTimeoutMultiplier = s.multiplier;
-    p.transportTypeTrigger = NetworkConnectionParams::CLASS1;
+    p.transportTypeTrigger = NetworkConnectionParams::CLASS1 | (s.changeOfState ? NetworkConnectionParams::TRIG_CHANGE : 0);
     return p;
 }
 
@@ -96,12 +102,12 @@ static void sendIdle(IOConnection& c) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 10) {
-        std::cerr << "usage: eip_originator HOST TCP_PORT CONFIG O2T_POINT T2O_POINT O2T_SIZE T2O_SIZE RPI_MS MULTIPLIER\n";
+    if (argc != 10 && !(argc == 11 && std::string(argv[10]) == "cos")) {
+        std::cerr << "usage: eip_originator HOST TCP_PORT CONFIG O2T_POINT T2O_POINT O2T_SIZE T2O_SIZE RPI_MS MULTIPLIER [cos]\n";
         return 2;
     }
     Settings s{argv[1], std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]),
-               std::stoi(argv[6]), std::stoi(argv[7]), std::stoi(argv[8]), std::stoi(argv[9])};
+               std::stoi(argv[6]), std::stoi(argv[7]), std::stoi(argv[8]), std::stoi(argv[9]), argc == 11};
     utils::Logger::setLogLevel(utils::LogLevel::ERROR);
     auto session = std::make_shared<SessionInfo>(s.host, s.port);
     ConnectionManager manager;
@@ -136,6 +142,23 @@ int main(int argc, char** argv) {
     };
     open();
 
+    IOConnection::WPtr second;
+    std::string lastListened;
+    auto listen = [&](int point) {
+        Settings beside = s;
+        beside.o2tPoint = point;
+        beside.o2tSize = 0;
+        second = manager.forwardOpen(session, parameters(beside));
+        auto c = second.lock();
+        if (!c) { say("listen failed"); return; }
+        c->setReceiveDataListener([&](cip::CipUdint, cip::CipUint, const std::vector<uint8_t>& data) {
+            auto text = hex(data);
+            if (text != lastListened) { lastListened = text; say("listen in " + text); }
+        });
+        c->setCloseListener([] { say("listen closed"); });
+        say("listen ok");
+    };
+
     while (true) {
         // EIPScanner selects on no socket before its first connection: wait instead.
         if (manager.hasOpenConnections()) manager.handleConnections(std::chrono::milliseconds(1));
@@ -156,6 +179,7 @@ int main(int argc, char** argv) {
         if (verb == "quit") break;
         if (verb == "reopen") { idle = false; open(); continue; }
         if (!c) { say("no connection"); continue; }
+        if (verb == "listen") { listen(std::stoi(argument)); continue; }
         if (verb == "out") { output = bytes(argument); c->setDataToSend(output); }
         else if (verb == "stop") c->setDataToSend({});
         // EIPScanner sends nothing while its interval is out of reach: the Idle packets go instead.
