@@ -175,7 +175,8 @@ bench: py-deps $(PEER_DIR)/ab_server
 		"mqtt: $(PYTHON) Benchmarks/mqtt_bench.py .build/release" \
 		"sparkplug: $(PYTHON) Benchmarks/sparkplug_latency.py .build/release" \
 		"history: $(PYTHON) Benchmarks/history_bench.py" \
-		"webapi: $(PYTHON) Benchmarks/webapi_bench.py .build/release"
+		"webapi: $(PYTHON) Benchmarks/webapi_bench.py .build/release" \
+		"io: $(PYTHON) Benchmarks/io_bench.py .build/release $(if $(OPENER),--opener $(OPENER))"
 
 # The capacity benchmark's 8 lines for BENCH_MEMORY_SECONDS (ten minutes): the
 # gateway's resident memory at the start and the end, and its growth.

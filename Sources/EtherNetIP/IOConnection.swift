@@ -138,6 +138,8 @@ struct Production {
     /// Sent when the input changes (no sooner than `inhibit` after the last packet), and every RPI besides.
     let changeOfState: Bool
     let inhibit: Duration
+    /// The origin of the RPI grid a cyclic stream keeps to.
+    let epoch: ContinuousClock.Instant
     private(set) var next: ContinuousClock.Instant
     private var earliest: ContinuousClock.Instant
     /// A change-of-state stream heard that its input may have changed.
@@ -147,8 +149,9 @@ struct Production {
     private var last: [UInt8]?
     private(set) var produced = 0
 
-    init(id: UInt32, plan: IOPlan, rpi: Duration, destination: sockaddr_in, now: ContinuousClock.Instant) {
+    init(id: UInt32, plan: IOPlan, rpi: Duration, destination: sockaddr_in, now: ContinuousClock.Instant, epoch: ContinuousClock.Instant) {
         self.id = id
+        self.epoch = epoch
         input = plan.input
         self.destination = destination
         self.rpi = rpi
@@ -156,6 +159,13 @@ struct Production {
         inhibit = plan.inhibit
         next = now
         earliest = now
+    }
+
+    /// The first point of the RPI grid after `now`.
+    private func gridPoint(after now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let elapsed = now - epoch, period = rpi.components.attoseconds / 1_000_000_000 + rpi.components.seconds * 1_000_000_000
+        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        return epoch + .nanoseconds((nanoseconds / period + 1) * period)
     }
 
     /// When it next needs the exchange's thread: its RPI, or a change held back by the inhibit time.
@@ -168,7 +178,8 @@ struct Production {
 
     /// The packet due at `now`, if any. The sequence count moves when the
     /// data does; a change-of-state stream woken early sends only new data
-    /// and counts its RPI from the last packet, a cyclic one keeps its grid.
+    /// and counts its RPI from the last packet; a cyclic one keeps to the
+    /// grid of its RPI from `epoch`, which it joins after its first packet.
     mutating func produce(now: ContinuousClock.Instant) -> [UInt8]? {
         guard now >= wake else { return nil }
         let data = input.bytes
@@ -182,8 +193,7 @@ struct Production {
         sequence &+= 1
         produced += 1
         earliest = now + inhibit
-        next = changeOfState ? now + rpi : next + rpi
-        if next <= now { next = now + rpi }
+        next = changeOfState ? now + rpi : gridPoint(after: now)
         return IOPacket.bytes(connection: id, sequence: sequence, count: count, data: data)
     }
 }

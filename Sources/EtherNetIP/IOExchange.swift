@@ -33,6 +33,10 @@ public final class IOExchange: Sendable {
     public let destinationPort: UInt16
     /// The hops multicast T→O packets may take (IP_MULTICAST_TTL).
     public let multicastTTL: Int
+    /// How long before each production the thread stops sleeping and spins (0: it sleeps to the time).
+    public let spin: Duration
+    /// The origin of every cyclic stream's RPI grid: streams with one RPI produce together.
+    private let epoch = ContinuousClock.now
     private let socket: Int32
     private let waker: Waker
     private let state = Mutex(State())
@@ -63,11 +67,12 @@ public final class IOExchange: Sendable {
     /// Opens the socket on `host:port` (an IPv4 address; port 0 picks one)
     /// and starts serving; `metrics` counts connections and packets.
     public init(assemblies: AssemblySet, host: String = "0.0.0.0", port: Int = 2222, destinationPort: UInt16 = 2222,
-                multicastTTL: Int = 1, metrics: IOMetrics? = nil,
+                multicastTTL: Int = 1, spin: Duration = .zero, metrics: IOMetrics? = nil,
                 logger: Logger = Logger(label: "fieldgw.enip.io")) throws(SocketError) {
         self.assemblies = assemblies
         self.destinationPort = destinationPort
         self.multicastTTL = multicastTTL
+        self.spin = spin
         self.logger = logger
         self.metrics = metrics
         (socket, self.port) = try Self.bind(host: host, port: port, ttl: multicastTTL)
@@ -162,12 +167,14 @@ public final class IOExchange: Sendable {
                     var destination = originator
                     destination.sin_port = destinationPort.bigEndian
                     let inID = request.inID != 0 ? request.inID : nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-                    production = Production(id: inID, plan: plan, rpi: rpi, destination: destination, now: now)
+                    production = Production(id: inID, plan: plan, rpi: rpi, destination: destination, now: now, epoch: epoch)
                 }
                 let stream = production ?? state.groups[plan.input.instance]!.production
                 state.connections[outID] = IOConnection(plan: plan, request: request, outID: outID, inID: stream.id,
                                                         originator: originator, production: production)
                 metrics?.connections.record(state.connections.count)
+                // Its first packet is due now: the thread may be asleep until another's.
+                waker.wake(nil)
                 logger.notice("I/O connection opened", metadata: ["originator": "\(peer!)", "kind": "\(plan.kind)",
                                                                   "input": "\(plan.input.instance)", "rpi_us": "\(request.rpiIn)",
                                                                   "multicast": "\(plan.multicast)"])
@@ -191,7 +198,7 @@ public final class IOExchange: Sendable {
         destination.sin_addr = group
         destination.sin_port = destinationPort.bigEndian
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        return MulticastGroup(production: Production(id: id, plan: plan, rpi: rpi, destination: destination, now: now),
+        return MulticastGroup(production: Production(id: id, plan: plan, rpi: rpi, destination: destination, now: now, epoch: epoch),
                               interface: interface)
     }
 
@@ -292,23 +299,30 @@ public final class IOExchange: Sendable {
             expire(now)
             waits[0].revents = 0
             waits[1].revents = 0
-            _ = fgw_wait_many(&waits, 2, waitNanoseconds(after: .now))
+            let next = nextWake()
+            // Sleep until `spin` before the next production or deadline (50 ms at most, so `stop` is heard), then spin.
+            let sleep = next.map { $0 - spin - .now } ?? .milliseconds(50)
+            _ = fgw_wait_many(&waits, 2, Self.nanoseconds(min(.milliseconds(50), max(.zero, sleep))))
             if waits[1].revents & Int16(POLLIN) != 0 { notice(waker.drain()) }
             if waits[0].revents & Int16(POLLIN) != 0 { receive(&buffer) }
+            // A wake from sleep can come a millisecond late on a virtual machine; a thread that spins is on time.
+            if let next, spin > .zero, next - .now <= spin {
+                while ContinuousClock.now < next {}
+            }
         }
     }
 
-    /// Until the next production or deadline; at most 50 ms.
-    private func waitNanoseconds(after now: ContinuousClock.Instant) -> Int64 {
-        let next = state.withLock { state in
+    /// The next production or deadline; nil when there is no connection.
+    private func nextWake() -> ContinuousClock.Instant? {
+        state.withLock { state in
             (state.connections.values.map { min($0.production?.wake ?? $0.deadline, $0.deadline) }
                 + state.groups.values.map(\.production.wake)).min()
         }
-        guard let next else { return 50_000_000 }
-        let wait = next - now
-        guard wait > .zero else { return 0 }
-        let (seconds, attoseconds) = wait.components
-        return min(50_000_000, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// The change-of-state streams of the inputs that changed look at them now.

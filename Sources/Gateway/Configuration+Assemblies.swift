@@ -64,6 +64,10 @@ extension Configuration {
         public var destinationPort: UInt16
         /// The hops multicast inputs may take (IP TTL), 1 by default: the PLC's own subnet.
         public var multicastTTL: Int = 1
+        /// How long before each input packet is due the I/O thread stops sleeping and spins, in microseconds.
+        public var spinMicroseconds: Int = IO.defaultSpin
+        /// A wake from sleep can be a millisecond late on a virtual machine: spinning the last stretch keeps the RPI.
+        public static let defaultSpin = 0
     }
 
     static func io(_ source: TOMLReader, enipHost: String) throws(ConfigurationError) -> IO {
@@ -72,8 +76,9 @@ extension Configuration {
         guard let (host, port) = hostAndPort(bind) else { throw reader.error("bind", "\"\(bind)\" is not HOST:PORT") }
         let destination = try reader.int("destination_port", in: 1...65_535) ?? 2222
         let ttl = try reader.int("multicast_ttl", in: 1...255) ?? 1
+        let spin = try reader.int("spin_us", in: 0...5_000) ?? IO.defaultSpin
         try reader.finish()
-        return IO(host: host, port: port, destinationPort: UInt16(destination), multicastTTL: ttl)
+        return IO(host: host, port: port, destinationPort: UInt16(destination), multicastTTL: ttl, spinMicroseconds: spin)
     }
 
     static func assembly(_ source: TOMLReader) throws(ConfigurationError) -> IOAssembly {

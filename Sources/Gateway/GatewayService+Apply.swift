@@ -413,7 +413,7 @@ extension GatewayService {
         let set = AssemblySet(AssemblyBinding.assemblies(assemblies, pollers: pollers, loop: loops.next(), logger: logger))
         do {
             let exchange = try IOExchange(assemblies: set, host: io.host, port: io.port, destinationPort: io.destinationPort,
-                                          multicastTTL: io.multicastTTL,
+                                          multicastTTL: io.multicastTTL, spin: .microseconds(io.spinMicroseconds),
                                           metrics: IOMetrics(server: "\(enip.host):\(enip.port)", factory: metrics), logger: logger)
             logger.notice("EtherNet/IP I/O on \(io.host):\(exchange.port) (UDP): \(assemblies.count) assemblies, inputs to port \(io.destinationPort)")
             return exchange

@@ -24,12 +24,7 @@ struct EDSCommand: ParsableCommand {
     }
 
     private func write() throws {
-        let configuration: Configuration
-        do {
-            configuration = try Configuration(file: config)
-        } catch {
-            throw CommandFailure(error.description, status: CommandFailure.configuration)
-        }
+        let configuration = try Console.configuration(file: config)
         guard !configuration.assemblies.isEmpty else {
             throw CommandFailure("\(config): no [[assembly]]: there is no I/O to describe", status: CommandFailure.configuration)
         }

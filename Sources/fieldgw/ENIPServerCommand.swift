@@ -60,6 +60,9 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(help: "The UDP port Class 1 inputs are sent to on the originator's host.")
     var ioDestinationPort: UInt16 = 2222
 
+    @Option(help: ArgumentHelp("How long before each input packet is due the I/O thread stops sleeping and spins (0-5000; a wake from sleep can be a millisecond late on a virtual machine).", valueName: "MICROSECONDS"))
+    var ioSpin: Int = Configuration.IO.defaultSpin
+
     /// `--delay 0.5` or `--delay 0.1-0.9`.
     private func delayRange() throws -> ClosedRange<Double>? {
         guard let delay else { return nil }
@@ -123,8 +126,10 @@ struct ENIPServerCommand: AsyncParsableCommand {
         guard !assemblies.isEmpty else { return nil }
         let set = AssemblySet(try assemblies.map { try Self.assembly($0, report: report) })
         let (bindHost, bindPort) = try ioAddress.map { try Console.endpoint($0, option: "--io", defaultPort: 2222) } ?? (host, 2222)
+        guard (0...5_000).contains(ioSpin) else { throw ValidationError("--io-spin: \(ioSpin) is not 0-5000 microseconds") }
         do {
-            return try IOExchange(assemblies: set, host: bindHost, port: bindPort, destinationPort: ioDestinationPort)
+            return try IOExchange(assemblies: set, host: bindHost, port: bindPort, destinationPort: ioDestinationPort,
+                                  spin: .microseconds(ioSpin))
         } catch {
             throw CommandFailure("--io: \(error)")
         }

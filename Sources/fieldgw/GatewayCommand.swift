@@ -42,12 +42,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     /// `--check`: the file read as `serve` reads it, and what it would start.
     private func checkConfiguration() throws {
-        let configuration: Configuration
-        do {
-            configuration = try Configuration(file: config)
-        } catch {
-            throw CommandFailure(error.description, status: CommandFailure.configuration)
-        }
+        let configuration = try Console.configuration(file: config)
         for line in configuration.lines {
             Console.say("gateway: line \(line.name) on \(line.remote.map { "\($0.host):\($0.port)" } ?? line.adapter.description)")
         }
@@ -71,12 +66,7 @@ struct GatewayCommand: AsyncParsableCommand {
         // Listening from before start-up: a SIGTERM while the lines open is not lost, a SIGHUP does not kill.
         let stop = await StopSignal()
         let hangUps = await UnixSignalsSequence(trapping: .sighup)
-        let configuration: Configuration
-        do {
-            configuration = try Configuration(file: config)
-        } catch {
-            throw CommandFailure(error.description, status: CommandFailure.configuration)
-        }
+        let configuration = try Console.configuration(file: config)
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -205,5 +195,16 @@ extension PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
+    }
+}
+
+extension Console {
+    /// The configuration in `file`; a bad one fails the command with exit status 78 and the file, key and reason.
+    static func configuration(file: String) throws -> Configuration {
+        do {
+            return try Configuration(file: file)
+        } catch {
+            throw CommandFailure(error.description, status: CommandFailure.configuration)
+        }
     }
 }

@@ -36,30 +36,30 @@ import Testing
         try await line(scanner, "in 05060708")
 
         scanner.send("out 2a000700")
-        #expect(try await bench.eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
+        #expect(try await eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
         let open = try #require(bench.io.connections.first)
         #expect(open.kind == "exclusive owner" && open.originator == "127.0.0.1" && open.running == true && open.rpiIn == .milliseconds(10))
 
         scanner.send("idle")
-        #expect(try await bench.eventually { bench.output.bytes == [0x11, 0x11, 0, 0] && bench.io.connections.first?.running == false })
+        #expect(try await eventually { bench.output.bytes == [0x11, 0x11, 0, 0] && bench.io.connections.first?.running == false })
         scanner.send("run")
-        #expect(try await bench.eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
+        #expect(try await eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
 
         // The scanner falls silent: the server closes the connection and takes the timeout action;
         // its inputs stop, and the scanner's own watchdog closes its end.
         scanner.send("stop")
-        #expect(try await bench.eventually { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
+        #expect(try await eventually { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
         #expect(bench.io.timeouts == 1)
         try await line(scanner, "closed")
 
         scanner.send("reopen")
         try await line(scanner, "open ok")
-        #expect(try await bench.eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
+        #expect(try await eventually { bench.output.bytes == [0x2A, 0, 7, 0] })
         bench.input.store([9, 9, 9, 9])
         try await line(scanner, "in 09090909")
         scanner.send("close")
         try await line(scanner, "close ok")
-        #expect(try await bench.eventually { bench.io.count == 0 && bench.output.bytes == [0x11, 0x11, 0, 0] })
+        #expect(try await eventually { bench.io.count == 0 && bench.output.bytes == [0x11, 0x11, 0, 0] })
     }
 
     @Test func anInputOnlyConnectionReceivesTheInputsAndWritesNothing() async throws {
@@ -75,7 +75,7 @@ import Testing
         bench.input.store([0xCA, 0xFE, 0, 2])
         try await line(scanner, "in cafe0002")
         #expect(bench.io.connections.first?.kind == "input only")
-        #expect(try await bench.eventually { (bench.io.connections.first?.consumed ?? 0) >= 10 }, "the heartbeats arrive")
+        #expect(try await eventually { (bench.io.connections.first?.consumed ?? 0) >= 10 }, "the heartbeats arrive")
         #expect(bench.writes.all.isEmpty)
     }
 
@@ -99,6 +99,6 @@ import Testing
         #expect(Set(bench.io.connections.map(\.kind)) == ["exclusive owner", "listen only"])
         scanner.send("close")
         try await line(scanner, "listen closed")
-        #expect(try await bench.eventually { bench.io.count == 0 })
+        #expect(try await eventually { bench.io.count == 0 })
     }
 }

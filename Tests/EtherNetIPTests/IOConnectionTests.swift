@@ -33,16 +33,6 @@ final class IOBench: Sendable {
     }
 
     var io: IOExchange { server.router.io! }
-
-    /// Waits (up to 10 s) for `condition`; false if it never held.
-    func eventually(_ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { return false }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return true
-    }
 }
 
 /// A Class 1 Forward Open as an originator sends it (CIP Vol. 1, 3-5.4.1.2):
@@ -333,22 +323,22 @@ final class RawOriginator: @unchecked Sendable {
         // O→T in Run: the outputs take the data; a stale sequence number changes nothing.
         originator.keepSending(to: bench.io.port, connection: outID, header: 1, data: [0x2A, 0, 7, 0])
         defer { originator.stopSending() }
-        #expect(try await bench.eventually { bench.output.bytes == [0x2A, 0, 7, 0] }, "\(bench.io.connections) \(bench.io.timeouts)")
+        #expect(try await eventually { bench.output.bytes == [0x2A, 0, 7, 0] }, "\(bench.io.connections) \(bench.io.timeouts)")
         originator.send(to: bench.io.port, connection: outID, sequence: 1, count: 9, header: 1, data: [0x99, 0, 0, 0])
         originator.sendFromNow(header: 1, data: [0x2B, 0, 7, 0])
-        #expect(try await bench.eventually { bench.output.bytes == [0x2B, 0, 7, 0] })
+        #expect(try await eventually { bench.output.bytes == [0x2B, 0, 7, 0] })
         #expect(!bench.writes.all.contains([0x99, 0, 0, 0]))
         // Idle: the Idle action; Run again: the data.
         originator.sendFromNow(header: 0, data: [0x2B, 0, 7, 0])
-        #expect(try await bench.eventually { bench.output.bytes == [0x11, 0x11, 0, 0] && bench.io.connections.first?.running == false })
+        #expect(try await eventually { bench.output.bytes == [0x11, 0x11, 0, 0] && bench.io.connections.first?.running == false })
         originator.sendFromNow(header: 1, data: [0x2C, 0, 7, 0])
-        #expect(try await bench.eventually { bench.output.bytes == [0x2C, 0, 7, 0] })
+        #expect(try await eventually { bench.output.bytes == [0x2C, 0, 7, 0] })
         let status = try #require(bench.io.connections.first)
         #expect(status.kind == "exclusive owner" && status.running == true && status.consumed >= 3 && status.dropped >= 1, "\(status)")
         originator.stopSending()
 
         // Silence: after the O→T RPI times 128 the connection closes, the timeout action is taken and T→O stops.
-        #expect(try await bench.eventually { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
+        #expect(try await eventually { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
         #expect(bench.io.timeouts == 1)
         originator.drain()
         #expect(originator.silent(for: .milliseconds(200)))
@@ -366,7 +356,7 @@ final class RawOriginator: @unchecked Sendable {
         originator.keepSending(to: bench.io.port, connection: outID, header: nil)
         defer { originator.stopSending() }
         for _ in 1...30 { #expect(try await offPool { originator.receive()?.data } == [3, 1, 4, 1]) }
-        #expect(try await bench.eventually { bench.io.connections.first?.kind == "input only" && (bench.io.connections.first?.consumed ?? 0) >= 30 })
+        #expect(try await eventually { bench.io.connections.first?.kind == "input only" && (bench.io.connections.first?.consumed ?? 0) >= 30 })
         // Forward Close: the connection ends, T→O stops, and no output was touched.
         let client = try await ENIPClient.connect(host: "127.0.0.1", port: bench.server.port, group: MultiThreadedEventLoopGroup.singleton)
         var close: [UInt8] = [0x0A, 0x0E] + ConnectionManager.Triple(serial: 31, vendor: 342, originator: 0x12345).bytes

@@ -197,6 +197,14 @@ import EtherNetIP
         #expect(error(table(100, "output").replacingOccurrences(of: "line = \"a\"", with: "line = \"b\"")).contains("member[0].line: no [[line]] is named \"b\""))
         #expect(error(table(100, "output") + "safe = 70000\n").contains("member[0].safe: 70000.0 does not fit a INT"))
         #expect(error("\n[enip]\nbind = \"127.0.0.1:0\"\n[enip.io]\nbind = \"nowhere\"\n").contains("enip.io.bind"))
+        // [enip.io]: every key read, each out of range named.
+        let io = "\n[enip]\nbind = \"127.0.0.1:0\"\n[enip.io]\nbind = \"127.0.0.1:0\"\n"
+        let tuned = try Configuration(toml: minimal + io + "destination_port = 2300\nmulticast_ttl = 4\nspin_us = 250\n", file: "a").enip?.io
+        #expect(tuned?.destinationPort == 2300 && tuned?.multicastTTL == 4 && tuned?.spinMicroseconds == 250, "\(String(describing: tuned))")
+        let plain = try Configuration(toml: minimal + io, file: "a").enip?.io
+        #expect(plain?.destinationPort == 2222 && plain?.multicastTTL == 1 && plain?.spinMicroseconds == 0)
+        #expect(error(io + "multicast_ttl = 0\n").contains("enip.io.multicast_ttl"))
+        #expect(error(io + "spin_us = 9000\n").contains("enip.io.spin_us"))
     }
 
     /// [[device]] without [enip] used to open 0.0.0.0:44818 to everyone, read

@@ -133,14 +133,6 @@ import EtherNetIP
         defer { scanner.stop(signal: SIGKILL) }
         func expect(_ prefix: String) async throws { _ = try await offPool { try scanner.waitForLine(startingWith: prefix, timeout: 30) } }
         func register(_ number: Int) -> UInt16? { device.store.value(at: ModbusAddress(number)!) }
-        func eventually(_ condition: () -> Bool) async throws -> Bool {
-            let deadline = ContinuousClock.now + .seconds(15)
-            while !condition() {
-                guard ContinuousClock.now < deadline else { return false }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            return true
-        }
 
         try await expect("open ok")
         try await expect("in 00070000000000")

@@ -164,6 +164,18 @@ public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) asy
     }
 }
 
+/// Looks at `condition` every `interval` until it holds; false if it has not
+/// within `limit` (generous: a loaded machine may hold a peer's thread for long).
+public func eventually(within limit: Duration = .seconds(15), every interval: Duration = .milliseconds(5),
+                       _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try await Task.sleep(for: interval)
+    }
+    return true
+}
+
 /// A lock on UDP port 2222 across test processes: EIPScanner always listens
 /// there, on every address, and of two such processes only the last to bind
 /// gets the packets. Each test that runs it holds this while it does.

@@ -11,7 +11,7 @@ import Testing
     @Test func theAPIServesStatusLinesDevicesEventsAndMetricsAlias() async throws {
         try await WebRig.with(extraSlaves: [9]) { rig in
             // The device's members, with their values and ages, once polled.
-            #expect(try await rig.eventually {
+            #expect(try await eventually(within: .seconds(30), every: .milliseconds(100)) {
                 let device = try await rig.get("/api/devices/Pump").json() as? [String: Any]
                 let members = device?["members"] as? [[String: Any]] ?? []
                 return members.count == 3 && members[0]["value"] as? Double == 7 && members[1]["value"] as? Double == 25
@@ -37,7 +37,7 @@ import Testing
             #expect(try await rig.get("/api/lines/nowhere").status == 404)
             #expect(try await rig.get("/api/devices/nothing").status == 404)
             // Slave 9 is polled and never answers: an offline event and a breaker event, each with its line and slave.
-            #expect(try await rig.eventually(30) {
+            #expect(try await eventually(within: .seconds(30), every: .milliseconds(100)) {
                 let events = try await rig.get("/api/events").json() as? [[String: Any]] ?? []
                 return events.contains { $0["event"] as? String == "breaker-open" && $0["slave"] as? Int == 9 && $0["line"] as? String == "pumps" }
             })
@@ -72,7 +72,7 @@ import Testing
             let rebound = try await rig.get("/api/status", headers: ["Host": "evil.example:8502"])
             #expect(rebound.status == 403, "a loopback server answers to a loopback name only")
             #expect(try rig.store.read(.holdingRegisters, address: 0, count: 1) == [7], "none of them wrote")
-            #expect(try await rig.eventually {
+            #expect(try await eventually(within: .seconds(30), every: .milliseconds(100)) {
                 let device = try await rig.get("/api/devices/Pump").json() as? [String: Any]
                 return ((device?["members"] as? [[String: Any]])?[1]["value"] as? Double).map { abs($0 - 31.7) < 0.001 } ?? false
             }, "the poll reads the new value back")

@@ -128,14 +128,4 @@ final class WebRig: @unchecked Sendable {
         }
         return Reply(status: status, body: Data(output.stdout[split.upperBound...]), headers: fields)
     }
-
-    /// Polls `body` until it is true, for up to `seconds`.
-    func eventually(_ seconds: Double = 30, _ body: () async throws -> Bool) async throws -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if try await body() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
 }
