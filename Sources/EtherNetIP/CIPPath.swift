@@ -27,9 +27,12 @@ public struct CIPPath: Hashable, Sendable {
     /// A path of `segments`.
     public init(_ segments: [Segment]) { self.segments = segments }
 
-    /// A class, instance or attribute number as users write it: decimal or 0x hex.
+    /// A class, instance or attribute number as users write it: decimal,
+    /// or 0x hex, 0o octal, 0b binary (as Python's `int(text, 0)`, which cpppo uses).
     static func number(_ text: Substring) -> UInt32? {
-        text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16) : UInt32(text)
+        let radixes: [Substring: Int] = ["0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2]
+        guard let radix = radixes[text.prefix(2)] else { return UInt32(text) }
+        return UInt32(text.dropFirst(2), radix: radix)
     }
 
     /// `bytes` is exactly the path (its size, in words, read by the caller).

@@ -138,6 +138,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
             let current = Mutex<ModbusTCPServer?>(first)
             let switching = Mutex(false)
             Console.say("modbus-sim: Modbus/TCP on \(host):\(bound)")
+            Console.say(Self.cpppoStarted("Modbus/TCP", address: host.contains(":") ? "[\(host)]:\(bound)" : "\(host):\(bound)"))
             let controls = ModbusSimControls(
                 host: host, port: bound, store: store, faults: faultSwitch ?? FaultSwitch(),
                 clients: { current.withLock { $0?.clients ?? [] } },
@@ -165,7 +166,11 @@ struct ModbusSimCommand: AsyncParsableCommand {
         }
     }
 
-    /// A server started on `host:port`, or the command's failure naming where and why.
+    /// cpppo's modbus_sim line, which scripts written for it wait for.
+    private static func cpppoStarted(_ kind: String, address: String) -> String {
+        "Success; Started \(kind) Simulator; PID = \(getpid()); address = \(address)"
+    }
+
     /// Where a serial slave serves: a device, or TCP connections carrying its bytes.
     private enum Place {
         case device(String)
@@ -198,6 +203,7 @@ struct ModbusSimCommand: AsyncParsableCommand {
                 Self.serveSerially(place, settings: settings, framing: framing, running: { !stopping.load(ordering: .relaxed) }, opened: opened, serve: serve)
             }
             Console.say("modbus-sim: " + (try await opened.wait().get()))
+            if !ascii, case .device(let path) = place { Console.say(Self.cpppoStarted("Modbus/RTU", address: path)) }
             var controls = ModbusSimControls(host: "", port: 0, store: store, faults: faultSwitch, clients: nil, disconnect: nil,
                                              setDisabled: nil, isDisabled: { false }, done: { stop.trigger("server/control/done") })
             controls.evil = !ascii

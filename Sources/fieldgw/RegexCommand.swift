@@ -45,12 +45,14 @@ struct RegexCommand: ParsableCommand {
     }
 
     private func report(dfa: DFA, searcher: Searcher, input: [UInt8], text: String) -> String {
+        let unicode = !bytes
         func span(_ end: Int?) -> String {
-            end.map { "0..\($0) " + InputEscapes.show(input[0..<$0]) } ?? "no match"
+            end.map { "0..\($0) " + InputEscapes.show(input[0..<$0], unicode: unicode) } ?? "no match"
         }
-        let found = searcher.search(input).map { "\($0.lowerBound)..\($0.upperBound) " + InputEscapes.show(input[$0]) } ?? "no match"
+        let found = searcher.search(input).map { "\($0.lowerBound)..\($0.upperBound) " + InputEscapes.show(input[$0], unicode: unicode) }
+            ?? "no match"
         return """
-            input \(InputEscapes.show(input[...]))
+            input \(InputEscapes.show(input[...], unicode: unicode))
               greedy  \(span(dfa.match(input, greedy: true)))
               first   \(span(dfa.match(input, greedy: false)))
               search  \(found)
@@ -87,20 +89,48 @@ enum InputEscapes {
         return result
     }
 
-    /// Bytes as a quoted string: printable ASCII as itself, the rest escaped.
-    static func show(_ bytes: ArraySlice<UInt8>) -> String {
+    /// Bytes as a quoted string: printable ASCII as itself, and with
+    /// `unicode` every character of valid UTF-8 but controls (as cpppo prints
+    /// text); the rest escaped, byte by byte.
+    static func show(_ bytes: ArraySlice<UInt8>, unicode: Bool = false) -> String {
         var text = "'"
-        for byte in bytes {
-            switch byte {
-            case 0x5C: text += "\\\\"
-            case 0x27: text += "\\'"
-            case 0x0A: text += "\\n"
-            case 0x0D: text += "\\r"
-            case 0x09: text += "\\t"
-            case 0x20...0x7E: text.unicodeScalars.append(UnicodeScalar(byte))
-            default: text += "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if unicode, let (scalar, length) = character(at: index, in: bytes) {
+                text.unicodeScalars.append(scalar)
+                index += length
+                continue
             }
+            text += escaped(bytes[index])
+            index += 1
         }
         return text + "'"
+    }
+
+    private static func escaped(_ byte: UInt8) -> String {
+        switch byte {
+        case 0x5C: return "\\\\"
+        case 0x27: return "\\'"
+        case 0x0A: return "\\n"
+        case 0x0D: return "\\r"
+        case 0x09: return "\\t"
+        case 0x20...0x7E: return String(UnicodeScalar(byte))
+        default: return "\\x" + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }
+    }
+
+    /// The non-ASCII, non-control character whose UTF-8 starts at `index`, and its length; nil when there is none whole there.
+    private static func character(at index: Int, in bytes: ArraySlice<UInt8>) -> (UnicodeScalar, Int)? {
+        let length = switch bytes[index] {
+        case 0xC2...0xDF: 2
+        case 0xE0...0xEF: 3
+        case 0xF0...0xF4: 4
+        default: 0
+        }
+        guard length > 0, index + length <= bytes.endIndex,
+              let decoded = String(validating: bytes[index..<index + length], as: UTF8.self),
+              let scalar = decoded.unicodeScalars.first, decoded.unicodeScalars.count == 1,
+              scalar.properties.generalCategory != .control, scalar.properties.generalCategory != .format else { return nil }
+        return (scalar, length)
     }
 }

@@ -56,6 +56,15 @@ import Testing
         #expect(text.contains("search  1..4 '\\x01\\x03\\x80'"))
     }
 
+    /// Text prints as characters (cpppo's README runs its regexes on π and
+    /// friends); controls, and bytes that are not whole UTF-8, stay escaped.
+    @Test func unicodeInputsPrintAsCharacters() throws {
+        let output = try fieldgw(["regex", "π+", "xππ\\t", "\\xcf"])
+        let text = String(decoding: output.stdout, as: UTF8.self)
+        #expect(text.contains("input 'xππ\\t'") && text.contains("search  1..5 'ππ'"), "\(text)")
+        #expect(text.contains("input '\\xcf'"), "half a character is a byte: \(text)")
+    }
+
     @Test func dotOutput() throws {
         let output = try fieldgw(["regex", "--dot", "ab+"])
         #expect(String(decoding: output.stdout, as: UTF8.self).hasPrefix("digraph \"ab+\" {"))

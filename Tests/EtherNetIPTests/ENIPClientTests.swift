@@ -20,12 +20,16 @@ import Testing
         #expect(fromByte.offset == 4 && fromByte.elements == 10 && fromByte.write?.data == [7, 0, 8, 0], "a part of a range, from byte 4")
         let numeric = try TagOperation(parsing: "@0x01/1/7")
         #expect(numeric.numeric && numeric.path.segments == [.classID(1), .instance(1), .attribute(7)])
+        // cpppo reads numbers as Python's int(text, 0) does: its README's @0o1/0o1/0o7 and @0b100110/1/1.
+        #expect(try TagOperation(parsing: "@0o1/0o1/0o7").path.segments == [.classID(1), .instance(1), .attribute(7)])
+        #expect(try TagOperation(parsing: "@0b100110/1/1").path.segments == [.classID(38), .instance(1), .attribute(1)])
+        #expect(try TagOperation(parsing: "@0X93/0B11").path.segments == [.classID(0x93), .instance(3)])
         #expect(try TagOperation(parsing: #"@4/5/{"connection":100}"#).path.bytes == [0x20, 4, 0x24, 5, 0x2C, 100], "cpppo's JSON segments")
         #expect(try TagOperation(parsing: #"@{"class":0x93}/{"instance":300}/10"#).path.segments == [.classID(0x93), .instance(300), .attribute(10)])
         #expect(try TagOperation(parsing: #"@{"symbolic":"SCADA"}/{"element":2}"#).path.segments == [.symbol("SCADA"), .element(2)])
     }
 
-    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag", "SCADA[0-3]+3=(INT)1", "SCADA[0-1]+2=(INT)1,2", "SCADA*0", "SCADA+x", #"@1/{"bogus":1}"#, "@1/1/1/1/1"])
+    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag", "SCADA[0-3]+3=(INT)1", "SCADA[0-1]+2=(INT)1,2", "SCADA*0", "SCADA+x", #"@1/{"bogus":1}"#, "@1/1/1/1/1", "@0o8/1", "@0b2/1", "@0x/1"])
     func mistakesAreNamed(text: String) {
         #expect(throws: TagOperationError.self) { try TagOperation(parsing: text) }
     }

@@ -45,6 +45,8 @@ struct ClassOneOpen {
     var sizeOut = 10
     var sizeIn = 6
     var rpi: UInt32 = 10_000
+    /// The O→T RPI, when not `rpi`: a slower one makes the timeout (it times 4 << multiplier) long.
+    var rpiOut: UInt32?
     var multiplier: UInt8 = 2
     var transport: UInt8 = 0x01
     /// The T→O connection type: 0 null, 1 multicast, 2 point-to-point.
@@ -61,9 +63,9 @@ struct ClassOneOpen {
         data.append32(clientID)
         data += ConnectionManager.Triple(serial: serial, vendor: 342, originator: 0x12345).bytes
         data += [multiplier, 0, 0, 0]
-        for (size, type) in [(sizeOut, 2), (sizeIn, typeIn)] {
+        for (size, type, interval) in [(sizeOut, 2, rpiOut ?? rpi), (sizeIn, typeIn, rpi)] {
             // Fixed size, scheduled priority, the type in bits 14-13 (29-30 in a large word).
-            data.append32(rpi)
+            data.append32(interval)
             if large {
                 data.append32(0x0800_0000 | UInt32(type) << 29 | UInt32(size))
             } else {
@@ -349,7 +351,8 @@ final class RawOriginator: @unchecked Sendable {
         let bench = try await IOBench(destinationPort: originator.port)
         defer { Task { try await bench.server.close() } }
         bench.input.store([3, 1, 4, 1])
-        let request = ClassOneOpen(serial: 31, clientID: 0x7777_0002, points: [151, 198, 100], sizeOut: 2, multiplier: 5)
+        // Heartbeats every 10 ms, a timeout of 512 O→T RPIs of 100 ms: a loaded machine may stall the test for seconds.
+        let request = ClassOneOpen(serial: 31, clientID: 0x7777_0002, points: [151, 198, 100], sizeOut: 2, rpiOut: 100_000, multiplier: 7)
         let reply = try await open(bench, request)
         try #require(reply.status == .success)
         let outID = UInt32(reply.data[0]) | UInt32(reply.data[1]) << 8 | UInt32(reply.data[2]) << 16 | UInt32(reply.data[3]) << 24

@@ -21,6 +21,8 @@ import Testing
         let (sim, port) = try simulator(["-a", "127.0.0.1:0", "--unit", "1,3", "40001-40010=7,0x10", "1-8=1,0"],
                                         announcing: "modbus-sim: Modbus/TCP on 127.0.0.1:")
         defer { sim.stop(signal: SIGKILL) }
+        let started = try sim.waitForLine(startingWith: "Success; Started Modbus/TCP Simulator; PID = ")
+        #expect(started == "\(sim.processIdentifier); address = 127.0.0.1:\(port)", "cpppo's line: \(started)")
         let registers = try mbpoll(["-a", "3", "-r", "1", "-c", "4"], port: port)
         for (reference, value) in [(1, 7), (2, 16), (3, 7), (4, 16)] {
             #expect(registers.text.contains("[\(reference)]: \t\(value)"), "\(registers.text)")
@@ -39,6 +41,9 @@ import Testing
         let (sim, _) = try simulator(["--rtu", bus.paths[1], "--parity", "odd", "--stop-bits", "2", "--unit", "5", "30001-30003=0xBEEF,2"],
                                      announcing: "modbus-sim: Modbus/RTU on ")
         defer { sim.stop(signal: SIGKILL) }
+        // cpppo's line, which scripts written for its modbus_sim wait for.
+        let started = try sim.waitForLine(startingWith: "Success; Started Modbus/RTU Simulator; PID = ")
+        #expect(started == "\(sim.processIdentifier); address = \(bus.paths[1])", "\(started)")
         let master = RTUMaster(port: try SerialPort(path: bus.paths[0], settings: settings), slaveTimeout: .seconds(1))
         #expect(try master.send(.readInputRegisters(address: 0, count: 3), unit: 5) == .registers([0xBEEF, 2, 0xBEEF]))
         #expect(throws: ModbusError.self) { try master.send(.readInputRegisters(address: 0, count: 1), unit: 6) }
