@@ -312,6 +312,9 @@ final class RawOriginator: @unchecked Sendable {
         let port = UInt16(bench.io.port)
         #expect(reply.items == [CommonPacket.Item(type: 0x8000, data: [0, 2, UInt8(port >> 8), UInt8(port & 0xFF)] + [UInt8](repeating: 0, count: 12))])
         let outID = UInt32(reply.data[0]) | UInt32(reply.data[1]) << 8 | UInt32(reply.data[2]) << 16 | UInt32(reply.data[3]) << 24
+        // O→T from now on, from the originator's own thread: the connection lives however long this test's task is held up.
+        originator.keepSending(to: bench.io.port, connection: outID, header: 1, data: [0x2A, 0, 7, 0])
+        defer { originator.stopSending() }
 
         // T→O: produced at once and every RPI, to our connection id, in sequence.
         let first = try #require(try await offPool { originator.receive() })
@@ -323,8 +326,6 @@ final class RawOriginator: @unchecked Sendable {
         #expect(changed.count == first.count &+ 1, "the sequence count moves when the data does")
 
         // O→T in Run: the outputs take the data; a stale sequence number changes nothing.
-        originator.keepSending(to: bench.io.port, connection: outID, header: 1, data: [0x2A, 0, 7, 0])
-        defer { originator.stopSending() }
         #expect(try await eventually { bench.output.bytes == [0x2A, 0, 7, 0] }, "\(bench.io.connections) \(bench.io.timeouts)")
         originator.send(to: bench.io.port, connection: outID, sequence: 1, count: 9, header: 1, data: [0x99, 0, 0, 0])
         originator.sendFromNow(header: 1, data: [0x2B, 0, 7, 0])
