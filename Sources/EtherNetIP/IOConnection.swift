@@ -163,9 +163,8 @@ struct Production {
 
     /// The first point of the RPI grid after `now`.
     private func gridPoint(after now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        let elapsed = now - epoch, period = rpi.components.attoseconds / 1_000_000_000 + rpi.components.seconds * 1_000_000_000
-        let nanoseconds = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        return epoch + .nanoseconds((nanoseconds / period + 1) * period)
+        let period = rpi.timeAmount.nanoseconds
+        return epoch + .nanoseconds(((now - epoch).timeAmount.nanoseconds / period + 1) * period)
     }
 
     /// When it next needs the exchange's thread: its RPI, or a change held back by the inhibit time.

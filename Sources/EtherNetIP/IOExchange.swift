@@ -302,7 +302,7 @@ public final class IOExchange: Sendable {
             let next = nextWake()
             // Sleep until `spin` before the next production or deadline (50 ms at most, so `stop` is heard), then spin.
             let sleep = next.map { $0 - spin - .now } ?? .milliseconds(50)
-            _ = fgw_wait_many(&waits, 2, Self.nanoseconds(min(.milliseconds(50), max(.zero, sleep))))
+            _ = fgw_wait_many(&waits, 2, min(.milliseconds(50), max(.zero, sleep)).timeAmount.nanoseconds)
             if waits[1].revents & Int16(POLLIN) != 0 { notice(waker.drain()) }
             if waits[0].revents & Int16(POLLIN) != 0 { receive(&buffer) }
             // A wake from sleep can come a millisecond late on a virtual machine; a thread that spins is on time.
@@ -318,11 +318,6 @@ public final class IOExchange: Sendable {
             (state.connections.values.map { min($0.production?.wake ?? $0.deadline, $0.deadline) }
                 + state.groups.values.map(\.production.wake)).min()
         }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// The change-of-state streams of the inputs that changed look at them now.
