@@ -5,6 +5,11 @@ public enum DataType: Sendable, Hashable {
     /// A structure laid out by its template.
     case structure(Template)
 
+    /// The atomic type; nil for a structure.
+    public var atomic: CIPType? {
+        if case .atomic(let type) = self { type } else { nil }
+    }
+
     /// Bytes per element.
     public var size: Int {
         switch self {

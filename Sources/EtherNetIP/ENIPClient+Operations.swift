@@ -96,10 +96,10 @@ extension ENIPClient {
     }
 
     /// The first (often only) request of an operation: Get/Set Attribute
-    /// for a numeric address; the Fragmented services when asked to, or
+    /// when it asks for them; the Fragmented services when asked to, or
     /// from a byte offset.
     static func first(_ operation: TagOperation, fragment: Bool) -> CIPRequest {
-        if operation.numeric {
+        if operation.attributeServices {
             if let write = operation.write { return CIPRequest(service: MessageRouter.setAttributeSingle, path: operation.path, data: write.data) }
             let single = operation.path.segments.contains { if case .attribute = $0 { true } else { false } }
             return CIPRequest(service: single ? MessageRouter.getAttributeSingle : MessageRouter.getAttributesAll, path: operation.path)
@@ -154,7 +154,7 @@ extension ENIPClient {
     /// A read answered in part (0x06) goes on with Read Tag Fragmented from
     /// the bytes it has; anything else is the result.
     private func finish(_ operation: TagOperation, first reply: CIPReply) async throws -> TagResult {
-        guard !operation.numeric, operation.write == nil else {
+        guard !operation.attributeServices, operation.write == nil else {
             return TagResult(operation: operation, status: reply.status, type: [], data: reply.data)
         }
         let typeLength = reply.data.first == 0xA0 ? 4 : 2
@@ -176,9 +176,9 @@ extension ENIPClient {
         return TagResult(operation: operation, status: status, type: type, data: data)
     }
 
-    /// A write too big for one request goes in parts (a numeric address's cannot).
+    /// A write too big for one request goes in parts (Set Attribute's cannot).
     private func needsFragments(_ operation: TagOperation, _ write: TagOperation.Write) -> Bool {
-        !operation.numeric && write.data.count + 40 > replyLimit
+        !operation.attributeServices && write.data.count + 40 > replyLimit
     }
 
     /// Bytes of a write that fit one request with room for its path.

@@ -21,16 +21,21 @@ public struct Identity: Sendable {
     public var productName = "1756-L61/B LOGIX5561"
     /// Attribute 8: 3, operational.
     public var state: UInt8 = 3
+    /// Attribute 9, the configuration consistency value: 0.
+    public var configurationConsistency: UInt16 = 0
+    /// Attribute 10, the heartbeat interval in seconds: 0, none.
+    public var heartbeatInterval: UInt8 = 0
     /// The program name class 0x64 reports, which pylogix reads.
     public var programName = "fieldgw"
 
     /// A 1756-L61 ControlLogix at revision 20.11, running.
     public init() {}
 
-    /// Get Attributes All (0x01) on class 1 instance 1: attributes 1 to 8
-    /// (pylogix's GetDeviceProperties reads the state after the name).
+    /// Get Attributes All (0x01) on class 1 instance 1: attributes 1 to 10,
+    /// 39 bytes with this name, as a 1756-L61 answers (and cpppo): pylogix's
+    /// GetDeviceProperties reads the state after the name.
     var attributesAll: [UInt8] {
-        (1...8).flatMap { attribute($0) ?? [] }
+        (1...10).flatMap { attribute($0) ?? [] }
     }
 
     /// Get Attribute Single (0x0E).
@@ -45,6 +50,8 @@ public struct Identity: Sendable {
         case 6: out.append32(serial)
         case 7: out += [UInt8(productName.utf8.count)] + Array(productName.utf8)
         case 8: out.append(state)
+        case 9: out.append16(configurationConsistency)
+        case 10: out.append(heartbeatInterval)
         default: return nil
         }
         return out
@@ -81,6 +88,7 @@ extension Identity: Hashable {
     public static func == (a: Identity, b: Identity) -> Bool {
         a.vendor == b.vendor && a.deviceType == b.deviceType && a.productCode == b.productCode && a.revision == b.revision
             && a.status == b.status && a.serial == b.serial && a.productName == b.productName && a.state == b.state
+            && a.configurationConsistency == b.configurationConsistency && a.heartbeatInterval == b.heartbeatInterval
             && a.programName == b.programName
     }
 

@@ -23,21 +23,47 @@ struct LogixServices {
 
     let tags: TagTable
     var report: (@Sendable (String) -> Void)?
+    /// Whether reads are reported too (cpppo prints them only with -v).
+    var reportReads = false
+    /// Whether a write of a narrower type is converted to the tag's (cpppo's way), not refused.
+    var widen = false
 
-    /// `91 name` with elements and `91 member` segments, or class 0x6B
-    /// instance N first (how pycomm3 addresses tags from revision 21).
+    /// Whether `service` is one of these, which a numeric tag address takes too.
+    static func isTagService(_ service: UInt8) -> Bool {
+        [readTag, writeTag, readModifyWrite, readFragmented, writeFragmented].contains(service)
+    }
+
+    /// `91 name` with elements and `91 member` segments, class 0x6B
+    /// instance N first (how pycomm3 addresses tags from revision 21), or
+    /// the attribute a tag is placed at (`@2/1/N`, as cpppo places them).
     func resolve(_ path: CIPPath) throws(CIPStatus) -> Target {
         var segments = path.segments[...]
         let tag: Tag?
+        if let placed = tags.attributeTag(path) {
+            segments = segments.dropFirst(3)
+            guard segments.allSatisfy({ if case .element = $0 { true } else { false } }) else { throw .pathSegmentError }
+            tag = placed
+        } else {
+            tag = try named(&segments)
+        }
+        guard let tag else { throw .pathDestinationUnknown }
+        return try descend(tag, through: segments)
+    }
+
+    /// The tag named by the first segments, which are taken from `segments`.
+    private func named(_ segments: inout ArraySlice<CIPPath.Segment>) throws(CIPStatus) -> Tag? {
         switch (segments.popFirst(), segments.first) {
         case (.symbol(let program)?, .symbol(let name)?) where program.lowercased().hasPrefix("program:"):
             segments.removeFirst()
-            tag = tags.tag(named: program + "." + name)
-        case (.symbol(let name)?, _): tag = tags.tag(named: name)
-        case (.classID(0x6B)?, .instance(let id)?): segments.removeFirst(); tag = tags.tag(instance: id)
+            return tags.tag(named: program + "." + name)
+        case (.symbol(let name)?, _): return tags.tag(named: name)
+        case (.classID(0x6B)?, .instance(let id)?): segments.removeFirst(); return tags.tag(instance: id)
         default: throw .pathSegmentError
         }
-        guard let tag else { throw .pathDestinationUnknown }
+    }
+
+    /// The target `segments` (elements, members) name within `tag`.
+    private func descend(_ tag: Tag, through segments: ArraySlice<CIPPath.Segment>) throws(CIPStatus) -> Target {
         var target = Target(tag: tag, type: tag.type)
         var dimensions = tag.dimensions
         var indices: [UInt32] = []
@@ -81,27 +107,39 @@ struct LogixServices {
         let forced = target.tag.error
         guard forced == 0 else { throw CIPStatus(forced) }
         var reader = WireReader(request.data)
-        if let report, let line = Self.describe(request) { report(line) }
+        let line = report == nil ? nil : describe(request, target)
         switch request.service {
         case Self.readTag:
+            if let line { report?(line) }
             let count = Int(try reader.u16())
             return .now(try hooked(target, count: count, offset: 0) { () throws(CIPStatus) in
                 try read(target, count: count, offset: 0, service: request.service, limit: limit)
             })
         case Self.readFragmented:
+            if let line { report?(line) }
             let count = Int(try reader.u16())
             let offset = Int(try reader.u32())
             return .now(try hooked(target, count: count, offset: offset) { () throws(CIPStatus) in
                 try read(target, count: count, offset: offset, service: request.service, limit: limit)
             })
         case Self.writeTag, Self.writeFragmented:
-            return try write(target, service: request.service, reader: &reader, on: eventLoop)
+            return reported(try write(target, service: request.service, reader: &reader, on: eventLoop), line)
         case Self.readModifyWrite:
             guard target.tag.source == nil else { throw .serviceNotSupported }
             return .now(try modify(target, reader: &reader))
         default:
             throw .serviceNotSupported
         }
+    }
+
+    /// `answer`, with `line` reported once the write it answers is done, as cpppo prints after storing.
+    private func reported(_ answer: Answer<CIPReply>, _ line: String?) -> Answer<CIPReply> {
+        guard let report, let line else { return answer }
+        switch answer {
+        case .now(let reply): if reply.status == .success { report(line) }
+        case .later(let reply): reply.whenSuccess { if $0.status == .success { report(line) } }
+        }
+        return answer
     }
 
     /// The tag's elements holding `count` elements of the target.
@@ -133,30 +171,55 @@ struct LogixServices {
         }!
     }
 
-    /// A request as `enip-server --print` shows it: `SCADA[3] x10 ==` (read)
-    /// or `SCADA[1] <= [99]` (write, atomic values shown).
-    static func describe(_ request: CIPRequest) -> String? {
-        var path = ""
-        for segment in request.path.segments {
+    /// A request as cpppo's server prints it (`enip-server --print`):
+    /// `               SCADA[    1-2    ] <= [5, 6] ` for a write, and
+    /// `               SCADA[    0-9    ] == [0, 5, …]` for a read when
+    /// reads are reported. A member shows its path: `Pumps[1].Counts[    2-2    ]`.
+    func describe(_ request: CIPRequest, _ target: Target) -> String? {
+        var reader = WireReader(request.data)
+        let write = request.service == Self.writeTag || request.service == Self.writeFragmented
+        guard write || (reportReads && (request.service == Self.readTag || request.service == Self.readFragmented)) else { return nil }
+        let written = write ? (try? reader.u16()).flatMap { CIPType(rawValue: $0) } : nil
+        var count = max(Int((try? reader.u16()) ?? 1), 1)
+        let fragmented = request.service == Self.writeFragmented || request.service == Self.readFragmented
+        let size = max(target.type.size, 1)
+        // A fragment shows the elements it carries, as cpppo's does.
+        let skipped = fragmented ? Int((try? reader.u32()) ?? 0) / size : 0
+        count = max(min(count, target.available) - skipped, 1)
+        let member = target.type != target.tag.type || target.bit != nil
+        let first = (member ? Self.lastIndex(request.path) : target.start / max(target.tag.type.size, 1)) + skipped
+        let name = member ? Self.memberName(request.path) : target.tag.name
+        let values: [String]
+        if write {
+            // The values as sent: of a narrower type when widened.
+            count = max(reader.remaining / (written?.size ?? size), 1)
+            values = written.map { $0.pythonValues(reader.rest) } ?? ["\(reader.remaining) bytes"]
+        } else {
+            let bytes = (try? self.bytes(target, at: target.start + skipped * size, count: count * size)) ?? []
+            values = target.type.atomic.map { $0.pythonValues(bytes[...]) } ?? ["\(bytes.count) bytes"]
+        }
+        let range = "[\(TagResult.right("\(first)", 5))-\(TagResult.left("\(first + count - 1)", 5))]"
+        let shown = "[" + values.joined(separator: ", ") + "]"
+        return TagResult.right(name, 20) + range + (write ? " <= \(shown) " : " == \(shown)")
+    }
+
+    /// The last element index of a path (0 when none).
+    private static func lastIndex(_ path: CIPPath) -> Int {
+        path.segments.reversed().lazy.compactMap { if case .element(let index) = $0 { Int(index) } else { nil } }.first ?? 0
+    }
+
+    /// `Pumps[1].Counts`: a member's path, less its last element.
+    private static func memberName(_ path: CIPPath) -> String {
+        var text = ""
+        let last = path.segments.lastIndex { if case .element = $0 { true } else { false } }
+        for (position, segment) in path.segments.enumerated() {
             switch segment {
-            case .symbol(let name): path += (path.isEmpty ? "" : ".") + name
-            case .element(let index): path += "[\(index)]"
-            case .instance(let id): path += "@\(id)"
+            case .symbol(let name): text += (text.isEmpty ? "" : ".") + name
+            case .element(let index) where position != last: text += "[\(index)]"
             default: break
             }
         }
-        var reader = WireReader(request.data)
-        switch request.service {
-        case readTag, readFragmented:
-            return "\(path) x\((try? reader.u16()) ?? 0) read"
-        case writeTag, writeFragmented:
-            guard let code = try? reader.u16(), let count = try? reader.u16() else { return nil }
-            if request.service == writeFragmented { _ = try? reader.u32() }
-            let values = CIPType(rawValue: code).map { "[" + $0.values(reader.rest).joined(separator: ", ") + "]" } ?? "\(reader.remaining) bytes"
-            return "\(path) x\(count) <= \(values)"
-        default:
-            return nil
-        }
+        return text
     }
 
     /// `count` bytes of the target's tag from `start`: from memory, or from its source's snapshot.
@@ -189,11 +252,17 @@ struct LogixServices {
     private func write(_ target: Target, service: UInt8, reader: inout WireReader, on eventLoop: (any EventLoop)?) throws(CIPStatus) -> Answer<CIPReply> {
         var type = [try reader.u8(), try reader.u8()]
         if type == [0xA0, 0x02] { type += [try reader.u8(), try reader.u8()] }
-        let bool = DataType.atomic(.bool).typeBytes
-        guard type == target.type.typeBytes || (target.bit != nil && type == bool) else { throw .typeMismatch }
         let count = Int(try reader.u16())
-        let offset = service == Self.writeFragmented ? Int(try reader.u32()) : 0
+        var offset = service == Self.writeFragmented ? Int(try reader.u32()) : 0
         var data = reader.rest
+        let bool = DataType.atomic(.bool).typeBytes
+        if type != target.type.typeBytes && !(target.bit != nil && type == bool) {
+            // Only with --widen-writes (cpppo's way): a narrower type's values, converted.
+            guard widen, let from = CIPType(rawValue: UInt16(type[0]) | UInt16(type[1]) << 8), target.bit == nil,
+                  let to = target.type.atomic, let wider = to.widened(data, from: from) else { throw .typeMismatch }
+            offset = offset / from.size * to.size
+            data = wider[...]
+        }
         let total = count * target.type.size
         guard count <= target.available else { throw .elementsPastEnd }
         guard offset <= total else { throw .offsetPastEnd }

@@ -24,15 +24,21 @@ public struct MessageRouter: Sendable {
     /// The most bytes of an unconnected reply, as a Logix controller allows.
     static let unconnectedLimit = 504
 
-    /// Told of every tag read and write served (`enip-server --print`).
+    /// Told of every tag write served, and reads when `reportReads` (`enip-server --print`, `-v`).
     public let report: (@Sendable (String) -> Void)?
+    /// Whether `report` is told of reads too.
+    public let reportReads: Bool
+    /// Whether a tag write of a narrower type is widened to the tag's, as
+    /// cpppo's server does, rather than refused (0xFF, 0x2107) as Logix does.
+    public var widenWrites = false
     /// Requests, errors, sessions and connections, for /metrics.
     public let metrics: ServerMetrics?
 
     /// A router for `tags`; `report` is told of every read and write, and
     /// `metrics` counts requests; `io` serves the assemblies and their I/O connections.
     public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager(),
-                io: IOExchange? = nil, report: (@Sendable (String) -> Void)? = nil, metrics: ServerMetrics? = nil) {
+                io: IOExchange? = nil, report: (@Sendable (String) -> Void)? = nil, reportReads: Bool = false, metrics: ServerMetrics? = nil) {
+        self.reportReads = reportReads
         self.tags = tags
         self.identity = identity
         self.connections = connections
@@ -95,12 +101,17 @@ public struct MessageRouter: Sendable {
             return try multiple(request, limit: limit, session: session, peer: peer, on: eventLoop)
         case .symbol?, .classID(0x6B)?:
             // 0x55 on the Symbol class lists tags; any other service there is a tag's.
-            guard request.service == Self.getInstanceAttributeList else { return try LogixServices(tags: tags, report: report).serve(request, limit: limit, on: eventLoop) }
+            guard request.service == Self.getInstanceAttributeList else { return try logix.serve(request, limit: limit, on: eventLoop) }
             return .now(try local(request, limit: limit, session: session, peer: peer))
+        case .classID? where LogixServices.isTagService(request.service) && tags.attributeTag(request.path) != nil:
+            // cpppo's client reads a tag at its attribute (@2/1/1) with Read Tag.
+            return try logix.serve(request, limit: limit, on: eventLoop)
         default:
             return .now(try local(request, limit: limit, session: session, peer: peer))
         }
     }
+
+    private var logix: LogixServices { LogixServices(tags: tags, report: report, reportReads: reportReads, widen: widenWrites) }
 
     /// Services answered at once by the objects here.
     private func local(_ request: CIPRequest, limit: Int, session: UInt32, peer: SocketAddress?) throws(CIPStatus) -> CIPReply {

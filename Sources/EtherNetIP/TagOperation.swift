@@ -2,8 +2,11 @@
 /// `SCADA[1]=99`, `SCADA[0-2]=(DINT)1,2,3`, `Temp=(REAL)1.5`, `Pump.Speed`,
 /// `Grid[1,2]`, `SCADA*5` (five elements from the first), `SCADA[0-9]+4`
 /// (from byte offset 4, with the Fragmented services), or a numeric address
-/// `@1/1/7` (class/instance/attribute, read with Get Attribute Single; `@1/1`
-/// with Get Attributes All).
+/// `@2/1/1`, `@2/1/1[2]`, `@2/1/1[0-3]` (class/instance/attribute, and
+/// elements: read and written with Read/Write Tag, as cpppo's client does;
+/// or, parsed with `attributeServices`, `@1/1/7` with Get Attribute Single,
+/// `@1/1` with Get Attributes All and `@1/1/7=…` with Set Attribute Single,
+/// as cpppo's get_attribute does).
 public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
     /// Where the operation goes: the tag's symbols and element indices, or the
     /// class, instance and attribute of a numeric address.
@@ -12,8 +15,10 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
     public var elements: Int
     /// For a write: the type and every element's bytes.
     public var write: Write?
-    /// A numeric (`@…`) address: a Get Attribute service, not a tag service.
+    /// A numeric (`@…`) address.
     public var numeric: Bool
+    /// Carried out with Get/Set Attribute services rather than Read/Write Tag.
+    public var attributeServices: Bool
     /// `+N`: the byte offset a Fragmented read or write starts at.
     public var offset: Int?
     /// The operation as written.
@@ -26,13 +31,26 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         public var type: CIPType
         /// Every element's bytes, little-endian, one after another.
         public var data: [UInt8]
+        /// The values as Python prints what cpppo parsed: `9.9`, `10.0`, `88`.
+        public var shown: [String] = []
+
+        /// Writes are the same when their type and bytes are.
+        public static func == (a: Write, b: Write) -> Bool { a.type == b.type && a.data == b.data }
+
+        /// Hashes the type and the bytes.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(type)
+            hasher.combine(data)
+        }
     }
 
-    /// Reads an operation in cpppo's syntax (see ``TagOperation``).
-    public init(parsing text: String) throws(TagOperationError) {
+    /// Reads an operation in cpppo's syntax (see ``TagOperation``); a
+    /// numeric address goes by Get/Set Attribute with `attributeServices`.
+    public init(parsing text: String, attributeServices: Bool = false) throws(TagOperationError) {
         description = text
         let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         numeric = text.hasPrefix("@")
+        self.attributeServices = attributeServices && numeric
         elements = 1
         var address = parts[0]
         if let plus = address.firstIndex(of: "+") {
@@ -51,7 +69,7 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
             address = address[..<star]
         }
         if numeric {
-            path = try Self.numericPath(address.dropFirst(), in: text)
+            (path, elements) = try Self.numericPath(address.dropFirst(), in: text)
         } else {
             (path, elements) = try Self.symbolicPath(address, in: text)
         }
@@ -59,23 +77,26 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         if elements == 1, let count { elements = count }
         if parts.count == 2 {
             let attribute = path.segments.contains { if case .attribute = $0 { true } else { false } }
-            guard !numeric || attribute else { throw TagOperationError(operation: text, reason: "only an attribute (@CLASS/INSTANCE/ATTRIBUTE) is written") }
-            write = try Self.write(parts[1], elements: numeric ? count ?? 1 : elements, offset: offset, in: text)
+            guard !self.attributeServices || attribute else {
+                throw TagOperationError(operation: text, reason: "only an attribute (@CLASS/INSTANCE/ATTRIBUTE) is written")
+            }
+            write = try Self.write(parts[1], elements: self.attributeServices ? count ?? 1 : elements, offset: offset, in: text)
         }
     }
 
     /// The values of a write: as many as the elements, or (from a byte
     /// offset) a part of them that fits.
     private static func write(_ text: Substring, elements: Int, offset: Int?, in operation: String) throws(TagOperationError) -> Write {
-        let (type, data, count) = try values(text, in: operation)
+        let (type, data, shown) = try values(text, in: operation)
+        let count = shown.count
         guard let offset else {
             guard count == elements else { throw TagOperationError(operation: operation, reason: "\(count) values for \(elements) elements") }
-            return Write(type: type, data: data)
+            return Write(type: type, data: data, shown: shown)
         }
         guard offset % type.size == 0, offset + data.count <= elements * type.size else {
             throw TagOperationError(operation: operation, reason: "\(count) values from byte \(offset) do not fit \(elements) \(type.name) elements")
         }
-        return Write(type: type, data: data)
+        return Write(type: type, data: data, shown: shown)
     }
 
     /// `Name[a-b].Member[i,j]…`: symbols and elements; a range sets the count.
@@ -90,27 +111,39 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
             }
             segments.append(.symbol(String(name)))
             guard part.count > name.count else { continue }
-            guard part.hasSuffix("]") else { throw TagOperationError(operation: operation, reason: "\"\(part)\" lacks its ]") }
-            for index in part.dropFirst(name.count + 1).dropLast().split(separator: ",") {
-                let bounds = index.split(separator: "-").map { UInt32($0) }
-                guard let low = bounds.first ?? nil, bounds.count <= 2, let high = bounds.last ?? nil, high >= low else {
-                    throw TagOperationError(operation: operation, reason: "\"\(index)\" is not an element or a range LOW-HIGH")
-                }
-                segments.append(.element(low))
-                elements = Int(high - low) + 1
-            }
+            try indices(part.dropFirst(name.count), into: &segments, elements: &elements, in: operation)
         }
         return (CIPPath(segments), elements)
     }
 
-    /// `@class/instance[/attribute[/element]]`, each decimal or 0x hex, or
-    /// a JSON segment naming its kind, as cpppo takes: `@4/5/{"connection":100}`,
-    /// `@{"class":4}/5`, `{"symbolic":"Tag"}`, `{"element":3}`.
-    private static func numericPath(_ text: Substring, in operation: String) throws(TagOperationError) -> CIPPath {
+    /// `[i]`, `[a-b]` or `[i,j]`: element segments; a range sets the count.
+    private static func indices(_ text: Substring, into segments: inout [CIPPath.Segment], elements: inout Int,
+                                in operation: String) throws(TagOperationError) {
+        guard text.hasPrefix("["), text.hasSuffix("]") else { throw TagOperationError(operation: operation, reason: "\"\(text)\" lacks its ]") }
+        for index in text.dropFirst().dropLast().split(separator: ",") {
+            let bounds = index.split(separator: "-").map { UInt32($0) }
+            guard let low = bounds.first ?? nil, bounds.count <= 2, let high = bounds.last ?? nil, high >= low else {
+                throw TagOperationError(operation: operation, reason: "\"\(index)\" is not an element or a range LOW-HIGH")
+            }
+            segments.append(.element(low))
+            elements = Int(high - low) + 1
+        }
+    }
+
+    /// `@class/instance[/attribute[/element]]`, each a number as Python's
+    /// `int(x, 0)` reads it, or a JSON segment naming its kind, as cpppo
+    /// takes: `@4/5/{"connection":100}`, `@{"class":4}/5`, `{"symbolic":"Tag"}`,
+    /// `{"element":3}`, `{"port":1,"link":0}`; then `[i]` or `[a-b]`, elements.
+    private static func numericPath(_ text: Substring, in operation: String) throws(TagOperationError) -> (CIPPath, Int) {
         let kinds: [(UInt32) -> CIPPath.Segment] = [CIPPath.Segment.classID, CIPPath.Segment.instance, CIPPath.Segment.attribute,
                                                     CIPPath.Segment.element]
         var segments: [CIPPath.Segment] = []
-        for (position, part) in text.split(separator: "/").enumerated() {
+        var elements = 1
+        var address = text
+        if address.hasSuffix("]"), let open = address.lastIndex(of: "["), !address[open...].contains("/") {
+            address = text[..<open]
+        }
+        for (position, part) in address.split(separator: "/").enumerated() {
             if part.hasPrefix("{") {
                 segments.append(try jsonSegment(part, in: operation))
             } else if let value = CIPPath.number(part), position < kinds.count {
@@ -119,32 +152,56 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
                 throw TagOperationError(operation: operation, reason: "\"\(part)\" is not a number or a {\"kind\":value} segment")
             }
         }
-        guard segments.count >= 2 else { throw TagOperationError(operation: operation, reason: "a numeric address is @CLASS/INSTANCE[/ATTRIBUTE]") }
-        return CIPPath(segments)
+        let symbolic = segments.first.map { if case .symbol = $0 { true } else { false } } ?? false
+        guard segments.count >= 2 || symbolic else {
+            throw TagOperationError(operation: operation, reason: "a numeric address is @CLASS/INSTANCE[/ATTRIBUTE]")
+        }
+        if address.endIndex < text.endIndex {
+            try indices(text[address.endIndex...], into: &segments, elements: &elements, in: operation)
+        }
+        return (CIPPath(segments), elements)
     }
 
-    /// `{"class":4}`: one key, a number (or, for "symbolic", a string).
+    /// `{"class":4}`: one key, a number (or, for "symbolic", a string);
+    /// `{"port":1,"link":0}`: a port segment, the link a number or an address.
     private static func jsonSegment(_ text: Substring, in operation: String) throws(TagOperationError) -> CIPPath.Segment {
-        let inner = text.dropFirst().dropLast(text.hasSuffix("}") ? 1 : 0)
-        let parts = inner.split(separator: ":", maxSplits: 1).map { $0.filter { $0 != " " } }
-        guard text.hasSuffix("}"), parts.count == 2, parts[0].hasPrefix("\""), parts[0].hasSuffix("\""), parts[0].count >= 2 else {
-            throw TagOperationError(operation: operation, reason: "\"\(text)\" is not a {\"kind\":value} segment")
+        let fields = text.hasSuffix("}") ? jsonFields(text.dropFirst().dropLast()) : nil
+        guard let fields, !fields.isEmpty else { throw TagOperationError(operation: operation, reason: "\"\(text)\" is not a {\"kind\":value} segment") }
+        if fields.count == 2, let port = fields["port"].flatMap({ CIPPath.number($0[...]) }), let port = UInt16(exactly: port), let link = fields["link"] {
+            if let number = CIPPath.number(link[...]), number <= 0xFF { return .port(port, link: [UInt8(number)]) }
+            guard link.hasPrefix("\""), link.hasSuffix("\""), link.count > 2 else {
+                throw TagOperationError(operation: operation, reason: "\"\(text)\": the link is a number or a quoted address")
+            }
+            return .port(port, link: Array(link.dropFirst().dropLast().utf8))
         }
-        let key = parts[0].dropFirst().dropLast()
-        if key == "symbolic", parts[1].hasPrefix("\""), parts[1].hasSuffix("\""), parts[1].count > 2 {
-            return .symbol(String(parts[1].dropFirst().dropLast()))
+        guard fields.count == 1, let (key, value) = fields.first else {
+            throw TagOperationError(operation: operation, reason: "\"\(text)\": one kind in a segment, or port and link")
         }
-        let make: [Substring: (UInt32) -> CIPPath.Segment] = ["class": CIPPath.Segment.classID, "instance": CIPPath.Segment.instance,
-                                                               "attribute": CIPPath.Segment.attribute, "element": CIPPath.Segment.element,
-                                                               "connection": CIPPath.Segment.connection]
-        guard let kind = make[key], let value = CIPPath.number(parts[1][...]) else {
-            throw TagOperationError(operation: operation, reason: "\"\(text)\": kinds are class, instance, attribute, element, connection, symbolic")
+        if key == "symbolic", value.hasPrefix("\""), value.hasSuffix("\""), value.count > 2 {
+            return .symbol(String(value.dropFirst().dropLast()))
         }
-        return kind(value)
+        let make: [String: (UInt32) -> CIPPath.Segment] = ["class": CIPPath.Segment.classID, "instance": CIPPath.Segment.instance,
+                                                            "attribute": CIPPath.Segment.attribute, "element": CIPPath.Segment.element,
+                                                            "connection": CIPPath.Segment.connection]
+        guard let kind = make[key], let number = CIPPath.number(value[...]) else {
+            throw TagOperationError(operation: operation, reason: "\"\(text)\": kinds are class, instance, attribute, element, connection, symbolic, port")
+        }
+        return kind(number)
+    }
+
+    /// `"key":value,"key":value` with quoted keys; nil when it is not that.
+    private static func jsonFields(_ inner: Substring) -> [String: String]? {
+        var fields: [String: String] = [:]
+        for pair in inner.split(separator: ",") {
+            let parts = pair.split(separator: ":", maxSplits: 1).map { $0.filter { $0 != " " } }
+            guard parts.count == 2, parts[0].count > 2, parts[0].hasPrefix("\""), parts[0].hasSuffix("\"") else { return nil }
+            fields[String(parts[0].dropFirst().dropLast())] = parts[1]
+        }
+        return fields
     }
 
     /// `(TYPE)v,v,…` or `v,v,…` (REAL when any has a '.', else INT, as cpppo does).
-    private static func values(_ text: Substring, in operation: String) throws(TagOperationError) -> (CIPType, [UInt8], Int) {
+    private static func values(_ text: Substring, in operation: String) throws(TagOperationError) -> (CIPType, [UInt8], [String]) {
         var rest = text
         var type: CIPType = text.contains(".") ? .real : .int
         if rest.hasPrefix("(") {
@@ -164,7 +221,7 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
             }
             data += bytes
         }
-        return (type, data, items.count)
+        return (type, data, items.map { type.isInteger ? Int64($0).map { "\($0)" } ?? $0 : Double($0).map { "\($0)" } ?? $0 })
     }
 
 }
@@ -177,6 +234,12 @@ public struct TagOperationError: Error, CustomStringConvertible {
     public let reason: String
     /// The operation, quoted, and the reason.
     public var description: String { "\"\(operation)\": \(reason)" }
+
+    /// `operation` refused for `reason`.
+    public init(operation: String, reason: String) {
+        self.operation = operation
+        self.reason = reason
+    }
 }
 
 extension CIPType {

@@ -8,8 +8,11 @@ public struct TagTable: Sendable {
     /// Programs (`Program:Main`) that hold program-scope tags, with the
     /// Symbol instance that lists each in the controller's tag list.
     public private(set) var programs: [String: UInt32] = [:]
-    /// Tags also reachable as an attribute (cpppo's `NAME@CLASS/INSTANCE/ATTRIBUTE`).
+    /// Tags also reachable as an attribute: where cpppo's `NAME@CLASS/INSTANCE/ATTRIBUTE`
+    /// places them, else, as cpppo does, attribute N of class 2 instance 1
+    /// (`@2/1/1` the first such tag, `@2/1/2` the next).
     public private(set) var attributes: [CIPPath: Tag] = [:]
+    private var nextPlace: UInt32 = 1
     private var byName: [String: Tag] = [:]
     private var byInstance: [UInt32: Tag] = [:]
     private var structures: [String: Template] = ["string": .string]
@@ -21,11 +24,12 @@ public struct TagTable: Sendable {
     /// A tag from cpppo's `NAME=TYPE[DIMS]` (`SCADA=INT[1000]`, `Temp=REAL`,
     /// `Grid=DINT[4,8]`, `Label=STRING`, or a structure defined before);
     /// `BOOL[n]` is held as DWORD[(n+31)/32].
-    /// `Program:Main.Count=DINT` is a program-scope tag; `Speed@0x93/3/10=REAL`
+    /// `Count` alone is one INT (as cpppo has it). `Program:Main.Count=DINT` is a program-scope tag; `Speed@0x93/3/10=REAL`
     /// is also Get/Set Attribute Single's attribute 10 of class 0x93, instance 3.
     @discardableResult
     public mutating func add(definition: String, readOnly: Bool = false, hook: (any TagHook)? = nil) throws(TagDefinitionError) -> Tag {
-        let (written, spec) = try Self.split(definition, program: true)
+        // A bare NAME is one INT, as cpppo takes it.
+        let (written, spec) = try Self.split(definition.contains("=") ? definition : definition + "=INT", program: true)
         let (name, attribute) = try Self.attribute(written, in: definition)
         var (type, dimensions) = try parse(spec, in: definition)
         guard dimensions.count <= 3 else { throw TagDefinitionError(definition: definition, reason: "at most three dimensions") }
@@ -34,12 +38,25 @@ public struct TagTable: Sendable {
             type = .atomic(.dword)
             dimensions = [(dimensions[0] + 31) / 32]
         }
+        if let attribute, attributes[attribute] != nil { throw TagDefinitionError(definition: definition, reason: "that attribute is another tag's") }
         let tag = try insert(name, type: type, dimensions: dimensions, readOnly: readOnly, source: nil, hook: hook, definition: definition)
-        if let attribute {
-            guard attributes[attribute] == nil else { throw TagDefinitionError(definition: definition, reason: "that attribute is another tag's") }
-            attributes[attribute] = tag
-        }
+        if let attribute { attributes[attribute] = tag } else { place(tag) }
         return tag
+    }
+
+    /// Puts `tag` at the next attribute of class 2 instance 1 no tag has.
+    private mutating func place(_ tag: Tag) {
+        while attributes[Self.logixAttribute(nextPlace)] != nil { nextPlace += 1 }
+        attributes[Self.logixAttribute(nextPlace)] = tag
+        nextPlace += 1
+    }
+
+    private static func logixAttribute(_ id: UInt32) -> CIPPath { CIPPath([.classID(2), .instance(1), .attribute(id)]) }
+
+    /// The tag placed at the attribute `path` starts with (its first three segments).
+    public func attributeTag(_ path: CIPPath) -> Tag? {
+        guard path.segments.count >= 3, case .classID = path.segments[0] else { return nil }
+        return attributes[CIPPath(Array(path.segments.prefix(3)))]
     }
 
     private mutating func insert(_ name: String, type: DataType, dimensions: [Int], readOnly: Bool, source: (any TagSource)?,

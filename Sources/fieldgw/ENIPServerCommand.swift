@@ -33,8 +33,17 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("struct"), help: ArgumentHelp("A structure type: NAME=MEMBER:TYPE,MEMBER:TYPE[N],... May be repeated.", valueName: "DEFINITION"))
     var structures: [String] = []
 
-    @Flag(name: [.short, .long], help: "Print each tag read and write.")
+    @Flag(name: [.short, .long], help: "Print each tag write as cpppo does (SCADA[    1-1    ] <= [99] ), and reads too with -v.")
     var print = false
+
+    @Flag(name: .customLong("no-print"), help: "Print no tag writes (the default).")
+    var noPrint = false
+
+    @Flag(name: [.short, .long], help: "Log more (cpppo's log lines on stderr): the tags and the address with one; with --print, reads too.")
+    var verbose: Int
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Write the log lines to FILE instead of stderr.", valueName: "FILE"))
+    var log: String?
 
     @Option(name: [.short, .long], help: ArgumentHelp("Delay every reply by SECONDS, or by a time drawn from LOW-HIGH.", valueName: "SECONDS"))
     var delay: String?
@@ -48,7 +57,10 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(help: "The pace of --playback: 1 as recorded, 10 ten times faster, 0 as fast as possible.")
     var playbackSpeed = 1.0
 
-    @Argument(help: "Tags: NAME=TYPE[DIMENSIONS].")
+    @Flag(help: "Take a write of a narrower type (INT values into a DINT tag, SINT into INT, integers into REAL) as cpppo's server does; a Logix controller refuses it (0xFF, 0x2107), and so does fieldgw without this.")
+    var widenWrites = false
+
+    @Argument(help: "Tags: NAME=TYPE[DIMENSIONS] (NAME alone: one INT), placed at @2/1/1, @2/1/2, ... unless NAME@CLASS/INSTANCE/ATTRIBUTE.")
     var tags: [String] = []
 
     @Option(name: .customLong("assembly"), help: ArgumentHelp("An assembly (class 4) Class 1 connections exchange: INSTANCE=ROLE:SIZE, ROLE input, output or configuration, SIZE in bytes. May be repeated.", valueName: "SPEC"))
@@ -93,9 +105,18 @@ struct ENIPServerCommand: AsyncParsableCommand {
             do { try table.add(definition: definition, hook: historian) } catch { throw ValidationError(error.description) }
         }
         historian?.started(table.tags)
+        let logger = try CpppoLog(verbose: verbose, path: log, logger: "enip.srv")
+        for tag in table.tags {
+            logger.write(.normal, "main", "New Tag: \(TagResult.left(tag.name, 24)) \(TagResult.right(tag.type.name, 10))[\(TagResult.right("\(tag.count)", 4))]")
+        }
         let (host, port) = try Console.endpoint(address, defaultPort: 44818)
+        let printing = print && !noPrint
         var report: (@Sendable (String) -> Void)?
-        if print { report = { (line: String) in Console.say("enip-server: " + line) } }
+        var tagReport: (@Sendable (String) -> Void)?
+        if printing {
+            report = { (line: String) in Console.say("enip-server: " + line) }
+            tagReport = { (line: String) in Console.say(line) }
+        }
         let delay = try delayRange()
         try Console.checkThreads(threads)
         let limits = ENIPServer.Limits(threads: threads)
@@ -104,12 +125,15 @@ struct ENIPServerCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry.bootstrapped()
         let io = try exchange(host: host, report: report)
         try await CommandFailure.reporting("enip-server") {
-            let router = MessageRouter(tags: table, io: io, report: report, metrics: ServerMetrics(server: "\(host):\(port)"))
+            var router = MessageRouter(tags: table, io: io, report: tagReport, reportReads: verbose > 0,
+                                       metrics: ServerMetrics(server: "\(host):\(port)"))
+            router.widenWrites = widenWrites
             let server = try await Console.listening("EtherNet/IP", host, port) {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay,
                                            limits: limits)
             }
             Console.say("enip-server: EtherNet/IP on \(host):\(server.port)")
+            logger.write(.normal, "main", "EtherNet/IP Simulator: ('\(host)', \(server.port))")
             if let io { Console.say("enip-server: Class 1 I/O on \(host):\(io.port) (UDP), inputs to port \(io.destinationPort)") }
             let replay = try playback.map { path in
                 do { return try startPlayback(path, into: table) } catch { throw CommandFailure("--playback: \(error)") }
