@@ -15,18 +15,22 @@ PYTHON := $(abspath $(VENV))/bin/python
 # lintian, man-db, systemd and adduser build, check and install the Debian
 # package; iproute2 and util-linux give each docs example a network of its own;
 # cmake and g++ build EIPScanner, the I/O tests' originator.
-APT_PACKAGES := dpkg-dev binutils lintian man-db systemd adduser iproute2 util-linux cmake g++ python3 tzdata zlib1g-dev libbz2-dev liblzma-dev xz-utils bzip2 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev prometheus chromium chromium-driver curl ser2net mosquitto mosquitto-clients
+APT_PACKAGES := dpkg-dev binutils lintian man-db systemd adduser iproute2 util-linux cmake g++ python3 tzdata zlib1g-dev libbz2-dev liblzma-dev xz-utils bzip2 python3-venv graphviz libudev-dev pkg-config umockdev python3-gi gir1.2-umockdev-1.0 udev socat mbpoll tshark libmodbus-dev prometheus chromium chromium-driver curl wget ser2net mosquitto mosquitto-clients
 PY_PACKAGES := greenery==4.2.3 eds-pie==1.2.0 pymodbus==3.16.1 pyserial==3.5 minimalmodbus==2.1.1 paho-mqtt==2.1.0 pycomm3==1.2.16 pylogix==1.1.6 prometheus-client==0.21.1 selenium==4.27.1
 # cpppo pins greenery 2.x, which our regex tests cannot share: a venv of its own
 # (web.py: the framework of cpppo's --web, which the web API tests compare with).
 CPPPO_VENV := .build/venv-cpppo
 CPPPO_PACKAGES := cpppo==5.2.5 web.py==0.76
+# cpppo's modbus_sim and its plc_modbus poller need pymodbus 3.8 (which our
+# Modbus tests' pymodbus cannot share): cpppo again, in a venv of its own.
+CPPPO_MODBUS_VENV := .build/venv-cpppo-modbus
+CPPPO_MODBUS_PACKAGES := cpppo==5.2.5 pymodbus==3.8.1 pyserial==3.5
 # pysparkplug (the Sparkplug host of the tests) pins paho-mqtt 1.x: a venv of its own.
 SPARKPLUG_VENV := .build/venv-sparkplug
 SPARKPLUG_PACKAGES := pysparkplug==0.6.1
 DEMO_DIR := .build/demo
 
-.PHONY: demo test deb deb-test doc-examples docs bench bench-memory soak fuzz fuzz-build apt-deps py-deps sparkplug-proto
+.PHONY: demo test cpppo-readme deb deb-test doc-examples docs bench bench-memory soak fuzz fuzz-build apt-deps py-deps sparkplug-proto
 
 apt-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -43,6 +47,8 @@ $(VENV)/.installed: Makefile
 	$(VENV)/bin/python -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
 	python3 -m venv $(CPPPO_VENV)
 	$(CPPPO_VENV)/bin/python -m pip install -q --disable-pip-version-check $(CPPPO_PACKAGES)
+	python3 -m venv $(CPPPO_MODBUS_VENV)
+	$(CPPPO_MODBUS_VENV)/bin/python -m pip install -q --disable-pip-version-check $(CPPPO_MODBUS_PACKAGES)
 	python3 -m venv $(SPARKPLUG_VENV)
 	$(SPARKPLUG_VENV)/bin/python -m pip install -q --disable-pip-version-check $(SPARKPLUG_PACKAGES)
 	touch $@
@@ -58,6 +64,7 @@ test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server $(PEER_DIR)/eip
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --filter '^(GatewayTests|WebTests)\.'
 	FIELDGW_PYTHON=$(PYTHON) $(SWIFT) test --disable-xctest --filter '^SparkplugTests\.'
 	$(PYTHON) Tests/DocExamples/run_examples.py
+	$(PYTHON) Tests/Cpppo/readme_examples.py
 	$(MAKE) fuzz-build
 	Fuzz/run $(FUZZ_TEST_SECONDS)
 	$(MAKE) docs
@@ -67,6 +74,12 @@ test: py-deps $(PEER_DIR)/libmodbus_server $(PEER_DIR)/ab_server $(PEER_DIR)/eip
 doc-examples: py-deps
 	$(SWIFT) build
 	$(PYTHON) Tests/DocExamples/run_examples.py
+
+# Every command line of cpppo's README, run against cpppo 5.2.5 and fieldgw in
+# every pairing (Tests/Cpppo/readme_examples.py says how they are compared).
+cpppo-readme: py-deps
+	$(SWIFT) build
+	$(PYTHON) Tests/Cpppo/readme_examples.py
 
 # The Debian package, .build/deb/fieldgw_VERSION_ARCH.deb: the release binary
 # with the Swift runtime linked in, unit, udev rules, conffile, man page and

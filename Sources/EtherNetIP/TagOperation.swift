@@ -143,7 +143,9 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         if address.hasSuffix("]"), let open = address.lastIndex(of: "["), !address[open...].contains("/") {
             address = text[..<open]
         }
-        for (position, part) in address.split(separator: "/").enumerated() {
+        for part in address.split(separator: "/") {
+            // A bare number is the next of class, instance, attribute, element: a port segment before them is not one.
+            let position = segments.count { if case .port = $0 { false } else { true } }
             if part.hasPrefix("{") {
                 segments.append(try jsonSegment(part, in: operation))
             } else if let value = CIPPath.number(part), position < kinds.count {

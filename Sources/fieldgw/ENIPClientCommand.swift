@@ -145,7 +145,10 @@ struct ENIPClientCommand: AsyncParsableCommand {
             if result.status != .success {
                 failed += 1
                 if result.operation.write == nil { failedReads += 1 }
-                log.write(.warning, "validate", "Client \(result.cpppoRequest(multiple: packetBytes > 0, fragment: fragment)) returned non-zero status: \(result.cpppoStatusText)")
+                if print {
+                    let request = result.cpppoRequest(multiple: packetBytes > 0, fragment: fragment)
+                    log.write(.warning, "validate", "Client \(request) returned non-zero status: \(result.cpppoStatusText)")
+                }
             }
             if print { Swift.print(result.cpppoLine) } else if !quiet && !noPrint { Swift.print(Self.explained(result)) }
         }

@@ -57,6 +57,9 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(help: "The pace of --playback: 1 as recorded, 10 ten times faster, 0 as fast as possible.")
     var playbackSpeed = 1.0
 
+    @Flag(name: [.customShort("A"), .long], help: "Print the addresses served as cpppo does: Network TCP Server address = ('HOST', PORT), and UDP.")
+    var addressOutput = false
+
     @Flag(help: "Take a write of a narrower type (INT values into a DINT tag, SINT into INT, integers into REAL) as cpppo's server does; a Logix controller refuses it (0xFF, 0x2107), and so does fieldgw without this.")
     var widenWrites = false
 
@@ -134,6 +137,10 @@ struct ENIPServerCommand: AsyncParsableCommand {
             }
             Console.say("enip-server: EtherNet/IP on \(host):\(server.port)")
             logger.write(.normal, "main", "EtherNet/IP Simulator: ('\(host)', \(server.port))")
+            if addressOutput {
+                Console.say("Network TCP Server address = ('\(host)', \(server.port))")
+                Console.say("Network UDP Server address = ('\(host)', \(server.port))")
+            }
             if let io { Console.say("enip-server: Class 1 I/O on \(host):\(io.port) (UDP), inputs to port \(io.destinationPort)") }
             let replay = try playback.map { path in
                 do { return try startPlayback(path, into: table) } catch { throw CommandFailure("--playback: \(error)") }

@@ -29,10 +29,62 @@ import Testing
         #expect(try TagOperation(parsing: #"@{"symbolic":"SCADA"}/{"element":2}"#).path.segments == [.symbol("SCADA"), .element(2)])
     }
 
-    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "@1/1=4", "A[1", "9Tag", "SCADA[0-3]+3=(INT)1", "SCADA[0-1]+2=(INT)1,2", "SCADA*0", "SCADA+x", #"@1/{"bogus":1}"#, "@1/1/1/1/1", "@0o8/1", "@0b2/1", "@0x/1"])
+    @Test(arguments: ["SCADA[1-3]=1,2", "SCADA[3-1]", "Temp=(REAL)x", "Count=(SINT)300", "=5", "@1", "A[1", "9Tag", "SCADA[0-3]+3=(INT)1", "SCADA[0-1]+2=(INT)1,2", "SCADA*0", "SCADA+x", #"@1/{"bogus":1}"#, "@1/1/1/1/1", "@0o8/1", "@0b2/1", "@0x/1"])
     func mistakesAreNamed(text: String) {
         #expect(throws: TagOperationError.self) { try TagOperation(parsing: text) }
     }
+
+    /// cpppo's client reads and writes a numeric address with Read/Write Tag;
+    /// its get_attribute (ours: attributeServices) with Get/Set Attribute.
+    @Test func numericAddressesTakeElementsAndPorts() throws {
+        let element = try TagOperation(parsing: "@2/1/1[2]=(DINT)5")
+        #expect(element.path.segments == [.classID(2), .instance(1), .attribute(1), .element(2)] && !element.attributeServices)
+        #expect(element.elements == 1 && element.write?.data == [5, 0, 0, 0])
+        let range = try TagOperation(parsing: "@0x2/0o1/0b1[0-3]")
+        #expect(range.path.segments == [.classID(2), .instance(1), .attribute(1), .element(0)] && range.elements == 4)
+        let port = try TagOperation(parsing: #"@{"port":1,"link":0}/2/1/1"#)
+        #expect(port.path.bytes == [0x01, 0x00, 0x20, 2, 0x24, 1, 0x30, 1], "port 1, link 0 (backplane, slot 0), then the address")
+        let address = try TagOperation(parsing: #"@{"port":2,"link":"10.0.0.1"}/1/1"#)
+        #expect(address.path.segments.first == .port(2, link: Array("10.0.0.1".utf8)))
+        #expect(try TagOperation(parsing: #"@{"symbolic":"SCADA"}/{"element":1}"#).path.segments == [.symbol("SCADA"), .element(1)])
+        #expect(try TagOperation(parsing: "Real[0-1]=9.9,10").write?.shown == ["9.9", "10.0"], "as Python prints what cpppo parsed")
+        #expect(try TagOperation(parsing: "SCADA[0-1]=(INT)+5,007").write?.shown == ["5", "7"])
+        #expect(try TagOperation(parsing: "@1/1", attributeServices: true).attributeServices)
+        #expect(throws: TagOperationError.self, "Set Attribute needs an attribute") { try TagOperation(parsing: "@1/1=4", attributeServices: true) }
+        #expect(throws: TagOperationError.self) { try TagOperation(parsing: #"@{"port":1}/1/1"#) }
+        #expect(throws: TagOperationError.self) { try TagOperation(parsing: "@2/1/1[x]") }
+    }
+
+    /// The lines cpppo 5.2.5's client prints with -p, copied from it.
+    @Test func resultsPrintAsCpppoPrintsThem() throws {
+        func result(_ text: String, _ status: CIPStatus = .success, type: [UInt8] = [], data: [UInt8] = []) throws -> TagResult {
+            TagResult(operation: try TagOperation(parsing: text), status: status, type: type, data: data)
+        }
+        #expect(try result("SCADA[1]=99").cpppoLine == "            SCADA[1][  1-1  ]+  0 <= [99]: 'OK'")
+        #expect(try result("SCADA[0-2]", type: [0xC3, 0], data: [0, 0, 99, 0, 0, 0]).cpppoLine
+            == "            SCADA[0][  0-2  ]+  0 == [0, 99, 0]: 'OK'")
+        #expect(try result("Real[0-1]", type: [0xCA, 0], data: Float(9.9).bytes + Float(10).bytes).cpppoLine
+            == "             Real[0][  0-1  ]+  0 == [9.899999618530273, 10.0]: 'OK'", "a REAL as Python prints it widened to a double")
+        #expect(try result("Real[0-1]=9.9,10").cpppoLine == "             Real[0][  0-1  ]+  0 <= [9.9, 10.0]: 'OK'")
+        #expect(try result("SCADA", type: [0xC3, 0], data: [5, 0]).cpppoLine == "               SCADA              == [5]: 'OK'")
+        #expect(try result("@2/1/1", type: [0xC3, 0], data: [5, 0]).cpppoLine == "         @0x0002/1/1              == [5]: 'OK'")
+        #expect(try result("@2/1/1[2]=(DINT)5", CIPStatus(0xFF, extended: [0x2107])).cpppoLine
+            == "      @0x0002/1/1[2][  2-2  ]+  0 <= [5]: 'Status 255 [8455]'")
+        #expect(try result("SCADA[2000]", CIPStatus(0xFF, extended: [0x2105])).cpppoLine
+            == "         SCADA[2000][2000-2000]+  0 == None: 'Status 255 [8453]'")
+        #expect(try result("Tag[0-9]+16=(DINT)4,5,6,7,8,9").cpppoLine == "              Tag[0][  0--7 ]+ 16 <= [4, 5, 6, 7, 8, 9]: 'OK'",
+                "cpppo counts elements less the byte offset")
+        #expect(try result("TAG[4-6]=(INT)1,2,3", .pathDestinationUnknown).cpppoLine == "              TAG[4][  4-6  ]+  0 <= [1, 2, 3]: 'Status 5 '")
+        let attribute = TagResult(operation: try TagOperation(parsing: "@1/1/1", attributeServices: true), status: .success, type: [], data: [1, 0])
+        #expect(attribute.cpppoAttributeLine(multiple: false) == "Single G_A_S      @0x0001/1/1 == [1, 0]")
+        let set = TagResult(operation: try TagOperation(parsing: "@0x93/3/10=(REAL)7.5", attributeServices: true), status: .success, type: [], data: [])
+        #expect(set.cpppoAttributeLine(multiple: true) == "Multi. S_A_S      @0x0093/3/10 == True")
+    }
+}
+
+extension Float {
+    /// Little-endian bytes.
+    fileprivate var bytes: [UInt8] { withUnsafeBytes(of: bitPattern.littleEndian) { Array($0) } }
 }
 
 @Suite struct ENIPClientTests {
@@ -78,7 +130,7 @@ import Testing
         let server = try await startTagServer()
         let client = try await ENIPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton)
         let results = try await collect(client.perform(try operations(["SCADA[0-9]=(INT)0,1,2,3,4,5,6,7,8,9", "SCADA[0-9]+4=(INT)70,80",
-                                                                       "SCADA[0-9]+6", "SCADA*4", "@0x01/1/1"])))
+                                                                       "SCADA[0-9]+6", "SCADA*4"]) + [try TagOperation(parsing: "@0x01/1/1", attributeServices: true)]))
         #expect(results.map(\.status) == Array(repeating: .success, count: 5))
         #expect(results[2].values == ["80", "4", "5", "6", "7", "8", "9"], "elements 3-9, from byte 6, after the write at byte 4")
         #expect(results[3].values == ["0", "1", "70", "80"])

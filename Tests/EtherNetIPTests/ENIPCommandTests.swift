@@ -20,9 +20,10 @@ import Testing
         #expect(client.status == 0, "\(client.stderr)")
         let lines = client.text.split(separator: "\n")
         #expect(Array(lines.prefix(6)) == ["SCADA[1-2]=(INT)5,6: OK", "SCADA[0-3] == [0, 5, 6, 0]", "Program:Main.Count=(DINT)-9: OK",
-                                           "Program:Main.Count == [-9]", "Speed=2.5: OK", "@0x93/3/10 == 00 00 20 40"])
+                                           "Program:Main.Count == [-9]", "Speed=2.5: OK", "@0x93/3/10 == [2.5]"],
+                "a numeric address read with Read Tag, as cpppo's client does")
         #expect(lines.last?.hasPrefix("enip-client: 6 operations (0 failed) in ") == true, "the summary line: \(client.text)")
-        #expect(throws: Never.self, "--print shows writes") { try server.waitForLine(startingWith: "enip-server: SCADA[1] x2 <= [5, 6]") }
+        #expect(throws: Never.self, "--print shows writes as cpppo does") { try server.waitForLine(startingWith: "               SCADA[    1-2    ] <= [5, 6] ") }
 
         let pycomm3 = """
             import sys
@@ -59,6 +60,72 @@ import Testing
         #expect(wrong.status != 0 && wrong.stderr.contains("\"SCADA[1-3]=1,2\": 2 values for 3 elements"), "\(wrong.stderr)")
         let timeout = try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "--timeout", "0.1", "SCADA[0]"])
         #expect(timeout.status != 0 && timeout.stderr.contains("no reply within 100 ms"), "\(timeout.stderr)")
+    }
+}
+
+/// Scripts written for cpppo's tools read our output and exit statuses.
+@Suite struct CpppoDropInTests {
+    private func server(_ arguments: [String]) throws -> (PeerProcess, String) {
+        let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "-A"] + arguments)
+        let line = try server.waitForLine(startingWith: "Network TCP Server address = ('127.0.0.1', ")
+        return (server, String(line.dropLast()))
+    }
+
+    @Test func theClientPrintsAndExitsAsCpppos() throws {
+        let (server, port) = try server(["--print", "-v", "SCADA=INT[10]", "Tag=DINT[4]", "Bare"])
+        defer { server.stop() }
+        let client = { (arguments: [String]) in try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)"] + arguments) }
+        let printed = try client(["-p", "SCADA[1]=99", "SCADA[0-3]", "@2/1/1[2]=(INT)5", "@2/1/1[0-2]", "Bare=7", "@2/1/3"])
+        #expect(printed.status == 0 && printed.text == """
+                        SCADA[1][  1-1  ]+  0 <= [99]: 'OK'
+                        SCADA[0][  0-3  ]+  0 == [0, 99, 0, 0]: 'OK'
+                  @0x0002/1/1[2][  2-2  ]+  0 <= [5]: 'OK'
+                  @0x0002/1/1[0][  0-2  ]+  0 == [0, 99, 5]: 'OK'
+                            Bare              <= [7]: 'OK'
+                     @0x0002/1/3              == [7]: 'OK'
+
+            """, "tags at @2/1/N in the order given, read with Read Tag: \(printed.text) \(printed.stderr)")
+        let refused = try client(["-p", "SCADA[0-1]=(SINT)1,2"])
+        #expect(refused.status == 0 && refused.text == "            SCADA[0][  0-1  ]+  0 <= [1, 2]: 'Status 255 [8455]'\n",
+                "a failed write exits 0 with -p, as cpppo's does: \(refused.text)")
+        #expect(refused.stderr.contains("WARNING  validate   Client Single Write Tag  SCADA[0-1] returned non-zero status: Status 255 [8455]"))
+        #expect(try client(["SCADA[0-1]=(SINT)1,2"]).status == 1, "and 1 without -p")
+        #expect(try client(["-p", "SCADA[20]"]).status == 1, "a failed read exits 1")
+        let usage = try client(["--bogus", "SCADA"])
+        #expect(usage.status == 2, "a usage mistake exits 2, as argparse's: \(usage.stderr)")
+        let multiple = try client(["-p", "-m", "SCADA[1]", "--multiple=300", "SCADA[2]"])
+        #expect(multiple.status == 0 && multiple.text.split(separator: "\n").count == 2, "-m and --multiple=N: \(multiple.text) \(multiple.stderr)")
+        #expect(throws: Never.self, "writes print as cpppo's server prints them") { try server.waitForLine(startingWith: "               SCADA[    1-1    ] <= [99] ") }
+        #expect(throws: Never.self, "reads too with -v") { try server.waitForLine(startingWith: "               SCADA[    0-3    ] == [0, 99, 0, 0]") }
+        #expect(throws: Never.self) { try server.waitForLine(startingWith: "                Bare[    0-0    ] <= [7] ") }
+    }
+
+    @Test func widenWritesTakesNarrowerTypesAsCpppoDoes() throws {
+        let (server, port) = try server(["--widen-writes", "SCADA=INT[4]", "Tag=DINT[10]", "Level=REAL"])
+        defer { server.stop() }
+        let client = try Peers.run(try Peers.fieldgw(), ["enip-client", "-a", "127.0.0.1:\(port)", "-p", "Tag[8-9]=88,-99", "SCADA[0-1]=(SINT)3,-4",
+                                                         "SCADA[2]=(DINT)5", "Level=(INT)7", "Tag[8-9]", "SCADA[0-1]", "Level"])
+        #expect(client.text.split(separator: "\n").map { $0.split(separator: ": ", maxSplits: 1).last.map(String.init) ?? "" } ==
+                ["'OK'", "'OK'", "'Status 255 [8455]'", "'OK'", "'OK'", "'OK'", "'OK'"], "a wider type is still refused: \(client.text)")
+        #expect(client.text.contains("Tag[8][  8-9  ]+  0 == [88, -99]") && client.text.contains("SCADA[0][  0-1  ]+  0 == [3, -4]")
+                && client.text.contains("Level              == [7.0]"), "\(client.text)")
+    }
+
+    @Test func getAttributeAndTheIdentityAreCpppos() throws {
+        let (server, port) = try server(["SCADA=INT[2]"])
+        defer { server.stop() }
+        let got = try Peers.run(try Peers.fieldgw(), ["get-attribute", "-a", "127.0.0.1:\(port)", "--depth", "3", "@1/1", "@1/1/7", "@2/1/1"])
+        let lines = got.text.split(separator: "\n").map { $0.split(separator: ": ", maxSplits: 1).last.map(String.init) ?? "" }
+        #expect(got.status == 0 && lines.count == 3, "status \(got.status): \(got.text) \(got.stderr)")
+        let identity = lines.first.map { $0.split(separator: "== ").last ?? "" } ?? ""
+        #expect(identity.split(separator: ",").count == 39, "Get Attributes All: 39 bytes, as a 1756-L61's: \(identity)")
+        #expect(identity.hasSuffix("53, 54, 49, 3, 0, 0, 0]"), "the name, state 3, configuration consistency 0, heartbeat 0")
+        #expect(lines[1] == "  1: Single G_A_S      @0x0001/1/7 == [20, 49, 55, 53, 54, 45, 76, 54, 49, 47, 66, 32, 76, 79, 71, 73, 88, 53, 53, 54, 49]")
+        #expect(lines[2] == "  2: Single G_A_S      @0x0002/1/1 == [0, 0, 0, 0]", "a tag's attribute, its raw bytes")
+        #expect(got.text.range(of: #"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}:   0: "#, options: .regularExpression) != nil,
+                "time.ctime() and the index first: \(got.text)")
+        let failed = try Peers.run(try Peers.fieldgw(), ["get-attribute", "-a", "127.0.0.1:\(port)", "@1/1/99"])
+        #expect(failed.status == 1 && failed.text.hasSuffix("Single G_A_S      @0x0001/1/99 == None\n"), "\(failed.text)")
     }
 }
 

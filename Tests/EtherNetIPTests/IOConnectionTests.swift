@@ -305,8 +305,9 @@ final class RawOriginator: @unchecked Sendable {
         let bench = try await IOBench(destinationPort: originator.port)
         defer { Task { try await bench.server.close() } }
         bench.input.store([1, 2, 3, 4])
-        // Timeouts of 128 RPIs (1.28 s): this test's own sending may be held up that long on a loaded machine.
-        let reply = try await open(bench, ClassOneOpen(serial: 21, clientID: 0x7777_0001, multiplier: 5))
+        // A timeout of 128 O→T RPIs of 100 ms (12.8 s) while sending every 10 ms: a fresh-clone CI held
+        // this whole process up past the 1.28 s that 10 ms RPIs gave, and the connection timed out.
+        let reply = try await open(bench, ClassOneOpen(serial: 21, clientID: 0x7777_0001, rpiOut: 100_000, multiplier: 5))
         try #require(reply.status == .success)
         // The reply names where O→T goes: item 0x8000, 0.0.0.0 and the exchange's port, big-endian.
         let port = UInt16(bench.io.port)
@@ -341,7 +342,7 @@ final class RawOriginator: @unchecked Sendable {
         originator.stopSending()
 
         // Silence: after the O→T RPI times 128 the connection closes, the timeout action is taken and T→O stops.
-        #expect(try await eventually { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
+        #expect(try await eventually(within: .seconds(40)) { bench.io.count == 0 && bench.output.bytes == [0xEE, 0xEE, 0, 0] })
         #expect(bench.io.timeouts == 1)
         originator.drain()
         #expect(originator.silent(for: .milliseconds(200)))
