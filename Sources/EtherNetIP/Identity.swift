@@ -32,8 +32,9 @@ public struct Identity: Sendable {
     public init() {}
 
     /// Get Attributes All (0x01) on class 1 instance 1: attributes 1 to 10,
-    /// 39 bytes with this name, as a 1756-L61 answers (and cpppo): pylogix's
-    /// GetDeviceProperties reads the state after the name.
+    /// 39 bytes with this name, laid out as a 1756-L61 (and cpppo) lays them
+    /// out. pylogix's GetDeviceProperties takes the last byte for the state,
+    /// and so shows the heartbeat interval, 0, as it does with cpppo.
     var attributesAll: [UInt8] {
         (1...10).flatMap { attribute($0) ?? [] }
     }

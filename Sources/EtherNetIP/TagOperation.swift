@@ -70,6 +70,9 @@ public struct TagOperation: Sendable, Hashable, CustomStringConvertible {
         }
         if numeric {
             (path, elements) = try Self.numericPath(address.dropFirst(), in: text)
+        } else if address.hasPrefix("{") {
+            // cpppo's JSON segments without the @: {"symbolic":"SCADA"}/{"element":1}.
+            (path, elements) = try Self.numericPath(address, in: text)
         } else {
             (path, elements) = try Self.symbolicPath(address, in: text)
         }

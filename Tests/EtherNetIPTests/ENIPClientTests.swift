@@ -47,6 +47,7 @@ import Testing
         let address = try TagOperation(parsing: #"@{"port":2,"link":"10.0.0.1"}/1/1"#)
         #expect(address.path.segments.first == .port(2, link: Array("10.0.0.1".utf8)))
         #expect(try TagOperation(parsing: #"@{"symbolic":"SCADA"}/{"element":1}"#).path.segments == [.symbol("SCADA"), .element(1)])
+        #expect(try TagOperation(parsing: #"{"symbolic":"SCADA"}/{"element":1}"#).path.segments == [.symbol("SCADA"), .element(1)], "with or without @")
         #expect(try TagOperation(parsing: "Real[0-1]=9.9,10").write?.shown == ["9.9", "10.0"], "as Python prints what cpppo parsed")
         #expect(try TagOperation(parsing: "SCADA[0-1]=(INT)+5,007").write?.shown == ["5", "7"])
         #expect(try TagOperation(parsing: "@1/1", attributeServices: true).attributeServices)

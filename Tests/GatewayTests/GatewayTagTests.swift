@@ -206,7 +206,9 @@ import EtherNetIP
                 print(d.ProductName, d.ProductCode, d.Revision, d.SerialNumber, d.State)
             """
         let seen = try Peers.run(Peers.python(), ["-c", script, "\(port)"])
-        #expect(seen.text == "fieldgw test gateway 55 32.11 0x12345678 3\n", "\(seen.text) \(seen.stderr)")
+        // pylogix takes the reply's last byte for the state: in Get Attributes All as a 1756-L61 (and cpppo)
+        // lays it out, that is the heartbeat interval, 0; ListIdentity ends with the state.
+        #expect(seen.text == "fieldgw test gateway 55 32.11 0x12345678 0\n", "\(seen.text) \(seen.stderr)")
         await service.stop()
 
         let plain = try Configuration(toml: "[enip]\nbind = \"127.0.0.1:0\"\n", file: "plain.toml")
