@@ -3,15 +3,14 @@ import Foundation
 /// Log lines as cpppo's tools write them (`-v` for more, `-l FILE` for a
 /// file instead of stderr): `11-30 07:51:38.371 MainThread enip.cli NORMAL
 /// main       Client Tag I/O  Average  65.001 TPS (  0.015s ea).`
-/// Warnings always; NORMAL lines with one `-v`; more with more.
+/// Warnings always; NORMAL lines with `-v`.
 struct CpppoLog {
     /// cpppo's levels, in its order.
     enum Level: Int, Comparable {
-        case detail = 0, normal, warning
+        case normal = 0, warning
 
         var name: String {
             switch self {
-            case .detail: "DETAIL"
             case .normal: "NORMAL"
             case .warning: "WARNING"
             }
@@ -28,7 +27,7 @@ struct CpppoLog {
 
     /// `verbose` is the count of `-v`; `path` is `-l FILE`, appended to.
     init(verbose: Int, path: String?, logger: String) throws {
-        threshold = verbose >= 2 ? .detail : verbose == 1 ? .normal : .warning
+        threshold = verbose > 0 ? .normal : .warning
         self.logger = logger
         guard let path else {
             file = .standardError

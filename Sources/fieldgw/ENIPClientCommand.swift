@@ -61,7 +61,7 @@ struct ENIPClientCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "Print only the summary line, not each result.")
     var quiet = false
 
-    @Flag(name: [.short, .long], help: "Log more (cpppo's log lines on stderr): the summary with one, more with more.")
+    @Flag(name: [.short, .long], help: "Log cpppo's NORMAL lines too (on stderr): the summary, Client Tag I/O  Average ... TPS.")
     var verbose: Int
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write the log lines to FILE instead of stderr.", valueName: "FILE"))

@@ -91,7 +91,7 @@ struct ENIPServerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Threads serving EtherNet/IP clients (the kernel shares connections among them; a tag's work runs on its client's thread).")
     var threads = 1
 
-    @Option(name: .long, help: "[HOST]:PORT to serve cpppo's web API (/api/<group>/<match>/<command>/<value>) and /metrics (Prometheus) on; loopback unless a host is given.")
+    @Option(name: [.short, .long], help: "[HOST]:PORT to serve cpppo's web API (/api/<group>/<match>/<command>/<value>) and /metrics (Prometheus) on; loopback unless a host is given.")
     var web: String?
 
     func run() async throws {

@@ -41,7 +41,7 @@ struct GetAttributeCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Seconds to wait for each reply.")
     var timeout = 5.0
 
-    @Flag(name: [.short, .long], help: "Log more (cpppo's log lines on stderr).")
+    @Flag(name: [.short, .long], help: "Log cpppo's NORMAL lines too (on stderr): requests, time and TPS.")
     var verbose: Int
 
     @Option(name: [.short, .long], help: ArgumentHelp("Write the log lines to FILE instead of stderr.", valueName: "FILE"))
