@@ -45,7 +45,7 @@ public final class ENIPClient: Sendable {
     public static func connect(host: String, port: Int = 44818, group: any EventLoopGroup,
                                timeout: Duration = .seconds(5)) async throws -> ENIPClient {
         let amount = timeout.timeAmount
-        let channel = try await ClientBootstrap(group: group)
+        let bootstrap = ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(amount)
             .channelInitializer { channel in
@@ -54,7 +54,10 @@ public final class ENIPClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ClientReplies(timeout: amount))
                 }
             }
-            .connect(host: host, port: port).get()
+        // A numeric address skips NIO's resolver, whose getaddrinfo waits on a Dispatch
+        // queue that a busy process can hold up past the connect timeout.
+        let numeric = try? SocketAddress(ipAddress: host, port: port)
+        let channel = try await (numeric.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)).get()
         // A zero sender context, as pylogix and controllers' own tools send:
         // libplctag's ab_server refuses any other (status 1).
         let register = Encapsulation(command: EncapsulationCommand.registerSession, data: [1, 0, 0, 0])

@@ -87,7 +87,7 @@ public final class MQTTConnection: Sendable {
         // channel that closed at once has no pipeline to look in.
         // By channel: NIO may try several addresses of a host, each with a channel and a handler of its own.
         let made = Mutex<[ObjectIdentifier: (handler: NIOLoopBound<MQTTClientHandler>, connack: EventLoopFuture<MQTTPacket>)]>([:])
-        let channel = try await ClientBootstrap(group: group)
+        let bootstrap = ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.nanoseconds(nanoseconds))
             .channelInitializer { channel in
@@ -106,7 +106,10 @@ public final class MQTTConnection: Sendable {
                     made.withLock { $0[ObjectIdentifier(channel)] = (NIOLoopBound(handler, eventLoop: channel.eventLoop), connack.futureResult) }
                 }
             }
-            .connect(host: options.host, port: options.port).get()
+        // A numeric address skips NIO's resolver, whose getaddrinfo waits on a Dispatch
+        // queue that a busy process can hold up past the connect timeout.
+        let numeric = try? SocketAddress(ipAddress: options.host, port: options.port)
+        let channel = try await (numeric.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: options.host, port: options.port)).get()
         guard let (handler, connack) = made.withLock({ $0[ObjectIdentifier(channel)] }) else {
             throw MQTTError("the connection to \(options.host):\(options.port) had no MQTT handler")
         }

@@ -19,7 +19,7 @@ public final class ModbusTCPClient: Sendable {
     /// flight (at least 1), each given `timeout` to be answered.
     public static func connect(host: String, port: Int, group: any EventLoopGroup, depth: Int = 1,
                                timeout: TimeAmount = .seconds(1)) async throws -> ModbusTCPClient {
-        let channel = try await ClientBootstrap(group: group)
+        let bootstrap = ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
@@ -31,7 +31,10 @@ public final class ModbusTCPClient: Sendable {
                     ])
                 }
             }
-            .connect(host: host, port: port).get()
+        // A numeric address skips NIO's resolver, whose getaddrinfo waits on a Dispatch
+        // queue that a busy process can hold up past the connect timeout.
+        let numeric = try? SocketAddress(ipAddress: host, port: port)
+        let channel = try await (numeric.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: port)).get()
         return ModbusTCPClient(channel: channel, timeout: timeout)
     }
 
