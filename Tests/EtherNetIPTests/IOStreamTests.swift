@@ -90,22 +90,24 @@ import Testing
         let bench = try await IOBench(destinationPort: originator.port)
         defer { Task { try await bench.server.close() } }
         bench.input.store([1, 0, 0, 0])
+        // Multiplier 3: a timeout of 32 RPIs (320 s). A fresh-clone CI held the whole test process up for
+        // about 100 s, past the 40 s that multiplier 0 gave, and the connection timed out under the test.
         let request = ClassOneOpen(serial: 61, clientID: 0x7777_0061, points: [151, 198, 100], sizeOut: 2, rpi: 10_000_000,
-                                   multiplier: 0, transport: 0x11, inhibit: 100)
+                                   multiplier: 3, transport: 0x11, inhibit: 100)
         let reply = try await open(bench, request)
         try #require(reply.status == .success, "\(reply.status)")
         originator.keepSending(to: bench.io.port, connection: u32(reply.data, 0), header: nil)
         defer { originator.stopSending() }
-        let first = try #require(try await offPool { originator.receive(data: [1, 0, 0, 0]) })
+        let first = try #require(try await offPool { originator.receive(data: [1, 0, 0, 0], within: .seconds(200)) })
 
         let sent = ContinuousClock.now
         bench.input.store([2, 0, 0, 0])
-        let changed = try #require(try await offPool { originator.receive(data: [2, 0, 0, 0], within: .seconds(30)) })
+        let changed = try #require(try await offPool { originator.receive(data: [2, 0, 0, 0], within: .seconds(200)) })
         #expect(ContinuousClock.now - sent < .seconds(9), "sent on change, not at the 10 s RPI")
         #expect(changed.count == first.count &+ 1, "new data, a new sequence count")
         // Two changes in a row: the second waits out the 100 ms inhibit time after the packet before it.
         bench.input.store([3, 0, 0, 0])
-        let third = try #require(try await offPool { originator.receive(data: [3, 0, 0, 0], within: .seconds(30)) })
+        let third = try #require(try await offPool { originator.receive(data: [3, 0, 0, 0], within: .seconds(200)) })
         #expect(third.count == changed.count &+ 1)
         #expect(ContinuousClock.now - sent >= .milliseconds(100), "no sooner than the inhibit time")
         #expect(try await offPool { originator.silent(for: .milliseconds(500)) }, "nothing while the input stays")
