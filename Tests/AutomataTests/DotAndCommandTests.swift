@@ -21,16 +21,24 @@ import Testing
         #expect(DFA.label(for: SymbolSet(0x5B), alphabet: .bytes) == "\\[")
     }
 
-    /// Graphviz itself reads our output, for the patterns of the benchmark suite.
-    @Test func graphvizAcceptsTheOutput() throws {
+    /// Graphviz itself reads our output, for the patterns of the benchmark suite
+    /// whose machines a person would draw (up to 50 states: dot took 40 s to
+    /// 60 s of a CPU to lay out `(a|b)*a(a|b){6}`'s 64 states and 257 edges). Off the test pool: a wait of
+    /// a minute there held up every other test (no test finished for 100 s).
+    @Test func graphvizAcceptsTheOutput() async throws {
         let dot = try Peers.program("dot")
         let patterns = try String(contentsOf: Peers.packageRoot.appendingPathComponent("Benchmarks/regex-suite.txt"), encoding: .utf8)
             .split(separator: "\n").map(String.init)
+        var drawn = 0
         for pattern in patterns {
-            let output = try Peers.run(dot, ["-Tsvg"], input: Data(try DFA(regex: pattern).dot().utf8))
+            let machine = try DFA(regex: pattern)
+            guard machine.stateCount <= 50 else { continue }
+            let output = try await offPool { try Peers.run(dot, ["-Tsvg"], input: Data(machine.dot().utf8)) }
             #expect(output.status == 0, "dot refused the drawing of \(pattern): \(output.stderr)")
             #expect(String(decoding: output.stdout, as: UTF8.self).contains("<svg"))
+            drawn += 1
         }
+        #expect(drawn >= patterns.count / 2, "most of the suite is drawn: \(drawn) of \(patterns.count)")
     }
 }
 
