@@ -254,7 +254,7 @@ final class DiscoveryHandler: ChannelInboundHandler {
     /// when a datagram socket connects there.
     static func address(of local: SocketAddress?, toward remote: SocketAddress) -> SocketAddress? {
         guard case .v4(let bound)? = local, bound.address.sin_addr.s_addr == 0 else { return local }
-        let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let probe = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { return local }
         defer { close(probe) }
         var name = sockaddr_in()

@@ -99,7 +99,7 @@ final class RawOriginator: @unchecked Sendable {
 
     /// A socket on 127.0.0.1, or on every address when it is to `join` a multicast group.
     init(anyAddress: Bool = false) throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = anyAddress ? 0 : inet_addr("127.0.0.1")

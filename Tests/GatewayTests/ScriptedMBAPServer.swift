@@ -17,7 +17,7 @@ final class ScriptedMBAPServer: @unchecked Sendable {
     let mostHeld = Atomic<Int>(0)
 
     init(batch: Int) throws {
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         self.listener = listener
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -52,6 +52,8 @@ final class ScriptedMBAPServer: @unchecked Sendable {
         var request = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         guard poll(&request, 1, milliseconds) > 0 else { return nil }
         let client = Glibc.accept(listener, nil, nil)
+        // Not into the processes other tests start (they would hold the connection open).
+        if client >= 0 { _ = fcntl(client, F_SETFD, FD_CLOEXEC) }
         return client >= 0 ? client : nil
     }
 

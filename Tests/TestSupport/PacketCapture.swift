@@ -35,7 +35,7 @@ public enum PacketCapture {
         private var address = sockaddr_in()
 
         public init() throws {
-            socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard socket >= 0 else { throw Peers.Missing(description: "no UDP socket: errno \(errno)") }
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(9).bigEndian
