@@ -77,8 +77,11 @@ struct ENIPClientCommand: AsyncParsableCommand {
         guard !operations.isEmpty || listTags || discover else { throw ValidationError("give operations, --list-tags or --discover") }
     }
 
-    /// cpppo's -m asks for about 500 bytes; `--multiple=N` for N.
-    private var packetBytes: Int { multipleBytes ?? (multiple ? 500 : 0) }
+    private var packetBytes: Int { Self.packetBytes(multiple: multiple, bytes: multipleBytes) }
+
+    /// The Multiple Service Packet size: cpppo's -m asks for about 500 bytes,
+    /// `--multiple=N` for N, neither for none (0).
+    static func packetBytes(multiple: Bool, bytes: Int?) -> Int { bytes ?? (multiple ? 500 : 0) }
 
     func run() async throws {
         let (host, port) = try Console.endpoint(address, defaultPort: 44818)

@@ -66,7 +66,7 @@ struct GetAttributeCommand: AsyncParsableCommand {
             guard operation.attributeServices else { throw ValidationError("\"\(text)\": not a numeric address @CLASS/INSTANCE[/ATTRIBUTE]") }
             parsed.append(operation)
         }
-        let packet = multipleBytes ?? (multiple ? 500 : 0)
+        let packet = ENIPClientCommand.packetBytes(multiple: multiple, bytes: multipleBytes)
         let client = try await ENIPClient.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(timeout))
         let start = ContinuousClock.now
         var failed = 0, index = 0
