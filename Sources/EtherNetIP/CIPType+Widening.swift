@@ -24,7 +24,6 @@ extension CIPType {
     /// cpppo would not write `source` into it.
     func widened(_ data: ArraySlice<UInt8>, from source: CIPType) -> [UInt8]? {
         guard widenedFrom.contains(source) else { return nil }
-        guard source != self else { return Array(data) }
         return source.numbers(data).flatMap { bytes(for: $0) }
     }
 }

@@ -30,15 +30,18 @@ public struct MessageRouter: Sendable {
     public let reportReads: Bool
     /// Whether a tag write of a narrower type is widened to the tag's, as
     /// cpppo's server does, rather than refused (0xFF, 0x2107) as Logix does.
-    public var widenWrites = false
+    public let widenWrites: Bool
     /// Requests, errors, sessions and connections, for /metrics.
     public let metrics: ServerMetrics?
 
-    /// A router for `tags`; `report` is told of every read and write, and
-    /// `metrics` counts requests; `io` serves the assemblies and their I/O connections.
+    /// A router for `tags`; `report` is told of every write (and read, when
+    /// `reportReads`), and `metrics` counts requests; `io` serves the
+    /// assemblies and their I/O connections.
     public init(tags: TagTable, identity: Identity = Identity(), connections: ConnectionManager = ConnectionManager(),
-                io: IOExchange? = nil, report: (@Sendable (String) -> Void)? = nil, reportReads: Bool = false, metrics: ServerMetrics? = nil) {
+                io: IOExchange? = nil, report: (@Sendable (String) -> Void)? = nil, reportReads: Bool = false,
+                widenWrites: Bool = false, metrics: ServerMetrics? = nil) {
         self.reportReads = reportReads
+        self.widenWrites = widenWrites
         self.tags = tags
         self.identity = identity
         self.connections = connections

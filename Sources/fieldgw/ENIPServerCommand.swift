@@ -128,9 +128,8 @@ struct ENIPServerCommand: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry.bootstrapped()
         let io = try exchange(host: host, report: report)
         try await CommandFailure.reporting("enip-server") {
-            var router = MessageRouter(tags: table, io: io, report: tagReport, reportReads: verbose > 0,
-                                       metrics: ServerMetrics(server: "\(host):\(port)"))
-            router.widenWrites = widenWrites
+            let router = MessageRouter(tags: table, io: io, report: tagReport, reportReads: verbose > 0,
+                                       widenWrites: widenWrites, metrics: ServerMetrics(server: "\(host):\(port)"))
             let server = try await Console.listening("EtherNet/IP", host, port) {
                 try await ENIPServer.start(host: host, port: port, router: router, group: MultiThreadedEventLoopGroup.singleton, delay: delay,
                                            limits: limits)
