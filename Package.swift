@@ -215,7 +215,7 @@ let package = Package(
             dependencies: ["Modbus", "Serial", "Gateway", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "SerialTests", dependencies: ["Serial", "Threads"]),
+        .testTarget(name: "SerialTests", dependencies: ["Serial", "Threads", "TestSupport"]),
         .testTarget(name: "HistoryTests", dependencies: ["History", "TestSupport"]),
         .testTarget(
             name: "ModbusTests",

@@ -1,7 +1,8 @@
 import Testing
 @testable import Automata
+import TestSupport
 
-@Suite struct CompositionTests {
+@Suite(.ownThreads) struct CompositionTests {
     /// A length-prefixed frame: a length byte, then that many bytes, then a terminator.
     private func frame() throws -> Composite {
         try Machine.sequence([

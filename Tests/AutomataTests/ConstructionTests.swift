@@ -1,7 +1,8 @@
 import Testing
 @testable import Automata
+import TestSupport
 
-@Suite struct ConstructionTests {
+@Suite(.ownThreads) struct ConstructionTests {
     /// Minimal state counts, dead state included, as greenery 4.2.3 reports them.
     @Test(arguments: [
         ("ab+", 4), ("a", 3), ("a*", 2), (".*", 1), ("(ab+)((, *)(ab+))*", 5), ("[^a]", 3),

@@ -1,8 +1,9 @@
 import Automata
 import Testing
+import TestSupport
 
 /// The example on the module's DocC landing page (Automata.docc/Automata.md), as it is shown there.
-@Suite struct DocumentationExampleTests {
+@Suite(.ownThreads) struct DocumentationExampleTests {
     @Test func theLandingPageExampleSaysWhatItDoes() throws {
         let dfa = try DFA(regex: "ab+")
         #expect(dfa.match("abbb,ab") == 4)

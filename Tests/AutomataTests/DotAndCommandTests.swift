@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 @testable import Automata
 
-@Suite struct DotTests {
+@Suite(.ownThreads) struct DotTests {
     @Test func drawsTheCpppoMachine() throws {
         let dot = try DFA(regex: "(ab+)((, *)(ab+))*").dot()
         #expect(dot.contains("start -> 0;"))
@@ -42,7 +42,7 @@ import Testing
     }
 }
 
-@Suite struct RegexCommandTests {
+@Suite(.ownThreads) struct RegexCommandTests {
     private func fieldgw(_ arguments: [String]) throws -> Peers.Output {
         try Peers.run(Peers.fieldgw(), arguments)
     }

@@ -1,7 +1,8 @@
 import Testing
 @testable import Automata
+import TestSupport
 
-@Suite struct MatchingTests {
+@Suite(.ownThreads) struct MatchingTests {
     /// cpppo README §4: 'abbb,ab' through ab+ gives 'abbb' greedy and 'ab' otherwise.
     @Test func cpppoGreedyExample() throws {
         let dfa = try DFA(regex: "ab+")
@@ -67,7 +68,7 @@ import Testing
     }
 }
 
-@Suite struct SearchTests {
+@Suite(.ownThreads) struct SearchTests {
     @Test func findsTheLeftmostMatch() throws {
         let searcher = try DFA(regex: "ab+").searcher()
         #expect(searcher.search("xxabbb,ab") == 2..<6)

@@ -1,7 +1,8 @@
 import Testing
 @testable import Automata
+import TestSupport
 
-@Suite struct ParserTests {
+@Suite(.ownThreads) struct ParserTests {
     private func parse(_ pattern: String, _ alphabet: Alphabet = .unicode) throws -> RegexNode {
         try RegexParser.parse(pattern, alphabet: alphabet)
     }

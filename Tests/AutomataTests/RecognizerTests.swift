@@ -1,7 +1,8 @@
 import Testing
 @testable import Automata
+import TestSupport
 
-@Suite struct RecognizerTests {
+@Suite(.ownThreads) struct RecognizerTests {
     @Test func greedyWaitsForMoreThenAcceptsTheLongest() throws {
         var recognizer = Recognizer(try DFA(regex: "ab+"))
         #expect(recognizer.feed(Array("a".utf8)) == .needsMore)

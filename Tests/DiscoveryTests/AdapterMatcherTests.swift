@@ -1,7 +1,8 @@
 import Testing
 @testable import Discovery
+import TestSupport
 
-@Suite struct AdapterMatcherTests {
+@Suite(.ownThreads) struct AdapterMatcherTests {
     private func adapter(_ node: String, vendor: UInt16, product: UInt16, serial: String?, interface: Int = 0,
                          byID: [String] = [], byPath: String? = nil) -> SerialAdapter {
         var adapter = SerialAdapter(node: node, sysPath: "/sys/devices/test/\(node)")

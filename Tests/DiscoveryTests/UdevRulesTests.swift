@@ -6,7 +6,7 @@ import Testing
 /// event for a umockdev device with only our rules loaded. A private mount
 /// namespace puts our rules in /etc/udev/rules.d, hides the system's, and
 /// gives udevadm a /run of its own, so nothing leaks onto the machine.
-@Suite struct UdevRulesTests {
+@Suite(.ownThreads) struct UdevRulesTests {
     private static let fixtures = Peers.packageRoot.appendingPathComponent("Tests/DiscoveryTests/Fixtures")
     private static let usb = "/sys/devices/pci0000:00/0000:00:14.0/usb1"
 

@@ -5,7 +5,7 @@ import Testing
 
 /// Real libudev on devices that are not there: umockdev fakes sysfs, /dev and
 /// udev's database for the fieldgw binary it runs (Fixtures/*.umockdev).
-@Suite struct UmockdevDiscoveryTests {
+@Suite(.ownThreads) struct UmockdevDiscoveryTests {
     private static let fixtures = Peers.packageRoot.appendingPathComponent("Tests/DiscoveryTests/Fixtures")
 
     /// Runs `fieldgw ARGUMENTS` among the fixture's devices.

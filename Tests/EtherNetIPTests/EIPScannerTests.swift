@@ -11,7 +11,7 @@ import Testing
 /// two of its processes at once would take each other's packets, so these
 /// tests run one at a time, holding `EIPScannerPort` against other suites
 /// and processes, and no other test sends inputs to 2222.
-@Suite(.serialized) struct EIPScannerTests {
+@Suite(.serialized, .ownThreads) struct EIPScannerTests {
     /// RPI 10 ms, timeouts of 64 RPIs: a loaded machine may hold either side's thread for some 100 ms.
     private func originator(_ bench: IOBench, points: [Int], outputSize: Int, inputSize: Int = 4) throws -> PeerProcess {
         try PeerProcess(Peers.built("eip_originator"),

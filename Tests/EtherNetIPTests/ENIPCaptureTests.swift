@@ -7,7 +7,7 @@ import Testing
 /// tshark's EtherNet/IP and CIP dissectors read a capture of our client
 /// talking to our server on port 44818 (where tshark looks for it) of a
 /// loopback address of this test's own: nothing is malformed.
-@Suite struct ENIPCaptureTests {
+@Suite(.ownThreads) struct ENIPCaptureTests {
     @Test func tsharkDecodesOurTrafficWithNothingMalformed() async throws {
         let server = try await startTagServer(host: "127.0.0.2", port: 44818)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-\(UUID().uuidString).pcapng").path

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 @testable import EtherNetIP
 
-@Suite struct TagOperationTests {
+@Suite(.ownThreads) struct TagOperationTests {
     @Test func cppposSyntaxParses() throws {
         let range = try TagOperation(parsing: "SCADA[0-10]")
         #expect(range.path.segments == [.symbol("SCADA"), .element(0)] && range.elements == 11 && range.write == nil)
@@ -88,7 +88,7 @@ extension Float {
     fileprivate var bytes: [UInt8] { withUnsafeBytes(of: bitPattern.littleEndian) { Array($0) } }
 }
 
-@Suite struct ENIPClientTests {
+@Suite(.ownThreads) struct ENIPClientTests {
     private func operations(_ texts: [String]) throws -> [TagOperation] { try texts.map { try TagOperation(parsing: $0) } }
 
     private func collect(_ stream: AsyncThrowingStream<TagResult, any Error>) async throws -> [TagResult] {

@@ -5,7 +5,7 @@ import Testing
 /// `fieldgw enip-server` and `fieldgw enip-client` as a user runs them, with
 /// program-scope tags and an @class/instance/attribute tag, and the peers
 /// that use them (pycomm3, pylogix, cpppo's get_attribute).
-@Suite struct ENIPCommandTests {
+@Suite(.ownThreads) struct ENIPCommandTests {
     private func server(_ arguments: [String]) throws -> (PeerProcess, String) {
         let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0"] + arguments)
         let line = try server.waitForLine(startingWith: "enip-server: EtherNet/IP on ")
@@ -64,7 +64,7 @@ import Testing
 }
 
 /// Scripts written for cpppo's tools read our output and exit statuses.
-@Suite struct CpppoDropInTests {
+@Suite(.ownThreads) struct CpppoDropInTests {
     private func server(_ arguments: [String]) throws -> (PeerProcess, String) {
         let server = try PeerProcess(try Peers.fieldgw(), ["enip-server", "-a", "127.0.0.1:0", "-A"] + arguments)
         let line = try server.waitForLine(startingWith: "Network TCP Server address = ('127.0.0.1', ")
@@ -131,7 +131,7 @@ import Testing
 
 /// libplctag's ab_server refuses a RegisterSession whose sender context is
 /// not zero; controllers' own tools and pylogix send zeros, and so do we.
-@Suite struct RegisterSessionContextTests {
+@Suite(.ownThreads) struct RegisterSessionContextTests {
     @Test func theClientRegistersWithAZeroSenderContext() throws {
         let listener = try PeerProcess(try Peers.python(), ["-c", """
             import socket, struct

@@ -6,7 +6,7 @@ import Testing
 @testable import EtherNetIP
 
 /// Faults a fault campaign found in the EtherNet/IP server (issue 13).
-@Suite struct ENIPHardeningTests {
+@Suite(.ownThreads) struct ENIPHardeningTests {
     /// ListIdentity: 24 bytes asked, a reply of about a hundred.
     private let listIdentity: [UInt8] = [0x63, 0] + [UInt8](repeating: 0, count: 22)
 

@@ -18,7 +18,7 @@ func enipPeer(_ script: String) -> String {
     Peers.packageRoot.appendingPathComponent("Tests/EtherNetIPTests/Peers/\(script)").path
 }
 
-@Suite struct ENIPInteropTests {
+@Suite(.ownThreads) struct ENIPInteropTests {
     @Test func pylogixReadsWritesAndListsTags() async throws {
         let server = try await startTagServer()
         let output = try Peers.run(Peers.python(), [enipPeer("pylogix_client.py"), "\(server.port)"])
@@ -96,7 +96,7 @@ func enipPeer(_ script: String) -> String {
     }
 }
 
-@Suite struct CpppoInteropTests {
+@Suite(.ownThreads) struct CpppoInteropTests {
     @Test func cppposClientAgainstOurServer() async throws {
         let server = try await startTagServer()
         let output = try Peers.run(Peers.cpppoPython(), ["-m", "cpppo.server.enip.client", "-a", "127.0.0.1:\(server.port)", "--print",
@@ -136,7 +136,7 @@ func enipPeer(_ script: String) -> String {
 /// (our client then sends requests as they are) and writes its connected
 /// replies' items six bytes early (our client reads the reply where
 /// libplctag does).
-@Suite struct ABServerInteropTests {
+@Suite(.ownThreads) struct ABServerInteropTests {
     /// ab_server on a port of its own, once it accepts connections.
     private func abServer() async throws -> (PeerProcess, Int) {
         let reserved = try Peers.ReservedPort()

@@ -1,8 +1,9 @@
 import NIOCore
 import Testing
 @testable import EtherNetIP
+import TestSupport
 
-@Suite struct EncapsulationTests {
+@Suite(.ownThreads) struct EncapsulationTests {
     /// RegisterSession as pycomm3 sends it (sender context "_pycomm_").
     private let register: [UInt8] = [0x65, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0] + Array("_pycomm_".utf8) + [0, 0, 0, 0, 1, 0, 0, 0]
 

@@ -4,7 +4,7 @@ import Testing
 
 /// `fieldgw enip-server --historize`: pylogix reads and writes, cpppo's own
 /// history reader reads the file back.
-@Suite struct HistorizeTests {
+@Suite(.ownThreads) struct HistorizeTests {
     @Test func everyReadAndWriteIsRecordedAsCpppoRecordsThem() throws {
         try withHistorizingServer("historize", ["SCADA=INT[10]", "Temp=REAL"]) { path, port, _ in
             let pylogix = """
@@ -44,7 +44,7 @@ import Testing
 }
 
 /// Examples/TagHooks, read and written by pylogix.
-@Suite struct TagHookExampleTests {
+@Suite(.ownThreads) struct TagHookExampleTests {
     @Test func loadAverageAndClockAreComputedOnEachRead() throws {
         let binary = URL(fileURLWithPath: try Peers.fieldgw()).deletingLastPathComponent().appendingPathComponent("tag-hooks-example").path
         let server = try PeerProcess(binary, ["127.0.0.1:0"])
@@ -82,7 +82,7 @@ import Testing
 
 /// A read too big for one reply comes in parts: each part is recorded with
 /// the elements it carried, together covering the whole read once.
-@Suite struct HistorizeFragmentTests {
+@Suite(.ownThreads) struct HistorizeFragmentTests {
     @Test func eachPartOfABigReadNamesItsOwnElements() throws {
         try withHistorizingServer("historize-parts", ["SCADA=INT[1000]"]) { path, port, _ in
             // Unconnected, at most 504 bytes a reply: 2000 bytes come in five parts.
@@ -111,7 +111,7 @@ import Testing
 
 /// A write through the web API is a write: `--historize` records it, as
 /// cpppo's web API writes go through the attribute's `__setitem__`.
-@Suite struct HistorizeWebTests {
+@Suite(.ownThreads) struct HistorizeWebTests {
     @Test func aWebAPIWriteIsRecorded() throws {
         let directory = try Peers.scratchDirectory("historize-web").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -129,7 +129,7 @@ import Testing
 
 /// A crash loses nothing acknowledged: each write pylogix saw succeed is in
 /// the file after the server is killed with SIGKILL (no chance to flush).
-@Suite struct HistorizeCrashTests {
+@Suite(.ownThreads) struct HistorizeCrashTests {
     @Test func everyAcknowledgedWriteSurvivesSIGKILL() throws {
         try withHistorizingServer("crash", ["SCADA=DINT[10]"]) { path, port, server in
             let pylogix = """

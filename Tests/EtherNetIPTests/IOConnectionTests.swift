@@ -233,7 +233,7 @@ final class RawOriginator: @unchecked Sendable {
     }
 }
 
-@Suite struct IOConnectionTests {
+@Suite(.ownThreads) struct IOConnectionTests {
     private func open(_ bench: IOBench, _ request: ClassOneOpen, host: String = "127.0.0.1") async throws -> CIPReply {
         let client = try await ENIPClient.connect(host: host, port: bench.server.port, group: MultiThreadedEventLoopGroup.singleton)
         defer { Task { await client.close() } }

@@ -6,7 +6,7 @@ import Testing
 
 /// T→O streams other than one cyclic stream per connection: multicast,
 /// shared by every connection that asks for it, and change of state.
-@Suite struct IOStreamTests {
+@Suite(.ownThreads) struct IOStreamTests {
     private func open(_ bench: IOBench, _ request: ClassOneOpen) async throws -> CIPReply {
         let client = try await ENIPClient.connect(host: "127.0.0.1", port: bench.server.port, group: MultiThreadedEventLoopGroup.singleton)
         defer { Task { await client.close() } }

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 @testable import EtherNetIP
+import TestSupport
 
-@Suite struct LogixServicesTests {
+@Suite(.ownThreads) struct LogixServicesTests {
     private let router: MessageRouter = {
         var tags = TagTable()
         try! tags.add(definition: "SCADA=INT[1000]")
@@ -135,7 +136,7 @@ import Testing
     }
 }
 
-@Suite struct ConnectionManagerTests {
+@Suite(.ownThreads) struct ConnectionManagerTests {
     /// A Forward Open with T->O RPI `rpi` µs and timeout multiplier 0 (x4).
     private func open(_ manager: ConnectionManager, serial: UInt16, rpi: UInt32, session: UInt32) throws -> UInt32 {
         var data: [UInt8] = [0x0A, 0x0E]
@@ -174,7 +175,7 @@ import Testing
 
 /// Requests damaged every way a wire can damage them: each gets a reply
 /// (an error status, mostly) and the server stays whole.
-@Suite struct DamagedRequestTests {
+@Suite(.ownThreads) struct DamagedRequestTests {
     @Test func mutatedAndTruncatedRequestsAreAnsweredNeverTrapped() throws {
         var tags = TagTable()
         try tags.addStructure(definition: "Motor=Speed:REAL,Run:BOOL,Counts:DINT[4],Name:STRING")

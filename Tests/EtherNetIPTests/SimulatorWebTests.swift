@@ -4,7 +4,7 @@ import Testing
 
 /// `fieldgw enip-server --web`: the curl lines of cpppo's README (§2.1.5)
 /// against our server and against cpppo's own, the same JSON fields in both.
-@Suite struct SimulatorWebTests {
+@Suite(.ownThreads) struct SimulatorWebTests {
     struct Server {
         let process: PeerProcess
         let enip: Int

@@ -32,7 +32,7 @@ private struct Refusing: TagHook {
     func willRead(_ tag: EtherNetIP.Tag, elements: Range<Int>) throws(CIPStatus) { throw CIPStatus(0x0C) }
 }
 
-@Suite struct TagHookTests {
+@Suite(.ownThreads) struct TagHookTests {
     @Test func aTagsHookIsCalledForOneRequestAtATime() async throws {
         let hook = CountingHook()
         var tags = TagTable()

@@ -1,7 +1,8 @@
 import Testing
 @testable import EtherNetIP
+import TestSupport
 
-@Suite struct TemplateTests {
+@Suite(.ownThreads) struct TemplateTests {
     private func table() throws -> TagTable {
         var tags = TagTable()
         try tags.addStructure(definition: "Motor=Run:BOOL,Fault:BOOL,Speed:REAL,Mode:SINT,Total:LINT,Flags:BOOL[40]")

@@ -8,7 +8,7 @@ import EtherNetIP
 
 /// The configuration file: the shipped example reads as documented, and each
 /// kind of mistake names the file, the key and the reason.
-@Suite struct ConfigurationTests {
+@Suite(.ownThreads) struct ConfigurationTests {
     private let minimal = """
         [[line]]
         name = "a"

@@ -4,7 +4,7 @@ import Testing
 
 /// `fieldgw demo` as `make demo` runs it: three simulated slaves behind the
 /// gateway, read with mbpoll, with the load line, stopped by SIGTERM.
-@Suite struct DemoCommandTests {
+@Suite(.ownThreads) struct DemoCommandTests {
     @Test func theDemoServesItsSlavesAndReportsLoad() throws {
         let demo = try PeerProcess(Peers.fieldgw(), ["demo", "--port", "0", "--enip-port", "0", "--status-port", "0"])
         let port = try demo.waitForLine(startingWith: "demo: Modbus/TCP on 127.0.0.1:")

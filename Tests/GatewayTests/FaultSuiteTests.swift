@@ -14,7 +14,7 @@ import Testing
 /// never read). In every case no client is ever given a wrong value, and the
 /// clients the fault does not concern are served as before. Bounded: a few
 /// seconds each, on loopback and ptys only.
-@Suite struct FaultSuiteTests {
+@Suite(.ownThreads) struct FaultSuiteTests {
     private let settings = SerialSettings(baud: 19200)
     private let group = MultiThreadedEventLoopGroup.singleton
 

@@ -15,7 +15,7 @@ import EtherNetIP
 /// (outputs) → an RTU slave on a pty. EIPScanner listens for inputs on UDP
 /// port 2222 of every address: its test holds `EIPScannerPort`, as
 /// EtherNetIPTests' EIPScanner suite does.
-@Suite(.serialized) struct GatewayAssemblyTests {
+@Suite(.serialized, .ownThreads) struct GatewayAssemblyTests {
     private func configuration(line path: String) throws -> Configuration {
         try Configuration(toml: try toml(line: path), file: "assemblies.toml")
     }

@@ -10,7 +10,7 @@ import Testing
 /// `fieldgw gateway --config FILE` as a service runs it: a line on a pty bus
 /// with an RTU slave, read by mbpoll through two listeners (one read-only),
 /// stopped by SIGTERM.
-@Suite struct GatewayCommandTests {
+@Suite(.ownThreads) struct GatewayCommandTests {
     private let settings = SerialSettings(baud: 19200)
 
     private func configFile(_ text: String) throws -> String {

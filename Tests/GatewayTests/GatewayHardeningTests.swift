@@ -11,7 +11,7 @@ import Testing
 /// Faults a fuzz and fault campaign found in the gateway (issue 13), each
 /// through the real path: TCP clients, the router, a Bus on a paced pty line,
 /// RTU slaves.
-@Suite struct GatewayHardeningTests {
+@Suite(.ownThreads) struct GatewayHardeningTests {
     private let settings = SerialSettings(baud: 19200)
     private let group = MultiThreadedEventLoopGroup.singleton
 

@@ -5,7 +5,7 @@ import Testing
 
 /// `[history]`: a gateway polling a Modbus/TCP device records what changes
 /// and what is written; `fieldgw history` reads it back.
-@Suite struct GatewayHistoryTests {
+@Suite(.ownThreads) struct GatewayHistoryTests {
     @Test func polledChangesAndWritesAreRecorded() throws {
         let directory = try Peers.scratchDirectory("gwhistory").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

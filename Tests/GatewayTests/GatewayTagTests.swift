@@ -11,7 +11,7 @@ import EtherNetIP
 /// Serial registers as Logix tags, from end to end: pylogix and pycomm3 →
 /// the gateway's EtherNet/IP server → a device's structure tag → the poller's
 /// cache (reads) or the Bus (writes) → pymodbus's RTU slave on a paced pty.
-@Suite struct GatewayTagTests {
+@Suite(.ownThreads) struct GatewayTagTests {
     private func configuration(line path: String) throws -> Configuration {
         try Configuration(toml: """
             [status]

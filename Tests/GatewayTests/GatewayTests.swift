@@ -11,7 +11,7 @@ import Testing
 
 /// The gateway's data path, real from end to end: Modbus/TCP clients → our
 /// TCP server → Router → Bus → a VirtualBus paced at 19200 baud → RTU slaves.
-@Suite struct GatewayTests {
+@Suite(.ownThreads) struct GatewayTests {
     private let settings = SerialSettings(baud: 19200)
     private let group = MultiThreadedEventLoopGroup.singleton
 

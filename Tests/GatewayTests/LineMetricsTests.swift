@@ -9,7 +9,7 @@ import Testing
 
 /// A line's figures reach swift-metrics: counters, a latency timer per slave,
 /// the queue depth, and the poller's load as gauges.
-@Suite struct LineMetricsTests {
+@Suite(.ownThreads) struct LineMetricsTests {
     @Test func aLineCountsItsTransactionsTimeoutsAndLatency() async throws {
         let metrics = TestMetrics()
         let settings = SerialSettings(baud: 19200)

@@ -11,7 +11,7 @@ import Testing
 /// The gateway's metrics in Prometheus: a real Prometheus server (Debian's)
 /// scrapes a gateway process on a pty bus, and the line's counters are read
 /// back through Prometheus's own query API.
-@Suite struct MetricsTests {
+@Suite(.ownThreads) struct MetricsTests {
     private let settings = SerialSettings(baud: 19200)
 
     private func peer(_ script: String) -> String {

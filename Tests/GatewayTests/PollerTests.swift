@@ -6,7 +6,7 @@ import TestSupport
 import Testing
 @testable import Gateway
 
-@Suite struct PollPlanTests {
+@Suite(.ownThreads) struct PollPlanTests {
     private func addresses(_ numbers: [Int]) -> Set<ModbusAddress> { Set(numbers.map { ModbusAddress($0)! }) }
 
     @Test func nearbyAddressesShareARead() {
@@ -38,7 +38,7 @@ import Testing
 }
 
 /// The poller against a real RTU slave on a paced pty bus.
-@Suite struct PollerTests {
+@Suite(.ownThreads) struct PollerTests {
     private let settings = SerialSettings(baud: 19200)
 
     private func waitUntil(_ condition: () -> Bool) async throws {
@@ -100,7 +100,7 @@ import Testing
 /// The poller as a library, as cpppo's `poller_modbus(host, port, rate)`:
 /// against `fieldgw modbus-sim` over TCP, nil until polled and while the
 /// device is away, a write read back.
-@Suite struct RemotePollerTests {
+@Suite(.ownThreads) struct RemotePollerTests {
     @Test func aPollerOfAModbusTCPDeviceFollowsCpppo() async throws {
         let sim = try PeerProcess(Peers.fieldgw(), ["modbus-sim", "-a", "127.0.0.1:0", "40001-40010=7"])
         defer { sim.stop(signal: SIGKILL) }

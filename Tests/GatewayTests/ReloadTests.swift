@@ -10,7 +10,7 @@ import Testing
 /// Reload as a difference, with a client writing and reading without pause
 /// through it: the unchanged line loses nothing, the changed one restarts,
 /// a new listener starts, a removed poller stops; a bad file changes nothing.
-@Suite struct ReloadTests {
+@Suite(.ownThreads) struct ReloadTests {
     private let settings = SerialSettings(baud: 38400)
 
     private func text(a: String, b: String, bTimeout: Int, extra: String = "") -> String {

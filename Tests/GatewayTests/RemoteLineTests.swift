@@ -11,7 +11,7 @@ import Testing
 /// to a pty whose far end is our RTU slave. The gateway reads and writes
 /// through it, refuses honestly while the server is gone, and comes back
 /// by itself when it returns.
-@Suite struct RemoteLineTests {
+@Suite(.ownThreads) struct RemoteLineTests {
     private let settings = SerialSettings(baud: 19200)
 
     /// ser2net on 127.0.0.1:`port` for `device`, once it listens.

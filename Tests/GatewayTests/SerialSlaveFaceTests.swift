@@ -9,7 +9,7 @@ import Testing
 /// The gateway as a serial slave: minimalmodbus and pymodbus, serial RTU
 /// masters on a pty, reach a pymodbus Modbus/TCP server through a tcp line;
 /// a unit whose line is down is silence, or the gateway's exception when so configured.
-@Suite(.serialized) struct SerialSlaveFaceTests {
+@Suite(.serialized, .ownThreads) struct SerialSlaveFaceTests {
     @Test(arguments: [Configuration.SerialSlave.Absent.silence, .exception])
     func serialMastersReachAModbusTCPDeviceThroughTheGateway(absent: Configuration.SerialSlave.Absent) async throws {
         let script = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
@@ -58,7 +58,7 @@ import Testing
     }
 }
 
-@Suite struct SerialSlaveConfigurationTests {
+@Suite(.ownThreads) struct SerialSlaveConfigurationTests {
     private func configuration(_ slave: String) throws -> Configuration {
         try Configuration(toml: """
             [[line]]

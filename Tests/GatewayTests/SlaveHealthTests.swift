@@ -1,8 +1,9 @@
 import Testing
 @testable import Gateway
+import TestSupport
 
 /// The per-slave timeout and circuit breaker, on a clock the test moves.
-@Suite struct SlaveHealthTests {
+@Suite(.ownThreads) struct SlaveHealthTests {
     private let policy = SlaveHealth.Policy(minimumTimeout: .milliseconds(20), maximumTimeout: .milliseconds(500),
                                             failuresToOpen: 3, backoff: .seconds(2), maximumBackoff: .seconds(5))
     private let start = ContinuousClock.now
@@ -78,7 +79,7 @@ import Testing
     }
 }
 
-@Suite struct BusQueueTests {
+@Suite(.ownThreads) struct BusQueueTests {
     private func queued<Item>(_ push: BusQueue<Item>.Push) -> Bool {
         if case .refused = push { return false }
         return true

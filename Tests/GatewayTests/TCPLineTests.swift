@@ -13,7 +13,7 @@ import Testing
 /// same queue, health and answers as an RTU line. One test at a time: each
 /// starts Python peers, and the whole suite at once starves the machine's
 /// two cores (older timing-bound tests then fail).
-@Suite(.serialized) struct TCPLineTests {
+@Suite(.serialized, .ownThreads) struct TCPLineTests {
     private static let pymodbusServer = Peers.packageRoot.appendingPathComponent("Tests/ModbusTests/Peers/pymodbus_server.py").path
 
     private func gateway(_ toml: String, file: String) async throws -> GatewayService {

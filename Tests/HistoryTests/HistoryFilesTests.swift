@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// The historian's files against cpppo's own `history.logger` and `history.reader`.
-@Suite struct HistoryFilesTests {
+@Suite(.ownThreads) struct HistoryFilesTests {
     static let values: [JSONValue] = [
         .object([("40001", .int(0)), ("40002", .array([.int(1), .int(-2), .int(65535)]))]),
         .object([("Temp", .double(21.5)), ("tiny", .double(1e-05)), ("big", .double(1e16)), ("third", .double(1.0 / 3))]),
@@ -223,7 +223,7 @@ import TestSupport
 }
 
 /// `fieldgw history`, as the README shows it.
-@Suite struct HistoryCommandTests {
+@Suite(.ownThreads) struct HistoryCommandTests {
     @Test func printsARotatedSetInAZoneAndNamesWhatItSkipped() throws {
         let directory = try Peers.scratchDirectory("history").path
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// `fieldgw playback` and `enip-server --playback`, against running simulators.
-@Suite struct PlaybackTests {
+@Suite(.ownThreads) struct PlaybackTests {
     private func directory() throws -> String {
         let path = try Peers.scratchDirectory("playback").path
         return path

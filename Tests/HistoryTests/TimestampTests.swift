@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// cpppo's history_test.py cases for `timestamp`, with its zone (Canada/Mountain) named.
-@Suite struct TimestampTests {
+@Suite(.ownThreads) struct TimestampTests {
     let mountain = "Canada/Mountain"
 
     @Test func rendersRoundedAsCpppoDoes() throws {

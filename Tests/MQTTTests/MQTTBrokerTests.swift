@@ -30,7 +30,7 @@ final class Inbox: Sendable {
     }
 }
 
-@Suite(.serialized) struct MQTTBrokerTests {
+@Suite(.serialized, .ownThreads) struct MQTTBrokerTests {
     private func options(_ broker: Mosquitto, _ version: MQTTVersion, _ id: String, will: Will? = nil) -> MQTTConnection.Options {
         MQTTConnection.Options(host: "127.0.0.1", port: broker.port, connect: Connect(version: version, clientID: id, keepAlive: 5, will: will))
     }
@@ -73,7 +73,7 @@ final class Inbox: Sendable {
 
 /// TLS to Mosquitto: the broker's certificate checked against the CA, a
 /// client certificate when the broker requires one.
-@Suite(.serialized) struct MQTTTLSTests {
+@Suite(.serialized, .ownThreads) struct MQTTTLSTests {
     private func roundTrip(_ broker: Mosquitto, _ tls: MQTTConnection.TLS) async throws -> [UInt8]? {
         var options = MQTTConnection.Options(host: "127.0.0.1", port: broker.port, connect: Connect(clientID: "tls-\(UUID().uuidString.prefix(8))"))
         options.tls = tls
@@ -116,7 +116,7 @@ final class Inbox: Sendable {
 /// Receive Maximum (Mosquitto says 20; passing it is a protocol error that
 /// ends the connection) or the 65,535 packet ids of 3.1.1. The rest wait,
 /// in order, for PUBACKs to make room; every one arrives.
-@Suite struct MQTTInFlightTests {
+@Suite(.ownThreads) struct MQTTInFlightTests {
     @Test(arguments: [(MQTTVersion.v5, 500), (.v311, 70_000)])
     func aBatchBeyondTheInFlightLimitWaitsItsTurn(version: MQTTVersion, count: Int) async throws {
         let broker = try Mosquitto()
@@ -152,7 +152,7 @@ final class Inbox: Sendable {
 }
 
 /// The client that stays connected, across an outage.
-@Suite struct MQTTClientTests {
+@Suite(.ownThreads) struct MQTTClientTests {
     /// 60 QoS 1 messages published every 20 ms while the publisher's way to
     /// the broker is cut for a second: each publish returns once the broker
     /// has it, and a subscriber gets every one, in order.
@@ -197,7 +197,7 @@ final class Inbox: Sendable {
 
 /// A broker of the test's own that breaks the protocol: the client says what
 /// was wrong and closes, and nothing crashes.
-struct MQTTGarbageTests {
+@Suite(.ownThreads) struct MQTTGarbageTests {
     /// Accepts one client, reads its CONNECT (and, for `delay`, whatever else
     /// comes, into `heard`), and writes `replies` one after the other.
     final class Heard: Sendable {

@@ -1,10 +1,11 @@
 import NIOCore
 import Testing
 @testable import MQTT
+import TestSupport
 
 /// The codec against the byte layouts of the MQTT 3.1.1 and 5.0 specs, round
 /// trips of every packet, and each kind of malformed packet named.
-@Suite struct MQTTCodecTests {
+@Suite(.ownThreads) struct MQTTCodecTests {
     private func bytes(_ packet: MQTTPacket, _ version: MQTTVersion) -> [UInt8] {
         var buffer = ByteBuffer()
         MQTTCodec.encode(packet, version: version, into: &buffer)

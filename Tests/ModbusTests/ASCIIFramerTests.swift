@@ -1,9 +1,10 @@
 import Testing
 @testable import Modbus
+import TestSupport
 
 /// Modbus ASCII frames found through noise, their LRC checked, and a frame
 /// whose characters stop for longer than the inter-character timeout dropped.
-@Suite struct ASCIIFramerTests {
+@Suite(.ownThreads) struct ASCIIFramerTests {
     static let pdu: [UInt8] = [3, 2, 0, 42]
     static let frame = ModbusASCII.encode(unit: 7, pdu: pdu)
 

@@ -6,7 +6,7 @@ import Testing
 
 /// tshark's Modbus/TCP dissector reads a capture of our client talking to our
 /// server: every function we speak is decoded, none is malformed.
-@Suite struct ModbusCaptureTests {
+@Suite(.ownThreads) struct ModbusCaptureTests {
     private let requests: [Request] = [
         .readCoils(address: 0, count: 10), .readDiscreteInputs(address: 0, count: 3),
         .readHoldingRegisters(address: 0, count: 20), .readInputRegisters(address: 0, count: 2),

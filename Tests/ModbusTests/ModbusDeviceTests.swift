@@ -1,7 +1,8 @@
 import Testing
 @testable import Modbus
+import TestSupport
 
-@Suite struct ModbusDeviceTests {
+@Suite(.ownThreads) struct ModbusDeviceTests {
     private func device() -> ModbusDevice {
         let store = DataStore()
         store.define(.holdingRegisters, at: 0, values: Array(0..<100))

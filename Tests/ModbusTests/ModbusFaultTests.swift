@@ -8,7 +8,7 @@ import Testing
 
 /// The simulator's `--evil` faults: what each does to a reply's bytes, and
 /// what a master sees of them on a live connection or bus.
-@Suite struct ModbusFaultTests {
+@Suite(.ownThreads) struct ModbusFaultTests {
     /// Transaction 1, unit 1, read holding registers: one register, 7.
     private let tcpReply: [UInt8] = [0, 1, 0, 0, 0, 5, 1, 3, 2, 0, 7]
     private let rtuReply = RTUFrame.encode(unit: 1, pdu: [3, 2, 0, 7])

@@ -7,7 +7,7 @@ import Testing
 
 /// `fieldgw modbus-sim` as a plant engineer runs it, read by mbpoll over TCP
 /// and by our RTU master on a pty bus.
-@Suite struct ModbusSimCommandTests {
+@Suite(.ownThreads) struct ModbusSimCommandTests {
     private func simulator(_ arguments: [String], announcing prefix: String) throws -> (PeerProcess, String) {
         let sim = try PeerProcess(Peers.fieldgw(), ["modbus-sim"] + arguments)
         return (sim, try sim.waitForLine(startingWith: prefix))

@@ -4,7 +4,7 @@ import Testing
 
 /// `fieldgw modbus-sim --web`: registers, errors, faults, the delay, the
 /// clients and the server switched at run time, as a test script would.
-@Suite struct ModbusSimWebTests {
+@Suite(.ownThreads) struct ModbusSimWebTests {
     private func curl(_ port: Int, _ path: String) throws -> [String: Any] {
         let output = try Peers.run(try Peers.program("curl"), ["-gsf", "--max-time", "10", "http://127.0.0.1:\(port)/\(path)"])
         guard output.status == 0, let json = try? JSONSerialization.jsonObject(with: output.stdout) as? [String: Any] else {

@@ -8,7 +8,7 @@ import StreamServer
 import Testing
 @testable import Modbus
 
-@Suite struct ReplyOrderTests {
+@Suite(.ownThreads) struct ReplyOrderTests {
     @Test func repliesLeaveInTheOrderTheirRequestsCame() {
         var order = ReplyOrder<UInt16>()
         let first = order.enqueue(10), second = order.enqueue(11), third = order.enqueue(12)
@@ -46,7 +46,7 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
     [UInt8(transaction >> 8), UInt8(transaction & 0xFF), 0, 0, 0, 5, 1, 3, 2, UInt8(value >> 8), UInt8(value & 0xFF)]
 }
 
-@Suite struct ModbusTCPServerTests {
+@Suite(.ownThreads) struct ModbusTCPServerTests {
     @Test func aReplyThatMustWaitHoldsBackThoseAfterItOnItsConnectionOnly() async throws {
         let serving = HeldServing()
         let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: serving, group: MultiThreadedEventLoopGroup.singleton)

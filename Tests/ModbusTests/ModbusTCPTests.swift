@@ -11,7 +11,7 @@ func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<10
                                     group: MultiThreadedEventLoopGroup.singleton)
 }
 
-@Suite struct MBAPCodecTests {
+@Suite(.ownThreads) struct MBAPCodecTests {
     private let frame = MBAPFrame(transaction: 0x1234, unit: 7, pdu: [3, 0, 0, 0, 10])
     private var bytes: [UInt8] {
         var buffer = ByteBuffer()
@@ -44,7 +44,7 @@ func startServer(_ units: UnitMap = UnitMap(fallback: holdingDevice(Array(0..<10
     }
 }
 
-@Suite struct ModbusTCPTests {
+@Suite(.ownThreads) struct ModbusTCPTests {
     @Test func ourClientAndServer() async throws {
         let server = try await startServer()
         let client = try await ModbusTCPClient.connect(host: "127.0.0.1", port: server.port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(10))

@@ -1,9 +1,10 @@
 import Testing
 @testable import Modbus
+import TestSupport
 
 /// Byte layouts against the examples of the Modbus application protocol
 /// specification v1.1b3 (section 6), both ways.
-@Suite struct PDUTests {
+@Suite(.ownThreads) struct PDUTests {
     private func bytes(_ hex: String) -> [UInt8] {
         hex.split(separator: " ").map { UInt8($0, radix: 16)! }
     }

@@ -1,8 +1,9 @@
 import Testing
 @testable import Modbus
+import TestSupport
 
 /// The framer cases of issue 4, each fed in one batch and byte by byte.
-@Suite struct RTUFramerTests {
+@Suite(.ownThreads) struct RTUFramerTests {
     static let request = Request.readHoldingRegisters(address: 0, count: 2)
     static let requestFrame = RTUFrame.encode(unit: 1, pdu: request.pdu)
     static let reply = RTUFrame.encode(unit: 1, pdu: Response.registers([0x2A, 0x07]).pdu(for: request))
@@ -218,7 +219,7 @@ struct NoiseSource {
 /// request frame: the same request again, and more requests than it keeps
 /// grammars for, are framed as the first time was; another slave's reply
 /// and an exception are told apart as ever.
-@Suite struct ReplyGrammarCacheTests {
+@Suite(.ownThreads) struct ReplyGrammarCacheTests {
     private func transaction(_ framer: inout RTUFramer, unit: UInt8, address: UInt16) -> [[UInt8]] {
         let request = Request.readHoldingRegisters(address: address, count: 3)
         framer.expectReply(to: request, unit: unit, sent: RTUFrame.encode(unit: unit, pdu: request.pdu))

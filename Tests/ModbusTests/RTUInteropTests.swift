@@ -9,7 +9,7 @@ import Testing
 /// server and client on a VirtualBus, mbpoll (libmodbus) over a socat pair.
 /// Parity is none: a pty refuses parity through glibc's tcsetattr, which
 /// pyserial and libmodbus use.
-@Suite struct RTUInteropTests {
+@Suite(.ownThreads) struct RTUInteropTests {
     private let settings = SerialSettings(baud: 19200, parity: .none)
 
     private func device() -> ModbusDevice {

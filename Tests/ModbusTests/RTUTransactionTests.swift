@@ -5,7 +5,7 @@ import Testing
 @testable import Modbus
 
 /// Our RTU master and slaves on a VirtualBus paced at 19200 baud.
-@Suite struct RTUTransactionTests {
+@Suite(.ownThreads) struct RTUTransactionTests {
     private let settings = SerialSettings(baud: 19200)
     /// How long a master waits for a slave that does answer: long, because a
     /// fresh-clone CI run once left this suite's slaves without the CPU for

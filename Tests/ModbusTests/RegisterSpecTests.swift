@@ -1,7 +1,8 @@
 import Testing
 @testable import Modbus
+import TestSupport
 
-@Suite struct RegisterSpecTests {
+@Suite(.ownThreads) struct RegisterSpecTests {
     @Test func aRangeFilledWithOneValue() throws {
         let spec = try RegisterSpec(parsing: "40001-40100=99")
         #expect(spec.start == ModbusAddress(table: .holdingRegisters, offset: 0))

@@ -4,10 +4,11 @@ import Glibc
 import Foundation
 import Testing
 @testable import Serial
+import TestSupport
 
 /// Each row of the VMIN/VTIME table in ReadMode, proved on a real pty. The far
 /// side writes from a dispatch thread while the test blocks in `read()`.
-@Suite struct ReadModeTests {
+@Suite(.ownThreads) struct ReadModeTests {
     /// Sends each `(delay, bytes)` to the port's side of the line that long after
     /// now, from a thread of its own (the dispatch pool may be busy with blocked
     /// tests) and through a descriptor of its own (the test may end first, and

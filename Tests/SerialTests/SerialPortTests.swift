@@ -3,8 +3,9 @@ import Glibc
 #endif
 import Testing
 @testable import Serial
+import TestSupport
 
-@Suite struct SerialPortTests {
+@Suite(.ownThreads) struct SerialPortTests {
     private func attributes(of port: SerialPort) -> termios {
         var attributes = termios()
         tcgetattr(port.descriptor, &attributes)
@@ -165,7 +166,7 @@ import Testing
     }
 }
 
-@Suite struct SerialTimingTests {
+@Suite(.ownThreads) struct SerialTimingTests {
     @Test func characterTimesFollowTheFraming() {
         let modbus = SerialSettings(baud: 9600)
         #expect(modbus.bitsPerCharacter == 11)

@@ -4,9 +4,10 @@ import Glibc
 import Foundation
 import Testing
 @testable import Serial
+import TestSupport
 
 /// Settings a pty's driver does not have must say so (.unsupported), never pass in silence.
-@Suite struct SerialTuningTests {
+@Suite(.ownThreads) struct SerialTuningTests {
     @Test func ptyHasNoModemLinesAndSaysSo() throws {
         let pty = try PseudoTerminal()
         defer { withExtendedLifetime(pty) {} }

@@ -3,8 +3,9 @@ import Glibc
 #endif
 import Testing
 @testable import Serial
+import TestSupport
 
-@Suite struct VirtualBusTests {
+@Suite(.ownThreads) struct VirtualBusTests {
     /// Reads from `port` until `count` bytes arrived or `timeout` passed.
     private func collect(_ port: SerialPort, count: Int, timeout: Duration = .seconds(2)) throws -> [UInt8] {
         let deadline = ContinuousClock.now + timeout

@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 import Testing
 import Threads
+import TestSupport
 
-@Suite struct WorkerThreadTests {
+@Suite(.ownThreads) struct WorkerThreadTests {
     @Test func joinWaitsForTheBodyAndTheThreadIsNamed() throws {
         let seen = Mutex<(ran: Bool, name: String, other: Bool)>((false, "", false))
         let caller = pthread_self()

@@ -7,7 +7,7 @@ import Testing
 
 /// The gateway as an edge node, seen by a Sparkplug host application of
 /// another library (pysparkplug) through a real Mosquitto.
-@Suite(.serialized) struct EdgeNodeTests {
+@Suite(.serialized, .ownThreads) struct EdgeNodeTests {
     @Test func birthsThenDataByExceptionInSequence() async throws {
         let broker = try Mosquitto()
         defer { broker.stop() }

@@ -5,7 +5,7 @@ import Testing
 /// Twenty gateway processes, each `fieldgw demo` on a simulated line of its
 /// own, publish to one Mosquitto: the host sees twenty edge nodes and their
 /// three devices each, and all of them born again after the broker restarts.
-@Suite struct FleetTests {
+@Suite(.ownThreads) struct FleetTests {
     static let size = 20
     static let devices: Set<String> = ["Unit1", "Unit2", "Unit3"]
 

@@ -10,7 +10,7 @@ import Testing
 /// A "broker" that accepts the node, then breaks the protocol on every
 /// connection: the node says why and connects again, and the gateway serves
 /// Modbus/TCP and EtherNet/IP as if nothing were wrong.
-@Suite struct GarbageBrokerTests {
+@Suite(.ownThreads) struct GarbageBrokerTests {
     /// Answers each connection that opens with CONNECT with a good CONNACK,
     /// then `garbage`, then closes it; counts those it served.
     final class GarbageBroker: @unchecked Sendable {

@@ -8,7 +8,7 @@ import Testing
 
 /// `mode = "json"`: retained births and status, data as `{"member": value,
 /// "timestamp": …}`, writes through `…/set`, read by a plain MQTT subscriber.
-@Suite(.serialized) struct JSONModeTests {
+@Suite(.serialized, .ownThreads) struct JSONModeTests {
     private func object(_ message: Publish) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any])
     }

@@ -8,7 +8,7 @@ import Testing
 /// The NDEATH the broker publishes for a gateway that dies without a word
 /// (SIGKILL) carries the `bdSeq` of its NBIRTH; a gateway that stops
 /// cleanly publishes its own; the next run's births are told apart.
-@Suite(.serialized) struct NodeDeathTests {
+@Suite(.serialized, .ownThreads) struct NodeDeathTests {
     private func gateway(broker: Int, spool: String, adapter: String, edge: String) throws -> PeerProcess {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-\(edge).toml").path
         try """

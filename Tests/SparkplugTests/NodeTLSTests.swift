@@ -6,7 +6,7 @@ import Testing
 /// The node to a Mosquitto that takes TLS only and asks for a client
 /// certificate: with the CA and the client's certificate it connects and
 /// publishes its births; with another CA it is refused, and says why.
-@Suite(.serialized) struct NodeTLSTests {
+@Suite(.serialized, .ownThreads) struct NodeTLSTests {
     @Test func theNodeConnectsOverTLSWithAClientCertificate() async throws {
         let certificates = try TestCertificates()
         defer { certificates.remove() }

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// The spool on disk, the Sparkplug payloads byte for byte, topics, and `[mqtt]`'s errors.
-@Suite struct SpoolTests {
+@Suite(.ownThreads) struct SpoolTests {
     private func directory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-spool-\(UUID().uuidString)").path
     }
@@ -73,7 +73,7 @@ import Testing
     }
 }
 
-@Suite struct SparkplugPayloadTests {
+@Suite(.ownThreads) struct SparkplugPayloadTests {
     let dialect = SparkplugDialect(group: "plant", edgeNode: "cab7")
 
     @Test func topicsAreTheSpecsAndParseBack() {
@@ -127,7 +127,7 @@ import Testing
     }
 }
 
-@Suite struct MQTTConfigurationTests {
+@Suite(.ownThreads) struct MQTTConfigurationTests {
     private func mqtt(_ body: String) throws -> Configuration.MQTT? {
         try Configuration(toml: "[[listener]]\nbind = \"127.0.0.1:0\"\n[mqtt]\n" + body, file: "mqtt.toml").mqtt
     }

@@ -8,7 +8,7 @@ import Testing
 /// The broker away for seconds while a register changes every 100 ms: every
 /// change reaches the host once, in order, those of the outage flagged
 /// historical; across a gateway restart too.
-@Suite(.serialized) struct StoreAndForwardTests {
+@Suite(.serialized, .ownThreads) struct StoreAndForwardTests {
     /// Waits (up to 2 s) until the poller has passed `cycles`, so that a
     /// whole poll began after a change: on a machine loaded by the whole
     /// suite a poll can come later than the next change, and a value never

@@ -7,7 +7,7 @@ import Testing
 /// selenium through chromium-driver) against a gateway on a pty bus whose
 /// slave's register changes: the page shows the line, the slave and the new
 /// value without being loaded again, and fits a phone's width.
-@Suite struct DashboardBrowserTests {
+@Suite(.ownThreads) struct DashboardBrowserTests {
     @Test func theDashboardShowsTheLineTheSlaveAndAChangingValueLive() async throws {
         try await WebRig.with { rig in
             let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("fieldgw-dashboard-\(UUID().uuidString).png").path

@@ -7,7 +7,7 @@ import Testing
 
 /// The web server's JSON API against a gateway on a pty bus: what each
 /// endpoint says, writes through the line, who is let in.
-@Suite struct WebAPITests {
+@Suite(.ownThreads) struct WebAPITests {
     @Test func theAPIServesStatusLinesDevicesEventsAndMetricsAlias() async throws {
         try await WebRig.with(extraSlaves: [9]) { rig in
             // The device's members, with their values and ages, once polled.
