@@ -350,7 +350,14 @@ extension ServerLoop {
             client.input.clear()
         }
         client.input.discardReadBytes()
-        client.partialSince = client.input.readableBytes == 0 ? nil : client.partialSince ?? client.lastActivity
+        // The frame left over began in this read when this read finished one:
+        // a client streaming pipelined requests whose reads end mid-frame
+        // must not look, after the frame timeout, like one never finishing.
+        if client.input.readableBytes == 0 {
+            client.partialSince = nil
+        } else if received.requests > 0 || client.partialSince == nil {
+            client.partialSince = client.lastActivity
+        }
         send(client)
     }
 

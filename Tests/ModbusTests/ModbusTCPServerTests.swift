@@ -208,6 +208,33 @@ private func readReply(_ transaction: UInt16, value: UInt16) -> [UInt8] {
         try await server.close()
     }
 
+    /// A client streaming pipelined requests whose every read ends mid-frame
+    /// was closed once the frame timeout passed since the first partial frame,
+    /// though each read finished one: under load, 120,000 pipelined requests
+    /// took longer than 5 s and their client was dropped. The timeout now
+    /// runs from the frame left over, not the first.
+    @Test func aClientStreamingFramesAcrossReadsIsNotTakenForAHalfSentOne() async throws {
+        let server = try await ModbusTCPServer.start(host: "127.0.0.1", port: 0, serving: DeviceServing(units: UnitMap(fallback: holdingDevice(Array(0..<100)))),
+                                                     group: MultiThreadedEventLoopGroup.singleton,
+                                                     timeouts: .init(idle: nil, frame: .seconds(1)))
+        let streamer = try RawConnection(port: server.port)
+        let stream = (0..<28).flatMap { readRequest(UInt16($0), address: UInt16($0)) }
+        var sent = 0
+        let started = ContinuousClock.now
+        // Each send finishes the frame begun by the one before and begins the next.
+        for _ in 0..<24 {
+            let size = 12 + ((sent + 13) % 12 == 0 ? 2 : 1)
+            streamer.send(Array(stream[sent..<sent + size]))
+            sent += size
+            usleep(100_000)
+        }
+        #expect(ContinuousClock.now - started > .seconds(2), "the stream outlasted the frame timeout")
+        streamer.send(Array(stream[sent...]))
+        let replies = streamer.receive(count: 28 * 11)
+        #expect(replies == (0..<28).flatMap { readReply(UInt16($0), value: UInt16($0)) }, "every request answered, the client kept")
+        try await server.close()
+    }
+
     /// libmodbus answers the whole requests before a bad MBAP header in the
     /// same read; we did not answer any. Now they are answered, then the
     /// connection closes.
