@@ -10,7 +10,7 @@ import Testing
 /// `SpreadExecutor`, whose threads grow as jobs block.
 ///
 /// How many tests run at once is `SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH`
-/// (the Makefile sets it), no longer the pool's width.
+/// (the Makefile sets it), not the pool's width.
 public struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     public var isRecursive: Bool { true }
 
@@ -49,10 +49,10 @@ public final class SpreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func work() {
-        // Signals blocked, as on dispatch's threads: the process's SIGCHLD
-        // handler (Foundation's Process watches children with it) would
-        // otherwise cut short a blocking write of a thread a test starts here,
-        // and children started from here get the mask the tests were written for.
+        // Signals blocked, as on dispatch's threads: signals meant for the
+        // process still go to the thread dispatch keeps for them, and threads
+        // and children a test starts from here get the mask the tests (and
+        // PeerProcess.stop's SIGKILL fallback) were written for.
         var all = sigset_t()
         sigfillset(&all)
         pthread_sigmask(SIG_BLOCK, &all, nil)
