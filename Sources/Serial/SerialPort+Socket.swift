@@ -125,7 +125,6 @@ public final class SocketListener: Sendable {
         _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
         // Close-on-exec, as every descriptor here: a process the host program starts must not hold it open.
         _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(client, F_SETFD, FD_CLOEXEC)
         var on: Int32 = 1
         _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
         return SerialPort(socket: client, name: "tcp client of \(port)", settings: settings)
