@@ -34,7 +34,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     /// and always short of the 65,535 packet ids, some kept for SUBSCRIBEs.
     private var inFlightLimit = 65_000
     /// QoS 1 messages beyond that, in order, until PUBACKs make room.
-    private var held: [(publish: Publish, done: EventLoopPromise<Void>)] = []
+    private var held = CircularBuffer<(publish: Publish, done: EventLoopPromise<Void>)>()
     private var keepalive: RepeatedTask?
     private var connackDeadline: Scheduled<Void>?
     private(set) var closeReason: MQTTError?
@@ -88,7 +88,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
         for publish in publishes.values { publish.done.fail(error) }
         publishes = [:]
         for message in held { message.done.fail(error) }
-        held = []
+        held.removeAll()
         messages.finish()
         context.fireChannelInactive()
     }
@@ -160,15 +160,13 @@ final class MQTTClientHandler: ChannelDuplexHandler {
 
     /// Held QoS 1 messages, in order, as far as the in-flight limit allows, encoded into `bytes`.
     private func releaseHeld(into bytes: inout ByteBuffer) {
-        var released = 0
-        while released < held.count && publishes.count < inFlightLimit {
-            var (publish, done) = held[released]
+        // A ring buffer: releasing a few of thousands held moves none of the rest.
+        while !held.isEmpty && publishes.count < inFlightLimit {
+            var (publish, done) = held.removeFirst()
             publish.packetID = register(nil)
             publishes[publish.packetID!] = (publish.topic, done)
             MQTTCodec.encode(.publish(publish), version: version, into: &bytes)
-            released += 1
         }
-        held.removeFirst(released)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

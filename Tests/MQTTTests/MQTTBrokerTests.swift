@@ -1,6 +1,7 @@
 import Foundation
-import MQTT
+@testable import MQTT
 import NIOCore
+import NIOPosix
 import Serial
 import Synchronization
 import TestSupport
@@ -121,8 +122,13 @@ final class Inbox: Sendable {
     func aBatchBeyondTheInFlightLimitWaitsItsTurn(version: MQTTVersion, count: Int) async throws {
         let broker = try Mosquitto()
         defer { broker.stop() }
+        // A loop of its own: 70,000 PUBACKs come 16,000 to a read, which
+        // a debug build takes most of a second over, and the test process's
+        // shared loops time other tests' servers.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let subscriber = try await MQTTConnection.connect(MQTTConnection.Options(host: "127.0.0.1", port: broker.port,
-                                                                                connect: Connect(version: version, clientID: "counter")))
+                                                                                connect: Connect(version: version, clientID: "counter")),
+                                                          group: group)
         let received = Mutex((count: 0, inOrder: true))
         let counting = Task {
             for await message in subscriber.messages {
@@ -133,11 +139,14 @@ final class Inbox: Sendable {
         }
         _ = try await subscriber.subscribe([Subscription("fieldgw/batch", qos: .atLeastOnce)])
         let publisher = try await MQTTConnection.connect(MQTTConnection.Options(host: "127.0.0.1", port: broker.port,
-                                                                               connect: Connect(version: version, clientID: "batch")))
+                                                                               connect: Connect(version: version, clientID: "batch")), group: group)
         let acknowledged = (0..<count).map { index in
             publisher.published(Publish(topic: "fieldgw/batch", payload: withUnsafeBytes(of: UInt32(index)) { Array($0) }, qos: .atLeastOnce))
         }
-        try await EventLoopFuture.andAllSucceed(acknowledged, on: publisher.eventLoop).get()
+        // A thousand at a time: one wait on 70,000 futures holds the loop while it attaches to them all.
+        for start in stride(from: 0, to: count, by: 1000) {
+            try await EventLoopFuture.andAllSucceed(Array(acknowledged[start..<min(start + 1000, count)]), on: publisher.eventLoop).get()
+        }
         #expect(await publisher.closeReason == nil)
         // Every PUBACK is in. A subscriber gets them all only up to Mosquitto's
         // queue for it (max_queued_messages, 1000): past it the broker drops.
@@ -148,6 +157,36 @@ final class Inbox: Sendable {
         counting.cancel()
         await publisher.disconnect()
         await subscriber.disconnect()
+        try await group.shutdownGracefully()
+    }
+
+    /// The event loop is shared (with servers' delayed replies, other
+    /// connections): a large batch goes out a part at a time, and work
+    /// queued to the loop after it runs between the parts.
+    @Test func aLargeBatchTakesTurnsWithTheLoopsOtherWork() async throws {
+        let broker = try Mosquitto()
+        defer { broker.stop() }
+        // A loop of its own, held while the batch is queued: the loop then
+        // finds the whole batch, and the probe queued after it, at once.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let publisher = try await MQTTConnection.connect(MQTTConnection.Options(host: "127.0.0.1", port: broker.port,
+                                                                               connect: Connect(version: .v311, clientID: "burst")), group: group)
+        let held = DispatchSemaphore(value: 0)
+        publisher.eventLoop.execute { held.wait() }
+        let count = 10 * MQTTConnection.drainLimit
+        let written = (0..<count).map { index in
+            publisher.published(Publish(topic: "fieldgw/burst", payload: withUnsafeBytes(of: UInt32(index)) { Array($0) }, qos: .atMostOnce))
+        }
+        let probe = publisher.eventLoop.submit { publisher.queuedCount }
+        held.signal()
+        #expect(try await probe.get() == count - MQTTConnection.drainLimit, "work queued after the batch ran after its first part")
+        for start in stride(from: 0, to: count, by: 1000) {
+            try await EventLoopFuture.andAllSucceed(Array(written[start..<min(start + 1000, count)]), on: publisher.eventLoop).get()
+        }
+        try await publisher.confirm().get()
+        #expect(publisher.queuedCount == 0)
+        await publisher.disconnect()
+        try await group.shutdownGracefully()
     }
 }
 
