@@ -128,7 +128,7 @@ final class MQTTClientHandler: ChannelDuplexHandler {
     /// messages are done when written; QoS 1 when their PUBACK comes; a
     /// PINGREQ when its PINGRESP does. Per message that saves the promises,
     /// the pipeline's trip and the buffer a write of its own would cost.
-    func send(_ batch: [(MQTTPacket, EventLoopPromise<Void>)]) {
+    func send(_ batch: some Collection<(MQTTPacket, EventLoopPromise<Void>)>) {
         guard let context, context.channel.isActive else {
             let error = closeReason ?? MQTTError("the connection to the broker closed")
             return batch.forEach { $0.1.fail(error) }

@@ -168,9 +168,15 @@ public final class MQTTConnection: Sendable {
     /// (shared with servers' delayed replies and other connections) for 2 s.
     private func drain() {
         let (batch, more) = outbound.withLock { queued in
-            let batch = Array(queued.prefix(Self.drainLimit))
+            // The whole queue when it fits, taken as it is: the lock is held
+            // for no copy while the publishing thread waits on it.
+            guard queued.count > Self.drainLimit else {
+                defer { queued = CircularBuffer() }
+                return (queued, false)
+            }
+            let batch = CircularBuffer(queued.prefix(Self.drainLimit))
             queued.removeFirst(batch.count)  // a ring buffer: what is left does not move
-            return (batch, !queued.isEmpty)
+            return (batch, true)
         }
         handler.value.send(batch)
         if more { channel.eventLoop.execute { self.drain() } }
