@@ -23,8 +23,8 @@ import Testing
 
     /// Graphviz itself reads our output, for the patterns of the benchmark suite
     /// whose machines a person would draw (up to 50 states: dot took 40 s to
-    /// 60 s of a CPU to lay out `(a|b)*a(a|b){6}`'s 64 states and 257 edges). Off the test pool: a wait of
-    /// a minute there held up every other test (no test finished for 100 s).
+    /// 60 s of a CPU to lay out `(a|b)*a(a|b){6}`'s 64 states and 257 edges). A wait of a
+    /// minute on the cooperative pool, before `.ownThreads`, held up every other test for 100 s.
     @Test func graphvizAcceptsTheOutput() async throws {
         let dot = try Peers.program("dot")
         let patterns = try String(contentsOf: Peers.packageRoot.appendingPathComponent("Benchmarks/regex-suite.txt"), encoding: .utf8)

@@ -156,8 +156,10 @@ public final class PeerProcess: @unchecked Sendable {
     deinit { if process.isRunning { stop() } }
 }
 
-/// Runs `body` on a thread of its own: a test that waits on a process must
-/// not hold one of the few threads the server's request handlers run on.
+/// Runs `body` on a thread of its own. Written when the tests ran on Swift's
+/// cooperative pool (a thread per core), where a test blocked in a wait held
+/// a thread every other test needed. Under `.ownThreads` a suite's tests run
+/// on threads that grow as they block, so a new test's wait needs no `offPool`.
 public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
