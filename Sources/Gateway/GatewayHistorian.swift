@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import History
 import Logging
@@ -13,14 +14,17 @@ import Synchronization
 /// start-up are recorded (a reload's new ones from the next start).
 public final class GatewayHistorian: Sendable {
     private let writer: HistoryWriter
+    /// Where the records go to be written: a thread of their own (see `HistoryOutbox`).
+    private let outbox: HistoryOutbox
     private let logger: Logger
     private let last = Mutex<[String: [ModbusAddress: UInt16]]>([:])
     private let observing = Mutex<(pollers: [(Poller, Int)], buses: [(Bus, Int)])>(([], []))
     private let failing = Atomic(false)
 
     /// Opens the history file `settings` name, rotated and synced as they say.
-    public init(settings: Configuration.History, logger: Logger) throws {
+    public init(settings: Configuration.History, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory) throws {
         writer = try HistoryWriter(path: settings.path, rotation: settings.rotation, sync: settings.sync, logger: logger)
+        outbox = HistoryOutbox(logger: logger, metrics: metrics)
         self.logger = logger
     }
 
@@ -29,7 +33,7 @@ public final class GatewayHistorian: Sendable {
         let made = Latch<GatewayHistorian>()
         return Part("history \(settings.path)", start: {
             await gateway.applied.wait()
-            let historian = try GatewayHistorian(settings: settings, logger: logger)
+            let historian = try GatewayHistorian(settings: settings, logger: logger, metrics: gateway.metrics)
             made.set(historian)
             historian.attach(gateway)
         }, stop: {
@@ -50,13 +54,15 @@ public final class GatewayHistorian: Sendable {
             buses.append((bus, bus.observeWrites { [self] slave, pdu in recordWrite(pdu, line: name, slave: slave) }))
         }
         observing.withLock { $0 = (pollers, buses) }
-        attempt { try writer.comment("\(Timestamp.now()): fieldgw started recording \(pollers.count) pollers on \(buses.count) lines") }
+        let started = "\(Timestamp.now()): fieldgw started recording \(pollers.count) pollers on \(buses.count) lines"
+        outbox.send { [self] in attempt { try writer.comment(started) } }
     }
 
     func detach() {
         let (pollers, buses) = observing.withLock { observing in defer { observing = ([], []) }; return observing }
         for (poller, number) in pollers { poller.stopObserving(number) }
         for (bus, number) in buses { bus.stopObservingWrites(number) }
+        outbox.finish()
         attempt { try writer.close() }
     }
 
@@ -98,12 +104,14 @@ public final class GatewayHistorian: Sendable {
         // as another table): such coils are not recorded rather than misnamed.
         let values = values.filter { $0.0.table != .coils || $0.0.offset <= 9998 }
         guard !values.isEmpty else { return }
-        attempt {
-            try writer.write(serial: serial, at: time) { json in
-                json.object { json in
-                    for (address, value) in values {
-                        json.key(address.short)
-                        json.value(Int64(value))
+        outbox.send { [self] in
+            attempt {
+                try writer.write(serial: serial, at: time) { json in
+                    json.object { json in
+                        for (address, value) in values {
+                            json.key(address.short)
+                            json.value(Int64(value))
+                        }
                     }
                 }
             }

@@ -4,8 +4,8 @@ import Glibc
 import Synchronization
 
 /// A thread of the system's own, started one way everywhere: the serial
-/// lines, the bus carrier, the epoll loops, the udev watcher, the historian's
-/// compressor, the simulated slaves.
+/// lines, the bus carrier, the epoll loops, the udev watcher, the gateway
+/// historian's writer, the history compressor, the simulated slaves.
 ///
 /// The thread starts at once and runs `body`. Keep the value to ``join()``
 /// it; a thread whose value is dropped before it is joined is detached, so
