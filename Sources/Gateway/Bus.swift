@@ -169,7 +169,7 @@ public final class Bus: Sendable {
         var first: LinkHandOver?
         var reason: String?
         do {
-            first = LinkHandOver(link: try open { breaks.relay($0) })
+            first = LinkHandOver(link: try Self.openFirst(open, onBreak: { breaks.relay($0) }))
         } catch {
             reason = Self.downReason(error)
             logger.warning("line \(name) is down: \(reason!); waiting for it", metadata: ["line": "\(name)", "event": "line-down"])
@@ -178,6 +178,28 @@ public final class Bus: Sendable {
         state.withLock { $0.downReason = reason }
         breaks.connect { [weak self] reason in self?.markBroken(reason, generation: 0) }
     }
+
+    /// Opens the first link, trying again for a moment while the adapter is
+    /// busy. A process that forks (a program using these libraries that runs
+    /// others, a test runner) gives its child a copy of every descriptor, and
+    /// with it the lock of a port, until the child execs: a line restarted by a
+    /// reload, opening its adapter again at once, could find the port it had
+    /// just closed still locked (2 reopens in 3,000 while two threads spawned
+    /// processes, here).
+    static func openFirst(_ open: LinkOpener, onBreak: @escaping @Sendable (String) -> Void) throws -> any LineLink {
+        for _ in 0..<busyRetries {
+            do {
+                return try open(onBreak)
+            } catch let error as SerialError where error.code == .busy {
+                usleep(UInt32(busyPause.components.attoseconds / 1_000_000_000_000))
+            }
+        }
+        return try open(onBreak)
+    }
+
+    /// 10 tries 25 ms apart: a child's fork-to-exec takes well under a millisecond, unless the machine is loaded.
+    static let busyRetries = 10
+    static let busyPause = Duration.milliseconds(25)
 
     /// Why a link could not be opened, as an operator needs it: busy (and
     /// who holds it) is not the same trouble as missing.
