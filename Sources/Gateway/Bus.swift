@@ -197,7 +197,7 @@ public final class Bus: Sendable {
         return try open(onBreak)
     }
 
-    /// 10 tries 25 ms apart: a child's fork-to-exec takes well under a millisecond, unless the machine is loaded.
+    /// 10 tries 25 ms apart: a child holds the copy from its fork to its exec, a moment unless the machine is loaded.
     static let busyRetries = 10
     static let busyPause = Duration.milliseconds(25)
 
